@@ -1,0 +1,16 @@
+//! Statistics for the reproduction, with scipy's conventions (so numbers can be checked against
+//! the authors' scipy output) and tail probabilities that stay accurate far below 1e-200.
+//!
+//! Everything is pure Rust (statrs underneath for the special functions); no tch.
+
+mod describe;
+mod paired;
+mod tdist;
+mod tests_t;
+mod wilcoxon;
+
+pub use describe::{mean, percent_change, sd};
+pub use paired::PairedSummary;
+pub use tdist::{t_quantile, t_two_sided_p};
+pub use tests_t::{cohens_dz, mean_diff_ci, ttest_rel, ttest_welch, TTest};
+pub use wilcoxon::{wilcoxon, Wilcoxon, WilcoxonMethod};
