@@ -1,0 +1,26 @@
+//! A Llama-family decoder in tch, built to measure and change how words of two languages line up
+//! in its hidden states: per-layer pooled word embeddings, 4-bit (NF4/FP4) base weights as
+//! bitsandbytes stores them, and peft-compatible LoRA adapters.
+
+pub mod config;
+pub mod device;
+pub mod embed;
+pub mod gguf_source;
+pub mod linear;
+pub mod llama;
+pub mod load;
+pub mod norm;
+pub mod pooling;
+pub mod quant4;
+pub mod rope;
+pub mod safetensors_dir;
+pub mod tokenize;
+
+pub use config::LlamaConfig;
+pub use device::DeviceArg;
+pub use llama::{Llama, PoolRequest};
+pub use load::{load, LoadOptions, LoadedModel, QuantMode};
+pub use pooling::Pooling;
+
+/// The libtorch version torch-sys was built for (tch 0.24 pins torch 2.11.0 and checks it at build time).
+pub const TORCH_VERSION: &str = "2.11.0";

@@ -1,0 +1,85 @@
+//! Linear layers: a frozen base weight (dense, or 4-bit as in bitsandbytes) plus an optional
+//! LoRA branch, in peft's convention `y = x W^T + dropout(x) A^T B^T * alpha / r`.
+
+use crate::quant4::Quant4Weight;
+use tch::{Kind, Tensor};
+
+/// The frozen weight of a linear layer (HF layout `[out, in]`).
+#[derive(Debug)]
+pub enum BaseWeight {
+    Dense(Tensor),
+    Quant4(Quant4Weight),
+}
+
+impl BaseWeight {
+    /// The weight in the compute dtype; 4-bit weights are dequantised on use and dropped after.
+    pub fn weight(&self, kind: Kind) -> Tensor {
+        match self {
+            BaseWeight::Dense(w) => {
+                if w.kind() == kind {
+                    w.shallow_clone()
+                } else {
+                    w.to_kind(kind)
+                }
+            }
+            BaseWeight::Quant4(q) => q.dequantize(kind),
+        }
+    }
+
+    pub fn out_in(&self) -> (i64, i64) {
+        match self {
+            BaseWeight::Dense(w) => {
+                let s = w.size();
+                (s[0], s[1])
+            }
+            BaseWeight::Quant4(q) => (q.shape[0], q.shape[1]),
+        }
+    }
+
+    /// Bytes held on the device for this weight.
+    pub fn resident_bytes(&self) -> u64 {
+        match self {
+            BaseWeight::Dense(w) => (w.numel() * w.kind().elt_size_in_bytes()) as u64,
+            BaseWeight::Quant4(q) => q.resident_bytes(),
+        }
+    }
+}
+
+/// A LoRA adapter on one linear layer (peft's `lora_A`, `lora_B`).
+#[derive(Debug)]
+pub struct LoraAdapter {
+    /// `[r, in]`, kaiming-uniform initialised.
+    pub a: Tensor,
+    /// `[out, r]`, zero initialised.
+    pub b: Tensor,
+    pub scale: f64,
+    pub dropout: f64,
+}
+
+#[derive(Debug)]
+pub struct Linear {
+    pub base: BaseWeight,
+    pub lora: Option<LoraAdapter>,
+}
+
+impl Linear {
+    pub fn dense(w: Tensor) -> Self {
+        Self { base: BaseWeight::Dense(w), lora: None }
+    }
+
+    /// `x` is `[..., in]` in the compute dtype; `train` enables LoRA dropout.
+    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        let w = self.base.weight(x.kind());
+        let y = x.matmul(&w.tr());
+        match &self.lora {
+            None => y,
+            Some(l) => {
+                let xin = if train && l.dropout > 0.0 { x.dropout(l.dropout, true) } else { x.shallow_clone() };
+                // peft casts the input to the adapter's dtype and the result back.
+                let xin = xin.to_kind(l.a.kind());
+                let up = xin.matmul(&l.a.tr()).matmul(&l.b.tr()) * l.scale;
+                y + up.to_kind(x.kind())
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Hidden states of a tiny random Llama (GQA, llama3 RoPE scaling, sharded safetensors) against
+//! HF transformers (fixture from `tests/fixtures/gen_tiny_llama.py`), batched and one at a time.
+
+use lexalign_model::llama::PoolRequest;
+use lexalign_model::load::{build, LoadOptions};
+use lexalign_model::pooling::{PoolMasks, Pooling};
+use lexalign_model::safetensors_dir::SafetensorsDir;
+use lexalign_model::LlamaConfig;
+use std::path::PathBuf;
+use tch::{Kind, Tensor};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn decode(b64: &str) -> Vec<f32> {
+    let bytes = base64_decode(b64);
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut buf, mut bits) = (0u32, 0);
+    for c in s.bytes().filter(|&c| c != b'=') {
+        buf = (buf << 6) | T.iter().position(|&t| t == c).unwrap() as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    out
+}
+
+fn masks(seqs: &[Vec<i64>], pad: i64, special: &[i64]) -> (Tensor, PoolMasks) {
+    let l = seqs.iter().map(Vec::len).max().unwrap();
+    let (mut ids, mut att, mut con, mut last) = (vec![], vec![], vec![], vec![]);
+    for s in seqs {
+        for j in 0..l {
+            let id = s.get(j).copied().unwrap_or(pad);
+            ids.push(id);
+            att.push(if j < s.len() { 1f32 } else { 0. });
+            con.push(if j < s.len() && !special.contains(&id) { 1f32 } else { 0. });
+        }
+        last.push(s.len() as i64 - 1);
+    }
+    let (b, l) = (seqs.len() as i64, l as i64);
+    (
+        Tensor::from_slice(&ids).view([b, l]),
+        PoolMasks {
+            attention: Tensor::from_slice(&att).view([b, l]),
+            content: Tensor::from_slice(&con).view([b, l]),
+            last_index: Tensor::from_slice(&last),
+        },
+    )
+}
+
+fn max_abs_diff(a: &Tensor, b: &[f32]) -> f64 {
+    let a: Vec<f32> = Vec::try_from(a.to_kind(Kind::Float).flatten(0, -1)).unwrap();
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max)
+}
+
+#[test]
+fn tiny_llama_matches_transformers_batched_and_alone() {
+    let dir = fixtures().join("tiny_llama");
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("tiny_llama_reference.json")).unwrap()).unwrap();
+    let cfg = LlamaConfig::from_file(&dir.join("config.json")).unwrap();
+    let st = SafetensorsDir::open(&dir).unwrap();
+    let model = build(&cfg, &st, &LoadOptions::default()).unwrap();
+    let seqs: Vec<Vec<i64>> = serde_json::from_value(reference["seqs"].clone()).unwrap();
+    let pad = reference["pad"].as_i64().unwrap();
+    let layers: Vec<usize> = (0..=cfg.num_hidden_layers).collect();
+    let _g = tch::no_grad_guard();
+    for (pooling, key) in [(Pooling::Mean, "mean"), (Pooling::MeanContent, "mean_content")] {
+        let req = PoolRequest { layers: layers.clone(), pooling };
+        let (ids, m) = masks(&seqs, pad, &[1, 2, 3]);
+        let batched = model.pooled(&ids, &m, &req, false);
+        let alone: Vec<Vec<Tensor>> = seqs
+            .iter()
+            .map(|s| {
+                let (ids, m) = masks(std::slice::from_ref(s), pad, &[1, 2, 3]);
+                model.pooled(&ids, &m, &req, false)
+            })
+            .collect();
+        for (li, entry) in reference["layers"].as_array().unwrap().iter().enumerate() {
+            let want = decode(entry[key].as_str().unwrap());
+            let d = max_abs_diff(&batched[li], &want);
+            assert!(d < 1e-5, "{key} layer {li}: batched differs from transformers by {d}");
+            let one = Tensor::cat(&alone.iter().map(|a| a[li].shallow_clone()).collect::<Vec<_>>(), 0);
+            let d = max_abs_diff(&one, &want);
+            assert!(d < 1e-5, "{key} layer {li}: one-at-a-time differs from transformers by {d}");
+        }
+    }
+}
+
+#[test]
+fn forward_stops_at_the_highest_requested_layer() {
+    let dir = fixtures().join("tiny_llama");
+    let cfg = LlamaConfig::from_file(&dir.join("config.json")).unwrap();
+    let st = SafetensorsDir::open(&dir).unwrap();
+    // Only one block loaded: hidden state 1 must still be computable.
+    let opts = LoadOptions { max_blocks: Some(1), ..LoadOptions::default() };
+    let model = build(&cfg, &st, &opts).unwrap();
+    assert_eq!(model.layers.len(), 1);
+    let (ids, m) = masks(&[vec![1, 5, 6]], 2, &[1, 2, 3]);
+    let out = model.pooled(&ids, &m, &PoolRequest { layers: vec![1, 0], pooling: Pooling::Mean }, false);
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].size(), vec![1, 64]);
+}

@@ -1,0 +1,1 @@
+//! Workspace-level integration and snapshot tests live in `tests/`.
