@@ -1,0 +1,132 @@
+//! `--model --device --dtype --quant --double-quant --threads`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use lexalign_model::device::{device_name, effective_kind, kind_name, parse_kind};
+use lexalign_model::{DeviceArg, LoadOptions, LoadedModel, QuantMode};
+use lexalign_run::Provenance;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
+    /// HF checkpoint folder (config.json + safetensors, sharded or not) or a .gguf file.
+    /// Default: the embedded SmolLM2-135M-Instruct GGUF set up by `cargo xtask setup`.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// auto | cpu | cuda | cuda:N
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Compute dtype: auto (bf16 on GPU, f32 on CPU) | f32 | bf16 | f16. Half precision on the
+    /// CPU falls back to f32 and the provenance says so.
+    #[arg(long, default_value = "auto")]
+    pub dtype: String,
+    /// 4-bit quantization of the decoder-block linear layers: none | nf4 | fp4 (bitsandbytes-compatible).
+    #[arg(long)]
+    pub quant: Option<String>,
+    /// Double-quantize the 4-bit block scales (bitsandbytes' `bnb_4bit_use_double_quant`).
+    #[arg(long)]
+    pub double_quant: bool,
+    /// Torch intra-op threads (recorded; fixed for reproducible CPU numbers).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+}
+
+/// A loaded model and the settings that produced it.
+pub struct LoadedRun {
+    pub model: LoadedModel,
+    pub model_path: PathBuf,
+    pub device: String,
+    pub dtype: String,
+    pub quant: QuantMode,
+    pub double_quant: bool,
+    pub notes: Vec<String>,
+    pub threads: usize,
+}
+
+impl ModelArgs {
+    pub fn model_path(&self) -> Result<PathBuf> {
+        match &self.model {
+            Some(p) => Ok(p.clone()),
+            None => {
+                let p = lexalign_gguf::default_model_path();
+                if !p.exists() {
+                    anyhow::bail!(
+                        "the embedded model is not at {}: run `cargo xtask setup`, or pass --model DIR",
+                        p.display()
+                    );
+                }
+                Ok(p)
+            }
+        }
+    }
+
+    /// Loads the model with `default_quant` unless `--quant` was given (each experiment's default
+    /// follows the authors' script it reproduces). `max_blocks` limits loading to the blocks needed.
+    pub fn load(&self, default_quant: QuantMode, max_blocks: Option<usize>) -> Result<LoadedRun> {
+        tch::set_num_threads(self.threads as i32);
+        let device = self.device.parse::<DeviceArg>()?.resolve()?;
+        let requested = if self.dtype == "auto" {
+            if device == tch::Device::Cpu { tch::Kind::Float } else { tch::Kind::BFloat16 }
+        } else {
+            parse_kind(&self.dtype)?
+        };
+        let (kind, note) = effective_kind(requested, device);
+        let quant = match &self.quant {
+            Some(q) => q.parse()?,
+            None => default_quant,
+        };
+        let path = self.model_path()?;
+        let opts = LoadOptions { device, kind, quant, double_quant: self.double_quant, max_blocks };
+        log::info!(
+            "loading {} on {} ({}, quant {}{})",
+            path.display(),
+            device_name(device),
+            kind_name(kind),
+            quant.name(),
+            if self.double_quant { " + double quant" } else { "" }
+        );
+        let model = lexalign_model::load(&path, &opts).with_context(|| format!("cannot load model {}", path.display()))?;
+        let mut notes = Vec::new();
+        if let Some(n) = note {
+            log::warn!("{n}");
+            notes.push(n);
+        }
+        Ok(LoadedRun {
+            model,
+            model_path: path,
+            device: device_name(device),
+            dtype: kind_name(kind).to_string(),
+            quant,
+            double_quant: self.double_quant,
+            notes,
+            threads: self.threads,
+        })
+    }
+}
+
+impl LoadedRun {
+    /// A provenance record with the model, device, dtype, quantization and threads filled in.
+    pub fn provenance(&self, stage: &str) -> Result<Provenance> {
+        let quant = format!("{}{}", self.quant.name(), if self.double_quant { "+dq" } else { "" });
+        let mut p = Provenance::collect()
+            .stage(stage)
+            .tch_version("0.24.0")
+            .torch_version(lexalign_model::TORCH_VERSION)
+            .model(&self.model_path)?
+            .device(self.device.clone())
+            .dtype(self.dtype.clone())
+            .quant(quant)
+            .threads(self.threads);
+        p = p.setting("model_name", &self.model.info.name)?;
+        p = p.setting("model_format", self.model.info.format)?;
+        if !self.notes.is_empty() {
+            p = p.setting("notes", &self.notes)?;
+        }
+        Ok(p)
+    }
+
+    /// Whether this is the embedded English-only demo model (its numbers are never the paper's).
+    pub fn is_demo_model(&self) -> bool {
+        self.model.info.name.to_lowercase().contains("smollm")
+    }
+}

@@ -1,0 +1,91 @@
+//! `lexalign scan` and the pilot experiment share this: load pairs, run the scan with a progress
+//! bar, write the CSVs, `summary.json` and `provenance.json`.
+
+use crate::model_args::{LoadedRun, ModelArgs};
+use anyhow::{Context, Result};
+use clap::Args;
+use lexalign_model::{Pooling, QuantMode};
+use lexalign_scan::{parse_layers, scan, write_outputs, ScanOptions, ScanResult};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Pair file: the authors' JSON (`[{"swahili":..,"english":..}]`) or CSV/TSV with a header.
+    #[arg(long)]
+    pub pairs: PathBuf,
+    /// `all` or a comma list of HF hidden-state indices (0 = embeddings).
+    #[arg(long, default_value = "all")]
+    pub layers: String,
+    /// mean | mean-content | first | last
+    #[arg(long, default_value = "mean")]
+    pub pooling: String,
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Seed of the shuffled-pair baseline.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Reads a pair file into (source, target) lists, in file order.
+pub fn read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
+    let pairs = lexalign_data::read_pairs(path)?;
+    Ok(pairs.into_iter().map(|p| (p.source, p.target)).unzip())
+}
+
+/// Runs a scan and writes everything into `args.out`. `default_quant` follows the script reproduced.
+pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Result<(LoadedRun, ScanResult)> {
+    let pooling: Pooling = args.pooling.parse()?;
+    let (sources, targets) = read_pairs(&args.pairs)?;
+    // Load only the blocks the highest requested layer needs.
+    let max_layer = if args.layers.trim() == "all" {
+        None
+    } else {
+        args.layers.split(',').filter_map(|s| s.trim().parse::<usize>().ok()).max()
+    };
+    let run = args.model.load(default_quant, max_layer)?;
+    let layers = parse_layers(&args.layers, run.model.model.num_hidden_states())?;
+    let opts = ScanOptions { layers, pooling, batch_size: args.batch_size, seed: args.seed };
+    let src: Vec<&str> = sources.iter().map(String::as_str).collect();
+    let tgt: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let bar = lexalign_run::progress_bar((2 * src.len()) as u64, "scan");
+    let started = std::time::Instant::now();
+    let result = scan(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    log::info!("scanned {} pairs x {} layers in {secs:.1} s", src.len(), opts.layers.len());
+
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    write_outputs(&args.out, &src, &tgt, &result)?;
+    let prov = run.provenance(stage)?;
+    let model_sha = prov.model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default();
+    let summary = serde_json::json!({
+        "model": run.model.info.name,
+        "model_path": run.model_path.display().to_string(),
+        "model_sha256": model_sha,
+        "demo_model": run.is_demo_model(),
+        "quant": run.quant.name(),
+        "double_quant": run.double_quant,
+        "dtype": run.dtype,
+        "device": run.device,
+        "pooling": pooling.name(),
+        "n_pairs": src.len(),
+        "n_layers": run.model.model.cfg.num_hidden_layers,
+        "layers": opts.layers,
+        "seed": args.seed,
+        "batch_size": args.batch_size,
+    });
+    lexalign_run::write_atomic(args.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    prov.data_file(&args.pairs)?
+        .seed(args.seed)
+        .setting("pooling", pooling.name())?
+        .setting("layers", &opts.layers)?
+        .setting("batch_size", args.batch_size)?
+        .setting("scan_seconds", (secs * 10.0).round() / 10.0)?
+        .write(&args.out)?;
+    Ok((run, result))
+}
