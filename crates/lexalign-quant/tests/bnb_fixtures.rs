@@ -1,0 +1,323 @@
+//! Bit-exact comparison with bitsandbytes (fixtures from tests/fixtures/gen_bnb.py).
+
+use lexalign_quant::{
+    dynamic_map, f32_to_bf16_bits, quantize, quantize_with, Absmax, Kernel, QuantOptions, QuantType,
+};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn fixtures() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/bnb_fixtures.json"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut lut = [255u8; 256];
+    for (i, &c) in T.iter().enumerate() {
+        lut[c as usize] = i as u8;
+    }
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut nbits) = (0u32, 0u32);
+    for &c in s.as_bytes() {
+        if c == b'=' {
+            break;
+        }
+        let v = lut[c as usize];
+        assert!(v != 255, "bad base64 byte {c}");
+        acc = (acc << 6) | v as u32;
+        nbits += 6;
+        if nbits >= 8 {
+            nbits -= 8;
+            out.push((acc >> nbits) as u8);
+        }
+    }
+    out
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn sha_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Same generator as gen_bnb.py `gen_values` (splitmix64, Irwin-Hall of 4 uniforms, f64 math).
+fn gen_values(seed: u64, n: usize, scale: f64) -> Vec<f32> {
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    };
+    (0..n)
+        .map(|_| {
+            let mut s = 0f64;
+            for _ in 0..4 {
+                s += (next() >> 11) as f64 * (1.0 / 9007199254740992.0);
+            }
+            let mut g = (s - 2.0) * scale;
+            if next() % 97 == 0 {
+                g *= 8.0;
+            }
+            g as f32
+        })
+        .collect()
+}
+
+fn bf16_round(x: f32) -> f32 {
+    f32::from_bits((f32_to_bf16_bits(x) as u32) << 16)
+}
+
+/// The case's input as f32 values plus the raw bytes in its dtype (for the sha256 check).
+fn input(fx: &Value, key: &str, dtype: &str, numel: usize) -> Vec<f32> {
+    let inp = &fx["inputs"][key];
+    let vals: Vec<f32> = if let Some(g) = inp.get("gen") {
+        let v = gen_values(
+            g["seed"].as_u64().unwrap(),
+            numel,
+            g["scale"].as_f64().unwrap(),
+        );
+        if dtype == "bf16" {
+            v.into_iter().map(bf16_round).collect()
+        } else {
+            v
+        }
+    } else {
+        let raw = b64(inp["b64"].as_str().unwrap());
+        match dtype {
+            "f32" => f32s(&raw),
+            "bf16" => raw
+                .chunks_exact(2)
+                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+                .collect(),
+            d => panic!("dtype {d}"),
+        }
+    };
+    let raw: Vec<u8> = match dtype {
+        "f32" => vals.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        _ => vals
+            .iter()
+            .flat_map(|x| ((x.to_bits() >> 16) as u16).to_le_bytes())
+            .collect(),
+    };
+    assert_eq!(
+        sha_hex(&raw),
+        inp["sha256"].as_str().unwrap(),
+        "input {key}: regenerated input differs"
+    );
+    assert_eq!(vals.len(), numel, "input {key}");
+    vals
+}
+
+fn first_diff<T: PartialEq + std::fmt::Debug>(a: &[T], b: &[T]) -> String {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => format!("first difference at {i}: ours {:?} vs bnb {:?}", a[i], b[i]),
+        None => format!("lengths {} vs {}", a.len(), b.len()),
+    }
+}
+
+#[test]
+fn dynamic_map_matches_bitsandbytes() {
+    let fx = fixtures();
+    let bnb = f32s(&b64(fx["dynamic_map_b64"].as_str().unwrap()));
+    let ours = dynamic_map();
+    assert_eq!(bnb.len(), 256);
+    for (i, (a, b)) in ours.iter().zip(&bnb).enumerate() {
+        assert_eq!(a.to_bits(), b.to_bits(), "dynamic map entry {i}");
+    }
+}
+
+#[test]
+fn quantize_dequantize_matches_bitsandbytes_bit_for_bit() {
+    let fx = fixtures();
+    let cases = fx["cases"].as_array().unwrap();
+    let mut n_checked = 0;
+    let mut failures = Vec::new();
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let dtype = c["dtype"].as_str().unwrap();
+        let qt = QuantType::parse(c["quant_type"].as_str().unwrap()).unwrap();
+        let bs = c["blocksize"].as_u64().unwrap() as usize;
+        let dq = c["double_quant"].as_bool().unwrap();
+        let shape: Vec<usize> = c["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let numel: usize = shape.iter().product();
+        let label = format!("{name}/{dtype}/{}/bs{bs}/dq={dq}", qt.as_str());
+        let x = input(&fx, c["input"].as_str().unwrap(), dtype, numel);
+        // Both the single-thread and the chunked multi-thread paths must give the same bytes.
+        let q = quantize(&x, &shape, qt, bs, dq).unwrap();
+        let q1 = quantize_with(
+            &x,
+            &shape,
+            &QuantOptions {
+                blocksize: bs,
+                double_quant: dq,
+                threads: Some(1),
+                ..QuantOptions::new(qt)
+            },
+        )
+        .unwrap();
+        assert_eq!(q, q1, "{label}: thread count changed the result");
+        let q3 = quantize_with(
+            &x,
+            &shape,
+            &QuantOptions {
+                blocksize: bs,
+                double_quant: dq,
+                threads: Some(3),
+                ..QuantOptions::new(qt)
+            },
+        )
+        .unwrap();
+        assert_eq!(q, q3, "{label}: thread count changed the result");
+
+        // packed bytes
+        assert_eq!(
+            q.packed.len() as u64,
+            c["packed_len"].as_u64().unwrap(),
+            "{label}: packed length"
+        );
+        if let Some(p) = c.get("packed_b64") {
+            let bnb = b64(p.as_str().unwrap());
+            if q.packed != bnb {
+                failures.push(format!(
+                    "{label}: packed bytes: {}",
+                    first_diff(&q.packed, &bnb)
+                ));
+            }
+        }
+        if sha_hex(&q.packed) != c["packed_sha256"].as_str().unwrap() {
+            failures.push(format!("{label}: packed sha256 differs"));
+        }
+        // absmax (and double-quant state)
+        if let Some(d) = c.get("dq") {
+            let Absmax::Double(st) = &q.absmax else {
+                panic!("{label}: expected double quant")
+            };
+            let codes = b64(d["codes_b64"].as_str().unwrap());
+            let am2: Vec<u32> = f32s(&b64(d["absmax2_b64"].as_str().unwrap()))
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            let ours2: Vec<u32> = st.absmax2.iter().map(|v| v.to_bits()).collect();
+            if st.offset.to_bits() as u64 != d["offset_bits"].as_u64().unwrap() {
+                failures.push(format!(
+                    "{label}: offset {} vs bnb {}",
+                    st.offset,
+                    f32::from_bits(d["offset_bits"].as_u64().unwrap() as u32)
+                ));
+            }
+            if st.codes != codes {
+                failures.push(format!(
+                    "{label}: absmax codes: {}",
+                    first_diff(&st.codes, &codes)
+                ));
+            }
+            if ours2 != am2 {
+                failures.push(format!("{label}: absmax2: {}", first_diff(&ours2, &am2)));
+            }
+            assert_eq!(d["blocksize2"].as_u64().unwrap() as usize, st.blocksize2);
+            let code_bytes: Vec<u8> = st.code.iter().flat_map(|v| v.to_le_bytes()).collect();
+            assert_eq!(
+                sha_hex(&code_bytes),
+                d["code_sha256"].as_str().unwrap(),
+                "{label}: state2.code"
+            );
+        }
+        let am_bnb: Vec<u32> = f32s(&b64(c["absmax_b64"].as_str().unwrap()))
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        let am_ours: Vec<u32> = q.dequantize_absmax().iter().map(|v| v.to_bits()).collect();
+        if am_ours != am_bnb {
+            failures.push(format!(
+                "{label}: (real) absmax: {}",
+                first_diff(&am_ours, &am_bnb)
+            ));
+        }
+        // dequantized output, in the input dtype as bitsandbytes returns it
+        let out = q.dequantize();
+        let out_bytes: Vec<u8> = match dtype {
+            "f32" => out.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            _ => out
+                .iter()
+                .flat_map(|v| f32_to_bf16_bits(*v).to_le_bytes())
+                .collect(),
+        };
+        if let Some(o) = c.get("out_b64") {
+            let bnb = b64(o.as_str().unwrap());
+            if out_bytes != bnb {
+                let w = if dtype == "f32" { 4 } else { 2 };
+                let a: Vec<&[u8]> = out_bytes.chunks(w).collect();
+                let b: Vec<&[u8]> = bnb.chunks(w).collect();
+                failures.push(format!("{label}: dequantized: {}", first_diff(&a, &b)));
+            }
+        }
+        if sha_hex(&out_bytes) != c["out_sha256"].as_str().unwrap() {
+            failures.push(format!("{label}: dequantized sha256 differs"));
+        }
+        n_checked += 1;
+    }
+    println!(
+        "checked {n_checked} bitsandbytes cases, {} failures",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(n_checked, 80);
+}
+
+/// The CUDA-kernel rounding agrees with the CPU one away from midpoints, zero blocks and
+/// FP4's rounded thresholds: on the random fixtures the codes must be identical.
+#[test]
+fn cuda_kernel_flavour_agrees_on_random_inputs() {
+    for (seed, n) in [(11u64, 64 * 100), (12, 4096 + 17)] {
+        let x = gen_values(seed, n, 0.05);
+        for qt in [QuantType::Nf4, QuantType::Fp4] {
+            let a = quantize(&x, &[n], qt, 64, false).unwrap();
+            let b = quantize_with(
+                &x,
+                &[n],
+                &QuantOptions {
+                    kernel: Kernel::BnbCuda,
+                    ..QuantOptions::new(qt)
+                },
+            )
+            .unwrap();
+            let (ca, cb) = (a.codes(), b.codes());
+            let differ = ca.iter().zip(&cb).filter(|(p, q)| p != q).count();
+            // FP4: values that round to zero take code 0 or 8 depending on the kernel (both 0.0).
+            let zeros = ca
+                .iter()
+                .zip(&cb)
+                .filter(|(p, q)| p != q && (**p & 7) == 0 && (**q & 7) == 0)
+                .count();
+            assert!(
+                differ <= zeros,
+                "{qt:?}: {differ} codes differ, {zeros} of them zeros"
+            );
+        }
+    }
+}
