@@ -75,8 +75,9 @@ pub fn wilcoxon(post: &[f64], pre: &[f64]) -> Result<Wilcoxon> {
     }
     let abs: Vec<f64> = d.iter().map(|x| x.abs()).collect();
     let (ranks, groups) = average_ranks(&abs);
-    let r_plus: f64 = d.iter().zip(&ranks).filter(|(x, _)| **x > 0.0).map(|(_, r)| r).sum();
-    let r_minus: f64 = d.iter().zip(&ranks).filter(|(x, _)| **x < 0.0).map(|(_, r)| r).sum();
+    // `+ 0.0`: an empty f64 sum is -0.0 in Rust; scipy reports 0.0
+    let r_plus: f64 = d.iter().zip(&ranks).filter(|(x, _)| **x > 0.0).map(|(_, r)| r).sum::<f64>() + 0.0;
+    let r_minus: f64 = d.iter().zip(&ranks).filter(|(x, _)| **x < 0.0).map(|(_, r)| r).sum::<f64>() + 0.0;
     let has_ties = groups.iter().any(|&g| g > 1);
     let n = d.len();
     let statistic = r_plus.min(r_minus);

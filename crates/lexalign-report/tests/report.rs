@@ -1,0 +1,242 @@
+//! Report tests on the authors' released data (read in place from ../shared/paper-data; skipped
+//! with a message when it is absent, unless LEXALIGN_REQUIRE_PAPER_DATA is set).
+
+use std::path::{Path, PathBuf};
+
+use lexalign_report::claims::{evaluate, load_claims, ModelStatus, Verdict};
+use lexalign_report::published::{analyse_paper_data, write_stage, DEFAULT_SUMS};
+use lexalign_report::render::{claims_table_md, generate};
+use lexalign_report::{check_tree, RunFolder};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn paper_data() -> Option<PathBuf> {
+    let p = std::env::var_os("LEXALIGN_PAPER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/paper-data/tli_project"));
+    if p.join("results/evaluation/quantitative_results.csv").is_file() {
+        Some(p)
+    } else if std::env::var_os("LEXALIGN_REQUIRE_PAPER_DATA").is_some() {
+        panic!("paper data not found at {} (LEXALIGN_REQUIRE_PAPER_DATA is set)", p.display());
+    } else {
+        eprintln!("skipping: paper data not found at {} (set LEXALIGN_PAPER_DATA)", p.display());
+        None
+    }
+}
+
+/// A run folder with only the published-data stage.
+fn published_run(dir: &Path) -> Option<PathBuf> {
+    let data = analyse_paper_data(&paper_data()?, DEFAULT_SUMS).expect("analyse paper data");
+    let run = dir.join("run");
+    write_stage(&data, &run.join("published-data")).unwrap();
+    Some(run)
+}
+
+fn claims_file() -> lexalign_report::ClaimsFile {
+    load_claims(&repo().join("paper/claims.toml")).unwrap()
+}
+
+#[test]
+fn claims_table_and_numbers_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else { return };
+    let rf = RunFolder::load(&run).unwrap();
+    let results = evaluate(&claims_file(), &rf).unwrap();
+    let e = &rf.published.eval;
+    let mut s = claims_table_md(&results);
+    for (name, g) in [("trained", &e.trained), ("control", &e.control)] {
+        s.push_str(&format!(
+            "\n{name}: n={} pre={:.4} ({:.4}) post={:.4} ({:.4}) change={:+.2}% t={:.3} df={} p={:.3e} \
+             wilcoxon W={} p={:.3e} dz={:.3} ci=[{:.4}, {:.4}] improved={}",
+            g.n,
+            g.mean_pre,
+            g.sd_pre,
+            g.mean_post,
+            g.sd_post,
+            g.percent_change,
+            g.ttest.t,
+            g.ttest.df,
+            g.ttest.p,
+            g.wilcoxon.statistic,
+            g.wilcoxon.p,
+            g.cohens_dz,
+            g.ci95_low,
+            g.ci95_high,
+            g.n_improved
+        ));
+    }
+    s.push_str(&format!(
+        "\ngain welch: t={:.3} df={:.2} p={:.3}\nall pre={:.4}\npilot peak: layer {} {:.6}\nshared: swahili {:?} english {:?} pairs {:?}\n",
+        e.gain_welch.t,
+        e.gain_welch.df,
+        e.gain_welch.p,
+        e.all_pre_mean,
+        rf.published.pilot.peak_layer,
+        rf.published.pilot.peak,
+        rf.published.pairs.shared_swahili,
+        rf.published.pairs.shared_english,
+        rf.published.pairs.shared_pairs
+    ));
+    insta::assert_snapshot!("claims_table", s);
+}
+
+#[test]
+fn published_numbers_match_scipy() {
+    let Some(dir) = paper_data() else { return };
+    let s = analyse_paper_data(&dir, DEFAULT_SUMS).unwrap().summary;
+    // scipy.stats.ttest_rel(post, pre) on the released columns (crates/lexalign-stats fixture)
+    assert_eq!(format!("{:.3}", s.eval.trained.ttest.t), "54.884");
+    assert_eq!(format!("{:.3e}", s.eval.trained.ttest.p), "1.332e-240");
+    assert_eq!(format!("{:.3}", s.eval.control.ttest.t), "18.453");
+    assert_eq!(format!("{:.3e}", s.eval.control.ttest.p), "7.172e-27");
+    assert_eq!(s.eval.trained.n, 623);
+    assert_eq!(s.eval.control.n, 63);
+    assert!(s.pairs.csv_matches_json);
+    assert_eq!(s.eval.improvement_column_max_dev, 0.0);
+}
+
+#[test]
+fn every_published_check_is_within_tolerance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else { return };
+    let rf = RunFolder::load(&run).unwrap();
+    let out = tmp.path().join("out");
+    let g = generate(&claims_file(), &rf, &out).unwrap();
+    assert!(g.failures.is_empty(), "{:?}", g.failures);
+    let v: Vec<(u32, Verdict)> = g.results.iter().map(|r| (r.id, r.verdict)).collect();
+    assert!(v.contains(&(11, Verdict::Contradicted)) && v.contains(&(13, Verdict::Contradicted)));
+    assert!(matches!(g.results[0].model, ModelStatus::NeedsRealModel { demo: false }));
+}
+
+#[test]
+fn output_is_deterministic_and_check_catches_edits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else { return };
+    let rf = RunFolder::load(&run).unwrap();
+    let claims = claims_file();
+    let root = tmp.path().join("root");
+    let g = generate(&claims, &rf, &root).unwrap();
+    assert!(g.files.iter().any(|f| f == "paper/reproduction.md"));
+    assert!(g.files.iter().any(|f| f.starts_with("figures/") && f.ends_with(".svg")));
+    // a second build gives the same bytes
+    let r = check_tree(&claims, &rf, &root).unwrap();
+    assert!(r.ok(), "{}", r.describe());
+    let report = std::fs::read_to_string(root.join("paper/reproduction.md")).unwrap();
+    assert!(!report.contains("git_commit") && !report.contains("timestamp"));
+
+    // edit a figure: check fails and names it
+    let fig = root.join("figures/fig1_layer_cosine.svg");
+    let svg = std::fs::read_to_string(&fig).unwrap();
+    std::fs::write(&fig, svg.replacen("average cosine", "average cosinE", 1)).unwrap();
+    // edit a number
+    let tex = root.join("paper/generated/numbers.tex");
+    let t = std::fs::read_to_string(&tex).unwrap();
+    std::fs::write(&tex, t.replacen("54.8842", "54.8843", 1)).unwrap();
+    // remove a table
+    std::fs::remove_file(root.join("paper/generated/stats_table.tex")).unwrap();
+    let r = check_tree(&claims, &rf, &root).unwrap();
+    assert!(!r.ok());
+    assert_eq!(r.differing, vec!["figures/fig1_layer_cosine.svg".to_string(), "paper/generated/numbers.tex".to_string()]);
+    assert_eq!(r.missing, vec!["paper/generated/stats_table.tex".to_string()]);
+}
+
+#[test]
+fn a_claim_outside_tolerance_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else { return };
+    let rf = RunFolder::load(&run).unwrap();
+    let text = std::fs::read_to_string(repo().join("paper/claims.toml")).unwrap();
+    let edited = text.replacen("paper = 0.9808\n", "paper = 0.9809\n", 1);
+    assert_ne!(text, edited);
+    let p = tmp.path().join("claims.toml");
+    std::fs::write(&p, edited).unwrap();
+    let results = evaluate(&load_claims(&p).unwrap(), &rf).unwrap();
+    assert_eq!(results[1].verdict, Verdict::Contradicted);
+    assert_eq!(lexalign_report::claims::failures(&results).len(), 1);
+}
+
+#[test]
+fn bad_hash_and_missing_file_are_clear_errors() {
+    let Some(dir) = paper_data() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("tli_project");
+    for rel in [
+        "data/word_pairs.json",
+        "data/control_word_pairs.json",
+        "results/pilot_study/layer_alignment_results.csv",
+        "results/evaluation/quantitative_results.csv",
+        "results/tli_lora_adapters/final/adapter_config.json",
+    ] {
+        std::fs::create_dir_all(copy.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(dir.join(rel), copy.join(rel)).unwrap();
+    }
+    assert!(analyse_paper_data(&copy, DEFAULT_SUMS).is_ok());
+    let pilot = copy.join("results/pilot_study/layer_alignment_results.csv");
+    let t = std::fs::read_to_string(&pilot).unwrap();
+    std::fs::write(&pilot, t.replacen("0.3153", "0.3154", 1)).unwrap();
+    let err = format!("{:#}", analyse_paper_data(&copy, DEFAULT_SUMS).err().unwrap());
+    assert!(err.contains("SHA-256 mismatch") && err.contains("layer_alignment_results.csv"), "{err}");
+    std::fs::remove_file(&pilot).unwrap();
+    let err = format!("{:#}", analyse_paper_data(&copy, DEFAULT_SUMS).err().unwrap());
+    assert!(err.contains("missing") && err.contains("layer_alignment_results.csv"), "{err}");
+}
+
+/// Fake model stages: the published pilot as a scan and the published pairs as an evaluation.
+fn add_model_stages(run: &Path, model: &str) {
+    let rf = RunFolder::load(run).unwrap();
+    let scan = run.join("pilot-scan");
+    std::fs::create_dir_all(&scan).unwrap();
+    let mut csv = String::from("layer,n,pairs_mean,pairs_sd,shuffled_mean,shuffled_sd\n");
+    for l in &rf.published.pilot.layers {
+        csv.push_str(&format!("{},623,{},0.05,{},0.05\n", l.layer, l.avg_cosine, l.avg_cosine - 0.01));
+    }
+    std::fs::write(scan.join("layers.csv"), csv).unwrap();
+    let summary = format!(
+        r#"{{"model": "{model}", "model_sha256": "00", "quant": "nf4", "dtype": "bf16", "device": "cpu", "pooling": "mean-bos", "n_pairs": 623, "n_layers": 32}}"#
+    );
+    std::fs::write(scan.join("summary.json"), &summary).unwrap();
+    let ev = run.join("tli-eval");
+    std::fs::create_dir_all(&ev).unwrap();
+    std::fs::copy(run.join("published-data/pairs.csv"), ev.join("quantitative_results.csv")).unwrap();
+    std::fs::write(ev.join("summary.json"), &summary).unwrap();
+}
+
+#[test]
+fn demo_model_runs_are_labelled_and_do_not_give_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else { return };
+    add_model_stages(&run, "SmolLM2-135M");
+    let rf = RunFolder::load(&run).unwrap();
+    assert!(!rf.is_real_model());
+    let g = generate(&claims_file(), &rf, &tmp.path().join("out")).unwrap();
+    assert!(matches!(g.results[0].model, ModelStatus::NeedsRealModel { demo: true }));
+    let report = std::fs::read_to_string(tmp.path().join("out/paper/reproduction.md")).unwrap();
+    assert!(report.contains("## Pipeline demonstration (not a verdict)"));
+    assert!(g.files.iter().any(|f| f == "figures/demo_pilot_scan.svg"));
+}
+
+#[test]
+fn lugha_llama_runs_fill_the_model_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else { return };
+    add_model_stages(&run, "Lugha-Llama/Lugha-Llama-8B-wura");
+    let rf = RunFolder::load(&run).unwrap();
+    assert!(rf.is_real_model());
+    let g = generate(&claims_file(), &rf, &tmp.path().join("out")).unwrap();
+    for r in &g.results {
+        match (&r.model, r.id) {
+            (ModelStatus::Checked { verdict, .. }, 1..=7 | 15) => assert_eq!(*verdict, Verdict::Reproduced, "claim {}", r.id),
+            (ModelStatus::NotApplicable, 8..=14) => {}
+            (m, id) => panic!("claim {id}: unexpected model status {m:?}"),
+        }
+    }
+}
+
+#[test]
+fn claims_registry_is_complete() {
+    let c = claims_file();
+    let ids: Vec<u32> = c.claim.iter().map(|c| c.id).collect();
+    assert_eq!(ids, (1..=15).collect::<Vec<_>>());
+}
