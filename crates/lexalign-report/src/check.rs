@@ -34,16 +34,22 @@ impl CheckReport {
             s.push_str(&format!("differs from a fresh build: {f}\n"));
         }
         for f in &self.missing {
-            s.push_str(&format!("not committed (run `cargo xtask reproduce`): {f}\n"));
+            s.push_str(&format!(
+                "not committed (run `cargo xtask reproduce`): {f}\n"
+            ));
         }
         for f in &self.extra {
-            s.push_str(&format!("warning: committed but no longer generated: {f}\n"));
+            s.push_str(&format!(
+                "warning: committed but no longer generated: {f}\n"
+            ));
         }
         for f in &self.failures {
             s.push_str(&format!("claim out of tolerance: {f}\n"));
         }
         if self.ok() {
-            s.push_str("check passed: the committed figures, tables and report match a fresh build\n");
+            s.push_str(
+                "check passed: the committed figures, tables and report match a fresh build\n",
+            );
         }
         s
     }
@@ -53,7 +59,8 @@ impl CheckReport {
 pub fn compare(fresh: &Path, files: &[String], committed: &Path) -> Result<CheckReport> {
     let mut r = CheckReport::default();
     for rel in files {
-        let new = std::fs::read(fresh.join(rel)).with_context(|| format!("cannot read generated {rel}"))?;
+        let new = std::fs::read(fresh.join(rel))
+            .with_context(|| format!("cannot read generated {rel}"))?;
         match std::fs::read(committed.join(rel)) {
             Ok(old) if old == new => {}
             Ok(_) => r.differing.push(rel.clone()),
@@ -61,7 +68,9 @@ pub fn compare(fresh: &Path, files: &[String], committed: &Path) -> Result<Check
         }
     }
     for dir in [FIGURES_DIR, GENERATED_DIR] {
-        let Ok(entries) = std::fs::read_dir(committed.join(dir)) else { continue };
+        let Ok(entries) = std::fs::read_dir(committed.join(dir)) else {
+            continue;
+        };
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
             .filter(|e| e.path().is_file())

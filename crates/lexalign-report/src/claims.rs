@@ -134,14 +134,20 @@ pub enum ModelStatus {
     /// No Lugha-Llama run yet (`demo`: a demo-model run exists, shown separately).
     NeedsRealModel { demo: bool },
     /// Re-measured on Lugha-Llama.
-    Checked { verdict: Verdict, shown: String, checks: Vec<CheckResult> },
+    Checked {
+        verdict: Verdict,
+        shown: String,
+        checks: Vec<CheckResult>,
+    },
 }
 
 impl ModelStatus {
     pub fn text(&self) -> String {
         match self {
             ModelStatus::NotApplicable => "n/a".into(),
-            ModelStatus::NeedsRealModel { .. } => format!("needs the real model: `{REAL_MODEL_COMMAND}`"),
+            ModelStatus::NeedsRealModel { .. } => {
+                format!("needs the real model: `{REAL_MODEL_COMMAND}`")
+            }
             ModelStatus::Checked { verdict, shown, .. } => format!("{} ({shown})", verdict.label()),
         }
     }
@@ -165,8 +171,10 @@ pub struct ClaimResult {
 }
 
 pub fn load_claims(path: &Path) -> Result<ClaimsFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file: ClaimsFile = toml::from_str(&text).with_context(|| format!("{} is not a valid claims registry", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: ClaimsFile = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid claims registry", path.display()))?;
     let mut ids: Vec<u32> = file.claim.iter().map(|c| c.id).collect();
     ids.sort();
     ids.dedup();
@@ -180,13 +188,26 @@ pub fn load_claims(path: &Path) -> Result<ClaimsFile> {
                 path.display(),
                 c.id
             ),
-            (Kind::Number, None, true) => bail!("{}: claim {}: a number claim needs at least one [[claim.check]]", path.display(), c.id),
-            (Kind::Method, None, _) => bail!("{}: claim {}: a method claim needs a `verdict`", path.display(), c.id),
+            (Kind::Number, None, true) => bail!(
+                "{}: claim {}: a number claim needs at least one [[claim.check]]",
+                path.display(),
+                c.id
+            ),
+            (Kind::Method, None, _) => bail!(
+                "{}: claim {}: a method claim needs a `verdict`",
+                path.display(),
+                c.id
+            ),
             _ => {}
         }
         for k in &c.check {
             if k.tol.is_none() && k.rel_tol.is_none() {
-                bail!("{}: claim {}: check {} needs `tol` or `rel_tol`", path.display(), c.id, k.key);
+                bail!(
+                    "{}: claim {}: check {} needs `tol` or `rel_tol`",
+                    path.display(),
+                    c.id,
+                    k.key
+                );
             }
         }
     }
@@ -203,7 +224,10 @@ fn lookup(v: &Values, key: &str, claim: u32, origin: &str) -> Result<f64> {
 
 fn within_published(c: &Check, value: f64) -> (bool, String) {
     match (c.tol, c.rel_tol) {
-        (_, Some(r)) => (((value - c.paper) / c.paper).abs() <= r, format!("rel. tol. {r}")),
+        (_, Some(r)) => (
+            ((value - c.paper) / c.paper).abs() <= r,
+            format!("rel. tol. {r}"),
+        ),
         (Some(t), None) => ((value - c.paper).abs() <= t, format!("tol. ± {t}")),
         (None, None) => (false, "none".into()),
     }
@@ -232,7 +256,14 @@ pub fn evaluate(file: &ClaimsFile, run: &RunFolder) -> Result<Vec<ClaimResult>> 
         for k in &c.check {
             let value = lookup(&pv, &k.key, c.id, "published-data")?;
             let (within, tolerance) = within_published(k, value);
-            checks.push(CheckResult { key: k.key.clone(), paper: k.paper, value, within, tolerance, fmt: k.fmt.clone() });
+            checks.push(CheckResult {
+                key: k.key.clone(),
+                paper: k.paper,
+                value,
+                within,
+                tolerance,
+                fmt: k.fmt.clone(),
+            });
         }
         let all_within = checks.iter().all(|r| r.within);
         let verdict = match c.verdict {
@@ -253,13 +284,30 @@ pub fn evaluate(file: &ClaimsFile, run: &RunFolder) -> Result<Vec<ClaimResult>> 
                             ((value - k.paper).abs() <= t, format!("tol. ± {t}"))
                         }
                     };
-                    mchecks.push(CheckResult { key: k.key.clone(), paper: k.paper, value, within, tolerance, fmt: k.fmt.clone() });
+                    mchecks.push(CheckResult {
+                        key: k.key.clone(),
+                        paper: k.paper,
+                        value,
+                        within,
+                        tolerance,
+                        fmt: k.fmt.clone(),
+                    });
                 }
-                let verdict = if mchecks.iter().all(|r| r.within) { Verdict::Reproduced } else { Verdict::Contradicted };
+                let verdict = if mchecks.iter().all(|r| r.within) {
+                    Verdict::Reproduced
+                } else {
+                    Verdict::Contradicted
+                };
                 let shown = shown(c, &mv, &mchecks)?;
-                ModelStatus::Checked { verdict, shown, checks: mchecks }
+                ModelStatus::Checked {
+                    verdict,
+                    shown,
+                    checks: mchecks,
+                }
             }
-            Some(stage) => ModelStatus::NeedsRealModel { demo: run.has_stage(stage) },
+            Some(stage) => ModelStatus::NeedsRealModel {
+                demo: run.has_stage(stage),
+            },
         };
         out.push(ClaimResult {
             id: c.id,
@@ -268,9 +316,14 @@ pub fn evaluate(file: &ClaimsFile, run: &RunFolder) -> Result<Vec<ClaimResult>> 
             kind: c.kind,
             paper: c.paper.clone(),
             experiment: c.experiment.clone(),
-            reproduced: if c.check.is_empty() && c.shown.is_none() { "—".into() } else { shown(c, &pv, &checks)? },
+            reproduced: if c.check.is_empty() && c.shown.is_none() {
+                "—".into()
+            } else {
+                shown(c, &pv, &checks)?
+            },
             verdict,
-            evidence: render_template(&c.evidence, &pv).with_context(|| format!("claim {}: evidence", c.id))?,
+            evidence: render_template(&c.evidence, &pv)
+                .with_context(|| format!("claim {}: evidence", c.id))?,
             caveat: c
                 .caveat
                 .as_ref()

@@ -21,17 +21,39 @@ pub struct EvalRow {
 
 /// Read a per-pair results CSV, with errors that name the file and line.
 pub fn read_eval_csv(path: &Path) -> Result<Vec<EvalRow>> {
-    let mut rdr = csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let headers = rdr.headers().with_context(|| format!("{}: no header row", path.display()))?.clone();
-    let want = ["swahili", "english", "sim_pre_tli", "sim_post_tli", "group", "improvement"];
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let headers = rdr
+        .headers()
+        .with_context(|| format!("{}: no header row", path.display()))?
+        .clone();
+    let want = [
+        "swahili",
+        "english",
+        "sim_pre_tli",
+        "sim_post_tli",
+        "group",
+        "improvement",
+    ];
     if headers.iter().collect::<Vec<_>>() != want {
-        bail!("{}: header is {:?}, expected {:?}", path.display(), headers.iter().collect::<Vec<_>>(), want);
+        bail!(
+            "{}: header is {:?}, expected {:?}",
+            path.display(),
+            headers.iter().collect::<Vec<_>>(),
+            want
+        );
     }
     let mut rows = Vec::new();
     for (i, rec) in rdr.deserialize::<EvalRow>().enumerate() {
-        let row = rec.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))?;
+        let row =
+            rec.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))?;
         if row.group != "trained" && row.group != "control" {
-            bail!("{}: data line {}: group {:?} is neither 'trained' nor 'control'", path.display(), i + 1, row.group);
+            bail!(
+                "{}: data line {}: group {:?} is neither 'trained' nor 'control'",
+                path.display(),
+                i + 1,
+                row.group
+            );
         }
         rows.push(row);
     }
@@ -57,14 +79,23 @@ impl EvalStats {
     pub fn compute(rows: &[EvalRow]) -> Result<Self> {
         let col = |g: &str| -> (Vec<f64>, Vec<f64>) {
             let r: Vec<&EvalRow> = rows.iter().filter(|r| r.group == g).collect();
-            (r.iter().map(|r| r.sim_pre_tli).collect(), r.iter().map(|r| r.sim_post_tli).collect())
+            (
+                r.iter().map(|r| r.sim_pre_tli).collect(),
+                r.iter().map(|r| r.sim_post_tli).collect(),
+            )
         };
         let (tpre, tpost) = col("trained");
         let (cpre, cpost) = col("control");
         if tpre.len() < 2 || cpre.len() < 2 {
-            bail!("evaluation table needs at least 2 trained and 2 control pairs, has {} and {}", tpre.len(), cpre.len());
+            bail!(
+                "evaluation table needs at least 2 trained and 2 control pairs, has {} and {}",
+                tpre.len(),
+                cpre.len()
+            );
         }
-        let gain = |pre: &[f64], post: &[f64]| -> Vec<f64> { post.iter().zip(pre).map(|(a, b)| a - b).collect() };
+        let gain = |pre: &[f64], post: &[f64]| -> Vec<f64> {
+            post.iter().zip(pre).map(|(a, b)| a - b).collect()
+        };
         let all_pre: Vec<f64> = rows.iter().map(|r| r.sim_pre_tli).collect();
         let all_post: Vec<f64> = rows.iter().map(|r| r.sim_post_tli).collect();
         Ok(Self {

@@ -13,7 +13,12 @@ const FONT: &str = "sans-serif";
 const TRAINED: RGBColor = RGBColor(31, 119, 180);
 const CONTROL: RGBColor = RGBColor(230, 120, 20);
 const PEAK: RGBColor = RGBColor(200, 30, 30);
-const PALETTE: [RGBColor; 4] = [RGBColor(44, 160, 44), RGBColor(148, 103, 189), RGBColor(140, 86, 75), RGBColor(127, 127, 127)];
+const PALETTE: [RGBColor; 4] = [
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(127, 127, 127),
+];
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
@@ -43,11 +48,23 @@ pub struct Curve {
 pub fn scan_curves(scans: &[PilotScan]) -> Vec<Curve> {
     let mut out = Vec::new();
     for s in scans {
-        let pooling = s.summary.get("pooling").and_then(|p| p.as_str()).unwrap_or(&s.folder).to_string();
-        out.push(Curve { label: format!("pairs ({pooling})"), points: s.layers.iter().map(|l| (l.layer, l.pairs_mean)).collect() });
+        let pooling = s
+            .summary
+            .get("pooling")
+            .and_then(|p| p.as_str())
+            .unwrap_or(&s.folder)
+            .to_string();
+        out.push(Curve {
+            label: format!("pairs ({pooling})"),
+            points: s.layers.iter().map(|l| (l.layer, l.pairs_mean)).collect(),
+        });
         out.push(Curve {
             label: format!("shuffled ({pooling})"),
-            points: s.layers.iter().map(|l| (l.layer, l.shuffled_mean)).collect(),
+            points: s
+                .layers
+                .iter()
+                .map(|l| (l.layer, l.shuffled_mean))
+                .collect(),
         });
     }
     out
@@ -60,18 +77,40 @@ pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<Strin
         let (title_area, body) = root.split_vertically(30);
         title_area.titled(title, (FONT, 18)).map_err(e)?;
         let panels = body.split_evenly((1, 2));
-        let max_layer = pilot.layers.iter().map(|l| l.layer).chain(extra.iter().flat_map(|c| c.points.iter().map(|p| p.0))).max().unwrap_or(31) as f64;
-        let published: Vec<(f64, f64)> = pilot.layers.iter().map(|l| (l.layer as f64, l.avg_cosine)).collect();
-        let all_y = published.iter().map(|p| p.1).chain(extra.iter().flat_map(|c| c.points.iter().map(|p| p.1)));
+        let max_layer = pilot
+            .layers
+            .iter()
+            .map(|l| l.layer)
+            .chain(extra.iter().flat_map(|c| c.points.iter().map(|p| p.0)))
+            .max()
+            .unwrap_or(31) as f64;
+        let published: Vec<(f64, f64)> = pilot
+            .layers
+            .iter()
+            .map(|l| (l.layer as f64, l.avg_cosine))
+            .collect();
+        let all_y = published
+            .iter()
+            .map(|p| p.1)
+            .chain(extra.iter().flat_map(|c| c.points.iter().map(|p| p.1)));
         let y_min_all = all_y.clone().fold(f64::INFINITY, f64::min).min(0.0);
-        let zoom: Vec<f64> = published.iter().filter(|p| p.0 >= 1.0).map(|p| p.1).collect();
+        let zoom: Vec<f64> = published
+            .iter()
+            .filter(|p| p.0 >= 1.0)
+            .map(|p| p.1)
+            .collect();
         let zoom_min = zoom.iter().cloned().fold(f64::INFINITY, f64::min);
         let zoom_lo = ((zoom_min - 0.001) * 1000.0).floor() / 1000.0;
         for (i, panel) in panels.iter().enumerate() {
             let (x0, y0, y1, cap) = if i == 0 {
                 (-0.5, y_min_all, 1.05, "(a) all layers")
             } else {
-                (0.5, zoom_lo, 1.0005, "(b) layers 1 and up, zoomed (published pilot)")
+                (
+                    0.5,
+                    zoom_lo,
+                    1.0005,
+                    "(b) layers 1 and up, zoomed (published pilot)",
+                )
             };
             let mut chart = ChartBuilder::on(panel)
                 .caption(cap, (FONT, 14))
@@ -85,7 +124,13 @@ pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<Strin
                 .x_desc("layer (hidden_states index)")
                 .y_desc("average cosine")
                 .x_labels(12)
-                .y_label_formatter(&|v| if i == 0 { format!("{v:.1}") } else { format!("{v:.3}") })
+                .y_label_formatter(&|v| {
+                    if i == 0 {
+                        format!("{v:.1}")
+                    } else {
+                        format!("{v:.3}")
+                    }
+                })
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .draw()
                 .map_err(e)?;
@@ -94,20 +139,37 @@ pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<Strin
                 .draw_series(LineSeries::new(shown.clone(), TRAINED.stroke_width(2)))
                 .map_err(e)?
                 .label("published pilot (authors)")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAINED.stroke_width(2)));
-            chart.draw_series(shown.iter().map(|p| Circle::new(*p, 3, TRAINED.filled()))).map_err(e)?;
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], TRAINED.stroke_width(2))
+                });
+            chart
+                .draw_series(shown.iter().map(|p| Circle::new(*p, 3, TRAINED.filled())))
+                .map_err(e)?;
             for (k, c) in extra.iter().enumerate() {
                 let col = PALETTE[k % PALETTE.len()];
-                let pts: Vec<(f64, f64)> = c.points.iter().map(|p| (p.0 as f64, p.1)).filter(|p| p.0 >= x0 && p.1 >= y0).collect();
+                let pts: Vec<(f64, f64)> = c
+                    .points
+                    .iter()
+                    .map(|p| (p.0 as f64, p.1))
+                    .filter(|p| p.0 >= x0 && p.1 >= y0)
+                    .collect();
                 chart
                     .draw_series(LineSeries::new(pts, col.stroke_width(2)))
                     .map_err(e)?
                     .label(c.label.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2))
+                    });
             }
             let peak = (pilot.peak_layer as f64, pilot.peak);
-            chart.draw_series(std::iter::once(Circle::new(peak, 6, PEAK.stroke_width(2)))).map_err(e)?;
-            let (dx, dy) = if i == 0 { (1.0, -0.08) } else { (1.0, -(1.0005 - zoom_lo) * 0.06) };
+            chart
+                .draw_series(std::iter::once(Circle::new(peak, 6, PEAK.stroke_width(2))))
+                .map_err(e)?;
+            let (dx, dy) = if i == 0 {
+                (1.0, -0.08)
+            } else {
+                (1.0, -(1.0005 - zoom_lo) * 0.06)
+            };
             chart
                 .draw_series(std::iter::once(Text::new(
                     format!("peak: layer {} ({:.5})", pilot.peak_layer, pilot.peak),
@@ -129,14 +191,19 @@ pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<Strin
 }
 
 fn range_of(vals: impl Iterator<Item = f64>, step: f64) -> (f64, f64) {
-    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
     ((lo / step).floor() * step, (hi / step).ceil() * step)
 }
 
 /// Pre vs post similarity per pair (one point per pair; above the diagonal = improved).
 pub fn pre_post_figure(rows: &[EvalRow], title: &str) -> Result<String> {
     svg((620, 560), |root| {
-        let (lo, hi) = range_of(rows.iter().flat_map(|r| [r.sim_pre_tli, r.sim_post_tli]), 0.05);
+        let (lo, hi) = range_of(
+            rows.iter().flat_map(|r| [r.sim_pre_tli, r.sim_post_tli]),
+            0.05,
+        );
         let mut chart = ChartBuilder::on(root)
             .caption(title, (FONT, 16))
             .margin(12)
@@ -158,10 +225,17 @@ pub fn pre_post_figure(rows: &[EvalRow], title: &str) -> Result<String> {
             .label("no change (y = x)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.6)));
         for (g, col) in [("trained", TRAINED), ("control", CONTROL)] {
-            let pts: Vec<(f64, f64)> = rows.iter().filter(|r| r.group == g).map(|r| (r.sim_pre_tli, r.sim_post_tli)).collect();
+            let pts: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| r.group == g)
+                .map(|r| (r.sim_pre_tli, r.sim_post_tli))
+                .collect();
             let n = pts.len();
             chart
-                .draw_series(pts.into_iter().map(move |p| Circle::new(p, 3, col.mix(0.55).filled())))
+                .draw_series(
+                    pts.into_iter()
+                        .map(move |p| Circle::new(p, 3, col.mix(0.55).filled())),
+                )
                 .map_err(e)?
                 .label(format!("{g} (n = {n})"))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, col.filled()));
@@ -182,7 +256,12 @@ pub fn pre_post_figure(rows: &[EvalRow], title: &str) -> Result<String> {
 pub fn improvement_figure(rows: &[EvalRow], title: &str) -> Result<String> {
     svg((720, 460), |root| {
         let width = 0.01;
-        let gains = |g: &str| -> Vec<f64> { rows.iter().filter(|r| r.group == g).map(|r| r.sim_post_tli - r.sim_pre_tli).collect() };
+        let gains = |g: &str| -> Vec<f64> {
+            rows.iter()
+                .filter(|r| r.group == g)
+                .map(|r| r.sim_post_tli - r.sim_pre_tli)
+                .collect()
+        };
         let (t, c) = (gains("trained"), gains("control"));
         let (lo, hi) = range_of(t.iter().chain(c.iter()).cloned(), 0.02);
         let nbins = ((hi - lo) / width).round().max(1.0) as usize;
@@ -221,11 +300,21 @@ pub fn improvement_figure(rows: &[EvalRow], title: &str) -> Result<String> {
                 .draw_series(bars)
                 .map_err(e)?
                 .label(format!("{g} (n = {}, mean {m:+.4})", v.len()))
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], col.mix(0.5).filled()));
-            chart.draw_series(LineSeries::new(vec![(m, 0.0), (m, ymax)], col.stroke_width(2))).map_err(e)?;
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 18, y + 5)], col.mix(0.5).filled())
+                });
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(m, 0.0), (m, ymax)],
+                    col.stroke_width(2),
+                ))
+                .map_err(e)?;
         }
         chart
-            .draw_series(LineSeries::new(vec![(0.0, 0.0), (0.0, ymax)], BLACK.mix(0.5)))
+            .draw_series(LineSeries::new(
+                vec![(0.0, 0.0), (0.0, ymax)],
+                BLACK.mix(0.5),
+            ))
             .map_err(e)?;
         chart
             .configure_series_labels()
@@ -260,7 +349,10 @@ pub fn loss_figure(loss: &[LossRow], title: &str) -> Result<String> {
             .draw()
             .map_err(e)?;
         chart
-            .draw_series(LineSeries::new(loss.iter().map(|r| (r.step as f64, r.loss)), TRAINED.stroke_width(1)))
+            .draw_series(LineSeries::new(
+                loss.iter().map(|r| (r.step as f64, r.loss)),
+                TRAINED.stroke_width(1),
+            ))
             .map_err(e)?;
         Ok(())
     })

@@ -42,7 +42,12 @@ pub fn parse_sums(text: &str, origin: &str) -> Result<BTreeMap<String, String>> 
         let (hash, path) = line
             .split_once("  ")
             .or_else(|| line.split_once(" *"))
-            .with_context(|| format!("{origin}:{}: expected '<sha256>  <path>', got {line:?}", i + 1))?;
+            .with_context(|| {
+                format!(
+                    "{origin}:{}: expected '<sha256>  <path>', got {line:?}",
+                    i + 1
+                )
+            })?;
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("{origin}:{}: {hash:?} is not a SHA-256 hex digest", i + 1);
         }
@@ -54,7 +59,9 @@ pub fn parse_sums(text: &str, origin: &str) -> Result<BTreeMap<String, String>> 
 /// Hash `dir/rel` and compare with the expected sum; errors say what to do.
 fn verified(dir: &Path, rel: &str, sums: &BTreeMap<String, String>) -> Result<FileSum> {
     let path = dir.join(rel);
-    let want = sums.get(rel).with_context(|| format!("no SHA-256 for {rel} in the sums file"))?;
+    let want = sums
+        .get(rel)
+        .with_context(|| format!("no SHA-256 for {rel} in the sums file"))?;
     if !path.is_file() {
         bail!(
             "missing {}: point --paper-data at the `tli_project` folder of the authors' data \
@@ -70,7 +77,10 @@ fn verified(dir: &Path, rel: &str, sums: &BTreeMap<String, String>) -> Result<Fi
             path.display()
         );
     }
-    Ok(FileSum { path: rel.to_string(), sha256: got })
+    Ok(FileSum {
+        path: rel.to_string(),
+        sha256: got,
+    })
 }
 
 /// One row of the authors' pilot table.
@@ -138,36 +148,62 @@ struct Pair {
 }
 
 fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: expected a JSON list of {{\"swahili\": .., \"english\": ..}}", path.display()))
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: expected a JSON list of {{\"swahili\": .., \"english\": ..}}",
+            path.display()
+        )
+    })
 }
 
 fn read_pilot(path: &Path) -> Result<Pilot> {
-    let mut rdr = csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut layers = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))?;
+        let rec =
+            rec.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))?;
         let parse = |j: usize, what: &str| -> Result<&str> {
-            rec.get(j).with_context(|| format!("{}: data line {}: no {what} column", path.display(), i + 1))
+            rec.get(j).with_context(|| {
+                format!("{}: data line {}: no {what} column", path.display(), i + 1)
+            })
         };
-        let layer = parse(0, "layer")?.parse().with_context(|| format!("{}: data line {}: layer", path.display(), i + 1))?;
+        let layer = parse(0, "layer")?
+            .parse()
+            .with_context(|| format!("{}: data line {}: layer", path.display(), i + 1))?;
         let avg_cosine = parse(1, "avg_cosine_similarity")?
             .parse()
-            .with_context(|| format!("{}: data line {}: avg_cosine_similarity", path.display(), i + 1))?;
+            .with_context(|| {
+                format!(
+                    "{}: data line {}: avg_cosine_similarity",
+                    path.display(),
+                    i + 1
+                )
+            })?;
         layers.push(LayerRow { layer, avg_cosine });
     }
     let peak = layers
         .iter()
         .max_by(|a, b| a.avg_cosine.total_cmp(&b.avg_cosine))
         .with_context(|| format!("{}: no layers", path.display()))?;
-    Ok(Pilot { peak_layer: peak.layer, peak: peak.avg_cosine, layers })
+    Ok(Pilot {
+        peak_layer: peak.layer,
+        peak: peak.avg_cosine,
+        layers,
+    })
 }
 
 fn read_adapter(path: &Path) -> Result<Adapter> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    let field = |k: &str| v.get(k).with_context(|| format!("{}: no field {k}", path.display()));
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+    let field = |k: &str| {
+        v.get(k)
+            .with_context(|| format!("{}: no field {k}", path.display()))
+    };
     let mut target_modules: Vec<String> = field("target_modules")?
         .as_array()
         .with_context(|| format!("{}: target_modules is not a list", path.display()))?
@@ -176,8 +212,13 @@ fn read_adapter(path: &Path) -> Result<Adapter> {
         .collect();
     target_modules.sort();
     Ok(Adapter {
-        base_model: field("base_model_name_or_path")?.as_str().unwrap_or_default().to_string(),
-        r: field("r")?.as_u64().with_context(|| format!("{}: r is not an integer", path.display()))?,
+        base_model: field("base_model_name_or_path")?
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        r: field("r")?
+            .as_u64()
+            .with_context(|| format!("{}: r is not an integer", path.display()))?,
         lora_alpha: field("lora_alpha")?.as_f64().unwrap_or(f64::NAN),
         lora_dropout: field("lora_dropout")?.as_f64().unwrap_or(f64::NAN),
         target_modules,
@@ -188,10 +229,16 @@ fn read_adapter(path: &Path) -> Result<Adapter> {
 /// Verify and summarise the authors' data in `dir` (the `tli_project` folder).
 pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     let sums = parse_sums(sums_text, "paper-data sums")?;
-    let files = [TRAIN_PAIRS, CONTROL_PAIRS, PILOT_CSV, EVAL_CSV, ADAPTER_CONFIG]
-        .iter()
-        .map(|rel| verified(dir, rel, &sums))
-        .collect::<Result<Vec<_>>>()?;
+    let files = [
+        TRAIN_PAIRS,
+        CONTROL_PAIRS,
+        PILOT_CSV,
+        EVAL_CSV,
+        ADAPTER_CONFIG,
+    ]
+    .iter()
+    .map(|rel| verified(dir, rel, &sums))
+    .collect::<Result<Vec<_>>>()?;
 
     let pilot = read_pilot(&dir.join(PILOT_CSV))?;
     let rows = read_eval_csv(&dir.join(EVAL_CSV))?;
@@ -201,15 +248,27 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     let adapter = read_adapter(&dir.join(ADAPTER_CONFIG))?;
 
     let set = |v: &[Pair], f: fn(&Pair) -> String| v.iter().map(f).collect::<BTreeSet<String>>();
-    let (ts, cs) = (set(&trained, |p| p.swahili.clone()), set(&control, |p| p.swahili.clone()));
-    let (te, ce) = (set(&trained, |p| p.english.clone()), set(&control, |p| p.english.clone()));
+    let (ts, cs) = (
+        set(&trained, |p| p.swahili.clone()),
+        set(&control, |p| p.swahili.clone()),
+    );
+    let (te, ce) = (
+        set(&trained, |p| p.english.clone()),
+        set(&control, |p| p.english.clone()),
+    );
     let pair = |p: &Pair| format!("{} -> {}", p.swahili, p.english);
     let tp: BTreeSet<String> = trained.iter().map(pair).collect();
     let cp: BTreeSet<String> = control.iter().map(pair).collect();
     let same = |g: &str, list: &[Pair]| {
-        let csv: Vec<(&str, &str)> =
-            rows.iter().filter(|r| r.group == g).map(|r| (r.swahili.as_str(), r.english.as_str())).collect();
-        let json: Vec<(&str, &str)> = list.iter().map(|p| (p.swahili.as_str(), p.english.as_str())).collect();
+        let csv: Vec<(&str, &str)> = rows
+            .iter()
+            .filter(|r| r.group == g)
+            .map(|r| (r.swahili.as_str(), r.english.as_str()))
+            .collect();
+        let json: Vec<(&str, &str)> = list
+            .iter()
+            .map(|p| (p.swahili.as_str(), p.english.as_str()))
+            .collect();
         csv == json
     };
     let pairs = PairSets {
@@ -223,7 +282,14 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
         csv_matches_json: same("trained", &trained) && same("control", &control),
     };
     Ok(PaperData {
-        summary: PublishedSummary { source: SOURCE.to_string(), files, pilot, eval, pairs, adapter },
+        summary: PublishedSummary {
+            source: SOURCE.to_string(),
+            files,
+            pilot,
+            eval,
+            pairs,
+            adapter,
+        },
         rows,
     })
 }
@@ -234,7 +300,7 @@ fn csv_bytes(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
     for r in rows {
         w.write_record(&r)?;
     }
-    Ok(w.into_inner().context("csv buffer")?)
+    w.into_inner().context("csv buffer")
 }
 
 /// Write `summary.json`, `pairs.csv` (run folder only), `layers.csv`, `groups.csv`, `gain_welch.csv` and
@@ -263,19 +329,48 @@ pub fn write_stage(data: &PaperData, out: &Path) -> Result<()> {
         .collect();
     write_atomic(
         out.join(PAIRS_FILE),
-        csv_bytes(&["swahili", "english", "sim_pre_tli", "sim_post_tli", "group", "improvement"], rows)?,
+        csv_bytes(
+            &[
+                "swahili",
+                "english",
+                "sim_pre_tli",
+                "sim_post_tli",
+                "group",
+                "improvement",
+            ],
+            rows,
+        )?,
     )?;
 
-    let layers = s.pilot.layers.iter().map(|l| vec![l.layer.to_string(), num(l.avg_cosine)]).collect();
-    write_atomic(out.join("layers.csv"), csv_bytes(&["layer", "avg_cosine"], layers)?)?;
+    let layers = s
+        .pilot
+        .layers
+        .iter()
+        .map(|l| vec![l.layer.to_string(), num(l.avg_cosine)])
+        .collect();
+    write_atomic(
+        out.join("layers.csv"),
+        csv_bytes(&["layer", "avg_cosine"], layers)?,
+    )?;
 
-    let groups = vec![group_row("trained", &s.eval.trained), group_row("control", &s.eval.control)];
+    let groups = vec![
+        group_row("trained", &s.eval.trained),
+        group_row("control", &s.eval.control),
+    ];
     write_atomic(out.join("groups.csv"), csv_bytes(GROUP_HEADER, groups)?)?;
 
     let w = &s.eval.gain_welch;
     write_atomic(
         out.join("gain_welch.csv"),
-        csv_bytes(&["test", "t", "df", "p"], vec![vec!["welch_gain_trained_vs_control".into(), num(w.t), num(w.df), num(w.p)]])?,
+        csv_bytes(
+            &["test", "t", "df", "p"],
+            vec![vec![
+                "welch_gain_trained_vs_control".into(),
+                num(w.t),
+                num(w.df),
+                num(w.p),
+            ]],
+        )?,
     )?;
 
     let mut shared = Vec::new();
@@ -288,13 +383,33 @@ pub fn write_stage(data: &PaperData, out: &Path) -> Result<()> {
     for x in &s.pairs.shared_pairs {
         shared.push(vec!["pair".to_string(), x.clone()]);
     }
-    write_atomic(out.join("shared_strings.csv"), csv_bytes(&["side", "string"], shared)?)?;
+    write_atomic(
+        out.join("shared_strings.csv"),
+        csv_bytes(&["side", "string"], shared)?,
+    )?;
     Ok(())
 }
 
 const GROUP_HEADER: &[&str] = &[
-    "set", "n", "pre_mean", "pre_sd", "post_mean", "post_sd", "diff_mean", "diff_sd", "percent_change", "t", "df", "p",
-    "wilcoxon_w", "wilcoxon_p", "wilcoxon_method", "cohens_dz", "ci95_low", "ci95_high", "n_improved",
+    "set",
+    "n",
+    "pre_mean",
+    "pre_sd",
+    "post_mean",
+    "post_sd",
+    "diff_mean",
+    "diff_sd",
+    "percent_change",
+    "t",
+    "df",
+    "p",
+    "wilcoxon_w",
+    "wilcoxon_p",
+    "wilcoxon_method",
+    "cohens_dz",
+    "ci95_low",
+    "ci95_high",
+    "n_improved",
 ];
 
 /// One set's statistics as a CSV row (full precision; the report rounds).

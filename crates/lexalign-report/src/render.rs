@@ -10,7 +10,9 @@ use lexalign_stats::PairedSummary;
 
 use crate::claims::{evaluate, failures, ClaimResult, ClaimsFile, ModelStatus};
 use crate::eval::EvalStats;
-use crate::figures::{improvement_figure, layer_figure, loss_figure, pre_post_figure, scan_curves, Curve};
+use crate::figures::{
+    improvement_figure, layer_figure, loss_figure, pre_post_figure, scan_curves, Curve,
+};
 use crate::fmt::{default_num, format_num, latex_escape, latex_sci, md_cell, p_value};
 use crate::run::RunFolder;
 use crate::values::{published_values, Val, Values};
@@ -38,7 +40,8 @@ impl Out<'_> {
     fn write(&mut self, rel: &str, text: &str) -> Result<()> {
         let path = self.root.join(rel);
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         write_atomic(&path, text.as_bytes())?;
         self.files.push(rel.to_string());
@@ -49,25 +52,41 @@ impl Out<'_> {
 /// Generate everything under `root` from the claims registry and a run folder.
 pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Generated> {
     let results = evaluate(claims, run)?;
-    let mut out = Out { root, files: Vec::new() };
+    let mut out = Out {
+        root,
+        files: Vec::new(),
+    };
     let real = run.is_real_model();
     let demo = run.has_model_stages() && !real;
 
     // Figures from the published data (plus real-model curves in Figure 1).
-    let extra: Vec<Curve> = if real { scan_curves(&run.pilot_scans) } else { Vec::new() };
+    let extra: Vec<Curve> = if real {
+        scan_curves(&run.pilot_scans)
+    } else {
+        Vec::new()
+    };
     let fig1_title = if real {
         "Figure 1. Average cosine per layer: published pilot and Lugha-Llama re-run"
     } else {
         "Figure 1. Average Swahili-English cosine per layer (authors' published pilot)"
     };
-    out.write("figures/fig1_layer_cosine.svg", &layer_figure(&run.published.pilot, &extra, fig1_title)?)?;
+    out.write(
+        "figures/fig1_layer_cosine.svg",
+        &layer_figure(&run.published.pilot, &extra, fig1_title)?,
+    )?;
     out.write(
         "figures/fig2_pre_post.svg",
-        &pre_post_figure(&run.published_rows, "Per-pair cosine before vs after TLI (authors' results)")?,
+        &pre_post_figure(
+            &run.published_rows,
+            "Per-pair cosine before vs after TLI (authors' results)",
+        )?,
     )?;
     out.write(
         "figures/fig3_gain_distribution.svg",
-        &improvement_figure(&run.published_rows, "Per-pair gain, trained vs control (authors' results)")?,
+        &improvement_figure(
+            &run.published_rows,
+            "Per-pair gain, trained vs control (authors' results)",
+        )?,
     )?;
     let prefix = if real { "model" } else { "demo" };
     let who = run.model_name().unwrap_or_default();
@@ -75,33 +94,64 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
     if run.has_model_stages() {
         if !real && !run.pilot_scans.is_empty() {
             let f = format!("figures/{prefix}_pilot_scan.svg");
-            out.write(&f, &curves_only(&run.pilot_scans, &format!("Pilot scan on {who} (pipeline demonstration)"))?)?;
+            out.write(
+                &f,
+                &curves_only(
+                    &run.pilot_scans,
+                    &format!("Pilot scan on {who} (pipeline demonstration)"),
+                )?,
+            )?;
             model_figs.push(f);
         }
         if let Some(e) = &run.eval {
             let f = format!("figures/{prefix}_pre_post.svg");
-            out.write(&f, &pre_post_figure(&e.rows, &format!("Per-pair cosine before vs after TLI ({who})"))?)?;
+            out.write(
+                &f,
+                &pre_post_figure(
+                    &e.rows,
+                    &format!("Per-pair cosine before vs after TLI ({who})"),
+                )?,
+            )?;
             model_figs.push(f);
             let f = format!("figures/{prefix}_gain_distribution.svg");
-            out.write(&f, &improvement_figure(&e.rows, &format!("Per-pair gain ({who})"))?)?;
+            out.write(
+                &f,
+                &improvement_figure(&e.rows, &format!("Per-pair gain ({who})"))?,
+            )?;
             model_figs.push(f);
         }
         if let Some(t) = &run.train {
             let f = format!("figures/{prefix}_train_loss.svg");
-            out.write(&f, &loss_figure(&t.loss, &format!("TLI training loss ({who})"))?)?;
+            out.write(
+                &f,
+                &loss_figure(&t.loss, &format!("TLI training loss ({who})"))?,
+            )?;
             model_figs.push(f);
         }
     }
 
     let pv = published_values(&run.published);
-    out.write(REPORT, &report_md(claims, run, &results, &model_figs, demo)?)?;
-    out.write("paper/generated/numbers.tex", &numbers_tex(&pv, if real { Some(run.model_values()) } else { None }))?;
+    out.write(
+        REPORT,
+        &report_md(claims, run, &results, &model_figs, demo)?,
+    )?;
+    out.write(
+        "paper/generated/numbers.tex",
+        &numbers_tex(&pv, if real { Some(run.model_values()) } else { None }),
+    )?;
     out.write("paper/generated/claims_table.tex", &claims_tex(&results))?;
-    out.write("paper/generated/stats_table.tex", &stats_tex(&run.published.eval))?;
+    out.write(
+        "paper/generated/stats_table.tex",
+        &stats_tex(&run.published.eval),
+    )?;
     out.write("paper/generated/pilot_layers.tex", &pilot_tex(run))?;
 
     out.files.sort();
-    Ok(Generated { files: out.files, failures: failures(&results), results })
+    Ok(Generated {
+        files: out.files,
+        failures: failures(&results),
+        results,
+    })
 }
 
 fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
@@ -109,9 +159,20 @@ fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
     let curves = scan_curves(scans);
     let pts: Vec<crate::published::LayerRow> = curves
         .first()
-        .map(|c| c.points.iter().map(|p| crate::published::LayerRow { layer: p.0, avg_cosine: p.1 }).collect())
+        .map(|c| {
+            c.points
+                .iter()
+                .map(|p| crate::published::LayerRow {
+                    layer: p.0,
+                    avg_cosine: p.1,
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    let peak = pts.iter().max_by(|a, b| a.avg_cosine.total_cmp(&b.avg_cosine)).cloned();
+    let peak = pts
+        .iter()
+        .max_by(|a, b| a.avg_cosine.total_cmp(&b.avg_cosine))
+        .cloned();
     let pilot = crate::published::Pilot {
         peak_layer: peak.as_ref().map(|p| p.layer).unwrap_or(0),
         peak: peak.map(|p| p.avg_cosine).unwrap_or(f64::NAN),
@@ -123,7 +184,9 @@ fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
 /// The claims table in markdown (also the insta snapshot).
 pub fn claims_table_md(results: &[ClaimResult]) -> String {
     let mut s = String::new();
-    s.push_str("| # | Claim | Paper | Reproduced (published data) | Verdict | Re-run with the model |\n");
+    s.push_str(
+        "| # | Claim | Paper | Reproduced (published data) | Verdict | Re-run with the model |\n",
+    );
     s.push_str("|---|---|---|---|---|---|\n");
     for r in results {
         let _ = writeln!(
@@ -221,7 +284,11 @@ fn interpretation(e: &EvalStats) -> String {
 fn provenance_md(run: &RunFolder) -> String {
     let mut s = String::new();
     let p = &run.published;
-    let _ = writeln!(s, "- Authors' data: `{}`, files checked against `paper/paper-data.sha256`:", p.source);
+    let _ = writeln!(
+        s,
+        "- Authors' data: `{}`, files checked against `paper/paper-data.sha256`:",
+        p.source
+    );
     for f in &p.files {
         let _ = writeln!(s, "  - `{}` sha256 `{}`", f.path, f.sha256);
     }
@@ -234,7 +301,11 @@ fn provenance_md(run: &RunFolder) -> String {
         s,
         "- Statistics: lexalign {version} (`lexalign-stats`: scipy conventions, checked against scipy at 1e-9 relative)."
     );
-    let mut stages: Vec<(String, &serde_json::Value, Option<&lexalign_run::Provenance>)> = Vec::new();
+    let mut stages: Vec<(
+        String,
+        &serde_json::Value,
+        Option<&lexalign_run::Provenance>,
+    )> = Vec::new();
     for sc in &run.pilot_scans {
         stages.push((sc.folder.clone(), &sc.summary, sc.provenance.as_ref()));
     }
@@ -246,21 +317,35 @@ fn provenance_md(run: &RunFolder) -> String {
     }
     for (name, summary, prov) in stages {
         let get = |k: &str| -> Option<String> {
-            summary.get(k).and_then(|v| if v.is_string() { v.as_str().map(str::to_string) } else if v.is_null() { None } else { Some(v.to_string()) })
+            summary.get(k).and_then(|v| {
+                if v.is_string() {
+                    v.as_str().map(str::to_string)
+                } else if v.is_null() {
+                    None
+                } else {
+                    Some(v.to_string())
+                }
+            })
         };
         let mut parts = Vec::new();
         let model = get("model");
         if let Some(m) = &model {
             parts.push(format!("model {m}"));
         }
-        let sha = get("model_sha256").or_else(|| prov.and_then(|p| p.model.as_ref().map(|m| m.sha256.clone())));
+        let sha = get("model_sha256")
+            .or_else(|| prov.and_then(|p| p.model.as_ref().map(|m| m.sha256.clone())));
         if let Some(h) = sha {
             parts.push(format!("model sha256 `{h}`"));
         }
         let quant = get("quant").or_else(|| prov.and_then(|p| p.quant.clone()));
         let dtype = get("dtype").or_else(|| prov.and_then(|p| p.dtype.clone()));
         let device = get("device").or_else(|| prov.and_then(|p| p.device.clone()));
-        for (k, v) in [("quant", quant), ("dtype", dtype), ("device", device), ("pooling", get("pooling"))] {
+        for (k, v) in [
+            ("quant", quant),
+            ("dtype", dtype),
+            ("device", device),
+            ("pooling", get("pooling")),
+        ] {
             if let Some(v) = v {
                 parts.push(format!("{k} {v}"));
             }
@@ -286,7 +371,13 @@ fn provenance_md(run: &RunFolder) -> String {
     s
 }
 
-fn report_md(claims: &ClaimsFile, run: &RunFolder, results: &[ClaimResult], model_figs: &[String], demo: bool) -> Result<String> {
+fn report_md(
+    claims: &ClaimsFile,
+    run: &RunFolder,
+    results: &[ClaimResult],
+    model_figs: &[String],
+    demo: bool,
+) -> Result<String> {
     let mut s = String::new();
     let count = |v: crate::claims::Verdict| results.iter().filter(|r| r.verdict == v).count();
     use crate::claims::Verdict::*;
@@ -311,7 +402,11 @@ fn report_md(claims: &ClaimsFile, run: &RunFolder, results: &[ClaimResult], mode
     s.push_str(&claims_table_md(results));
     s.push_str("\n### Evidence\n\n");
     for r in results {
-        let _ = writeln!(s, "{}. **{}** — {} *Paper:* {}.", r.id, r.short, r.claim, r.paper);
+        let _ = writeln!(
+            s,
+            "{}. **{}** — {} *Paper:* {}.",
+            r.id, r.short, r.claim, r.paper
+        );
         let _ = writeln!(s, "   - Verdict: **{}**. {}", r.verdict.label(), r.evidence);
         if !r.checks.is_empty() {
             let checks: Vec<String> = r.checks.iter().map(|c| c.describe()).collect();
@@ -323,11 +418,23 @@ fn report_md(claims: &ClaimsFile, run: &RunFolder, results: &[ClaimResult], mode
         match &r.model {
             ModelStatus::NotApplicable => {}
             ModelStatus::NeedsRealModel { .. } => {
-                let _ = writeln!(s, "   - Model re-run: needs the real model, `{REAL_MODEL_COMMAND}`.");
+                let _ = writeln!(
+                    s,
+                    "   - Model re-run: needs the real model, `{REAL_MODEL_COMMAND}`."
+                );
             }
-            ModelStatus::Checked { verdict, shown, checks } => {
+            ModelStatus::Checked {
+                verdict,
+                shown,
+                checks,
+            } => {
                 let c: Vec<String> = checks.iter().map(|c| c.describe()).collect();
-                let _ = writeln!(s, "   - Model re-run: **{}** ({shown}); {}.", verdict.label(), c.join("; "));
+                let _ = writeln!(
+                    s,
+                    "   - Model re-run: **{}** ({shown}); {}.",
+                    verdict.label(),
+                    c.join("; ")
+                );
             }
         }
     }
@@ -360,7 +467,9 @@ fn report_md(claims: &ClaimsFile, run: &RunFolder, results: &[ClaimResult], mode
     );
 
     if run.has_model_stages() {
-        let who = run.model_name().unwrap_or_else(|| "an unnamed model".into());
+        let who = run
+            .model_name()
+            .unwrap_or_else(|| "an unnamed model".into());
         if demo {
             s.push_str("\n## Pipeline demonstration (not a verdict)\n\n");
             let _ = writeln!(
@@ -374,7 +483,10 @@ fn report_md(claims: &ClaimsFile, run: &RunFolder, results: &[ClaimResult], mode
             let _ = writeln!(s, "These stages ran on **{who}**; the model column of the claims table compares them with the paper.\n");
         }
         if let Some(sc) = run.main_scan() {
-            let peak = sc.layers.iter().max_by(|a, b| a.pairs_mean.total_cmp(&b.pairs_mean));
+            let peak = sc
+                .layers
+                .iter()
+                .max_by(|a, b| a.pairs_mean.total_cmp(&b.pairs_mean));
             if let Some(p) = peak {
                 let _ = writeln!(
                     s,
@@ -389,7 +501,13 @@ fn report_md(claims: &ClaimsFile, run: &RunFolder, results: &[ClaimResult], mode
         }
         if let Some(t) = &run.train {
             if let (Some(a), Some(b)) = (t.loss.first(), t.loss.last()) {
-                let _ = writeln!(s, "- Training: {} logged steps, loss {:.4} -> {:.4}.", t.loss.len(), a.loss, b.loss);
+                let _ = writeln!(
+                    s,
+                    "- Training: {} logged steps, loss {:.4} -> {:.4}.",
+                    t.loss.len(),
+                    a.loss,
+                    b.loss
+                );
             }
         }
         if let Some(e) = &run.eval {
@@ -432,7 +550,11 @@ fn tex_value(key: &str, v: &Val) -> String {
                 latex_sci(&format_num(*x, "e2"))
             } else {
                 let s = default_num(*x);
-                if s.contains('e') { latex_sci(&s) } else { s }
+                if s.contains('e') {
+                    latex_sci(&s)
+                } else {
+                    s
+                }
             }
         }
     }
@@ -444,11 +566,19 @@ fn numbers_tex(pv: &Values, model: Option<Values>) -> String {
     s.push_str("% Usage: \\input{paper/generated/numbers.tex} ... \\tlinum{eval.trained.p}\n");
     s.push_str("\\providecommand{\\tlinum}[1]{\\ifcsname tli@#1\\endcsname\\csname tli@#1\\endcsname\\else\\textbf{??#1}\\fi}\n");
     for (k, v) in pv {
-        let _ = writeln!(s, "\\expandafter\\def\\csname tli@{k}\\endcsname{{{}}}", tex_value(k, v));
+        let _ = writeln!(
+            s,
+            "\\expandafter\\def\\csname tli@{k}\\endcsname{{{}}}",
+            tex_value(k, v)
+        );
     }
     if let Some(mv) = model {
         for (k, v) in &mv {
-            let _ = writeln!(s, "\\expandafter\\def\\csname tli@model.{k}\\endcsname{{{}}}", tex_value(k, v));
+            let _ = writeln!(
+                s,
+                "\\expandafter\\def\\csname tli@model.{k}\\endcsname{{{}}}",
+                tex_value(k, v)
+            );
         }
     }
     s

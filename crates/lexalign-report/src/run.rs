@@ -72,7 +72,8 @@ pub struct RunFolder {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
@@ -88,10 +89,13 @@ fn read_provenance(dir: &Path) -> Option<Provenance> {
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
-    let mut rdr = csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
     rdr.deserialize()
         .enumerate()
-        .map(|(i, r)| r.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1)))
+        .map(|(i, r)| {
+            r.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -107,8 +111,12 @@ impl RunFolder {
         }
         let text = std::fs::read_to_string(pd.join(SUMMARY_FILE))
             .with_context(|| format!("cannot read {}", pd.join(SUMMARY_FILE).display()))?;
-        let published: PublishedSummary = serde_json::from_str(&text)
-            .with_context(|| format!("{} does not match the published-data summary format", pd.join(SUMMARY_FILE).display()))?;
+        let published: PublishedSummary = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} does not match the published-data summary format",
+                pd.join(SUMMARY_FILE).display()
+            )
+        })?;
         let published_rows = read_eval_csv(&pd.join(PAIRS_FILE))?;
 
         let mut scan_dirs: Vec<String> = std::fs::read_dir(path)
@@ -133,7 +141,11 @@ impl RunFolder {
         let td = path.join("tli-train");
         let train = if td.join("loss.csv").is_file() {
             Some(TrainStage {
-                summary: if td.join(SUMMARY_FILE).is_file() { read_json(&td.join(SUMMARY_FILE))? } else { serde_json::Value::Null },
+                summary: if td.join(SUMMARY_FILE).is_file() {
+                    read_json(&td.join(SUMMARY_FILE))?
+                } else {
+                    serde_json::Value::Null
+                },
                 loss: read_csv(&td.join("loss.csv"))?,
                 provenance: read_provenance(&td),
             })
@@ -144,8 +156,14 @@ impl RunFolder {
         let ed = path.join("tli-eval");
         let eval = if ed.join("quantitative_results.csv").is_file() {
             let rows = read_eval_csv(&ed.join("quantitative_results.csv"))?;
-            let stats = EvalStats::compute(&rows).with_context(|| format!("statistics of {}", ed.display()))?;
-            Some(EvalStage { summary: read_json(&ed.join(SUMMARY_FILE))?, rows, stats, provenance: read_provenance(&ed) })
+            let stats = EvalStats::compute(&rows)
+                .with_context(|| format!("statistics of {}", ed.display()))?;
+            Some(EvalStage {
+                summary: read_json(&ed.join(SUMMARY_FILE))?,
+                rows,
+                stats,
+                provenance: read_provenance(&ed),
+            })
         } else {
             None
         };
@@ -163,24 +181,39 @@ impl RunFolder {
 
     /// The pilot scan used for the claims: `pilot-scan/` if present, else the first one.
     pub fn main_scan(&self) -> Option<&PilotScan> {
-        self.pilot_scans.iter().find(|s| s.folder == "pilot-scan").or(self.pilot_scans.first())
+        self.pilot_scans
+            .iter()
+            .find(|s| s.folder == "pilot-scan")
+            .or(self.pilot_scans.first())
     }
 
     /// Model name from the model stages' summaries (`model` field), if any ran.
     pub fn model_name(&self) -> Option<String> {
         let mut names = self
-            .pilot_scans
-            .iter()
-            .map(|s| &s.summary)
-            .chain(self.eval.iter().map(|e| &e.summary))
-            .chain(self.train.iter().map(|t| &t.summary))
+            .model_summaries()
             .filter_map(|s| s.get("model").and_then(|m| m.as_str()));
         names.next().map(str::to_string)
     }
 
-    /// True when the model stages ran on Lugha-Llama (the paper's model) rather than the demo model.
+    /// Summaries of the model stages that ran.
+    fn model_summaries(&self) -> impl Iterator<Item = &serde_json::Value> {
+        self.pilot_scans
+            .iter()
+            .map(|s| &s.summary)
+            .chain(self.eval.iter().map(|e| &e.summary))
+            .chain(self.train.iter().map(|t| &t.summary))
+    }
+
+    /// True when the model stages ran on Lugha-Llama (the paper's model): its name contains
+    /// "lugha" and no stage flags `demo_model: true`.
     pub fn is_real_model(&self) -> bool {
-        self.model_name().is_some_and(|m| m.to_ascii_lowercase().contains("lugha"))
+        let demo = self
+            .model_summaries()
+            .any(|s| s.get("demo_model").and_then(|d| d.as_bool()) == Some(true));
+        !demo
+            && self
+                .model_name()
+                .is_some_and(|m| m.to_ascii_lowercase().contains("lugha"))
     }
 
     pub fn has_model_stages(&self) -> bool {
@@ -201,7 +234,8 @@ impl RunFolder {
     pub fn model_values(&self) -> Values {
         let mut v = Values::new();
         if let Some(s) = self.main_scan() {
-            let layers: Vec<(usize, f64)> = s.layers.iter().map(|l| (l.layer, l.pairs_mean)).collect();
+            let layers: Vec<(usize, f64)> =
+                s.layers.iter().map(|l| (l.layer, l.pairs_mean)).collect();
             pilot_values(&mut v, &layers);
         }
         if let Some(e) = &self.eval {

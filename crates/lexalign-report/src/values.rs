@@ -53,7 +53,11 @@ pub fn eval_values(v: &mut Values, e: &EvalStats) {
     num(v, "eval.gain_welch.t", e.gain_welch.t);
     num(v, "eval.gain_welch.df", e.gain_welch.df);
     num(v, "eval.gain_welch.p", e.gain_welch.p);
-    num(v, "eval.improvement_column_max_dev", e.improvement_column_max_dev);
+    num(
+        v,
+        "eval.improvement_column_max_dev",
+        e.improvement_column_max_dev,
+    );
 }
 
 /// `pilot.*` keys of a per-layer curve (HF hidden-state index, mean cosine).
@@ -66,7 +70,10 @@ pub fn pilot_values(v: &mut Values, layers: &[(usize, f64)]) {
         num(v, "pilot.peak", *c);
     }
     num(v, "pilot.n_layers", layers.len() as f64);
-    if let (Some(a), Some(b)) = (layers.iter().map(|x| x.0).min(), layers.iter().map(|x| x.0).max()) {
+    if let (Some(a), Some(b)) = (
+        layers.iter().map(|x| x.0).min(),
+        layers.iter().map(|x| x.0).max(),
+    ) {
         num(v, "pilot.first_layer", a as f64);
         num(v, "pilot.last_layer", b as f64);
     }
@@ -75,26 +82,60 @@ pub fn pilot_values(v: &mut Values, layers: &[(usize, f64)]) {
 /// All keys of the published-data summary.
 pub fn published_values(s: &PublishedSummary) -> Values {
     let mut v = Values::new();
-    let layers: Vec<(usize, f64)> = s.pilot.layers.iter().map(|r| (r.layer, r.avg_cosine)).collect();
+    let layers: Vec<(usize, f64)> = s
+        .pilot
+        .layers
+        .iter()
+        .map(|r| (r.layer, r.avg_cosine))
+        .collect();
     pilot_values(&mut v, &layers);
     eval_values(&mut v, &s.eval);
     let p = &s.pairs;
     num(&mut v, "pairs.n_trained", p.n_trained as f64);
     num(&mut v, "pairs.n_control", p.n_control as f64);
-    num(&mut v, "pairs.unique_swahili_trained", p.unique_swahili_trained as f64);
-    num(&mut v, "pairs.unique_english_trained", p.unique_english_trained as f64);
+    num(
+        &mut v,
+        "pairs.unique_swahili_trained",
+        p.unique_swahili_trained as f64,
+    );
+    num(
+        &mut v,
+        "pairs.unique_english_trained",
+        p.unique_english_trained as f64,
+    );
     num(&mut v, "pairs.shared_pairs", p.shared_pairs.len() as f64);
-    num(&mut v, "pairs.shared_swahili", p.shared_swahili.len() as f64);
-    num(&mut v, "pairs.shared_english", p.shared_english.len() as f64);
-    num(&mut v, "pairs.csv_matches_json", if p.csv_matches_json { 1.0 } else { 0.0 });
-    v.insert("pairs.shared_swahili_list".into(), Val::Text(quoted(&p.shared_swahili)));
-    v.insert("pairs.shared_english_list".into(), Val::Text(quoted(&p.shared_english)));
+    num(
+        &mut v,
+        "pairs.shared_swahili",
+        p.shared_swahili.len() as f64,
+    );
+    num(
+        &mut v,
+        "pairs.shared_english",
+        p.shared_english.len() as f64,
+    );
+    num(
+        &mut v,
+        "pairs.csv_matches_json",
+        if p.csv_matches_json { 1.0 } else { 0.0 },
+    );
+    v.insert(
+        "pairs.shared_swahili_list".into(),
+        Val::Text(quoted(&p.shared_swahili)),
+    );
+    v.insert(
+        "pairs.shared_english_list".into(),
+        Val::Text(quoted(&p.shared_english)),
+    );
     let a = &s.adapter;
     v.insert("adapter.base_model".into(), Val::Text(a.base_model.clone()));
     num(&mut v, "adapter.r", a.r as f64);
     num(&mut v, "adapter.lora_alpha", a.lora_alpha);
     num(&mut v, "adapter.lora_dropout", a.lora_dropout);
-    v.insert("adapter.target_modules".into(), Val::Text(a.target_modules.join(", ")));
+    v.insert(
+        "adapter.target_modules".into(),
+        Val::Text(a.target_modules.join(", ")),
+    );
     v
 }
 
@@ -102,7 +143,10 @@ fn quoted(list: &[String]) -> String {
     if list.is_empty() {
         return "none".into();
     }
-    list.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")
+    list.iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Fill `{key}` / `{key:spec}` placeholders from `v` (spec as in [`format_num`]).
@@ -113,7 +157,9 @@ pub fn render_template(tpl: &str, v: &Values) -> Result<String> {
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
-        let Some(end) = after.find('}') else { bail!("unclosed '{{' in template {tpl:?}") };
+        let Some(end) = after.find('}') else {
+            bail!("unclosed '{{' in template {tpl:?}")
+        };
         let inner = &after[..end];
         let (key, spec) = inner.split_once(':').unwrap_or((inner, ""));
         match v.get(key) {

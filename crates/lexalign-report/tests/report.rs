@@ -16,12 +16,20 @@ fn paper_data() -> Option<PathBuf> {
     let p = std::env::var_os("LEXALIGN_PAPER_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("../shared/paper-data/tli_project"));
-    if p.join("results/evaluation/quantitative_results.csv").is_file() {
+    if p.join("results/evaluation/quantitative_results.csv")
+        .is_file()
+    {
         Some(p)
     } else if std::env::var_os("LEXALIGN_REQUIRE_PAPER_DATA").is_some() {
-        panic!("paper data not found at {} (LEXALIGN_REQUIRE_PAPER_DATA is set)", p.display());
+        panic!(
+            "paper data not found at {} (LEXALIGN_REQUIRE_PAPER_DATA is set)",
+            p.display()
+        );
     } else {
-        eprintln!("skipping: paper data not found at {} (set LEXALIGN_PAPER_DATA)", p.display());
+        eprintln!(
+            "skipping: paper data not found at {} (set LEXALIGN_PAPER_DATA)",
+            p.display()
+        );
         None
     }
 }
@@ -41,7 +49,9 @@ fn claims_file() -> lexalign_report::ClaimsFile {
 #[test]
 fn claims_table_and_numbers_snapshot() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(run) = published_run(tmp.path()) else { return };
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
     let rf = RunFolder::load(&run).unwrap();
     let results = evaluate(&claims_file(), &rf).unwrap();
     let e = &rf.published.eval;
@@ -100,26 +110,36 @@ fn published_numbers_match_scipy() {
 #[test]
 fn every_published_check_is_within_tolerance() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(run) = published_run(tmp.path()) else { return };
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
     let rf = RunFolder::load(&run).unwrap();
     let out = tmp.path().join("out");
     let g = generate(&claims_file(), &rf, &out).unwrap();
     assert!(g.failures.is_empty(), "{:?}", g.failures);
     let v: Vec<(u32, Verdict)> = g.results.iter().map(|r| (r.id, r.verdict)).collect();
     assert!(v.contains(&(11, Verdict::Contradicted)) && v.contains(&(13, Verdict::Contradicted)));
-    assert!(matches!(g.results[0].model, ModelStatus::NeedsRealModel { demo: false }));
+    assert!(matches!(
+        g.results[0].model,
+        ModelStatus::NeedsRealModel { demo: false }
+    ));
 }
 
 #[test]
 fn output_is_deterministic_and_check_catches_edits() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(run) = published_run(tmp.path()) else { return };
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
     let rf = RunFolder::load(&run).unwrap();
     let claims = claims_file();
     let root = tmp.path().join("root");
     let g = generate(&claims, &rf, &root).unwrap();
     assert!(g.files.iter().any(|f| f == "paper/reproduction.md"));
-    assert!(g.files.iter().any(|f| f.starts_with("figures/") && f.ends_with(".svg")));
+    assert!(g
+        .files
+        .iter()
+        .any(|f| f.starts_with("figures/") && f.ends_with(".svg")));
     // a second build gives the same bytes
     let r = check_tree(&claims, &rf, &root).unwrap();
     assert!(r.ok(), "{}", r.describe());
@@ -138,14 +158,25 @@ fn output_is_deterministic_and_check_catches_edits() {
     std::fs::remove_file(root.join("paper/generated/stats_table.tex")).unwrap();
     let r = check_tree(&claims, &rf, &root).unwrap();
     assert!(!r.ok());
-    assert_eq!(r.differing, vec!["figures/fig1_layer_cosine.svg".to_string(), "paper/generated/numbers.tex".to_string()]);
-    assert_eq!(r.missing, vec!["paper/generated/stats_table.tex".to_string()]);
+    assert_eq!(
+        r.differing,
+        vec![
+            "figures/fig1_layer_cosine.svg".to_string(),
+            "paper/generated/numbers.tex".to_string()
+        ]
+    );
+    assert_eq!(
+        r.missing,
+        vec!["paper/generated/stats_table.tex".to_string()]
+    );
 }
 
 #[test]
 fn a_claim_outside_tolerance_fails() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(run) = published_run(tmp.path()) else { return };
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
     let rf = RunFolder::load(&run).unwrap();
     let text = std::fs::read_to_string(repo().join("paper/claims.toml")).unwrap();
     let edited = text.replacen("paper = 0.9808\n", "paper = 0.9809\n", 1);
@@ -176,11 +207,23 @@ fn bad_hash_and_missing_file_are_clear_errors() {
     let pilot = copy.join("results/pilot_study/layer_alignment_results.csv");
     let t = std::fs::read_to_string(&pilot).unwrap();
     std::fs::write(&pilot, t.replacen("0.3153", "0.3154", 1)).unwrap();
-    let err = format!("{:#}", analyse_paper_data(&copy, DEFAULT_SUMS).err().unwrap());
-    assert!(err.contains("SHA-256 mismatch") && err.contains("layer_alignment_results.csv"), "{err}");
+    let err = format!(
+        "{:#}",
+        analyse_paper_data(&copy, DEFAULT_SUMS).err().unwrap()
+    );
+    assert!(
+        err.contains("SHA-256 mismatch") && err.contains("layer_alignment_results.csv"),
+        "{err}"
+    );
     std::fs::remove_file(&pilot).unwrap();
-    let err = format!("{:#}", analyse_paper_data(&copy, DEFAULT_SUMS).err().unwrap());
-    assert!(err.contains("missing") && err.contains("layer_alignment_results.csv"), "{err}");
+    let err = format!(
+        "{:#}",
+        analyse_paper_data(&copy, DEFAULT_SUMS).err().unwrap()
+    );
+    assert!(
+        err.contains("missing") && err.contains("layer_alignment_results.csv"),
+        "{err}"
+    );
 }
 
 /// Fake model stages: the published pilot as a scan and the published pairs as an evaluation.
@@ -190,7 +233,12 @@ fn add_model_stages(run: &Path, model: &str) {
     std::fs::create_dir_all(&scan).unwrap();
     let mut csv = String::from("layer,n,pairs_mean,pairs_sd,shuffled_mean,shuffled_sd\n");
     for l in &rf.published.pilot.layers {
-        csv.push_str(&format!("{},623,{},0.05,{},0.05\n", l.layer, l.avg_cosine, l.avg_cosine - 0.01));
+        csv.push_str(&format!(
+            "{},623,{},0.05,{},0.05\n",
+            l.layer,
+            l.avg_cosine,
+            l.avg_cosine - 0.01
+        ));
     }
     std::fs::write(scan.join("layers.csv"), csv).unwrap();
     let summary = format!(
@@ -199,19 +247,28 @@ fn add_model_stages(run: &Path, model: &str) {
     std::fs::write(scan.join("summary.json"), &summary).unwrap();
     let ev = run.join("tli-eval");
     std::fs::create_dir_all(&ev).unwrap();
-    std::fs::copy(run.join("published-data/pairs.csv"), ev.join("quantitative_results.csv")).unwrap();
+    std::fs::copy(
+        run.join("published-data/pairs.csv"),
+        ev.join("quantitative_results.csv"),
+    )
+    .unwrap();
     std::fs::write(ev.join("summary.json"), &summary).unwrap();
 }
 
 #[test]
 fn demo_model_runs_are_labelled_and_do_not_give_verdicts() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(run) = published_run(tmp.path()) else { return };
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
     add_model_stages(&run, "SmolLM2-135M");
     let rf = RunFolder::load(&run).unwrap();
     assert!(!rf.is_real_model());
     let g = generate(&claims_file(), &rf, &tmp.path().join("out")).unwrap();
-    assert!(matches!(g.results[0].model, ModelStatus::NeedsRealModel { demo: true }));
+    assert!(matches!(
+        g.results[0].model,
+        ModelStatus::NeedsRealModel { demo: true }
+    ));
     let report = std::fs::read_to_string(tmp.path().join("out/paper/reproduction.md")).unwrap();
     assert!(report.contains("## Pipeline demonstration (not a verdict)"));
     assert!(g.files.iter().any(|f| f == "figures/demo_pilot_scan.svg"));
@@ -220,14 +277,18 @@ fn demo_model_runs_are_labelled_and_do_not_give_verdicts() {
 #[test]
 fn lugha_llama_runs_fill_the_model_column() {
     let tmp = tempfile::tempdir().unwrap();
-    let Some(run) = published_run(tmp.path()) else { return };
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
     add_model_stages(&run, "Lugha-Llama/Lugha-Llama-8B-wura");
     let rf = RunFolder::load(&run).unwrap();
     assert!(rf.is_real_model());
     let g = generate(&claims_file(), &rf, &tmp.path().join("out")).unwrap();
     for r in &g.results {
         match (&r.model, r.id) {
-            (ModelStatus::Checked { verdict, .. }, 1..=7 | 15) => assert_eq!(*verdict, Verdict::Reproduced, "claim {}", r.id),
+            (ModelStatus::Checked { verdict, .. }, 1..=7 | 15) => {
+                assert_eq!(*verdict, Verdict::Reproduced, "claim {}", r.id)
+            }
             (ModelStatus::NotApplicable, 8..=14) => {}
             (m, id) => panic!("claim {id}: unexpected model status {m:?}"),
         }
@@ -239,4 +300,36 @@ fn claims_registry_is_complete() {
     let c = claims_file();
     let ids: Vec<u32> = c.claim.iter().map(|c| c.id).collect();
     assert_eq!(ids, (1..=15).collect::<Vec<_>>());
+}
+
+#[test]
+fn demo_flag_wins_over_the_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
+    add_model_stages(&run, "Lugha-Llama-8B-wura");
+    let s = std::fs::read_to_string(run.join("pilot-scan/summary.json")).unwrap();
+    std::fs::write(
+        run.join("pilot-scan/summary.json"),
+        s.replacen('{', "{\"demo_model\": true, ", 1),
+    )
+    .unwrap();
+    assert!(!RunFolder::load(&run).unwrap().is_real_model());
+}
+
+/// The committed figures, tables and report match a fresh build (what `cargo xtask reproduce --check` does in CI).
+#[test]
+fn committed_tree_is_current() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
+    let rf = RunFolder::load(&run).unwrap();
+    let r = check_tree(&claims_file(), &rf, &repo()).unwrap();
+    assert!(
+        r.ok(),
+        "{}\nregenerate with `cargo xtask reproduce`",
+        r.describe()
+    );
 }

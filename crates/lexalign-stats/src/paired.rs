@@ -3,7 +3,9 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::{cohens_dz, mean, mean_diff_ci, percent_change, sd, ttest_rel, wilcoxon, TTest, Wilcoxon};
+use crate::{
+    cohens_dz, mean, mean_diff_ci, percent_change, sd, ttest_rel, wilcoxon, TTest, Wilcoxon,
+};
 
 /// Summary of paired pre/post similarities: the paper's numbers plus the extra statistics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

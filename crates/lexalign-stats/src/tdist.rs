@@ -53,7 +53,7 @@ pub fn t_quantile(q: f64, df: f64) -> f64 {
         return f64::INFINITY;
     }
     let target = 1.0 - q; // upper tail probability
-    // Bracket: tail is decreasing in t.
+                          // Bracket: tail is decreasing in t.
     let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
     while upper_tail(hi, df) > target {
         lo = hi;
@@ -73,7 +73,7 @@ pub fn t_quantile(q: f64, df: f64) -> f64 {
         // Newton step (d/dt tail = -pdf); fall back to bisection when it leaves the bracket.
         let step = f / t_pdf(t, df);
         let mut next = t + step;
-        if !(next > lo && next < hi) || !next.is_finite() {
+        if !(next > lo && next < hi && next.is_finite()) {
             next = 0.5 * (lo + hi);
         }
         if (next - t).abs() <= 1e-15 * t.abs().max(1e-300) {

@@ -17,7 +17,11 @@ pub struct TTest {
 
 fn differences(post: &[f64], pre: &[f64]) -> Result<Vec<f64>> {
     if post.len() != pre.len() {
-        bail!("paired samples differ in length: {} post vs {} pre values", post.len(), pre.len());
+        bail!(
+            "paired samples differ in length: {} post vs {} pre values",
+            post.len(),
+            pre.len()
+        );
     }
     if post.len() < 2 {
         bail!("a paired test needs at least 2 pairs, got {}", post.len());
@@ -31,19 +35,31 @@ pub fn ttest_rel(post: &[f64], pre: &[f64]) -> Result<TTest> {
     let n = d.len() as f64;
     let t = mean(&d) / (sd(&d) / n.sqrt());
     let df = n - 1.0;
-    Ok(TTest { t, df, p: t_two_sided_p(t, df) })
+    Ok(TTest {
+        t,
+        df,
+        p: t_two_sided_p(t, df),
+    })
 }
 
 /// Welch's unequal-variance t-test, `scipy.stats.ttest_ind(a, b, equal_var=False)`.
 pub fn ttest_welch(a: &[f64], b: &[f64]) -> Result<TTest> {
     if a.len() < 2 || b.len() < 2 {
-        bail!("Welch's test needs at least 2 values per group, got {} and {}", a.len(), b.len());
+        bail!(
+            "Welch's test needs at least 2 values per group, got {} and {}",
+            a.len(),
+            b.len()
+        );
     }
     let (na, nb) = (a.len() as f64, b.len() as f64);
     let (va, vb) = (sd(a).powi(2) / na, sd(b).powi(2) / nb);
     let t = (mean(a) - mean(b)) / (va + vb).sqrt();
     let df = (va + vb).powi(2) / (va * va / (na - 1.0) + vb * vb / (nb - 1.0));
-    Ok(TTest { t, df, p: t_two_sided_p(t, df) })
+    Ok(TTest {
+        t,
+        df,
+        p: t_two_sided_p(t, df),
+    })
 }
 
 /// Cohen's d_z for paired data: mean(post - pre) / sd(post - pre).

@@ -65,19 +65,43 @@ fn signed_rank_counts(n: usize) -> Vec<f64> {
 /// Two-sided Wilcoxon signed-rank test on `post - pre` (scipy: `wilcoxon(post, pre)`).
 pub fn wilcoxon(post: &[f64], pre: &[f64]) -> Result<Wilcoxon> {
     if post.len() != pre.len() {
-        bail!("paired samples differ in length: {} post vs {} pre values", post.len(), pre.len());
+        bail!(
+            "paired samples differ in length: {} post vs {} pre values",
+            post.len(),
+            pre.len()
+        );
     }
     let n_all = post.len();
-    let d: Vec<f64> = post.iter().zip(pre).map(|(a, b)| a - b).filter(|x| *x != 0.0).collect();
+    let d: Vec<f64> = post
+        .iter()
+        .zip(pre)
+        .map(|(a, b)| a - b)
+        .filter(|x| *x != 0.0)
+        .collect();
     let n_zero = n_all - d.len();
     if d.is_empty() {
-        bail!("all {} paired differences are zero; the signed-rank test is undefined", n_all);
+        bail!(
+            "all {} paired differences are zero; the signed-rank test is undefined",
+            n_all
+        );
     }
     let abs: Vec<f64> = d.iter().map(|x| x.abs()).collect();
     let (ranks, groups) = average_ranks(&abs);
     // `+ 0.0`: an empty f64 sum is -0.0 in Rust; scipy reports 0.0
-    let r_plus: f64 = d.iter().zip(&ranks).filter(|(x, _)| **x > 0.0).map(|(_, r)| r).sum::<f64>() + 0.0;
-    let r_minus: f64 = d.iter().zip(&ranks).filter(|(x, _)| **x < 0.0).map(|(_, r)| r).sum::<f64>() + 0.0;
+    let r_plus: f64 = d
+        .iter()
+        .zip(&ranks)
+        .filter(|(x, _)| **x > 0.0)
+        .map(|(_, r)| r)
+        .sum::<f64>()
+        + 0.0;
+    let r_minus: f64 = d
+        .iter()
+        .zip(&ranks)
+        .filter(|(x, _)| **x < 0.0)
+        .map(|(_, r)| r)
+        .sum::<f64>()
+        + 0.0;
     let has_ties = groups.iter().any(|&g| g > 1);
     let n = d.len();
     let statistic = r_plus.min(r_minus);
@@ -90,10 +114,20 @@ pub fn wilcoxon(post: &[f64], pre: &[f64]) -> Result<Wilcoxon> {
         let last = counts.len() - 1;
         // sum of the pmf over from..=to (empty when from > to)
         let pmf_sum = |from: usize, to: usize| -> f64 {
-            if from > to.min(last) { 0.0 } else { counts[from..=to.min(last)].iter().sum::<f64>() / total }
+            if from > to.min(last) {
+                0.0
+            } else {
+                counts[from..=to.min(last)].iter().sum::<f64>() / total
+            }
         };
         // scipy's WilcoxonDistribution.cdf / .sf, including which side it sums directly
-        let cdf = |k: usize| if (k as f64) <= mn { pmf_sum(0, k) } else { 1.0 - pmf_sum(k + 1, last) };
+        let cdf = |k: usize| {
+            if (k as f64) <= mn {
+                pmf_sum(0, k)
+            } else {
+                1.0 - pmf_sum(k + 1, last)
+            }
+        };
         let sf = |k: usize| {
             if (k as f64) <= mn {
                 pmf_sum(k, last)
@@ -103,7 +137,12 @@ pub fn wilcoxon(post: &[f64], pre: &[f64]) -> Result<Wilcoxon> {
         };
         let k = r_plus.round() as usize; // integral without ties
         let p = (2.0 * sf(k).min(cdf(k))).clamp(0.0, 1.0);
-        return Ok(Wilcoxon { statistic, p, n, method: WilcoxonMethod::Exact });
+        return Ok(Wilcoxon {
+            statistic,
+            p,
+            n,
+            method: WilcoxonMethod::Exact,
+        });
     }
     if n_all <= 13 {
         bail!(
@@ -118,5 +157,10 @@ pub fn wilcoxon(post: &[f64], pre: &[f64]) -> Result<Wilcoxon> {
     let z = (r_plus - mn) / se;
     // two-sided normal tail, 2 * Phi(-|z|) = erfc(|z| / sqrt 2), accurate deep in the tail
     let p = erfc(z.abs() / std::f64::consts::SQRT_2).clamp(0.0, 1.0);
-    Ok(Wilcoxon { statistic, p, n, method: WilcoxonMethod::Asymptotic })
+    Ok(Wilcoxon {
+        statistic,
+        p,
+        n,
+        method: WilcoxonMethod::Asymptotic,
+    })
 }

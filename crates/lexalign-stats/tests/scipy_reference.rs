@@ -10,27 +10,45 @@ const REL: f64 = 1e-9;
 
 fn fixture() -> Value {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scipy_reference.json");
-    serde_json::from_str(&std::fs::read_to_string(&p).expect("read fixture")).expect("parse fixture")
+    serde_json::from_str(&std::fs::read_to_string(&p).expect("read fixture"))
+        .expect("parse fixture")
 }
 
 fn close(what: &str, got: f64, want: f64) {
     // The issue allows 3 significant digits below 1e-200; the incomplete-beta route meets 1e-9 there too.
     let tol = REL;
-    let rel = if want == 0.0 { got.abs() } else { ((got - want) / want).abs() };
-    assert!(rel <= tol, "{what}: got {got:e}, scipy {want:e} (relative error {rel:e} > {tol:e})");
+    let rel = if want == 0.0 {
+        got.abs()
+    } else {
+        ((got - want) / want).abs()
+    };
+    assert!(
+        rel <= tol,
+        "{what}: got {got:e}, scipy {want:e} (relative error {rel:e} > {tol:e})"
+    );
 }
 
 fn abs_close(what: &str, got: f64, want: f64) {
     // for quantities that can be ~0 (t near 0), compare absolutely at the same scale
-    assert!((got - want).abs() <= REL * want.abs().max(1e-3), "{what}: got {got:e}, scipy {want:e}");
+    assert!(
+        (got - want).abs() <= REL * want.abs().max(1e-3),
+        "{what}: got {got:e}, scipy {want:e}"
+    );
 }
 
 fn vec_of(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn check_paired(name: &str, s: &PairedSummary, r: &Value) {
-    let g = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{name}: missing {k}"));
+    let g = |k: &str| {
+        r[k].as_f64()
+            .unwrap_or_else(|| panic!("{name}: missing {k}"))
+    };
     assert_eq!(s.n as f64, g("n"), "{name}: n");
     close(&format!("{name} mean_pre"), s.mean_pre, g("mean_pre"));
     close(&format!("{name} mean_post"), s.mean_post, g("mean_post"));
@@ -38,7 +56,11 @@ fn check_paired(name: &str, s: &PairedSummary, r: &Value) {
     close(&format!("{name} sd_post"), s.sd_post, g("sd_post"));
     close(&format!("{name} mean_diff"), s.mean_diff, g("mean_diff"));
     close(&format!("{name} sd_diff"), s.sd_diff, g("sd_diff"));
-    close(&format!("{name} percent"), s.percent_change, g("percent_change"));
+    close(
+        &format!("{name} percent"),
+        s.percent_change,
+        g("percent_change"),
+    );
     close(&format!("{name} t"), s.ttest.t, g("t"));
     assert_eq!(s.ttest.df, g("df"), "{name}: df");
     close(&format!("{name} p"), s.ttest.p, g("p"));
@@ -47,8 +69,16 @@ fn check_paired(name: &str, s: &PairedSummary, r: &Value) {
     close(&format!("{name} dz"), s.cohens_dz, g("cohens_dz"));
     assert_eq!(s.n_improved as f64, g("n_improved"), "{name}: n_improved");
     if let Some(w) = r.get("wilcoxon_p") {
-        abs_close(&format!("{name} wilcoxon statistic"), s.wilcoxon.statistic, g("wilcoxon_statistic"));
-        close(&format!("{name} wilcoxon p"), s.wilcoxon.p, w.as_f64().unwrap());
+        abs_close(
+            &format!("{name} wilcoxon statistic"),
+            s.wilcoxon.statistic,
+            g("wilcoxon_statistic"),
+        );
+        close(
+            &format!("{name} wilcoxon p"),
+            s.wilcoxon.p,
+            w.as_f64().unwrap(),
+        );
     }
 }
 
@@ -63,9 +93,21 @@ fn synthetic_cases_match_scipy() {
         let s = PairedSummary::compute(&pre, &post).unwrap();
         check_paired(name, &s, &c["paired"]);
         let w = ttest_welch(&post, &pre).unwrap();
-        close(&format!("{name} welch t"), w.t, c["welch"]["t"].as_f64().unwrap());
-        close(&format!("{name} welch df"), w.df, c["welch"]["df"].as_f64().unwrap());
-        close(&format!("{name} welch p"), w.p, c["welch"]["p"].as_f64().unwrap());
+        close(
+            &format!("{name} welch t"),
+            w.t,
+            c["welch"]["t"].as_f64().unwrap(),
+        );
+        close(
+            &format!("{name} welch df"),
+            w.df,
+            c["welch"]["df"].as_f64().unwrap(),
+        );
+        close(
+            &format!("{name} welch p"),
+            w.p,
+            c["welch"]["p"].as_f64().unwrap(),
+        );
     }
 }
 
@@ -86,36 +128,67 @@ fn exact_and_asymptotic_wilcoxon_are_chosen_like_scipy() {
 #[test]
 fn deep_tail_p_does_not_underflow() {
     let f = fixture();
-    let deep = f["synthetic"].as_array().unwrap().iter().find(|c| c["name"] == "deep_tail").unwrap();
-    let p = ttest_rel(&vec_of(&deep["post"]), &vec_of(&deep["pre"])).unwrap().p;
+    let deep = f["synthetic"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "deep_tail")
+        .unwrap();
+    let p = ttest_rel(&vec_of(&deep["post"]), &vec_of(&deep["pre"]))
+        .unwrap()
+        .p;
     assert!(p > 0.0 && p < 1e-200, "p = {p:e}");
     for c in f["t_tail"].as_array().unwrap() {
-        let (t, df, p) = (c["t"].as_f64().unwrap(), c["df"].as_f64().unwrap(), c["p"].as_f64().unwrap());
-        close(&format!("two-sided p t={t} df={df}"), t_two_sided_p(t, df), p);
+        let (t, df, p) = (
+            c["t"].as_f64().unwrap(),
+            c["df"].as_f64().unwrap(),
+            c["p"].as_f64().unwrap(),
+        );
+        close(
+            &format!("two-sided p t={t} df={df}"),
+            t_two_sided_p(t, df),
+            p,
+        );
     }
 }
 
 #[test]
 fn t_quantiles_match_scipy() {
     for c in fixture()["t_quantile"].as_array().unwrap() {
-        let (q, df, t) = (c["q"].as_f64().unwrap(), c["df"].as_f64().unwrap(), c["t"].as_f64().unwrap());
+        let (q, df, t) = (
+            c["q"].as_f64().unwrap(),
+            c["df"].as_f64().unwrap(),
+            c["t"].as_f64().unwrap(),
+        );
         close(&format!("t.ppf({q}, {df})"), t_quantile(q, df), t);
-        close(&format!("t.ppf({}, {df})", 1.0 - q), t_quantile(1.0 - q, df), -t);
+        close(
+            &format!("t.ppf({}, {df})", 1.0 - q),
+            t_quantile(1.0 - q, df),
+            -t,
+        );
     }
 }
 
 /// The released per-pair results (read in place from the shared paper data; never copied).
 fn paper_results() -> Option<PathBuf> {
-    let base = std::env::var_os("LEXALIGN_PAPER_DATA").map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/paper-data/tli_project")
-    });
+    let base = std::env::var_os("LEXALIGN_PAPER_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/paper-data/tli_project")
+        });
     let p = base.join("results/evaluation/quantitative_results.csv");
     if p.exists() {
         Some(p)
     } else if std::env::var_os("LEXALIGN_REQUIRE_PAPER_DATA").is_some() {
-        panic!("{} not found (LEXALIGN_REQUIRE_PAPER_DATA is set)", p.display());
+        panic!(
+            "{} not found (LEXALIGN_REQUIRE_PAPER_DATA is set)",
+            p.display()
+        );
     } else {
-        eprintln!("skipping: {} not found (set LEXALIGN_PAPER_DATA to the tli_project folder)", p.display());
+        eprintln!(
+            "skipping: {} not found (set LEXALIGN_PAPER_DATA to the tli_project folder)",
+            p.display()
+        );
         None
     }
 }
@@ -128,7 +201,10 @@ fn authors_results_match_scipy() {
     let mut rdr = csv::Reader::from_path(&path).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     let col = |g: &str, i: usize| -> Vec<f64> {
-        rows.iter().filter(|r| &r[4] == g).map(|r| r[i].parse::<f64>().unwrap()).collect()
+        rows.iter()
+            .filter(|r| &r[4] == g)
+            .map(|r| r[i].parse::<f64>().unwrap())
+            .collect()
     };
     for g in ["trained", "control"] {
         let s = PairedSummary::compute(&col(g, 2), &col(g, 3)).unwrap();

@@ -38,30 +38,43 @@ fn main() -> ExitCode {
 
 fn run(a: Args) -> Result<()> {
     let sums = match &a.sums {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?
+        }
         None => DEFAULT_SUMS.to_string(),
     };
     let data = analyse_paper_data(&a.paper_data, &sums)?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     write_stage(&data, &a.out)?;
 
     let mut prov = Provenance::collect().stage("published-data");
     for f in &data.summary.files {
         prov = prov.data_file_hashed(a.paper_data.join(&f.path), f.sha256.clone());
     }
-    prov = prov.setting("source", &data.summary.source)?.setting("threads", 1)?.threads(1);
+    prov = prov
+        .setting("source", &data.summary.source)?
+        .setting("threads", 1)?
+        .threads(1);
     prov.write(&a.out)?;
 
     let e = &data.summary.eval;
     println!(
         "trained: pre {:.4} -> post {:.4} ({:+.2} %), t = {:.3}, p = {:.3e}",
-        e.trained.mean_pre, e.trained.mean_post, e.trained.percent_change, e.trained.ttest.t, e.trained.ttest.p
+        e.trained.mean_pre,
+        e.trained.mean_post,
+        e.trained.percent_change,
+        e.trained.ttest.t,
+        e.trained.ttest.p
     );
     println!(
         "control: pre {:.4} -> post {:.4} ({:+.2} %), t = {:.3}, p = {:.3e}",
-        e.control.mean_pre, e.control.mean_post, e.control.percent_change, e.control.ttest.t, e.control.ttest.p
+        e.control.mean_pre,
+        e.control.mean_post,
+        e.control.percent_change,
+        e.control.ttest.t,
+        e.control.ttest.p
     );
     println!("wrote {}", a.out.display());
     Ok(())
 }
-
