@@ -133,6 +133,8 @@ pub enum ModelStatus {
     NotApplicable,
     /// No Lugha-Llama run yet (`demo`: a demo-model run exists, shown separately).
     NeedsRealModel { demo: bool },
+    /// The real-model run did not measure this value (e.g. a scan of selected layers only).
+    NotMeasured { key: String },
     /// Re-measured on Lugha-Llama.
     Checked {
         verdict: Verdict,
@@ -148,6 +150,7 @@ impl ModelStatus {
             ModelStatus::NeedsRealModel { .. } => {
                 format!("needs the real model: `{REAL_MODEL_COMMAND}`")
             }
+            ModelStatus::NotMeasured { key } => format!("not measured by this run (`{key}`)"),
             ModelStatus::Checked { verdict, shown, .. } => format!("{} ({shown})", verdict.label()),
         }
     }
@@ -274,35 +277,13 @@ pub fn evaluate(file: &ClaimsFile, run: &RunFolder) -> Result<Vec<ClaimResult>> 
         let model = match &c.stage {
             None => ModelStatus::NotApplicable,
             Some(stage) if real && run.has_stage(stage) => {
-                let mut mchecks = Vec::new();
-                for k in &c.check {
-                    let value = lookup(&mv, &k.key, c.id, &format!("{stage} (model run)"))?;
-                    let (within, tolerance) = match k.model_rule {
-                        ModelRule::Significant => (value < 1e-3, "p < 0.001".to_string()),
-                        ModelRule::Abs => {
-                            let t = k.model_tol.or(k.tol).unwrap_or(0.0);
-                            ((value - k.paper).abs() <= t, format!("tol. ± {t}"))
-                        }
-                    };
-                    mchecks.push(CheckResult {
-                        key: k.key.clone(),
-                        paper: k.paper,
-                        value,
-                        within,
-                        tolerance,
-                        fmt: k.fmt.clone(),
-                    });
-                }
-                let verdict = if mchecks.iter().all(|r| r.within) {
-                    Verdict::Reproduced
-                } else {
-                    Verdict::Contradicted
-                };
-                let shown = shown(c, &mv, &mchecks)?;
-                ModelStatus::Checked {
-                    verdict,
-                    shown,
-                    checks: mchecks,
+                match c
+                    .check
+                    .iter()
+                    .find(|k| !matches!(mv.get(&k.key), Some(Val::Num(_))))
+                {
+                    Some(k) => ModelStatus::NotMeasured { key: k.key.clone() },
+                    None => model_checks(c, &mv)?,
                 }
             }
             Some(stage) => ModelStatus::NeedsRealModel {
@@ -334,6 +315,40 @@ pub fn evaluate(file: &ClaimsFile, run: &RunFolder) -> Result<Vec<ClaimResult>> 
         });
     }
     Ok(out)
+}
+
+/// Compare a claim's checks with values measured on the real model.
+fn model_checks(c: &Claim, mv: &Values) -> Result<ModelStatus> {
+    let mut mchecks = Vec::new();
+    for k in &c.check {
+        let value = lookup(mv, &k.key, c.id, "model-run")?;
+        let (within, tolerance) = match k.model_rule {
+            ModelRule::Significant => (value < 1e-3, "p < 0.001".to_string()),
+            ModelRule::Abs => {
+                let t = k.model_tol.or(k.tol).unwrap_or(0.0);
+                ((value - k.paper).abs() <= t, format!("tol. ± {t}"))
+            }
+        };
+        mchecks.push(CheckResult {
+            key: k.key.clone(),
+            paper: k.paper,
+            value,
+            within,
+            tolerance,
+            fmt: k.fmt.clone(),
+        });
+    }
+    let verdict = if mchecks.iter().all(|r| r.within) {
+        Verdict::Reproduced
+    } else {
+        Verdict::Contradicted
+    };
+    let shown = shown(c, mv, &mchecks)?;
+    Ok(ModelStatus::Checked {
+        verdict,
+        shown,
+        checks: mchecks,
+    })
 }
 
 /// Published-data checks outside their tolerance (these fail `--check`).

@@ -72,7 +72,12 @@ pub fn scan_curves(scans: &[PilotScan]) -> Vec<Curve> {
 
 /// Figure 1: average cosine per layer (published pilot), peak marked; extra curves if given.
 /// Left: all layers. Right: layers >= 1 zoomed, where the published values differ in the 4th digit.
-pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<String> {
+pub fn layer_figure(
+    pilot: &Pilot,
+    base_label: &str,
+    extra: &[Curve],
+    title: &str,
+) -> Result<String> {
     svg((1000, 420), |root| {
         let (title_area, body) = root.split_vertically(30);
         title_area.titled(title, (FONT, 18)).map_err(e)?;
@@ -105,12 +110,7 @@ pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<Strin
             let (x0, y0, y1, cap) = if i == 0 {
                 (-0.5, y_min_all, 1.05, "(a) all layers")
             } else {
-                (
-                    0.5,
-                    zoom_lo,
-                    1.0005,
-                    "(b) layers 1 and up, zoomed (published pilot)",
-                )
+                (0.5, zoom_lo, 1.0005, "(b) layers 1 and up, zoomed")
             };
             let mut chart = ChartBuilder::on(panel)
                 .caption(cap, (FONT, 14))
@@ -138,7 +138,7 @@ pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<Strin
             chart
                 .draw_series(LineSeries::new(shown.clone(), TRAINED.stroke_width(2)))
                 .map_err(e)?
-                .label("published pilot (authors)")
+                .label(base_label)
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], TRAINED.stroke_width(2))
                 });
@@ -151,8 +151,11 @@ pub fn layer_figure(pilot: &Pilot, extra: &[Curve], title: &str) -> Result<Strin
                     .points
                     .iter()
                     .map(|p| (p.0 as f64, p.1))
-                    .filter(|p| p.0 >= x0 && p.1 >= y0)
+                    .filter(|p| p.0 >= x0)
                     .collect();
+                if pts.iter().any(|p| p.1 < y0 || p.1 > y1) {
+                    continue; // off the zoomed scale; panel (a) shows it
+                }
                 chart
                     .draw_series(LineSeries::new(pts, col.stroke_width(2)))
                     .map_err(e)?

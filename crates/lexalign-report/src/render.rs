@@ -72,7 +72,12 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
     };
     out.write(
         "figures/fig1_layer_cosine.svg",
-        &layer_figure(&run.published.pilot, &extra, fig1_title)?,
+        &layer_figure(
+            &run.published.pilot,
+            "published pilot (authors)",
+            &extra,
+            fig1_title,
+        )?,
     )?;
     out.write(
         "figures/fig2_pre_post.svg",
@@ -178,7 +183,8 @@ fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
         peak: peak.map(|p| p.avg_cosine).unwrap_or(f64::NAN),
         layers: pts,
     };
-    layer_figure(&pilot, &curves[1.min(curves.len())..], title)
+    let label = curves.first().map(|c| c.label.clone()).unwrap_or_default();
+    layer_figure(&pilot, &label, &curves[1.min(curves.len())..], title)
 }
 
 /// The claims table in markdown (also the insta snapshot).
@@ -417,6 +423,9 @@ fn report_md(
         }
         match &r.model {
             ModelStatus::NotApplicable => {}
+            ModelStatus::NotMeasured { key } => {
+                let _ = writeln!(s, "   - Model re-run: this run did not measure `{key}`.");
+            }
             ModelStatus::NeedsRealModel { .. } => {
                 let _ = writeln!(
                     s,
@@ -444,7 +453,7 @@ fn report_md(
     let _ = writeln!(
         s,
         "Figure 1: the authors' pilot scan, average cosine of {} training pairs per hidden-state index, peak at layer {} \
-         ({:.5}). Right panel: layers 1 and up, where the values differ only in the fourth digit.\n",
+         ({:.5}). Right panel: layers 1 and up (zoomed), where the published values differ only in the fourth digit.\n",
         run.published.pairs.n_trained, run.published.pilot.peak_layer, run.published.pilot.peak
     );
     s.push_str("![Figure 2](../figures/fig2_pre_post.svg)\n\n");
