@@ -1,0 +1,140 @@
+//! Per-epoch checkpoints that a resumed run continues from bit for bit: the adapter in peft
+//! format, the optimizer moments and step counts, and the trainer state (epoch, global step,
+//! config, data fingerprint, loss log). Each is written into a hidden temp folder that is
+//! renamed into place once complete, so an interrupted write never leaves a half checkpoint.
+
+use crate::adamw::AdamW;
+use crate::config::TrainConfig;
+use crate::train::LossRow;
+use anyhow::{bail, Context, Result};
+use lexalign_model::lora::{save_peft, write_file_atomic, LoraConfig};
+use lexalign_model::Llama;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const CHECKPOINTS: &str = "checkpoints";
+pub const STATE_FILE: &str = "trainer_state.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimizer steps completed.
+    pub global_step: usize,
+    pub steps_per_epoch: usize,
+    pub total_steps: usize,
+    pub n_pairs: usize,
+    /// FNV-1a of the pair list in order, so a resume with other data is refused.
+    pub pairs_fingerprint: String,
+    pub config: TrainConfig,
+    pub loss: Vec<LossRow>,
+}
+
+pub fn checkpoint_dir(out: &Path, epoch: usize) -> PathBuf {
+    out.join(CHECKPOINTS).join(format!("epoch-{epoch}"))
+}
+
+/// Writes `checkpoints/epoch-N/` atomically (temp folder + rename).
+pub fn write_checkpoint(
+    out: &Path,
+    model: &Llama,
+    lora: &LoraConfig,
+    adamw: &AdamW,
+    state: &TrainerState,
+) -> Result<PathBuf> {
+    let root = out.join(CHECKPOINTS);
+    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
+    let dest = checkpoint_dir(out, state.epoch);
+    let tmp = root.join(format!(".epoch-{}.partial-{}", state.epoch, std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    save_peft(model, lora, &tmp, Some(state.config.seed))?;
+    adamw.save(&tmp)?;
+    write_file_atomic(&tmp.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())?;
+    replace_dir(&tmp, &dest)?;
+    Ok(dest)
+}
+
+/// Moves a complete folder `tmp` to `dest`, replacing an older `dest`.
+pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        let old = dest.with_file_name(format!(
+            ".{}.old-{}",
+            dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            std::process::id()
+        ));
+        std::fs::rename(dest, &old).with_context(|| format!("cannot move {} aside", dest.display()))?;
+        std::fs::rename(tmp, dest).with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
+        std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+    } else {
+        std::fs::rename(tmp, dest).with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
+    }
+    Ok(())
+}
+
+/// The highest complete `checkpoints/epoch-N/` of a run folder, if any (partial temp folders
+/// left by a killed process are ignored).
+pub fn latest_checkpoint(out: &Path) -> Result<Option<(usize, PathBuf)>> {
+    let root = out.join(CHECKPOINTS);
+    if !root.exists() {
+        return Ok(None);
+    }
+    let mut best: Option<(usize, PathBuf)> = None;
+    for entry in std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(n) = name.strip_prefix("epoch-").and_then(|n| n.parse::<usize>().ok()) else { continue };
+        if !entry.path().join(STATE_FILE).exists() {
+            continue;
+        }
+        if best.as_ref().map_or(true, |(b, _)| n > *b) {
+            best = Some((n, entry.path()));
+        }
+    }
+    Ok(best)
+}
+
+pub fn read_state(dir: &Path) -> Result<TrainerState> {
+    let path = dir.join(STATE_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not a trainer state", path.display()))
+}
+
+/// Refuses to resume when the settings or data differ from the checkpoint's, naming the field.
+pub fn check_resumable(state: &TrainerState, cfg: &TrainConfig, n_pairs: usize, fingerprint: &str, dir: &Path) -> Result<()> {
+    let (a, b) = (serde_json::to_value(&state.config)?, serde_json::to_value(cfg)?);
+    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+        for (k, va) in a {
+            let vb = b.get(k).cloned().unwrap_or(serde_json::Value::Null);
+            if *va != vb {
+                bail!(
+                    "cannot resume from {}: `{k}` was {va} there but is {vb} now; use the same settings or a new --out",
+                    dir.display()
+                );
+            }
+        }
+    }
+    if state.n_pairs != n_pairs || state.pairs_fingerprint != fingerprint {
+        bail!(
+            "cannot resume from {}: it was trained on {} other pairs (fingerprint {}), not these {n_pairs} ({fingerprint})",
+            dir.display(),
+            state.n_pairs,
+            state.pairs_fingerprint
+        );
+    }
+    Ok(())
+}
+
+/// FNV-1a over the pairs (stable across Rust versions, unlike `DefaultHasher`).
+pub fn fingerprint(pairs: &[crate::Pair]) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for (s, t) in pairs {
+        for b in s.bytes().chain([0u8]).chain(t.bytes()).chain([1u8]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{h:016x}")
+}

@@ -1,0 +1,249 @@
+//! The TLI training loop.
+//!
+//! Determinism: the shuffle of epoch `e` comes from ChaCha20(seed, stream e) and every step `k`
+//! starts with `tch::manual_seed(seed ^ k)`, so dropout masks do not depend on where a run
+//! was resumed; with a fixed CPU thread count a resumed run ends with the same bytes.
+
+use crate::adamw::AdamW;
+use crate::checkpoint::{self, TrainerState};
+use crate::config::TrainConfig;
+use crate::loss::hardest_negative_triplet;
+use crate::schedule::LinearWarmup;
+use crate::Pair;
+use anyhow::{bail, Context, Result};
+use lexalign_model::lora::{self, LoraConfig};
+use lexalign_model::tokenize::WordTokenizer;
+use lexalign_model::{Llama, PoolRequest};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One row of `loss.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossRow {
+    /// 1-based optimizer step.
+    pub step: usize,
+    /// 1-based epoch.
+    pub epoch: usize,
+    pub loss: f64,
+    /// Learning rate the step ran with.
+    pub lr: f64,
+}
+
+pub struct TrainOptions {
+    pub cfg: TrainConfig,
+    /// Run folder: `loss.csv`, `adapter/`, `checkpoints/epoch-N/`.
+    pub out: PathBuf,
+    /// Continue from the last complete checkpoint in `out`.
+    pub resume: bool,
+    /// Stop (as if interrupted) after this many epochs have completed; for tests and staging.
+    pub stop_after_epochs: Option<usize>,
+    /// Set by a Ctrl-C handler; checked between steps.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// `base_model_name_or_path` of the written adapter config.
+    pub base_model: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainOutcome {
+    /// All epochs ran and the final adapter is in `out/adapter`.
+    pub completed: bool,
+    pub interrupted: bool,
+    pub epochs_done: usize,
+    pub steps_done: usize,
+    pub total_steps: usize,
+    pub steps_per_epoch: usize,
+    pub n_pairs: usize,
+    pub resumed_from_epoch: Option<usize>,
+    pub first_loss: Option<f64>,
+    pub final_epoch_mean_loss: Option<f64>,
+    pub n_trainable_params: i64,
+    /// Mean wall time of the steps this process ran.
+    pub mean_step_seconds: f64,
+    pub train_seconds: f64,
+    pub loss: Vec<LossRow>,
+}
+
+/// The shuffled order of epoch `epoch`.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(epoch as u64);
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut rng);
+    idx
+}
+
+/// Loss of one batch of pairs (anchors: sources, positives: targets), differentiable.
+pub fn batch_loss(model: &Llama, tok: &WordTokenizer, batch: &[&Pair], cfg: &TrainConfig, train: bool) -> Result<tch::Tensor> {
+    let req = PoolRequest { layers: vec![cfg.target_layer], pooling: cfg.pooling()? };
+    let src: Vec<&str> = batch.iter().map(|p| p.0.as_str()).collect();
+    let tgt: Vec<&str> = batch.iter().map(|p| p.1.as_str()).collect();
+    let a = tok.batch(&src, model.device)?;
+    let anchors = model.pooled(&a.input_ids, &a.masks, &req, train).remove(0);
+    let p = tok.batch(&tgt, model.device)?;
+    let positives = model.pooled(&p.input_ids, &p.masks, &req, train).remove(0);
+    Ok(hardest_negative_triplet(&anchors, &positives, cfg.margin))
+}
+
+/// Trains LoRA adapters on `model` (loaded with at least `target_layer` blocks; blocks beyond
+/// are never run). `on_step(done, total, loss)` is called after every step.
+pub fn train(
+    model: &mut Llama,
+    tok: &WordTokenizer,
+    pairs: &[Pair],
+    opts: &TrainOptions,
+    mut on_step: impl FnMut(usize, usize, f64),
+) -> Result<TrainOutcome> {
+    let cfg = &opts.cfg;
+    cfg.validate()?;
+    if model.layers.len() < cfg.target_layer {
+        bail!(
+            "target layer {} needs {} blocks but only {} are loaded",
+            cfg.target_layer,
+            cfg.target_layer,
+            model.layers.len()
+        );
+    }
+    let pairs: Vec<Pair> = match cfg.max_pairs {
+        Some(m) => pairs.iter().take(m).cloned().collect(),
+        None => pairs.to_vec(),
+    };
+    if pairs.len() < 2 {
+        bail!("training needs at least 2 pairs (got {})", pairs.len());
+    }
+    let n = pairs.len();
+    let spe = cfg.steps_per_epoch(n);
+    let total = spe * cfg.epochs;
+    let sched = LinearWarmup { base_lr: cfg.lr, warmup: cfg.warmup_steps, total };
+    let fp = checkpoint::fingerprint(&pairs);
+    let mut lora_cfg: LoraConfig = cfg.lora();
+    lora_cfg.base_model_name_or_path = opts.base_model.clone();
+    std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create {}", opts.out.display()))?;
+
+    lora::attach(model, &lora_cfg, cfg.seed)?;
+    let mut adamw = AdamW::new(cfg.adamw());
+    let mut log: Vec<LossRow> = Vec::new();
+    let mut start_epoch = 0;
+    let mut resumed_from = None;
+    let latest = checkpoint::latest_checkpoint(&opts.out)?;
+    match (opts.resume, latest) {
+        (true, Some((epoch, dir))) => {
+            let state = checkpoint::read_state(&dir)?;
+            checkpoint::check_resumable(&state, cfg, n, &fp, &dir)?;
+            lora::load_peft(model, &dir, true)?;
+            adamw = AdamW::load(&dir, model.device)?;
+            log = state.loss;
+            start_epoch = epoch;
+            resumed_from = Some(epoch);
+            log::info!("resuming from {} (epoch {epoch}, step {})", dir.display(), state.global_step);
+        }
+        (true, None) => log::warn!("--resume: no checkpoint in {}, starting from scratch", opts.out.display()),
+        (false, Some((_, dir))) => bail!(
+            "{} already holds checkpoints ({}): pass --resume to continue that run, or choose a new --out",
+            opts.out.display(),
+            dir.display()
+        ),
+        (false, None) => {}
+    }
+    let params = lora::trainable_params(model);
+    let n_trainable: i64 = params.iter().map(|(_, t)| t.numel() as i64).sum();
+
+    let started = Instant::now();
+    let mut steps_run = 0usize;
+    let mut interrupted = false;
+    let mut epochs_done = start_epoch;
+    'epochs: for epoch in start_epoch..cfg.epochs {
+        if opts.stop_after_epochs.is_some_and(|s| epoch >= s) {
+            interrupted = true;
+            break;
+        }
+        let order = epoch_order(n, cfg.seed, epoch);
+        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+            if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                interrupted = true;
+                break 'epochs;
+            }
+            let k = epoch * spe + b;
+            tch::manual_seed((cfg.seed ^ k as u64) as i64);
+            let batch: Vec<&Pair> = chunk.iter().map(|&i| &pairs[i]).collect();
+            let lr = sched.lr(k);
+            let loss = batch_loss(model, tok, &batch, cfg, true)?;
+            loss.backward();
+            adamw.step(&params, lr);
+            for (_, p) in &params {
+                let mut g = p.grad();
+                if g.defined() {
+                    let _ = g.zero_();
+                }
+            }
+            let l = loss.double_value(&[]);
+            if !l.is_finite() {
+                bail!("loss became {l} at step {} (epoch {}): lower --lr", k + 1, epoch + 1);
+            }
+            log.push(LossRow { step: k + 1, epoch: epoch + 1, loss: l, lr });
+            steps_run += 1;
+            on_step(k + 1, total, l);
+        }
+        epochs_done = epoch + 1;
+        let state = TrainerState {
+            epoch: epochs_done,
+            global_step: epochs_done * spe,
+            steps_per_epoch: spe,
+            total_steps: total,
+            n_pairs: n,
+            pairs_fingerprint: fp.clone(),
+            config: cfg.clone(),
+            loss: log.clone(),
+        };
+        checkpoint::write_checkpoint(&opts.out, model, &lora_cfg, &adamw, &state)?;
+        write_loss_csv(&opts.out.join("loss.csv"), &log)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let completed = epochs_done == cfg.epochs && !interrupted;
+    if completed {
+        write_final_adapter(model, &lora_cfg, cfg.seed, &opts.out)?;
+        write_loss_csv(&opts.out.join("loss.csv"), &log)?;
+    }
+    let last_epoch: Vec<f64> = log.iter().filter(|r| r.epoch == epochs_done).map(|r| r.loss).collect();
+    Ok(TrainOutcome {
+        completed,
+        interrupted,
+        epochs_done,
+        steps_done: log.len(),
+        total_steps: total,
+        steps_per_epoch: spe,
+        n_pairs: n,
+        resumed_from_epoch: resumed_from,
+        first_loss: log.first().map(|r| r.loss),
+        final_epoch_mean_loss: (!last_epoch.is_empty()).then(|| last_epoch.iter().sum::<f64>() / last_epoch.len() as f64),
+        n_trainable_params: n_trainable,
+        mean_step_seconds: if steps_run > 0 { secs / steps_run as f64 } else { 0.0 },
+        train_seconds: secs,
+        loss: log,
+    })
+}
+
+/// `out/adapter/` (peft format, every targeted layer) written via a temp folder + rename.
+fn write_final_adapter(model: &Llama, lora_cfg: &LoraConfig, seed: u64, out: &Path) -> Result<()> {
+    let tmp = out.join(format!(".adapter.partial-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+    }
+    lora::save_peft(model, lora_cfg, &tmp, Some(seed))?;
+    checkpoint::replace_dir(&tmp, &out.join("adapter"))
+}
+
+/// `step,epoch,loss,lr` (docs/CONVENTIONS.md), atomically.
+pub fn write_loss_csv(path: &Path, rows: &[LossRow]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("cannot build {}: {e}", path.display()))?;
+    lora::write_file_atomic(path, &bytes)
+}
