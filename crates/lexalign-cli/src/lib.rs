@@ -3,5 +3,7 @@
 
 pub mod model_args;
 pub mod scan_cmd;
+pub mod train_cmd;
+pub mod eval_cmd;
 
 pub use model_args::{LoadedRun, ModelArgs};

@@ -47,26 +47,17 @@ impl ModelArgs {
     pub fn model_path(&self) -> Result<PathBuf> {
         match &self.model {
             Some(p) => Ok(p.clone()),
-            None => {
-                let p = lexalign_gguf::default_model_path();
-                if !p.exists() {
-                    anyhow::bail!(
-                        "the embedded model is not at {}: run `cargo xtask setup`, or pass --model DIR",
-                        p.display()
-                    );
-                }
-                Ok(p)
-            }
+            None => lexalign_gguf::default_model_path(),
         }
     }
 
     /// Loads the model with `default_quant` unless `--quant` was given (each experiment's default
     /// follows the authors' script it reproduces). `max_blocks` limits loading to the blocks needed.
     pub fn load(&self, default_quant: QuantMode, max_blocks: Option<usize>) -> Result<LoadedRun> {
-        tch::set_num_threads(self.threads as i32);
+        lexalign_model::tch::set_num_threads(self.threads as i32);
         let device = self.device.parse::<DeviceArg>()?.resolve()?;
         let requested = if self.dtype == "auto" {
-            if device == tch::Device::Cpu { tch::Kind::Float } else { tch::Kind::BFloat16 }
+            if device == lexalign_model::tch::Device::Cpu { lexalign_model::tch::Kind::Float } else { lexalign_model::tch::Kind::BFloat16 }
         } else {
             parse_kind(&self.dtype)?
         };

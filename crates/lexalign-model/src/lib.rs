@@ -24,3 +24,5 @@ pub use pooling::Pooling;
 
 /// The libtorch version torch-sys was built for (tch 0.24 pins torch 2.11.0 and checks it at build time).
 pub const TORCH_VERSION: &str = "2.11.0";
+pub use tch;
+pub mod lora;

@@ -24,6 +24,25 @@ pub struct Quant4Weight {
 }
 
 impl Quant4Weight {
+    /// Uploads a host-side quantised tensor.
+    pub fn from_host(q: &lexalign_quant::Quantized4bit, device: Device) -> Self {
+        let packed = Tensor::from_slice(&q.packed).to_device(device);
+        // `dequant_table` keeps bitsandbytes' sign of FP4's zero code.
+        let codebook = Tensor::from_slice(&q.dequant_table()).to_device(device);
+        let absmax = match &q.absmax {
+            lexalign_quant::Absmax::Plain(a) => Absmax::Plain(Tensor::from_slice(a).to_device(device)),
+            lexalign_quant::Absmax::Double(d) => Absmax::Double {
+                codes: Tensor::from_slice(&d.codes).to_device(device),
+                code_map: Tensor::from_slice(&d.code[..]).to_device(device),
+                nested_absmax: Tensor::from_slice(&d.absmax2).to_device(device),
+                offset: d.offset,
+                nested_blocksize: d.blocksize2 as i64,
+            },
+        };
+        let shape = q.shape.iter().map(|&d| d as i64).collect();
+        Self { packed, absmax, codebook, shape, blocksize: q.blocksize as i64, numel: q.numel as i64 }
+    }
+
     fn absmax_f32(&self) -> Tensor {
         match &self.absmax {
             Absmax::Plain(a) => a.shallow_clone(),

@@ -5,7 +5,7 @@ use crate::pooling::PoolMasks;
 use anyhow::{bail, Context, Result};
 use std::collections::HashSet;
 use std::path::Path;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 pub struct WordTokenizer {
     pub inner: tokenizers::Tokenizer,
@@ -50,6 +50,16 @@ impl WordTokenizer {
         Ok(tok)
     }
 
+    /// From the tokenizer `lexalign-gguf` builds the way transformers does for a GGUF file
+    /// (its post-processor already adds BOS when HF would). Pad = EOS, as the authors set it.
+    pub fn from_gguf(t: lexalign_gguf::GgufTokenizer) -> Self {
+        let i = &t.info;
+        let eos_ids: Vec<i64> = i.eos_id.map(|e| e as i64).into_iter().collect();
+        let bos_id = i.bos_id.map(|b| b as i64);
+        let pad_id = eos_ids.first().copied().or(i.pad_id.map(|p| p as i64)).unwrap_or(0);
+        Self { inner: t.tokenizer, prepend_bos: false, bos_id, eos_ids, pad_id }
+    }
+
     fn raw_ids(&self, text: &str) -> Result<Vec<i64>> {
         let enc = self.inner.encode(text, true).map_err(|e| anyhow::anyhow!("cannot tokenize `{text}`: {e}"))?;
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
@@ -85,6 +95,12 @@ impl WordTokenizer {
             }
             rows.push(ids);
         }
+        Ok(self.batch_from_ids(&rows, device))
+    }
+
+    /// Right-pads already tokenized rows (with this tokenizer's pad and special ids).
+    pub fn batch_from_ids(&self, rows: &[Vec<i64>], device: Device) -> Batch {
+        let special = self.special_ids();
         let b = rows.len();
         let s = rows.iter().map(Vec::len).max().unwrap_or(1);
         let mut ids = vec![self.pad_id; b * s];
@@ -100,7 +116,7 @@ impl WordTokenizer {
             last[r] = row.len() as i64 - 1;
         }
         let (b, s) = (b as i64, s as i64);
-        Ok(Batch {
+        Batch {
             input_ids: Tensor::from_slice(&ids).view([b, s]).to_device(device),
             masks: PoolMasks {
                 attention: Tensor::from_slice(&att).view([b, s]).to_device(device),
@@ -108,9 +124,6 @@ impl WordTokenizer {
                 last_index: Tensor::from_slice(&last).to_device(device),
             },
             lengths: rows.iter().map(Vec::len).collect(),
-        })
+        }
     }
 }
-
-/// Host tensor kinds used for masks (kept here so callers need not import tch kinds).
-pub const MASK_KIND: Kind = Kind::Float;

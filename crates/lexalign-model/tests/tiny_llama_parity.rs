@@ -9,30 +9,8 @@ use lexalign_model::LlamaConfig;
 use std::path::PathBuf;
 use tch::{Kind, Tensor};
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn decode(b64: &str) -> Vec<f32> {
-    let bytes = base64_decode(b64);
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut buf, mut bits) = (0u32, 0);
-    for c in s.bytes().filter(|&c| c != b'=') {
-        buf = (buf << 6) | T.iter().position(|&t| t == c).unwrap() as u32;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buf >> bits) as u8);
-            buf &= (1 << bits) - 1;
-        }
-    }
-    out
-}
+mod common;
+use common::{decode_f32 as decode, fixtures, max_abs_diff};
 
 fn masks(seqs: &[Vec<i64>], pad: i64, special: &[i64]) -> (Tensor, PoolMasks) {
     let l = seqs.iter().map(Vec::len).max().unwrap();
@@ -55,12 +33,6 @@ fn masks(seqs: &[Vec<i64>], pad: i64, special: &[i64]) -> (Tensor, PoolMasks) {
             last_index: Tensor::from_slice(&last),
         },
     )
-}
-
-fn max_abs_diff(a: &Tensor, b: &[f32]) -> f64 {
-    let a: Vec<f32> = Vec::try_from(a.to_kind(Kind::Float).flatten(0, -1)).unwrap();
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max)
 }
 
 #[test]

@@ -1,0 +1,145 @@
+//! `lexalign eval` and the `tli-eval` experiment: the authors' before/after evaluation of an
+//! adapter (pair cosine at the target layer, `mean-content` pooling, base FP4 + bf16 as their
+//! script loaded it), per-pair CSV in their columns, per-set statistics and a shuffled baseline.
+
+use crate::model_args::{LoadedRun, ModelArgs};
+use crate::train_cmd::{pair_file, read_pair_list, CONTROL_PAIRS, TRAIN_PAIRS};
+use anyhow::Result;
+use clap::Args;
+use lexalign_model::QuantMode;
+use lexalign_tli::eval::results_csv;
+use lexalign_tli::{evaluate, EvalConfig, EvalOutcome};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The authors' `tli_project` folder (data/word_pairs.json and data/control_word_pairs.json).
+    #[arg(long)]
+    pub paper_data: Option<PathBuf>,
+    /// Trained pair file; overrides --paper-data.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// Control pair file; overrides --paper-data.
+    #[arg(long)]
+    pub control_pairs: Option<PathBuf>,
+    /// peft adapter folder (adapter_config.json + adapter_model.safetensors), e.g. a tli-train run's adapter/.
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// Output folder: quantitative_results.csv, summary.json, provenance.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// TOML file with evaluation settings (target_layer, pooling, batch_size, shuffle_seed).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// HF hidden-state index [default 2].
+    #[arg(long)]
+    pub target_layer: Option<usize>,
+    /// [default mean-content: BOS/EOS/PAD excluded, as the authors' evaluation]
+    #[arg(long)]
+    pub pooling: Option<String>,
+    /// Words per forward [default 64].
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed of the shuffled-pair baseline [default 0].
+    #[arg(long)]
+    pub shuffle_seed: Option<u64>,
+}
+
+impl EvalArgs {
+    pub fn config(&self) -> Result<EvalConfig> {
+        let mut c = match &self.config {
+            Some(p) => EvalConfig::from_toml_file(p)?,
+            None => EvalConfig::default(),
+        };
+        if let Some(v) = self.target_layer {
+            c.target_layer = v;
+        }
+        if let Some(v) = &self.pooling {
+            c.pooling = v.clone();
+        }
+        if let Some(v) = self.batch_size {
+            c.batch_size = v;
+        }
+        if let Some(v) = self.shuffle_seed {
+            c.shuffle_seed = v;
+        }
+        c.pooling()?;
+        Ok(c)
+    }
+}
+
+pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)> {
+    let cfg = args.config()?;
+    let trained_path = pair_file(&args.pairs, &args.paper_data, TRAIN_PAIRS, "--pairs")?;
+    let control_path = pair_file(&args.control_pairs, &args.paper_data, CONTROL_PAIRS, "--control-pairs")?;
+    let trained = read_pair_list(&trained_path)?;
+    let control = read_pair_list(&control_path)?;
+    // The authors' evaluation loaded 4-bit without a quant type: bitsandbytes' default, FP4.
+    let mut run = args.model.load(QuantMode::Fp4, Some(cfg.target_layer))?;
+    let started = std::time::Instant::now();
+    let sets: Vec<(&str, &[lexalign_tli::Pair])> = vec![("trained", &trained), ("control", &control)];
+    let outcome = evaluate(&mut run.model.model, &run.model.tokenizer, &sets, &args.adapter, &cfg)?;
+    let secs = started.elapsed().as_secs_f64();
+
+    std::fs::create_dir_all(&args.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
+    lexalign_run::write_atomic(args.out.join("quantitative_results.csv"), results_csv(&outcome.rows)?)?;
+    let prov = run.provenance(stage)?;
+    let model_sha = prov.model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default();
+    let adapter_sha = lexalign_run::sha256_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?;
+    let set = |g: &str| outcome.sets.iter().find(|s| s.group == g).expect("both sets evaluated");
+    let (t, c) = (set("trained"), set("control"));
+    let mut notes = Vec::new();
+    if run.device == "cpu" {
+        notes.push("the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string());
+    }
+    notes.push("post-TLI: adapter merged into the 4-bit base and re-quantized, as peft's merge_and_unload on bitsandbytes layers".to_string());
+    let summary = serde_json::json!({
+        "model": run.model.info.name,
+        "model_path": run.model_path.display().to_string(),
+        "model_sha256": model_sha,
+        "demo_model": run.is_demo_model(),
+        "quant": run.quant.name(),
+        "double_quant": run.double_quant,
+        "dtype": run.dtype,
+        "device": run.device,
+        "threads": run.threads,
+        "adapter": args.adapter.display().to_string(),
+        "adapter_sha256": adapter_sha,
+        "config": cfg,
+        "sets": outcome.sets,
+        // The paper's claims as this model measured them (the report recomputes them from the CSV).
+        "claims": {
+            "6": { "trained_pre_mean": t.paired.mean_pre },
+            "7": { "control_pre_mean": c.paired.mean_pre },
+            "15": {
+                "trained_post_mean": t.paired.mean_post, "trained_percent": t.paired.percent_change, "trained_p": t.paired.ttest.p,
+                "control_post_mean": c.paired.mean_post, "control_percent": c.paired.percent_change, "control_p": c.paired.ttest.p,
+            },
+        },
+        "eval_seconds": secs,
+        "notes": notes,
+    });
+    lexalign_run::write_atomic(args.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    prov.data_file(&trained_path)?
+        .data_file(&control_path)?
+        .data_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?
+        .seed(cfg.shuffle_seed)
+        .setting("eval_config", &cfg)?
+        .setting("eval_notes", &notes)?
+        .write(&args.out)?;
+    Ok((run, outcome))
+}
+
+/// The per-set table printed by the binaries.
+pub fn print_table(o: &EvalOutcome) {
+    println!("set\tn\tpre_mean\tpost_mean\tpercent\tt\tp\tshuffled_pre\tshuffled_post");
+    for s in &o.sets {
+        let p = &s.paired;
+        println!(
+            "{}\t{}\t{:.4}\t{:.4}\t{:+.2}\t{:.3}\t{:.3e}\t{:.4}\t{:.4}",
+            s.group, p.n, p.mean_pre, p.mean_post, p.percent_change, p.ttest.t, p.ttest.p, s.shuffled_pre_mean, s.shuffled_post_mean
+        );
+    }
+}

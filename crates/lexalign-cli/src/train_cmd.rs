@@ -1,0 +1,224 @@
+//! `lexalign train` and the `tli-train` experiment: LoRA TLI training with the authors' settings
+//! by default; every hyper-parameter from `--config FILE` (TOML) and overridable by a flag.
+
+use crate::model_args::{LoadedRun, ModelArgs};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use lexalign_model::QuantMode;
+use lexalign_tli::{train, TrainConfig, TrainOptions, TrainOutcome};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// The authors' data folder layout (`tli_project/`).
+pub const TRAIN_PAIRS: &str = "data/word_pairs.json";
+pub const CONTROL_PAIRS: &str = "data/control_word_pairs.json";
+
+/// A pair file given directly, or the authors' file inside `--paper-data`.
+pub fn pair_file(direct: &Option<PathBuf>, paper_data: &Option<PathBuf>, rel: &str, flag: &str) -> Result<PathBuf> {
+    match (direct, paper_data) {
+        (Some(p), _) => Ok(p.clone()),
+        (None, Some(dir)) => {
+            let p = dir.join(rel);
+            if !p.is_file() {
+                bail!("{} has no {rel}: point --paper-data at the authors' `tli_project` folder", dir.display());
+            }
+            Ok(p)
+        }
+        (None, None) => bail!("give {flag} FILE or --paper-data DIR (the authors' `tli_project` folder)"),
+    }
+}
+
+pub fn read_pair_list(path: &Path) -> Result<Vec<lexalign_tli::Pair>> {
+    let (s, t) = crate::scan_cmd::read_pairs(path)?;
+    Ok(s.into_iter().zip(t).collect())
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The authors' `tli_project` folder (trains on data/word_pairs.json).
+    #[arg(long)]
+    pub paper_data: Option<PathBuf>,
+    /// Training pair file (JSON `[{"swahili","english"}]` or CSV/TSV); overrides --paper-data.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
+    /// Run folder: loss.csv, adapter/, checkpoints/epoch-N/, summary.json, provenance.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// TOML file with any training settings (field names as the flags, with underscores).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Continue from the last complete checkpoint in --out (same settings and data required).
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this many epochs have completed (a later --resume continues).
+    #[arg(long)]
+    pub stop_after_epochs: Option<usize>,
+    /// LoRA rank [config: r; default 16].
+    #[arg(long)]
+    pub r: Option<usize>,
+    /// [default 32]
+    #[arg(long)]
+    pub lora_alpha: Option<f64>,
+    /// [default 0.05]
+    #[arg(long)]
+    pub lora_dropout: Option<f64>,
+    /// Comma list of block modules [default q_proj,v_proj].
+    #[arg(long, value_delimiter = ',')]
+    pub target_modules: Option<Vec<String>>,
+    /// Comma list of layer indices, or `all` [default all].
+    #[arg(long)]
+    pub layers_to_transform: Option<String>,
+    /// HF hidden-state index of the loss [default 2].
+    #[arg(long)]
+    pub target_layer: Option<usize>,
+    /// mean | mean-content | first | last [default mean, BOS included].
+    #[arg(long)]
+    pub pooling: Option<String>,
+    /// Triplet margin [default 0.4].
+    #[arg(long)]
+    pub margin: Option<f64>,
+    /// Peak learning rate [default 2e-4].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    #[arg(long)]
+    pub beta1: Option<f64>,
+    #[arg(long)]
+    pub beta2: Option<f64>,
+    #[arg(long)]
+    pub eps: Option<f64>,
+    /// AdamW weight decay [default 0.01, torch's].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Linear warm-up steps [default 50].
+    #[arg(long)]
+    pub warmup_steps: Option<usize>,
+    /// [default 5]
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// [default 8]
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Adapter init, shuffle and dropout seed [default 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Train on the first N pairs only.
+    #[arg(long)]
+    pub max_pairs: Option<usize>,
+}
+
+impl TrainArgs {
+    /// Defaults < config file < flags.
+    pub fn config(&self) -> Result<TrainConfig> {
+        let mut c = match &self.config {
+            Some(p) => TrainConfig::from_toml_file(p)?,
+            None => TrainConfig::default(),
+        };
+        macro_rules! set {
+            ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
+        }
+        set!(r, lora_alpha, lora_dropout, target_modules, target_layer, pooling, margin, lr, beta1, beta2, eps,
+             weight_decay, warmup_steps, epochs, batch_size, seed);
+        if let Some(m) = self.max_pairs {
+            c.max_pairs = Some(m);
+        }
+        if let Some(l) = &self.layers_to_transform {
+            c.layers_to_transform = if l.trim() == "all" {
+                None
+            } else {
+                Some(
+                    l.split(',')
+                        .map(|s| s.trim().parse::<usize>().with_context(|| format!("--layers-to-transform: `{s}` is not a layer index")))
+                        .collect::<Result<_>>()?,
+                )
+            };
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// Runs training and writes the run folder. `stage` names the provenance stage.
+pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutcome)> {
+    let cfg = args.config()?;
+    let pairs_path = pair_file(&args.pairs, &args.paper_data, TRAIN_PAIRS, "--pairs")?;
+    let pairs = read_pair_list(&pairs_path)?;
+    // The loss reads hidden_states[target_layer]: only the blocks below it are loaded and run.
+    let mut run = args.model.load(QuantMode::Nf4, Some(cfg.target_layer))?;
+    let n_blocks = run.model.model.cfg.num_hidden_layers;
+    let mut notes = Vec::new();
+    if run.device == "cpu" {
+        notes.push("the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string());
+    }
+    notes.push(format!("forward stops at hidden_states[{}]: {} of {n_blocks} blocks run", cfg.target_layer, cfg.target_layer));
+
+    let flag = Arc::new(AtomicBool::new(false));
+    {
+        let flag = flag.clone();
+        let _ = ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                eprintln!("\nsecond Ctrl-C: exiting now (the last complete checkpoint is intact)");
+                std::process::exit(130);
+            }
+            eprintln!("\nCtrl-C: stopping after this step (the last complete checkpoint is kept; continue with --resume)");
+        });
+    }
+    let n = cfg.max_pairs.map_or(pairs.len(), |m| m.min(pairs.len()));
+    let total = cfg.steps_per_epoch(n) * cfg.epochs;
+    let bar = lexalign_run::progress_bar(total as u64, "train");
+    let opts = TrainOptions {
+        cfg: cfg.clone(),
+        out: args.out.clone(),
+        resume: args.resume,
+        stop_after_epochs: args.stop_after_epochs,
+        interrupt: Some(flag.clone()),
+        base_model: Some(run.model.info.name.clone()),
+    };
+    let outcome = train(&mut run.model.model, &run.model.tokenizer, &pairs, &opts, |done, _, loss| {
+        bar.set_position(done as u64);
+        bar.set_message(format!("train loss {loss:.4}"));
+    })?;
+    bar.finish_and_clear();
+
+    let prov = run.provenance(stage)?;
+    let model_sha = prov.model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default();
+    let summary = serde_json::json!({
+        "model": run.model.info.name,
+        "model_path": run.model_path.display().to_string(),
+        "model_sha256": model_sha,
+        "demo_model": run.is_demo_model(),
+        "quant": run.quant.name(),
+        "double_quant": run.double_quant,
+        "dtype": run.dtype,
+        "device": run.device,
+        "threads": run.threads,
+        "pairs_file": pairs_path.display().to_string(),
+        "n_pairs": outcome.n_pairs,
+        "completed": outcome.completed,
+        "interrupted": outcome.interrupted,
+        "epochs_done": outcome.epochs_done,
+        "steps_done": outcome.steps_done,
+        "total_steps": outcome.total_steps,
+        "steps_per_epoch": outcome.steps_per_epoch,
+        "resumed_from_epoch": outcome.resumed_from_epoch,
+        "first_loss": outcome.first_loss,
+        "final_epoch_mean_loss": outcome.final_epoch_mean_loss,
+        "trainable_params": outcome.n_trainable_params,
+        "blocks_run": cfg.target_layer,
+        "blocks_total": n_blocks,
+        "mean_step_seconds": outcome.mean_step_seconds,
+        "train_seconds": outcome.train_seconds,
+        "config": cfg,
+        "notes": notes,
+    });
+    lexalign_run::write_atomic(args.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    prov.data_file(&pairs_path)?
+        .seed(cfg.seed)
+        .setting("train_config", &cfg)?
+        .setting("resumed_from_epoch", outcome.resumed_from_epoch)?
+        .setting("train_notes", &notes)?
+        .write(&args.out)?;
+    Ok((run, outcome))
+}
