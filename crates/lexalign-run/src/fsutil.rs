@@ -45,14 +45,21 @@ where
             .write(true)
             .create_new(true)
             .open(&tmp)
-            .with_context(|| format!("cannot create temp file {} for {}", tmp.display(), path.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot create temp file {} for {}",
+                    tmp.display(),
+                    path.display()
+                )
+            })?;
         let mut w = BufWriter::new(file);
         fill(&mut w).with_context(|| format!("writing {}", path.display()))?;
         let file = w
             .into_inner()
             .map_err(|e| e.into_error())
             .with_context(|| format!("writing {}", path.display()))?;
-        file.sync_all().with_context(|| format!("fsync of {}", tmp.display()))?;
+        file.sync_all()
+            .with_context(|| format!("fsync of {}", tmp.display()))?;
         drop(file);
         fs::rename(&tmp, path)
             .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))?;
@@ -72,11 +79,14 @@ where
 /// Lower-case hex SHA-256 of a file, read in chunks (model files are hundreds of MB).
 pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
-    let mut file = File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
+    let mut file =
+        File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         if n == 0 {
             break;
         }
@@ -110,7 +120,10 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, "two").unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "two");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
     }
 
@@ -139,11 +152,17 @@ mod tests {
 
     #[test]
     fn sha256_known_values() {
-        assert_eq!(sha256_bytes(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            sha256_bytes(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("abc");
         fs::write(&p, "abc").unwrap();
-        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            sha256_file(&p).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         let err = sha256_file(dir.path().join("missing")).unwrap_err();
         assert!(format!("{err:#}").contains("missing"));
     }

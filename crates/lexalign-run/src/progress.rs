@@ -12,11 +12,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 /// drawn and instead one `info` log line is emitted per ~10% of progress (and at the end).
 /// The logged percentage uses `len` as given here (a later `set_length` is not tracked).
 pub fn progress_bar(len: u64, msg: &str) -> ProgressBar {
-    let interactive = std::io::IsTerminal::is_terminal(&std::io::stderr())
-        && std::env::var_os("CI").is_none();
+    let interactive =
+        std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("CI").is_none();
     if interactive {
-        let style = ProgressStyle::with_template("{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta})")
-            .expect("valid progress template");
+        let style = ProgressStyle::with_template(
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta})",
+        )
+        .expect("valid progress template");
         let bar = ProgressBar::new(len).with_style(style);
         bar.set_message(msg.to_string());
         return bar;
@@ -24,9 +26,15 @@ pub fn progress_bar(len: u64, msg: &str) -> ProgressBar {
     // The fake terminal reads the position back from the rendered line (the bar's own getters
     // take the lock that is held while drawing), so this template must start with `{pos}/{len}`.
     let style = ProgressStyle::with_template("{pos}/{len} {msg}").expect("valid progress template");
-    let term = LogTerm { msg: msg.to_string(), last_decile: AtomicU64::new(u64::MAX) };
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::term_like_with_hz(Box::new(term), 4))
-        .with_style(style);
+    let term = LogTerm {
+        msg: msg.to_string(),
+        last_decile: AtomicU64::new(u64::MAX),
+    };
+    let bar = ProgressBar::with_draw_target(
+        Some(len),
+        ProgressDrawTarget::term_like_with_hz(Box::new(term), 4),
+    )
+    .with_style(style);
     bar.set_message(msg.to_string());
     bar
 }
@@ -40,8 +48,10 @@ struct LogTerm {
 
 impl LogTerm {
     fn report(&self, line: &str) {
-        let Some((pos, len)) = parse_pos_len(line) else { return };
-        let decile = if len == 0 { 10 } else { (pos.min(len) * 10) / len };
+        let Some((pos, len)) = parse_pos_len(line) else {
+            return;
+        };
+        let decile = (pos.min(len) * 10).checked_div(len).unwrap_or(10);
         let last = self.last_decile.load(Ordering::Relaxed);
         if (last != u64::MAX && decile <= last) || (last == u64::MAX && pos == 0 && len > 0) {
             // Nothing new, or the initial empty draw.

@@ -102,7 +102,10 @@ impl Provenance {
 
     /// Record the model with a hash the caller already computed.
     pub fn model_hashed(mut self, path: impl AsRef<Path>, sha256: impl Into<String>) -> Self {
-        self.model = Some(FileHash { path: display(path.as_ref()), sha256: sha256.into() });
+        self.model = Some(FileHash {
+            path: display(path.as_ref()),
+            sha256: sha256.into(),
+        });
         self
     }
 
@@ -114,7 +117,10 @@ impl Provenance {
 
     /// Add an input data file with a hash the caller already computed.
     pub fn data_file_hashed(mut self, path: impl AsRef<Path>, sha256: impl Into<String>) -> Self {
-        self.data_files.push(FileHash { path: display(path.as_ref()), sha256: sha256.into() });
+        self.data_files.push(FileHash {
+            path: display(path.as_ref()),
+            sha256: sha256.into(),
+        });
         self
     }
 
@@ -146,7 +152,8 @@ impl Provenance {
     /// Record a stage setting (anything serde can serialise).
     pub fn setting(mut self, key: impl Into<String>, value: impl Serialize) -> Result<Self> {
         let key = key.into();
-        let value = serde_json::to_value(value).with_context(|| format!("provenance setting {key}"))?;
+        let value =
+            serde_json::to_value(value).with_context(|| format!("provenance setting {key}"))?;
         self.settings.insert(key, value);
         Ok(self)
     }
@@ -163,8 +170,10 @@ impl Provenance {
     /// Read a record back (e.g. for the report).
     pub fn read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is not a valid provenance record", path.display()))
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid provenance record", path.display()))
     }
 }
 
@@ -173,7 +182,8 @@ fn display(p: &Path) -> String {
 }
 
 fn hash_path(path: &Path) -> Result<FileHash> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     let sha256 = if meta.is_dir() {
         let mut files = Vec::new();
         collect_files(path, path, &mut files)?;
@@ -187,7 +197,10 @@ fn hash_path(path: &Path) -> Result<FileHash> {
     } else {
         sha256_file(path)?
     };
-    Ok(FileHash { path: display(path), sha256 })
+    Ok(FileHash {
+        path: display(path),
+        sha256,
+    })
 }
 
 fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
@@ -205,8 +218,15 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
 }
 
 fn run_git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// (commit, dirty) of the checkout containing `dir`; (`unknown`, None) without git.
@@ -241,11 +261,13 @@ fn hostname() -> String {
 /// `linux x86_64 (Ubuntu 22.04.4 LTS)`: OS/arch from std, distribution from /etc/os-release.
 fn os_description() -> String {
     let base = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
-    let pretty = std::fs::read_to_string("/etc/os-release").ok().and_then(|t| {
-        t.lines()
-            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-            .map(|v| v.trim_matches('"').to_string())
-    });
+    let pretty = std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        });
     match pretty {
         Some(p) => format!("{base} ({p})"),
         None => base,
@@ -279,7 +301,10 @@ mod tests {
             .threads(2)
             .setting("lr", 2e-4)
             .unwrap();
-        assert_eq!(p.data_files[0].sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            p.data_files[0].sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         let manifest = format!("{}  config.json\n", sha256_bytes("{}"));
         assert_eq!(p.model.as_ref().unwrap().sha256, sha256_bytes(manifest));
         assert!(p.timestamp_utc.ends_with('Z'));
@@ -303,7 +328,9 @@ mod tests {
 
     #[test]
     fn missing_model_names_path() {
-        let err = Provenance::collect().model("/definitely/not/here.gguf").unwrap_err();
+        let err = Provenance::collect()
+            .model("/definitely/not/here.gguf")
+            .unwrap_err();
         assert!(format!("{err:#}").contains("/definitely/not/here.gguf"));
     }
 }

@@ -16,7 +16,8 @@ impl RunDir {
     /// Use (and create if needed) an existing run folder, e.g. one passed with `--run`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(&root).with_context(|| format!("cannot create run folder {}", root.display()))?;
+        std::fs::create_dir_all(&root)
+            .with_context(|| format!("cannot create run folder {}", root.display()))?;
         Ok(Self { root })
     }
 
@@ -24,7 +25,8 @@ impl RunDir {
     /// `<runs>/latest` at it (best effort on platforms without symlinks).
     pub fn create_timestamped(runs: impl AsRef<Path>) -> Result<Self> {
         let runs = runs.as_ref();
-        std::fs::create_dir_all(runs).with_context(|| format!("cannot create {}", runs.display()))?;
+        std::fs::create_dir_all(runs)
+            .with_context(|| format!("cannot create {}", runs.display()))?;
         let stamp = utc_compact_stamp();
         let mut id = stamp.clone();
         let mut n = 1;
@@ -36,7 +38,9 @@ impl RunDir {
                     n += 1;
                     id = format!("{stamp}-{n}");
                 }
-                Err(e) => return Err(e).with_context(|| format!("cannot create {}", candidate.display())),
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot create {}", candidate.display()))
+                }
             }
         };
         #[cfg(unix)]
@@ -44,8 +48,10 @@ impl RunDir {
             let latest = runs.join("latest");
             let tmp = runs.join(format!(".latest.tmp-{}", std::process::id()));
             let _ = std::fs::remove_file(&tmp);
-            std::os::unix::fs::symlink(&id, &tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-            std::fs::rename(&tmp, &latest).with_context(|| format!("cannot update {}", latest.display()))?;
+            std::os::unix::fs::symlink(&id, &tmp)
+                .with_context(|| format!("cannot create {}", tmp.display()))?;
+            std::fs::rename(&tmp, &latest)
+                .with_context(|| format!("cannot update {}", latest.display()))?;
         }
         Ok(Self { root })
     }
@@ -56,7 +62,10 @@ impl RunDir {
 
     /// Folder name of the run (its id).
     pub fn id(&self) -> String {
-        self.root.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+        self.root
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     /// Path of a stage folder, without creating it.
@@ -67,7 +76,8 @@ impl RunDir {
     /// Create (if needed) and return the stage folder `<run>/<stage>/`.
     pub fn stage(&self, stage: &str) -> Result<PathBuf> {
         let p = self.stage_path(stage);
-        std::fs::create_dir_all(&p).with_context(|| format!("cannot create stage folder {}", p.display()))?;
+        std::fs::create_dir_all(&p)
+            .with_context(|| format!("cannot create stage folder {}", p.display()))?;
         Ok(p)
     }
 }
@@ -85,7 +95,10 @@ mod tests {
         let stage = b.stage("pilot-scan").unwrap();
         assert!(stage.is_dir());
         #[cfg(unix)]
-        assert_eq!(std::fs::read_link(dir.path().join("latest")).unwrap(), PathBuf::from(b.id()));
+        assert_eq!(
+            std::fs::read_link(dir.path().join("latest")).unwrap(),
+            PathBuf::from(b.id())
+        );
         let c = RunDir::open(dir.path().join("explicit")).unwrap();
         assert!(c.path().is_dir());
         assert_eq!(c.id(), "explicit");

@@ -1,0 +1,454 @@
+//! The paper's released data: the authors' `tli_project/` folder (StanNgugi/tli_project at
+//! commit e158b76). Located outside the repo (never copied in) and checked against the SHA-256
+//! sums committed in `paper/paper-data.sha256`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::pairs::{read_pairs, PairFile};
+
+pub const PAPER_REPO: &str = "StanNgugi/tli_project";
+pub const PAPER_COMMIT: &str = "e158b764740d27effd1250b00bbf543690c0fe56";
+/// Environment variable naming the `tli_project` folder.
+pub const ENV_PAPER_DATA: &str = "LEXALIGN_PAPER_DATA";
+/// The committed sums (`sha256sum` format, paths relative to `tli_project/`).
+pub const PAPER_SUMS: &str = include_str!("../../../paper/paper-data.sha256");
+
+pub const TRAINING_PAIRS: &str = "data/word_pairs.json";
+pub const CONTROL_PAIRS: &str = "data/control_word_pairs.json";
+pub const LAYER_ALIGNMENT: &str = "results/pilot_study/layer_alignment_results.csv";
+pub const FIGURE_1: &str = "results/pilot_study/layer_alignment_analysis.png";
+pub const QUANTITATIVE_RESULTS: &str = "results/evaluation/quantitative_results.csv";
+pub const ADAPTER_CONFIG: &str = "results/tli_lora_adapters/final/adapter_config.json";
+
+const WHAT_TO_DO: &str = "run `cargo xtask setup` (it fetches and checks the authors' files), \
+or point LEXALIGN_PAPER_DATA (or --paper-data) at a `tli_project` folder";
+
+/// The authors' `tli_project` folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaperData {
+    root: PathBuf,
+}
+
+impl PaperData {
+    /// Find the folder: `explicit`, else `$LEXALIGN_PAPER_DATA`, else `<repo>/../shared/paper-data/tli_project`,
+    /// else the `cargo xtask setup` download cache (`<cache>/paper-data/<commit>/tli_project`).
+    /// An explicit or env path that does not exist is an error (no silent fallback).
+    pub fn locate(explicit: Option<&Path>) -> Result<Self> {
+        if let Some(p) = explicit {
+            return Self::at(p).with_context(|| {
+                format!(
+                    "the paper-data folder given ({}) is not usable",
+                    p.display()
+                )
+            });
+        }
+        if let Some(p) = std::env::var_os(ENV_PAPER_DATA).filter(|v| !v.is_empty()) {
+            let p = PathBuf::from(p);
+            return Self::at(&p)
+                .with_context(|| format!("{ENV_PAPER_DATA}={} is not usable", p.display()));
+        }
+        let candidates = default_candidates();
+        for c in &candidates {
+            if c.is_dir() {
+                return Ok(Self { root: c.clone() });
+            }
+        }
+        bail!(
+            "the paper's data (the authors' tli_project folder) was not found; looked in {}: {WHAT_TO_DO}",
+            candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
+        )
+    }
+
+    /// Use `root` (a `tli_project` folder) as is.
+    pub fn at(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref();
+        if !root.is_dir() {
+            bail!("{} is not a folder: {WHAT_TO_DO}", root.display());
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Path of a file given relative to `tli_project/` (e.g. [`TRAINING_PAIRS`]).
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Check every file listed in the committed sums.
+    pub fn verify(&self) -> Result<()> {
+        self.verify_with(PAPER_SUMS, "paper/paper-data.sha256")
+    }
+
+    /// Check every file listed in `sums` (`sha256sum` text; `origin` names it in errors).
+    /// All problems are reported together.
+    pub fn verify_with(&self, sums: &str, origin: &str) -> Result<()> {
+        let sums = parse_sums(sums, origin)?;
+        let mut problems = Vec::new();
+        for (rel, expected) in &sums {
+            let path = self.path(rel);
+            if !path.is_file() {
+                problems.push(format!("{} is missing", path.display()));
+                continue;
+            }
+            let actual = lexalign_run::sha256_file(&path)?;
+            if &actual != expected {
+                problems.push(format!(
+                    "{} has SHA-256 {actual} but {origin} expects {expected} (the authors' file at commit {})",
+                    path.display(),
+                    &PAPER_COMMIT[..7]
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            bail!(
+                "the paper's data in {} does not match the committed sums: {}. Restore the authors' files \
+                 (delete the changed ones and {WHAT_TO_DO})",
+                self.root.display(),
+                problems.join("; ")
+            );
+        }
+        Ok(())
+    }
+
+    /// The 623 training pairs.
+    pub fn training_pairs(&self) -> Result<PairFile> {
+        read_pairs(self.path(TRAINING_PAIRS))
+    }
+
+    /// The 63 control pairs.
+    pub fn control_pairs(&self) -> Result<PairFile> {
+        read_pairs(self.path(CONTROL_PAIRS))
+    }
+
+    /// The authors' pilot scan (layers 0-31).
+    pub fn layer_alignment(&self) -> Result<Vec<LayerAlignment>> {
+        read_layer_alignment(self.path(LAYER_ALIGNMENT))
+    }
+
+    /// The authors' per-pair evaluation (686 rows).
+    pub fn quantitative(&self) -> Result<Vec<QuantitativeRow>> {
+        read_quantitative(self.path(QUANTITATIVE_RESULTS))
+    }
+}
+
+fn repo_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(manifest)
+        .to_path_buf()
+}
+
+/// The cache folder used by `cargo xtask setup` (same rule: `$LEXALIGN_CACHE`,
+/// `$XDG_CACHE_HOME/lexalign`, `~/.cache/lexalign`).
+fn cache_dir() -> Option<PathBuf> {
+    let nonempty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    nonempty("LEXALIGN_CACHE")
+        .or_else(|| nonempty("XDG_CACHE_HOME").map(|p| p.join("lexalign")))
+        .or_else(|| nonempty("HOME").map(|p| p.join(".cache").join("lexalign")))
+}
+
+fn default_candidates() -> Vec<PathBuf> {
+    let mut v = vec![repo_root()
+        .join("..")
+        .join("shared")
+        .join("paper-data")
+        .join("tli_project")];
+    if let Some(c) = cache_dir() {
+        v.push(c.join("paper-data").join(PAPER_COMMIT).join("tli_project"));
+    }
+    v
+}
+
+/// Parse `sha256sum`-format text (`<64 hex>  <path>` per line; `#` comments and blank lines skipped).
+pub fn parse_sums(text: &str, origin: &str) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end();
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (hash, path) = line
+            .split_once("  ")
+            .or_else(|| line.split_once(" *"))
+            .ok_or_else(|| {
+                anyhow!(
+                    "{origin}: line {}: expected '<sha256>  <path>', got {line:?}",
+                    i + 1
+                )
+            })?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            bail!(
+                "{origin}: line {}: {hash:?} is not a SHA-256 hex digest",
+                i + 1
+            );
+        }
+        out.insert(path.to_string(), hash.to_ascii_lowercase());
+    }
+    if out.is_empty() {
+        bail!("{origin}: no sums listed");
+    }
+    Ok(out)
+}
+
+/// One row of the authors' `layer_alignment_results.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerAlignment {
+    pub layer: usize,
+    pub avg_cosine_similarity: f64,
+}
+
+/// Group of an evaluation row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", try_from = "String")]
+pub enum Group {
+    /// One of the 623 pairs the adapter was trained on.
+    Trained,
+    /// One of the 63 held-out control pairs.
+    Control,
+}
+
+impl TryFrom<String> for Group {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        match s.as_str() {
+            "trained" => Ok(Group::Trained),
+            "control" => Ok(Group::Control),
+            _ => Err(format!("group must be `trained` or `control`, got {s:?}")),
+        }
+    }
+}
+
+/// One row of the authors' `quantitative_results.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantitativeRow {
+    pub swahili: String,
+    pub english: String,
+    pub sim_pre_tli: f64,
+    pub sim_post_tli: f64,
+    pub group: Group,
+    pub improvement: f64,
+}
+
+/// Read `layer,avg_cosine_similarity`.
+pub fn read_layer_alignment(path: impl AsRef<Path>) -> Result<Vec<LayerAlignment>> {
+    read_csv(path.as_ref(), &["layer", "avg_cosine_similarity"])
+}
+
+/// Read `swahili,english,sim_pre_tli,sim_post_tli,group,improvement` (group `trained`/`control`).
+pub fn read_quantitative(path: impl AsRef<Path>) -> Result<Vec<QuantitativeRow>> {
+    read_csv(
+        path.as_ref(),
+        &[
+            "swahili",
+            "english",
+            "sim_pre_tli",
+            "sim_post_tli",
+            "group",
+            "improvement",
+        ],
+    )
+}
+
+fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path, columns: &[&str]) -> Result<Vec<T>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|e| {
+            anyhow!(
+                "{}: line 1: cannot read the header row: {e}",
+                path.display()
+            )
+        })?
+        .clone();
+    for c in columns {
+        if !header.iter().any(|h| h == *c) {
+            bail!(
+                "{}: line 1: column \"{c}\" is missing (header: {:?}; expected {})",
+                path.display(),
+                header.iter().collect::<Vec<_>>(),
+                columns.join(",")
+            );
+        }
+    }
+    let mut out = Vec::new();
+    for row in reader.deserialize::<T>() {
+        let row = row.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            let reason = match e.kind() {
+                csv::ErrorKind::Deserialize { err, .. } => {
+                    match err.field().and_then(|i| header.get(i as usize)) {
+                        Some(field) => format!("field \"{field}\": {}", err.kind()),
+                        None => err.kind().to_string(),
+                    }
+                }
+                csv::ErrorKind::UnequalLengths {
+                    expected_len, len, ..
+                } => {
+                    format!("has {len} fields but the header has {expected_len}")
+                }
+                _ => e.to_string(),
+            };
+            anyhow!("{}: line {line}: {reason}", path.display())
+        })?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) -> String {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        lexalign_run::sha256_bytes(text)
+    }
+
+    #[test]
+    fn committed_sums_list_the_six_files() {
+        let sums = parse_sums(PAPER_SUMS, "paper/paper-data.sha256").unwrap();
+        for f in [
+            TRAINING_PAIRS,
+            CONTROL_PAIRS,
+            LAYER_ALIGNMENT,
+            FIGURE_1,
+            QUANTITATIVE_RESULTS,
+            ADAPTER_CONFIG,
+        ] {
+            assert!(sums.contains_key(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn bad_sums_line_is_refused() {
+        let e = format!("{:#}", parse_sums("abc data/x.json\n", "s").unwrap_err());
+        assert!(e.contains("s: line 1"), "{e}");
+    }
+
+    #[test]
+    fn tampered_file_is_refused_with_both_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = write(dir.path(), "data/a.json", "[]");
+        let other = write(dir.path(), "data/b.json", "[1]");
+        let sums = format!("{good}  data/a.json\n{other}  data/b.json\n");
+        let pd = PaperData::at(dir.path()).unwrap();
+        pd.verify_with(&sums, "sums").unwrap();
+        let tampered = write(dir.path(), "data/b.json", "[2]");
+        let e = format!("{:#}", pd.verify_with(&sums, "sums").unwrap_err());
+        assert!(
+            e.contains("b.json") && e.contains(&tampered) && e.contains(&other),
+            "{e}"
+        );
+        assert!(!e.contains("a.json has"), "{e}");
+        assert!(e.contains("cargo xtask setup"), "{e}");
+        std::fs::remove_file(dir.path().join("data/a.json")).unwrap();
+        let e = format!("{:#}", pd.verify_with(&sums, "sums").unwrap_err());
+        assert!(e.contains("a.json is missing"), "{e}");
+    }
+
+    #[test]
+    fn locate_explicit_and_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            PaperData::locate(Some(dir.path())).unwrap().root(),
+            dir.path()
+        );
+        let e = format!(
+            "{:#}",
+            PaperData::locate(Some(&dir.path().join("nope"))).unwrap_err()
+        );
+        assert!(
+            e.contains("nope") && e.contains("LEXALIGN_PAPER_DATA"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn authors_csvs() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            LAYER_ALIGNMENT,
+            "layer,avg_cosine_similarity\n0,0.31\n1,0.98\n",
+        );
+        write(
+            dir.path(),
+            QUANTITATIVE_RESULTS,
+            "swahili,english,sim_pre_tli,sim_post_tli,group,improvement\n-anana,thin,0.24,0.30,trained,0.06\nx,y,0.1,0.1,control,0.0\n",
+        );
+        let pd = PaperData::at(dir.path()).unwrap();
+        let l = pd.layer_alignment().unwrap();
+        assert_eq!(
+            l[1],
+            LayerAlignment {
+                layer: 1,
+                avg_cosine_similarity: 0.98
+            }
+        );
+        let q = pd.quantitative().unwrap();
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0].group, Group::Trained);
+        assert_eq!(q[1].group, Group::Control);
+
+        write(dir.path(), LAYER_ALIGNMENT, "layer,avg_cos\n0,0.31\n");
+        let e = format!("{:#}", pd.layer_alignment().unwrap_err());
+        assert!(
+            e.contains("line 1") && e.contains("avg_cosine_similarity"),
+            "{e}"
+        );
+        write(
+            dir.path(),
+            LAYER_ALIGNMENT,
+            "layer,avg_cosine_similarity\n0,0.31\n1,abc\n",
+        );
+        let e = format!("{:#}", pd.layer_alignment().unwrap_err());
+        assert!(
+            e.contains("line 3") && e.contains("avg_cosine_similarity"),
+            "{e}"
+        );
+        write(
+            dir.path(),
+            QUANTITATIVE_RESULTS,
+            "swahili,english,sim_pre_tli,sim_post_tli,group,improvement\na,b,0.1,0.2,held-out,0.1\n",
+        );
+        let e = format!("{:#}", pd.quantitative().unwrap_err());
+        assert!(e.contains("line 2") && e.contains("group"), "{e}");
+    }
+
+    /// The real files, where this machine has them (skipped elsewhere).
+    #[test]
+    fn real_paper_data_if_present() {
+        let Ok(pd) = PaperData::locate(None) else {
+            eprintln!("paper data not found; skipping");
+            return;
+        };
+        pd.verify().unwrap();
+        let t = pd.training_pairs().unwrap();
+        assert_eq!(t.len(), 623);
+        assert!(t.duplicates.is_empty());
+        assert_eq!(pd.control_pairs().unwrap().len(), 63);
+        assert_eq!(pd.layer_alignment().unwrap().len(), 32);
+        let q = pd.quantitative().unwrap();
+        assert_eq!(q.len(), 686);
+        assert_eq!(q.iter().filter(|r| r.group == Group::Control).count(), 63);
+    }
+}
