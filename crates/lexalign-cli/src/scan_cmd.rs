@@ -33,10 +33,8 @@ pub struct ScanArgs {
 
 /// Reads a pair file into (source, target) lists, in file order.
 pub fn read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
-    // TEMPORARY until lexalign-data lands: the authors' JSON only.
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v: Vec<std::collections::BTreeMap<String, String>> = serde_json::from_str(&text)?;
-    Ok(v.into_iter().map(|m| (m["swahili"].clone(), m["english"].clone())).unzip())
+    let file = lexalign_data::read_pairs(path)?;
+    Ok(file.pairs.into_iter().map(|p| (p.source, p.target)).unzip())
 }
 
 /// Runs a scan and writes everything into `args.out`. `default_quant` follows the script reproduced.
@@ -50,20 +48,50 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
         args.layers.split(',').filter_map(|s| s.trim().parse::<usize>().ok()).max()
     };
     let run = args.model.load(default_quant, max_layer)?;
-    let layers = parse_layers(&args.layers, run.model.model.num_hidden_states())?;
-    let opts = ScanOptions { layers, pooling, batch_size: args.batch_size, seed: args.seed };
-    let src: Vec<&str> = sources.iter().map(String::as_str).collect();
-    let tgt: Vec<&str> = targets.iter().map(String::as_str).collect();
-    let bar = lexalign_run::progress_bar((2 * src.len()) as u64, "scan");
+    let job = ScanJob {
+        sources: &sources,
+        targets: &targets,
+        pairs_file: &args.pairs,
+        layers: &args.layers,
+        pooling,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        out: &args.out,
+        stage,
+    };
+    let result = scan_and_write(&run, &job)?;
+    Ok((run, result))
+}
+
+/// One scan over an already loaded model.
+pub struct ScanJob<'a> {
+    pub sources: &'a [String],
+    pub targets: &'a [String],
+    pub pairs_file: &'a Path,
+    pub layers: &'a str,
+    pub pooling: Pooling,
+    pub batch_size: usize,
+    pub seed: u64,
+    pub out: &'a Path,
+    pub stage: &'a str,
+}
+
+/// Scans, then writes `layers.csv`, `pairs.csv`, `summary.json` and `provenance.json` into `job.out`.
+pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<ScanResult> {
+    let layers = parse_layers(job.layers, run.model.model.num_hidden_states())?;
+    let opts = ScanOptions { layers, pooling: job.pooling, batch_size: job.batch_size, seed: job.seed };
+    let src: Vec<&str> = job.sources.iter().map(String::as_str).collect();
+    let tgt: Vec<&str> = job.targets.iter().map(String::as_str).collect();
+    let bar = lexalign_run::progress_bar((2 * src.len()) as u64, &format!("{} ({})", job.stage, job.pooling));
     let started = std::time::Instant::now();
     let result = scan(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    log::info!("scanned {} pairs x {} layers in {secs:.1} s", src.len(), opts.layers.len());
+    log::info!("scanned {} pairs x {} layers ({} pooling) in {secs:.1} s", src.len(), opts.layers.len(), job.pooling);
 
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    write_outputs(&args.out, &src, &tgt, &result)?;
-    let prov = run.provenance(stage)?;
+    std::fs::create_dir_all(job.out).with_context(|| format!("cannot create {}", job.out.display()))?;
+    write_outputs(job.out, &src, &tgt, &result)?;
+    let prov = run.provenance(job.stage)?;
     let model_sha = prov.model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default();
     let summary = serde_json::json!({
         "model": run.model.info.name,
@@ -74,20 +102,20 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
         "double_quant": run.double_quant,
         "dtype": run.dtype,
         "device": run.device,
-        "pooling": pooling.name(),
+        "pooling": job.pooling.name(),
         "n_pairs": src.len(),
         "n_layers": run.model.model.cfg.num_hidden_layers,
         "layers": opts.layers,
-        "seed": args.seed,
-        "batch_size": args.batch_size,
+        "seed": job.seed,
+        "batch_size": job.batch_size,
     });
-    lexalign_run::write_atomic(args.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
-    prov.data_file(&args.pairs)?
-        .seed(args.seed)
-        .setting("pooling", pooling.name())?
+    lexalign_run::write_atomic(job.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    prov.data_file(job.pairs_file)?
+        .seed(job.seed)
+        .setting("pooling", job.pooling.name())?
         .setting("layers", &opts.layers)?
-        .setting("batch_size", args.batch_size)?
+        .setting("batch_size", job.batch_size)?
         .setting("scan_seconds", (secs * 10.0).round() / 10.0)?
-        .write(&args.out)?;
-    Ok((run, result))
+        .write(job.out)?;
+    Ok(result)
 }

@@ -159,3 +159,20 @@ impl Mlp {
         self.down_proj.forward(&(g * u), train)
     }
 }
+
+impl Llama {
+    /// Bytes of weights held on the device: (4-bit or dense linear layers, everything else).
+    pub fn resident_weight_bytes(&self) -> (u64, u64) {
+        let t = |x: &Tensor| (x.numel() * x.kind().elt_size_in_bytes()) as u64;
+        let mut linear = 0;
+        let mut other = t(&self.embed_tokens) + t(&self.norm.weight);
+        for b in &self.layers {
+            for l in [&b.self_attn.q_proj, &b.self_attn.k_proj, &b.self_attn.v_proj, &b.self_attn.o_proj,
+                      &b.mlp.gate_proj, &b.mlp.up_proj, &b.mlp.down_proj] {
+                linear += l.base.resident_bytes();
+            }
+            other += t(&b.input_layernorm.weight) + t(&b.post_attention_layernorm.weight);
+        }
+        (linear, other)
+    }
+}

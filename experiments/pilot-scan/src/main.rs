@@ -1,1 +1,95 @@
-fn main() {}
+//! The authors' pilot (their script 01): every hidden state of the model, each of the 623
+//! training pairs embedded word by word with `mean` pooling (BOS included), L2-normalised,
+//! cosine averaged per layer; NF4 weights with bf16 compute (f32 on CPU).
+//!
+//! Beyond the paper, every layer also gets a shuffled-pair baseline, and the scan is repeated
+//! with the evaluation script's `mean-content` pooling (BOS/EOS/PAD excluded) so the two
+//! poolings the authors mixed can be compared. Outputs: `--out` (the authors' pooling) and
+//! `<out>-mean-content`.
+
+use anyhow::Result;
+use clap::Parser;
+use lexalign_cli::scan_cmd::{scan_and_write, ScanJob};
+use lexalign_cli::ModelArgs;
+use lexalign_data::PaperData;
+use lexalign_model::{Pooling, QuantMode};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "pilot-scan", about = "The paper's pilot layer scan (script 01)")]
+struct Args {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// The authors' `tli_project` folder (default: ../shared/paper-data/tli_project or $LEXALIGN_PAPER_DATA).
+    #[arg(long)]
+    paper_data: Option<PathBuf>,
+    /// A pair file to scan instead of the authors' training pairs.
+    #[arg(long)]
+    pairs: Option<PathBuf>,
+    /// Poolings to scan; the first is written to --out, the others to `<out>-<pooling>`.
+    #[arg(long, default_value = "mean,mean-content", value_delimiter = ',')]
+    pooling: Vec<String>,
+    #[arg(long, default_value = "all")]
+    layers: String,
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() {
+    lexalign_run::init_logging();
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let args = Args::parse();
+    let pairs_path = match &args.pairs {
+        Some(p) => p.clone(),
+        None => {
+            let data = PaperData::locate(args.paper_data.as_deref())?;
+            data.verify()?;
+            data.path(lexalign_data::TRAINING_PAIRS)
+        }
+    };
+    let file = lexalign_data::read_pairs(&pairs_path)?;
+    let (sources, targets): (Vec<String>, Vec<String>) =
+        file.pairs.into_iter().map(|p| (p.source, p.target)).unzip();
+    // The authors' pilot: NF4 with bf16 compute.
+    let run = args.model.load(QuantMode::Nf4, None)?;
+    for (i, name) in args.pooling.iter().enumerate() {
+        let pooling: Pooling = name.parse()?;
+        let out = if i == 0 {
+            args.out.clone()
+        } else {
+            PathBuf::from(format!("{}-{}", args.out.display(), pooling.name()))
+        };
+        let job = ScanJob {
+            sources: &sources,
+            targets: &targets,
+            pairs_file: &pairs_path,
+            layers: &args.layers,
+            pooling,
+            batch_size: args.batch_size,
+            seed: args.seed,
+            out: &out,
+            stage: "pilot-scan",
+        };
+        let result = scan_and_write(&run, &job)?;
+        let peak = result.layers.iter().max_by(|a, b| a.pairs_mean.total_cmp(&b.pairs_mean)).unwrap();
+        println!(
+            "{} pooling: peak at layer {} ({:.4}; shuffled {:.4}); wrote {}",
+            pooling,
+            peak.layer,
+            peak.pairs_mean,
+            peak.shuffled_mean,
+            out.display()
+        );
+    }
+    Ok(())
+}
