@@ -1,6 +1,7 @@
 //! Flags and helpers shared by the `lexalign` binary and the experiment binaries, so that every
 //! entry point loads models, picks devices and records provenance the same way.
 
+pub mod memory;
 pub mod model_args;
 pub mod scan_cmd;
 pub mod train_cmd;

@@ -23,6 +23,14 @@ enum Cmd {
     Train(TrainArgs),
     /// Pair cosine before and after merging an adapter (the authors' evaluation).
     Eval(EvalArgs),
+    /// Resident weight memory (none vs 4-bit), measured peak memory, and the projection for an 8B Llama.
+    Memory {
+        #[command(flatten)]
+        model: lexalign_cli::ModelArgs,
+        /// config.json of the model to project to (default: Llama-3.1-8B, the shape of Lugha-Llama-8B-wura).
+        #[arg(long)]
+        project_config: Option<PathBuf>,
+    },
     /// Write a GGUF model out as an HF safetensors folder (config.json, model.safetensors, tokenizer.json).
     Convert {
         /// The .gguf file.
@@ -65,10 +73,42 @@ fn run() -> Result<()> {
             print_table(&o);
             println!("wrote {}", args.out.display());
         }
+        Cmd::Memory { model, project_config } => memory(&model, project_config.as_deref())?,
         Cmd::Convert { gguf, out } => {
             lexalign_gguf::convert_to_hf_dir(&gguf, &out)?;
             println!("wrote {}", out.display());
         }
+    }
+    Ok(())
+}
+
+fn memory(args: &lexalign_cli::ModelArgs, project_config: Option<&std::path::Path>) -> Result<()> {
+    use lexalign_cli::memory::{gib, peak_rss_bytes, project, LLAMA31_8B_CONFIG};
+    let quant = match &args.quant {
+        Some(q) => q.parse()?,
+        None => QuantMode::Nf4,
+    };
+    let run = args.load(quant, None)?;
+    let (linear, other) = run.model.model.resident_weight_bytes();
+    let cfg = &run.model.model.cfg;
+    let dense_bytes = if run.dtype == "f32" { 4 } else { 2 };
+    let dense = project(cfg, QuantMode::None, false, dense_bytes);
+    println!("model {} ({}), quant {}{}, compute {}", run.model.info.name, run.model_path.display(), quant.name(),
+        if args.double_quant { "+dq" } else { "" }, run.dtype);
+    println!("  resident weights (accounting): linear {} + other {} = {}", gib(linear), gib(other), gib(linear + other));
+    println!("  same model unquantized ({}):   linear {} + other {} = {}", run.dtype, gib(dense.linear), gib(dense.other), gib(dense.lexalign_total()));
+    if let Some(p) = peak_rss_bytes() {
+        println!("  measured peak resident memory of this process: {}", gib(p));
+    }
+    let (name, text) = match project_config {
+        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?),
+        None => ("Llama-3.1-8B (Lugha-Llama-8B-wura)".to_string(), LLAMA31_8B_CONFIG.to_string()),
+    };
+    let target = lexalign_model::LlamaConfig::from_json_str(&text)?;
+    for (label, q, dq) in [("bf16", QuantMode::None, false), ("nf4", QuantMode::Nf4, false), ("nf4+dq", QuantMode::Nf4, true)] {
+        let p = project(&target, q, dq, 2);
+        println!("  projected {name} {label:6}: lexalign {} (no lm_head), transformers {} (with lm_head)",
+            gib(p.lexalign_total()), gib(p.transformers_total()));
     }
     Ok(())
 }
