@@ -1,4 +1,50 @@
-//! Project automation (placeholder while the subcommands are written).
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("cargo xtask is being written; see GitHub issue #2")
+//! `cargo xtask <command>`: project automation (set-up of libtorch, the default model and the
+//! paper's data; workspace tests; the full reproduction). Never links tch, so it builds before
+//! libtorch exists. Layout follows rust-analyzer's xtask: one module per subcommand.
+
+mod doctor;
+mod paths;
+mod reproduce;
+mod setup;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "lexalign automation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install libtorch (PyPI torch wheel in a cache venv), the default model and the paper's data (idempotent).
+    Setup(setup::SetupArgs),
+    /// Print torch version, CUDA usability, threads, cache paths, model and data hashes.
+    Doctor(doctor::DoctorArgs),
+    /// Set up, run the whole workspace's tests, then `reproduce --check`.
+    Test(test::TestArgs),
+    /// Set up, run every experiment stage in order into runs/<id>/, then regenerate the committed outputs.
+    Reproduce(reproduce::ReproduceArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Setup(a) => setup::run(&a).map(|_| ()),
+        Cmd::Doctor(a) => doctor::run(&a),
+        Cmd::Test(a) => test::run(&a),
+        Cmd::Reproduce(a) => reproduce::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

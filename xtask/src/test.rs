@@ -1,0 +1,85 @@
+//! `cargo xtask test`: set up, run the whole workspace's tests with the assets' environment,
+//! then `reproduce --check`. Under CI (`CI` set) snapshots are never updated.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use crate::reproduce::{self, cargo_cmd, ReproduceArgs};
+use crate::setup::{self, SetupArgs};
+use crate::util;
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct TestArgs {
+    /// The authors' `tli_project` folder (default: as `setup` chooses).
+    #[arg(long, value_name = "DIR")]
+    pub paper_data: Option<PathBuf>,
+    /// Skip `reproduce --check` after the tests.
+    #[arg(long)]
+    pub no_reproduce: bool,
+    /// Extra arguments for the test runner (after `--`).
+    #[arg(last = true)]
+    pub rest: Vec<String>,
+}
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    let started = Instant::now();
+    let assets = setup::run(&SetupArgs {
+        paper_data: args.paper_data.clone(),
+        ..Default::default()
+    })?;
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+    let with_env = |c: &mut std::process::Command| {
+        if ci {
+            // insta: fail on a changed snapshot instead of writing `.snap.new` files.
+            c.env("INSTA_UPDATE", "no")
+                .env("CI", "true")
+                .env_remove("INSTA_FORCE_PASS");
+        }
+    };
+    let hint = "see the failing tests above";
+    if util::have("cargo-nextest") {
+        let mut c = cargo_cmd(&assets);
+        c.args(["nextest", "run", "--workspace"]).args(&args.rest);
+        with_env(&mut c);
+        println!("test: cargo nextest run --workspace");
+        util::run_status(
+            &mut c,
+            "the workspace tests (cargo nextest run --workspace)",
+            hint,
+        )?;
+        let mut c = cargo_cmd(&assets);
+        c.args(["test", "--workspace", "--doc"]);
+        with_env(&mut c);
+        println!("test: cargo test --workspace --doc");
+        util::run_status(&mut c, "the doc tests (cargo test --workspace --doc)", hint)?;
+    } else {
+        let mut c = cargo_cmd(&assets);
+        c.args(["test", "--workspace"]).args(&args.rest);
+        with_env(&mut c);
+        println!("test: cargo test --workspace");
+        util::run_status(&mut c, "the workspace tests (cargo test --workspace)", hint)?;
+    }
+    let tests_done = started.elapsed().as_secs_f64();
+    if !args.no_reproduce {
+        reproduce::run(&ReproduceArgs {
+            check: true,
+            paper_data: args.paper_data.clone(),
+            ..Default::default()
+        })?;
+    }
+    println!(
+        "test: passed in {:.1} s (tests {tests_done:.1} s{})",
+        started.elapsed().as_secs_f64(),
+        if args.no_reproduce {
+            String::new()
+        } else {
+            format!(
+                ", reproduce --check {:.1} s",
+                started.elapsed().as_secs_f64() - tests_done
+            )
+        }
+    );
+    Ok(())
+}
