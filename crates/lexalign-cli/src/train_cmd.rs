@@ -2,7 +2,7 @@
 //! by default; every hyper-parameter from `--config FILE` (TOML) and overridable by a flag.
 
 use crate::model_args::{LoadedRun, ModelArgs};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use lexalign_model::QuantMode;
 use lexalign_tli::{train, TrainConfig, TrainOptions, TrainOutcome};
@@ -10,35 +10,36 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// The authors' data folder layout (`tli_project/`).
-pub const TRAIN_PAIRS: &str = "data/word_pairs.json";
-pub const CONTROL_PAIRS: &str = "data/control_word_pairs.json";
+pub use lexalign_data::{CONTROL_PAIRS, TRAINING_PAIRS as TRAIN_PAIRS};
 
-/// A pair file given directly, or the authors' file inside `--paper-data`.
+/// A pair file given directly, or the authors' file (`rel`) in the paper-data folder: the one
+/// given by `--paper-data`, else found as `lexalign_data` locates it; the folder is verified
+/// against the committed SHA-256 sums before use.
 pub fn pair_file(direct: &Option<PathBuf>, paper_data: &Option<PathBuf>, rel: &str, flag: &str) -> Result<PathBuf> {
-    match (direct, paper_data) {
-        (Some(p), _) => Ok(p.clone()),
-        (None, Some(dir)) => {
-            let p = dir.join(rel);
-            if !p.is_file() {
-                bail!("{} has no {rel}: point --paper-data at the authors' `tli_project` folder", dir.display());
-            }
-            Ok(p)
-        }
-        (None, None) => bail!("give {flag} FILE or --paper-data DIR (the authors' `tli_project` folder)"),
+    if let Some(p) = direct {
+        return Ok(p.clone());
     }
+    let data = lexalign_data::PaperData::locate(paper_data.as_deref())
+        .with_context(|| format!("no {flag} FILE given, and the paper's data was not found"))?;
+    data.verify()?;
+    Ok(data.path(rel))
 }
 
+/// The pairs of a file in order (duplicates kept, as the authors' scripts kept them).
 pub fn read_pair_list(path: &Path) -> Result<Vec<lexalign_tli::Pair>> {
-    let (s, t) = crate::scan_cmd::read_pairs(path)?;
-    Ok(s.into_iter().zip(t).collect())
+    let file = lexalign_data::read_pairs(path)?;
+    if !file.duplicates.is_empty() {
+        log::info!("{}: {} duplicate pairs (kept, as the authors' scripts did)", path.display(), file.duplicates.len());
+    }
+    Ok(file.pairs.into_iter().map(|p| (p.source, p.target)).collect())
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct TrainArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The authors' `tli_project` folder (trains on data/word_pairs.json).
+    /// The authors' `tli_project` folder (trains on data/word_pairs.json); default: located as
+    /// `lexalign-data` does ($LEXALIGN_PAPER_DATA, ../shared/paper-data/tli_project, the setup cache).
     #[arg(long)]
     pub paper_data: Option<PathBuf>,
     /// Training pair file (JSON `[{"swahili","english"}]` or CSV/TSV); overrides --paper-data.

@@ -69,13 +69,13 @@ pub fn pair_cosines(model: &Llama, tok: &WordTokenizer, pairs: &[Pair], cfg: &Ev
     Ok(Vec::<f64>::try_from(cos)?)
 }
 
-/// The pairs with the target side permuted (a derangement is not forced; with hundreds of pairs
-/// a fixed point is rare and harmless for a mean).
-pub fn shuffled(pairs: &[Pair], seed: u64) -> Vec<Pair> {
+/// The permutation of the target side used by the shuffled-pair baseline (seeded; a
+/// derangement is not forced: with hundreds of pairs a fixed point is rare and harmless for a mean).
+pub fn shuffle_order(n: usize, seed: u64) -> Vec<usize> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut tgt: Vec<String> = pairs.iter().map(|p| p.1.clone()).collect();
-    tgt.shuffle(&mut rng);
-    pairs.iter().map(|p| p.0.clone()).zip(tgt).collect()
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.shuffle(&mut rng);
+    idx
 }
 
 struct Measured {
@@ -83,13 +83,20 @@ struct Measured {
     shuffled: Vec<f64>,
 }
 
+/// Each word is embedded once; the shuffled baseline re-pairs the same vectors.
 fn measure(model: &Llama, tok: &WordTokenizer, sets: &[(&str, &[Pair])], cfg: &EvalConfig) -> Result<Vec<Measured>> {
     sets.iter()
         .map(|(_, pairs)| {
-            Ok(Measured {
-                pairs: pair_cosines(model, tok, pairs, cfg)?,
-                shuffled: pair_cosines(model, tok, &shuffled(pairs, cfg.shuffle_seed), cfg)?,
-            })
+            let src: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
+            let tgt: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+            let a = embed(model, tok, &src, cfg)?;
+            let b = embed(model, tok, &tgt, cfg)?;
+            let order: Vec<i64> = shuffle_order(pairs.len(), cfg.shuffle_seed).into_iter().map(|i| i as i64).collect();
+            let b_shuffled = b.index_select(0, &Tensor::from_slice(&order));
+            let cos = |x: &Tensor, y: &Tensor| -> Result<Vec<f64>> {
+                Ok(Vec::<f64>::try_from((x * y).sum_dim_intlist(1, false, Kind::Float).to_kind(Kind::Double))?)
+            };
+            Ok(Measured { pairs: cos(&a, &b)?, shuffled: cos(&a, &b_shuffled)? })
         })
         .collect()
 }

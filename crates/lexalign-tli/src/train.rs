@@ -190,6 +190,8 @@ pub fn train(
             on_step(k + 1, total, l);
         }
         epochs_done = epoch + 1;
+        let el: Vec<f64> = log.iter().filter(|r| r.epoch == epochs_done).map(|r| r.loss).collect();
+        log::info!("epoch {epochs_done}/{}: mean loss {:.4}", cfg.epochs, el.iter().sum::<f64>() / el.len().max(1) as f64);
         let state = TrainerState {
             epoch: epochs_done,
             global_step: epochs_done * spe,
