@@ -1,9 +1,12 @@
 //! Double quantization of the absmax values, as bitsandbytes does it on CPU:
 //! `offset = absmax.mean()`, then `quantize_blockwise(absmax - offset, blocksize=256)`
-//! with the signed 8-bit dynamic map (native `cquantize_blockwise_cpu_fp32`).
+//! with the signed 8-bit dynamic map (native `cquantize_blockwise_cpu_fp32`, whose 0.50 CPU
+//! kernel rounds through a 65536-entry lookup table, not to the nearest code).
 
 // Index loops mirror ATen's C++ on purpose (same accumulation order).
 #![allow(clippy::needless_range_loop)]
+
+use std::sync::OnceLock;
 
 use crate::codebook::dynamic_map;
 
@@ -121,13 +124,25 @@ fn multi_row_sum<const W: usize>(
     acc[0]
 }
 
-/// 8-bit blockwise quantization with the dynamic map (bitsandbytes CPU `quantize_cpu`):
-/// per block `absmax = max|a|`, `normed = a / absmax`, nearest code (ties to the lower code),
-/// searching a copy of the map whose first entry is -1.0 (as the C++ does). Returns
-/// `(codes, absmax per block)`. A NaN `normed` (all-zero block) gets code 0, like the C++.
+/// Size of bitsandbytes' CPU quantization lookup table (`kLUTSize` in csrc/cpu_ops.cpp).
+const LUT_SIZE: usize = 65536;
+
+/// 8-bit blockwise quantization with the dynamic map, as bitsandbytes' native CPU
+/// `quantize_cpu` (`cquantize_blockwise_cpu_fp32`, bitsandbytes 0.50) does it. Returns
+/// `(codes, absmax per block)`.
+///
+/// bitsandbytes 0.50 no longer searches the code book for the nearest entry (the older
+/// BinSearch + distance check). It snaps the normalized value to a grid of 65536 points over
+/// [-1, 1] and reads the code from a lookup table built for those grid points
+/// ([`build_quantize_lut`]), so a value within half a grid step (1.5e-5) of a code-book
+/// midpoint can get the farther code, and the first code uses the map's own -0.99297 (no
+/// patch to -1.0). Per block, all in f32:
+/// `absmax = max(0, max |a|)` (NaN ignored); an all-zero block gets codes 0; otherwise
+/// `v = clamp(a * (1 / absmax), -1, 1)`, `t = (v + 1) * 0.5 * 65535 + 0.5`,
+/// `code = lut[(t as i32) as u16]` (a NaN `v` reads `lut[0]`, like x86's `cvttss2si`).
 pub fn quantize_blockwise_dynamic(a: &[f32], blocksize: usize) -> (Vec<u8>, Vec<f32>) {
-    let mut code = dynamic_map();
-    code[0] = -1.0;
+    static LUT: OnceLock<Box<[u8]>> = OnceLock::new();
+    let lut = LUT.get_or_init(|| build_quantize_lut(&dynamic_map()));
     let nblocks = a.len().div_ceil(blocksize);
     let mut codes = vec![0u8; a.len()];
     let mut absmax = vec![0f32; nblocks];
@@ -136,35 +151,54 @@ pub fn quantize_blockwise_dynamic(a: &[f32], blocksize: usize) -> (Vec<u8>, Vec<
         .zip(codes.chunks_mut(blocksize))
         .enumerate()
     {
-        let mut am = -f32::MAX;
+        // C++: an `omp simd reduction(max)` from 0 over `std::max(am, fabs(x))`: NaN never wins.
+        let mut am = 0f32;
         for &x in blk {
-            am = am.max(x.abs());
+            let ax = x.abs();
+            if am < ax {
+                am = ax;
+            }
         }
         absmax[b] = am;
+        if am == 0.0 {
+            continue; // codes stay 0 (the C++ memsets the block)
+        }
+        let inv = 1.0f32 / am;
         for (o, &x) in out.iter_mut().zip(blk) {
-            let normed = x / am;
-            *o = nearest_code(&code, normed);
+            *o = lut[lut_index(x * inv)];
         }
     }
     (codes, absmax)
 }
 
-/// Index of the largest code <= x (0 if none), then step right if strictly closer.
-fn nearest_code(code: &[f32; 256], x: f32) -> u8 {
-    if x.is_nan() {
-        return 0;
+/// Grid index of a normalized value: `(uint16_t)((clamp(v, -1, 1) + 1) * 0.5 * 65535 + 0.5)`
+/// in f32. libbitsandbytes_cpu fuses the last multiply-add (`vfmadd213ss`); the truncated
+/// index is the same unfused (checked for every f32 `(v + 1) * 0.5` in [0, 1]).
+fn lut_index(v: f32) -> usize {
+    let v = v.clamp(-1.0, 1.0); // NaN stays NaN, like std::clamp
+    let t = (v + 1.0) * 0.5 * (LUT_SIZE - 1) as f32 + 0.5;
+    // cvttss2si gives 0x80000000 for NaN, whose low 16 bits are 0; Rust's `as` gives 0 too.
+    (t as i32) as u16 as usize
+}
+
+/// bitsandbytes' `build_quantize_lut`: entry `i` is the number of code-book midpoints
+/// `(code[j] + code[j + 1]) * 0.5` strictly below the grid value `(i + i) / 65535 - 1` (f32).
+fn build_quantize_lut(code: &[f32; 256]) -> Box<[u8]> {
+    let mut mid = [0f32; 255];
+    for (j, m) in mid.iter_mut().enumerate() {
+        *m = (code[j] + code[j + 1]) * 0.5;
     }
-    // partition_point: first index with code[i] > x
-    let mut idx = code.partition_point(|&c| c <= x);
-    idx = idx.saturating_sub(1);
-    if idx < 255 {
-        let dl = (x - code[idx]).abs();
-        let dr = (x - code[idx + 1]).abs();
-        if dr < dl {
+    let mut lut = vec![0u8; LUT_SIZE].into_boxed_slice();
+    let mut idx = 0usize;
+    for (i, e) in lut.iter_mut().enumerate() {
+        let fi = i as f32;
+        let val = (fi + fi) / (LUT_SIZE - 1) as f32 - 1.0;
+        while idx < 255 && mid[idx] < val {
             idx += 1;
         }
+        *e = idx as u8;
     }
-    idx as u8
+    lut
 }
 
 /// `dequantize_blockwise` on CPU: `code[q] * absmax[block]` in f32 (unpatched map).
@@ -193,12 +227,25 @@ mod tests {
     }
 
     #[test]
-    fn nearest_code_ties_go_low() {
+    fn lut_rounds_through_the_grid_not_to_the_nearest_code() {
         let code = dynamic_map();
-        let mid = (code[200] + code[201]) / 2.0;
-        let q = nearest_code(&code, mid);
-        assert!(q == 200 || q == 201);
-        assert_eq!(nearest_code(&code, 1.0), 255);
-        assert_eq!(nearest_code(&code, f32::NAN), 0);
+        let lut = build_quantize_lut(&code);
+        assert_eq!(lut[0], 0);
+        assert_eq!(lut[LUT_SIZE - 1], 255);
+        assert!(lut.windows(2).all(|w| w[0] <= w[1]));
+        // -6.64e-6 is nearest to code 124 (-7.75e-6) but snaps to grid point -1.53e-5,
+        // which lies below the 123/124 midpoint: bitsandbytes stores 123.
+        assert_eq!(lut[lut_index(-6.642_473_6e-6)], 123);
+        // The first code keeps the map's -0.99297 (no -1.0 patch): -0.987 is code 0.
+        assert_eq!(lut[lut_index(-0.987)], 0);
+        assert_eq!(lut[lut_index(1.0)], 255);
+        assert_eq!(lut[lut_index(f32::NAN)], 0);
+    }
+
+    #[test]
+    fn zero_and_nan_blocks() {
+        let (codes, am) = quantize_blockwise_dynamic(&[0.0, -0.0, f32::NAN, f32::NAN, 1.0], 2);
+        assert_eq!(am, vec![0.0, 0.0, 1.0]);
+        assert_eq!(codes, vec![0, 0, 0, 0, 255]);
     }
 }

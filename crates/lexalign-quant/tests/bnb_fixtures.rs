@@ -1,7 +1,8 @@
 //! Bit-exact comparison with bitsandbytes (fixtures from tests/fixtures/gen_bnb.py).
 
 use lexalign_quant::{
-    dynamic_map, f32_to_bf16_bits, quantize, quantize_with, Absmax, Kernel, QuantOptions, QuantType,
+    dynamic_map, f32_to_bf16_bits, quantize, quantize_blockwise_dynamic, quantize_with, Absmax,
+    Kernel, QuantOptions, QuantType,
 };
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -212,7 +213,6 @@ fn quantize_dequantize_matches_bitsandbytes_bit_for_bit() {
             let Absmax::Double(st) = &q.absmax else {
                 panic!("{label}: expected double quant")
             };
-            let codes = b64(d["codes_b64"].as_str().unwrap());
             let am2: Vec<u32> = f32s(&b64(d["absmax2_b64"].as_str().unwrap()))
                 .iter()
                 .map(|v| v.to_bits())
@@ -225,11 +225,17 @@ fn quantize_dequantize_matches_bitsandbytes_bit_for_bit() {
                     f32::from_bits(d["offset_bits"].as_u64().unwrap() as u32)
                 ));
             }
-            if st.codes != codes {
-                failures.push(format!(
-                    "{label}: absmax codes: {}",
-                    first_diff(&st.codes, &codes)
-                ));
+            if let Some(cb) = d.get("codes_b64") {
+                let codes = b64(cb.as_str().unwrap());
+                if st.codes != codes {
+                    failures.push(format!(
+                        "{label}: absmax codes: {}",
+                        first_diff(&st.codes, &codes)
+                    ));
+                }
+            }
+            if sha_hex(&st.codes) != d["codes_sha256"].as_str().unwrap() {
+                failures.push(format!("{label}: absmax codes sha256 differs"));
             }
             if ours2 != am2 {
                 failures.push(format!("{label}: absmax2: {}", first_diff(&ours2, &am2)));
@@ -242,16 +248,22 @@ fn quantize_dequantize_matches_bitsandbytes_bit_for_bit() {
                 "{label}: state2.code"
             );
         }
-        let am_bnb: Vec<u32> = f32s(&b64(c["absmax_b64"].as_str().unwrap()))
-            .iter()
-            .map(|v| v.to_bits())
-            .collect();
         let am_ours: Vec<u32> = q.dequantize_absmax().iter().map(|v| v.to_bits()).collect();
-        if am_ours != am_bnb {
-            failures.push(format!(
-                "{label}: (real) absmax: {}",
-                first_diff(&am_ours, &am_bnb)
-            ));
+        if let Some(a) = c.get("absmax_b64") {
+            let am_bnb: Vec<u32> = f32s(&b64(a.as_str().unwrap()))
+                .iter()
+                .map(|v| v.to_bits())
+                .collect();
+            if am_ours != am_bnb {
+                failures.push(format!(
+                    "{label}: (real) absmax: {}",
+                    first_diff(&am_ours, &am_bnb)
+                ));
+            }
+        }
+        let am_bytes: Vec<u8> = am_ours.iter().flat_map(|v| v.to_le_bytes()).collect();
+        if sha_hex(&am_bytes) != c["absmax_sha256"].as_str().unwrap() {
+            failures.push(format!("{label}: (real) absmax sha256 differs"));
         }
         // dequantized output, in the input dtype as bitsandbytes returns it
         let out = q.dequantize();
@@ -286,7 +298,76 @@ fn quantize_dequantize_matches_bitsandbytes_bit_for_bit() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(n_checked, 80);
+    assert_eq!(n_checked, 84);
+}
+
+/// The 8-bit blockwise quantization of the double-quant step on its own, against
+/// `F.quantize_blockwise` (libbitsandbytes_cpu's lookup-table rounding, not nearest-code):
+/// probes 1.2e-5 either side of every code-book midpoint, NaN/inf/zero/tiny/tail blocks,
+/// and longer generated inputs.
+#[test]
+fn blockwise8_matches_bitsandbytes() {
+    let fx = fixtures();
+    let cases = fx["blockwise8"].as_array().unwrap();
+    let mut failures = Vec::new();
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let n = c["n"].as_u64().unwrap() as usize;
+        let bs = c["blocksize"].as_u64().unwrap() as usize;
+        let label = format!("blockwise8 {name}/bs{bs}");
+        let inp = &c["input"];
+        let x: Vec<f32> = if let Some(g) = inp.get("gen") {
+            let v = gen_values(g["seed"].as_u64().unwrap(), n, g["scale"].as_f64().unwrap());
+            match inp.get("abs_minus") {
+                Some(m) => {
+                    let m = m.as_f64().unwrap() as f32;
+                    v.into_iter().map(|x| x.abs() - m).collect()
+                }
+                None => v,
+            }
+        } else {
+            f32s(&b64(inp["b64"].as_str().unwrap()))
+        };
+        assert_eq!(x.len(), n, "{label}");
+        let raw: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        assert_eq!(
+            sha_hex(&raw),
+            c["input_sha256"].as_str().unwrap(),
+            "{label}: regenerated input differs"
+        );
+        let (codes, absmax) = quantize_blockwise_dynamic(&x, bs);
+        if let Some(cb) = c.get("codes_b64") {
+            let bnb = b64(cb.as_str().unwrap());
+            if codes != bnb {
+                let k = codes.iter().zip(&bnb).filter(|(a, b)| a != b).count();
+                failures.push(format!(
+                    "{label}: {k} codes differ, {}",
+                    first_diff(&codes, &bnb)
+                ));
+            }
+        }
+        if sha_hex(&codes) != c["codes_sha256"].as_str().unwrap() {
+            failures.push(format!("{label}: codes sha256 differs"));
+        }
+        let am_bnb: Vec<u32> = f32s(&b64(c["absmax_b64"].as_str().unwrap()))
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        let am_ours: Vec<u32> = absmax.iter().map(|v| v.to_bits()).collect();
+        if am_ours != am_bnb {
+            failures.push(format!(
+                "{label}: absmax: {}",
+                first_diff(&am_ours, &am_bnb)
+            ));
+        }
+    }
+    assert_eq!(cases.len(), 4);
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The CUDA-kernel rounding agrees with the CPU one away from midpoints, zero blocks and
