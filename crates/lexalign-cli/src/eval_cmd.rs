@@ -73,26 +73,55 @@ impl EvalArgs {
 pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)> {
     let cfg = args.config()?;
     let trained_path = pair_file(&args.pairs, &args.paper_data, TRAIN_PAIRS, "--pairs")?;
-    let control_path = pair_file(&args.control_pairs, &args.paper_data, CONTROL_PAIRS, "--control-pairs")?;
+    let control_path = pair_file(
+        &args.control_pairs,
+        &args.paper_data,
+        CONTROL_PAIRS,
+        "--control-pairs",
+    )?;
     let trained = read_pair_list(&trained_path)?;
     let control = read_pair_list(&control_path)?;
     // The authors' evaluation loaded 4-bit without a quant type: bitsandbytes' default, FP4.
     let mut run = args.model.load(QuantMode::Fp4, Some(cfg.target_layer))?;
     let started = std::time::Instant::now();
-    let sets: Vec<(&str, &[lexalign_tli::Pair])> = vec![("trained", &trained), ("control", &control)];
-    let outcome = evaluate(&mut run.model.model, &run.model.tokenizer, &sets, &args.adapter, &cfg)?;
+    let sets: Vec<(&str, &[lexalign_tli::Pair])> =
+        vec![("trained", &trained), ("control", &control)];
+    let outcome = evaluate(
+        &mut run.model.model,
+        &run.model.tokenizer,
+        &sets,
+        &args.adapter,
+        &cfg,
+    )?;
     let secs = started.elapsed().as_secs_f64();
 
-    std::fs::create_dir_all(&args.out).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
-    lexalign_run::write_atomic(args.out.join("quantitative_results.csv"), results_csv(&outcome.rows)?)?;
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", args.out.display()))?;
+    lexalign_run::write_atomic(
+        args.out.join("quantitative_results.csv"),
+        results_csv(&outcome.rows)?,
+    )?;
     let prov = run.provenance(stage)?;
-    let model_sha = prov.model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default();
-    let adapter_sha = lexalign_run::sha256_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?;
-    let set = |g: &str| outcome.sets.iter().find(|s| s.group == g).expect("both sets evaluated");
+    let model_sha = prov
+        .model
+        .as_ref()
+        .map(|m| m.sha256.clone())
+        .unwrap_or_default();
+    let adapter_sha =
+        lexalign_run::sha256_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?;
+    let set = |g: &str| {
+        outcome
+            .sets
+            .iter()
+            .find(|s| s.group == g)
+            .expect("both sets evaluated")
+    };
     let (t, c) = (set("trained"), set("control"));
     let mut notes = Vec::new();
     if run.device == "cpu" {
-        notes.push("the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string());
+        notes.push(
+            "the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string(),
+        );
     }
     notes.push("post-TLI: adapter merged into the 4-bit base and re-quantized, as peft's merge_and_unload on bitsandbytes layers".to_string());
     let summary = serde_json::json!({
@@ -121,7 +150,10 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
         "eval_seconds": secs,
         "notes": notes,
     });
-    lexalign_run::write_atomic(args.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    lexalign_run::write_atomic(
+        args.out.join("summary.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
     prov.data_file(&trained_path)?
         .data_file(&control_path)?
         .data_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?
@@ -139,7 +171,15 @@ pub fn print_table(o: &EvalOutcome) {
         let p = &s.paired;
         println!(
             "{}\t{}\t{:.4}\t{:.4}\t{:+.2}\t{:.3}\t{:.3e}\t{:.4}\t{:.4}",
-            s.group, p.n, p.mean_pre, p.mean_post, p.percent_change, p.ttest.t, p.ttest.p, s.shuffled_pre_mean, s.shuffled_post_mean
+            s.group,
+            p.n,
+            p.mean_pre,
+            p.mean_post,
+            p.percent_change,
+            p.ttest.t,
+            p.ttest.p,
+            s.shuffled_pre_mean,
+            s.shuffled_post_mean
         );
     }
 }

@@ -15,7 +15,12 @@ pub use lexalign_data::{CONTROL_PAIRS, TRAINING_PAIRS as TRAIN_PAIRS};
 /// A pair file given directly, or the authors' file (`rel`) in the paper-data folder: the one
 /// given by `--paper-data`, else found as `lexalign_data` locates it; the folder is verified
 /// against the committed SHA-256 sums before use.
-pub fn pair_file(direct: &Option<PathBuf>, paper_data: &Option<PathBuf>, rel: &str, flag: &str) -> Result<PathBuf> {
+pub fn pair_file(
+    direct: &Option<PathBuf>,
+    paper_data: &Option<PathBuf>,
+    rel: &str,
+    flag: &str,
+) -> Result<PathBuf> {
     if let Some(p) = direct {
         return Ok(p.clone());
     }
@@ -29,9 +34,17 @@ pub fn pair_file(direct: &Option<PathBuf>, paper_data: &Option<PathBuf>, rel: &s
 pub fn read_pair_list(path: &Path) -> Result<Vec<lexalign_tli::Pair>> {
     let file = lexalign_data::read_pairs(path)?;
     if !file.duplicates.is_empty() {
-        log::info!("{}: {} duplicate pairs (kept, as the authors' scripts did)", path.display(), file.duplicates.len());
+        log::info!(
+            "{}: {} duplicate pairs (kept, as the authors' scripts did)",
+            path.display(),
+            file.duplicates.len()
+        );
     }
-    Ok(file.pairs.into_iter().map(|p| (p.source, p.target)).collect())
+    Ok(file
+        .pairs
+        .into_iter()
+        .map(|p| (p.source, p.target))
+        .collect())
 }
 
 #[derive(Debug, Clone, Args)]
@@ -120,8 +133,24 @@ impl TrainArgs {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = &self.$f { c.$f = v.clone(); } )* };
         }
-        set!(r, lora_alpha, lora_dropout, target_modules, target_layer, pooling, margin, lr, beta1, beta2, eps,
-             weight_decay, warmup_steps, epochs, batch_size, seed);
+        set!(
+            r,
+            lora_alpha,
+            lora_dropout,
+            target_modules,
+            target_layer,
+            pooling,
+            margin,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+            warmup_steps,
+            epochs,
+            batch_size,
+            seed
+        );
         if let Some(m) = self.max_pairs {
             c.max_pairs = Some(m);
         }
@@ -131,7 +160,11 @@ impl TrainArgs {
             } else {
                 Some(
                     l.split(',')
-                        .map(|s| s.trim().parse::<usize>().with_context(|| format!("--layers-to-transform: `{s}` is not a layer index")))
+                        .map(|s| {
+                            s.trim().parse::<usize>().with_context(|| {
+                                format!("--layers-to-transform: `{s}` is not a layer index")
+                            })
+                        })
                         .collect::<Result<_>>()?,
                 )
             };
@@ -151,9 +184,14 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
     let n_blocks = run.model.model.cfg.num_hidden_layers;
     let mut notes = Vec::new();
     if run.device == "cpu" {
-        notes.push("the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string());
+        notes.push(
+            "the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string(),
+        );
     }
-    notes.push(format!("forward stops at hidden_states[{}]: {} of {n_blocks} blocks run", cfg.target_layer, cfg.target_layer));
+    notes.push(format!(
+        "forward stops at hidden_states[{}]: {} of {n_blocks} blocks run",
+        cfg.target_layer, cfg.target_layer
+    ));
 
     let flag = Arc::new(AtomicBool::new(false));
     {
@@ -177,14 +215,24 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
         interrupt: Some(flag.clone()),
         base_model: Some(run.model.info.name.clone()),
     };
-    let outcome = train(&mut run.model.model, &run.model.tokenizer, &pairs, &opts, |done, _, loss| {
-        bar.set_position(done as u64);
-        bar.set_message(format!("train loss {loss:.4}"));
-    })?;
+    let outcome = train(
+        &mut run.model.model,
+        &run.model.tokenizer,
+        &pairs,
+        &opts,
+        |done, _, loss| {
+            bar.set_position(done as u64);
+            bar.set_message(format!("train loss {loss:.4}"));
+        },
+    )?;
     bar.finish_and_clear();
 
     let prov = run.provenance(stage)?;
-    let model_sha = prov.model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default();
+    let model_sha = prov
+        .model
+        .as_ref()
+        .map(|m| m.sha256.clone())
+        .unwrap_or_default();
     let summary = serde_json::json!({
         "model": run.model.info.name,
         "model_path": run.model_path.display().to_string(),
@@ -214,7 +262,10 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
         "config": cfg,
         "notes": notes,
     });
-    lexalign_run::write_atomic(args.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    lexalign_run::write_atomic(
+        args.out.join("summary.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
     prov.data_file(&pairs_path)?
         .seed(cfg.seed)
         .setting("train_config", &cfg)?

@@ -25,7 +25,15 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 /// The linear layers of a Llama block, in module order (peft's `named_modules` order).
-pub const MODULES: [&str; 7] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+pub const MODULES: [&str; 7] = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+];
 
 pub const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
 pub const ADAPTER_CONFIG: &str = "adapter_config.json";
@@ -160,12 +168,30 @@ impl LoraConfig {
 
     /// Refuses what this crate does not reproduce, by field name.
     pub fn validate(&self) -> Result<()> {
-        ensure!(self.peft_type == "LORA", "adapter_config.json: peft_type is `{}`, only LORA is supported", self.peft_type);
+        ensure!(
+            self.peft_type == "LORA",
+            "adapter_config.json: peft_type is `{}`, only LORA is supported",
+            self.peft_type
+        );
         ensure!(self.r > 0, "adapter_config.json: r must be > 0");
-        ensure!((0.0..1.0).contains(&self.lora_dropout), "adapter_config.json: lora_dropout {} is not in [0, 1)", self.lora_dropout);
-        ensure!(self.bias == "none", "adapter_config.json: bias `{}` is not supported (use none)", self.bias);
-        ensure!(!self.fan_in_fan_out, "adapter_config.json: fan_in_fan_out true is wrong for Llama's nn.Linear layers");
-        ensure!(!self.use_dora, "adapter_config.json: use_dora (DoRA) is not supported");
+        ensure!(
+            (0.0..1.0).contains(&self.lora_dropout),
+            "adapter_config.json: lora_dropout {} is not in [0, 1)",
+            self.lora_dropout
+        );
+        ensure!(
+            self.bias == "none",
+            "adapter_config.json: bias `{}` is not supported (use none)",
+            self.bias
+        );
+        ensure!(
+            !self.fan_in_fan_out,
+            "adapter_config.json: fan_in_fan_out true is wrong for Llama's nn.Linear layers"
+        );
+        ensure!(
+            !self.use_dora,
+            "adapter_config.json: use_dora (DoRA) is not supported"
+        );
         for key in ["rank_pattern", "alpha_pattern"] {
             if let Some(v) = self.extra.get(key) {
                 ensure!(
@@ -175,11 +201,16 @@ impl LoraConfig {
             }
         }
         if let Some(v) = self.extra.get("modules_to_save") {
-            ensure!(v.is_null(), "adapter_config.json: modules_to_save is not supported");
+            ensure!(
+                v.is_null(),
+                "adapter_config.json: modules_to_save is not supported"
+            );
         }
         if let Some(v) = self.extra.get("layers_pattern") {
             ensure!(
-                v.is_null() || v.as_str() == Some("layers") || v.as_array().is_some_and(|a| a.is_empty()),
+                v.is_null()
+                    || v.as_str() == Some("layers")
+                    || v.as_array().is_some_and(|a| a.is_empty()),
                 "adapter_config.json: layers_pattern {v} is not supported"
             );
         }
@@ -188,10 +219,13 @@ impl LoraConfig {
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let cfg: LoraConfig =
-            serde_json::from_str(&text).with_context(|| format!("{} is not a peft LoRA adapter_config.json", path.display()))?;
-        cfg.validate().with_context(|| format!("in {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let cfg: LoraConfig = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a peft LoRA adapter_config.json", path.display())
+        })?;
+        cfg.validate()
+            .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
     }
 
@@ -207,7 +241,9 @@ impl LoraConfig {
 
 /// peft's key of one adapter matrix (`which` = `lora_A` | `lora_B`).
 pub fn peft_key(layer: usize, module: &str, which: &str) -> String {
-    let part = if module.ends_with("_proj") && ["q_proj", "k_proj", "v_proj", "o_proj"].contains(&module) {
+    let part = if module.ends_with("_proj")
+        && ["q_proj", "k_proj", "v_proj", "o_proj"].contains(&module)
+    {
         "self_attn"
     } else {
         "mlp"
@@ -260,7 +296,10 @@ pub fn linear_mut<'a>(block: &'a mut Block, module: &str) -> &'a mut Linear {
 /// Seeded kaiming-uniform(a = sqrt 5) A of one module, `[r, in]` f32 on the CPU: U(-1/sqrt(in), 1/sqrt(in)).
 /// Each (layer, module) has its own ChaCha stream, so an A does not depend on which blocks were loaded.
 pub fn init_a(seed: u64, layer: usize, module: &str, r: i64, fan_in: i64) -> Tensor {
-    let mi = MODULES.iter().position(|m| *m == module).expect("known module") as u64;
+    let mi = MODULES
+        .iter()
+        .position(|m| *m == module)
+        .expect("known module") as u64;
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     rng.set_stream(((layer as u64) << 8) | mi);
     let bound = 1.0 / (fan_in as f64).sqrt();
@@ -273,10 +312,27 @@ pub fn init_a(seed: u64, layer: usize, module: &str, r: i64, fan_in: i64) -> Ten
     Tensor::from_slice(&vals).view([r, fan_in])
 }
 
-fn new_adapter(a: Tensor, b: Tensor, cfg: &LoraConfig, device: Device, trainable: bool) -> LoraAdapter {
-    let a = a.to_kind(Kind::Float).to_device(device).set_requires_grad(trainable);
-    let b = b.to_kind(Kind::Float).to_device(device).set_requires_grad(trainable);
-    LoraAdapter { a, b, scale: cfg.scale(), dropout: cfg.lora_dropout }
+fn new_adapter(
+    a: Tensor,
+    b: Tensor,
+    cfg: &LoraConfig,
+    device: Device,
+    trainable: bool,
+) -> LoraAdapter {
+    let a = a
+        .to_kind(Kind::Float)
+        .to_device(device)
+        .set_requires_grad(trainable);
+    let b = b
+        .to_kind(Kind::Float)
+        .to_device(device)
+        .set_requires_grad(trainable);
+    LoraAdapter {
+        a,
+        b,
+        scale: cfg.scale(),
+        dropout: cfg.lora_dropout,
+    }
 }
 
 /// Adds freshly initialised, trainable adapters to the targeted modules of every loaded block
@@ -331,7 +387,12 @@ pub fn trainable_params(model: &Llama) -> Vec<(String, Tensor)> {
 /// early layer and loads only the blocks it needs) are written with their untouched initial
 /// adapters (the seeded A and a zero B, which is what peft's would hold after such a run, since
 /// no gradient reaches them), so the file covers every layer as the authors' adapter did.
-pub fn save_peft(model: &Llama, cfg: &LoraConfig, dir: &Path, fill_seed: Option<u64>) -> Result<()> {
+pub fn save_peft(
+    model: &Llama,
+    cfg: &LoraConfig,
+    dir: &Path,
+    fill_seed: Option<u64>,
+) -> Result<()> {
     cfg.validate()?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tensors = trainable_params(model);
@@ -344,7 +405,10 @@ pub fn save_peft(model: &Llama, cfg: &LoraConfig, dir: &Path, fill_seed: Option<
             for m in cfg.modules()? {
                 let (out, fan_in) = module_shape(&model.cfg, m);
                 tensors.push((peft_key(i, m, "lora_A"), init_a(seed, i, m, r, fan_in)));
-                tensors.push((peft_key(i, m, "lora_B"), Tensor::zeros([out, r], (Kind::Float, Device::Cpu))));
+                tensors.push((
+                    peft_key(i, m, "lora_B"),
+                    Tensor::zeros([out, r], (Kind::Float, Device::Cpu)),
+                ));
             }
         }
     }
@@ -363,12 +427,21 @@ pub fn load_peft(model: &mut Llama, dir: &Path, trainable: bool) -> Result<LoraC
     let cfg = LoraConfig::from_file(&dir.join(ADAPTER_CONFIG))?;
     let path = dir.join(ADAPTER_WEIGHTS);
     if !path.exists() && dir.join("adapter_model.bin").exists() {
-        bail!("{} holds only adapter_model.bin (pickle); save it with safe_serialization=True", dir.display());
+        bail!(
+            "{} holds only adapter_model.bin (pickle); save it with safe_serialization=True",
+            dir.display()
+        );
     }
     let mut tensors: HashMap<String, Tensor> = read_safetensors(&path)?
         .into_iter()
         // peft's in-memory names carry the adapter name (`lora_A.default.weight`); files do not.
-        .map(|(k, t)| (k.replace(".lora_A.default.", ".lora_A.").replace(".lora_B.default.", ".lora_B."), t))
+        .map(|(k, t)| {
+            (
+                k.replace(".lora_A.default.", ".lora_A.")
+                    .replace(".lora_B.default.", ".lora_B."),
+                t,
+            )
+        })
         .collect();
     let modules = cfg.modules()?;
     let r = cfg.r as i64;
@@ -385,16 +458,37 @@ pub fn load_peft(model: &mut Llama, dir: &Path, trainable: bool) -> Result<LoraC
             let lin = linear_mut(block, m);
             let (out, fan_in) = lin.base.out_in();
             let (ka, kb) = (peft_key(i, m, "lora_A"), peft_key(i, m, "lora_B"));
-            let a = tensors.remove(&ka).with_context(|| format!("{}: missing `{ka}`", path.display()))?;
-            let b = tensors.remove(&kb).with_context(|| format!("{}: missing `{kb}`", path.display()))?;
-            ensure!(a.size() == [r, fan_in], "{}: `{ka}` has shape {:?}, expected [{r}, {fan_in}]", path.display(), a.size());
-            ensure!(b.size() == [out, r], "{}: `{kb}` has shape {:?}, expected [{out}, {r}]", path.display(), b.size());
+            let a = tensors
+                .remove(&ka)
+                .with_context(|| format!("{}: missing `{ka}`", path.display()))?;
+            let b = tensors
+                .remove(&kb)
+                .with_context(|| format!("{}: missing `{kb}`", path.display()))?;
+            ensure!(
+                a.size() == [r, fan_in],
+                "{}: `{ka}` has shape {:?}, expected [{r}, {fan_in}]",
+                path.display(),
+                a.size()
+            );
+            ensure!(
+                b.size() == [out, r],
+                "{}: `{kb}` has shape {:?}, expected [{out}, {r}]",
+                path.display(),
+                b.size()
+            );
             lin.lora = Some(new_adapter(a, b, &cfg, device, trainable));
         }
     }
-    let unused: Vec<&String> = tensors.keys().filter(|k| layer_of(k).map_or(true, |l| l < n_loaded)).collect();
+    let unused: Vec<&String> = tensors
+        .keys()
+        .filter(|k| layer_of(k).is_none_or(|l| l < n_loaded))
+        .collect();
     if let Some(k) = unused.first() {
-        bail!("{}: tensor `{k}` has no place in this model (only LoRA A/B of {:?} are supported)", path.display(), modules);
+        bail!(
+            "{}: tensor `{k}` has no place in this model (only LoRA A/B of {:?} are supported)",
+            path.display(),
+            modules
+        );
     }
     Ok(cfg)
 }
@@ -425,7 +519,8 @@ pub fn merge(model: &mut Llama) -> Result<()> {
                 BaseWeight::Quant4(q) => {
                     let w = q.dequantize(Kind::Float).to_kind(kind).to_kind(Kind::Float) + delta;
                     BaseWeight::Quant4(
-                        requantize_like(q, &w, device).with_context(|| format!("re-quantizing layer {i} {m} after merge"))?,
+                        requantize_like(q, &w, device)
+                            .with_context(|| format!("re-quantizing layer {i} {m} after merge"))?,
                     )
                 }
             };
@@ -443,7 +538,12 @@ fn requantize_like(like: &Quant4Weight, w: &Tensor, device: Device) -> Result<Qu
         .find(|&qt| codebook(qt).iter().zip(&cb).all(|(a, b)| a == b))
         .context("the 4-bit code book is neither NF4 nor FP4")?;
     let double = matches!(like.absmax, Absmax::Double { .. });
-    let values = Vec::<f32>::try_from(w.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]))?;
+    let values = Vec::<f32>::try_from(
+        w.to_device(Device::Cpu)
+            .to_kind(Kind::Float)
+            .contiguous()
+            .view([-1]),
+    )?;
     let shape: Vec<usize> = like.shape.iter().map(|&d| d as usize).collect();
     let q = lexalign_quant::quantize(&values, &shape, qt, like.blocksize as usize, double)?;
     Ok(to_device_weight(&q, device))
@@ -473,7 +573,11 @@ fn to_device_weight(q: &lexalign_quant::Quantized4bit, device: Device) -> Quant4
 }
 
 /// Writes f32/bf16/f16 tensors as a safetensors file (atomically: temp file + rename).
-pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)], meta: Option<HashMap<String, String>>) -> Result<()> {
+pub fn write_safetensors(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    meta: Option<HashMap<String, String>>,
+) -> Result<()> {
     let mut host: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
         let t = t.detach().to_device(Device::Cpu).contiguous();
@@ -490,28 +594,44 @@ pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)], meta: Option
     }
     let views: Vec<(String, safetensors::tensor::TensorView)> = host
         .iter()
-        .map(|(n, d, s, b)| Ok((n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b)?)))
+        .map(|(n, d, s, b)| {
+            Ok((
+                n.clone(),
+                safetensors::tensor::TensorView::new(*d, s.clone(), b)?,
+            ))
+        })
         .collect::<Result<_, safetensors::SafeTensorError>>()
         .map_err(|e| anyhow::anyhow!("cannot serialise {}: {e}", path.display()))?;
-    let bytes = safetensors::tensor::serialize(views, &meta).map_err(|e| anyhow::anyhow!("cannot serialise {}: {e}", path.display()))?;
+    let bytes = safetensors::tensor::serialize(views, &meta)
+        .map_err(|e| anyhow::anyhow!("cannot serialise {}: {e}", path.display()))?;
     write_file_atomic(path, &bytes)
 }
 
 /// Reads every tensor of a safetensors file to the CPU, f32 (f16/bf16 are upcast exactly).
 pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid safetensors file (truncated or corrupt?): {e}", path.display()))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not a valid safetensors file (truncated or corrupt?): {e}",
+            path.display()
+        )
+    })?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         let kind = match view.dtype() {
             Dtype::F32 => Kind::Float,
             Dtype::F16 => Kind::Half,
             Dtype::BF16 => Kind::BFloat16,
-            other => bail!("tensor `{name}` in {} has dtype {other:?}; only f32, f16 and bf16 are supported", path.display()),
+            other => bail!(
+                "tensor `{name}` in {} has dtype {other:?}; only f32, f16 and bf16 are supported",
+                path.display()
+            ),
         };
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
-        out.push((name, Tensor::from_data_size(view.data(), &shape, kind).to_kind(Kind::Float)));
+        out.push((
+            name,
+            Tensor::from_data_size(view.data(), &shape, kind).to_kind(Kind::Float),
+        ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
@@ -520,8 +640,12 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// Temp file in the same folder, then rename: a reader never sees half a file.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }

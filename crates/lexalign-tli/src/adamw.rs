@@ -23,7 +23,12 @@ pub struct AdamWParams {
 impl Default for AdamWParams {
     /// torch's defaults.
     fn default() -> Self {
-        Self { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 }
+        Self {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        }
     }
 }
 
@@ -42,23 +47,34 @@ pub struct AdamW {
 
 impl AdamW {
     pub fn new(hp: AdamWParams) -> Self {
-        Self { hp, state: BTreeMap::new() }
+        Self {
+            hp,
+            state: BTreeMap::new(),
+        }
     }
 
     /// One optimizer step at learning rate `lr` over named parameters (their `.grad()`).
     pub fn step(&mut self, params: &[(String, Tensor)], lr: f64) {
-        let AdamWParams { beta1, beta2, eps, weight_decay } = self.hp;
+        let AdamWParams {
+            beta1,
+            beta2,
+            eps,
+            weight_decay,
+        } = self.hp;
         tch::no_grad(|| {
             for (name, p) in params {
                 let g = p.grad();
                 if !g.defined() {
                     continue;
                 }
-                let st = self.state.entry(name.clone()).or_insert_with(|| ParamState {
-                    step: 0,
-                    exp_avg: p.zeros_like(),
-                    exp_avg_sq: p.zeros_like(),
-                });
+                let st = self
+                    .state
+                    .entry(name.clone())
+                    .or_insert_with(|| ParamState {
+                        step: 0,
+                        exp_avg: p.zeros_like(),
+                        exp_avg_sq: p.zeros_like(),
+                    });
                 st.step += 1;
                 let mut p = p.shallow_clone();
                 let _ = p.g_mul_scalar_(1.0 - lr * weight_decay);
@@ -94,32 +110,56 @@ impl AdamW {
         }
         write_safetensors(&dir.join("optimizer.safetensors"), &tensors, None)?;
         let meta = serde_json::json!({ "hyper_parameters": self.hp, "steps": steps });
-        lexalign_model::lora::write_file_atomic(&dir.join("optimizer.json"), serde_json::to_string_pretty(&meta)?.as_bytes())
+        lexalign_model::lora::write_file_atomic(
+            &dir.join("optimizer.json"),
+            serde_json::to_string_pretty(&meta)?.as_bytes(),
+        )
     }
 
     /// Restores the state saved by [`AdamW::save`] onto `device`.
     pub fn load(dir: &Path, device: tch::Device) -> Result<Self> {
         let path = dir.join("optimizer.json");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         #[derive(Deserialize)]
         struct Meta {
             hyper_parameters: AdamWParams,
             steps: BTreeMap<String, u64>,
         }
-        let meta: Meta = serde_json::from_str(&text).with_context(|| format!("{} is not an optimizer state", path.display()))?;
+        let meta: Meta = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not an optimizer state", path.display()))?;
         let st_path = dir.join("optimizer.safetensors");
-        let mut tensors: BTreeMap<String, Tensor> = read_safetensors(&st_path)?.into_iter().collect();
+        let mut tensors: BTreeMap<String, Tensor> =
+            read_safetensors(&st_path)?.into_iter().collect();
         let mut state = BTreeMap::new();
         for (name, step) in meta.steps {
             let mut take = |suffix: &str| -> Result<Tensor> {
                 let k = format!("{name}.{suffix}");
-                Ok(tensors.remove(&k).with_context(|| format!("{}: missing `{k}`", st_path.display()))?.to_device(device))
+                Ok(tensors
+                    .remove(&k)
+                    .with_context(|| format!("{}: missing `{k}`", st_path.display()))?
+                    .to_device(device))
             };
             let exp_avg = take("exp_avg")?;
             let exp_avg_sq = take("exp_avg_sq")?;
-            state.insert(name, ParamState { step, exp_avg, exp_avg_sq });
+            state.insert(
+                name,
+                ParamState {
+                    step,
+                    exp_avg,
+                    exp_avg_sq,
+                },
+            );
         }
-        ensure!(tensors.is_empty(), "{}: unexpected tensors {:?}", st_path.display(), tensors.keys().collect::<Vec<_>>());
-        Ok(Self { hp: meta.hyper_parameters, state })
+        ensure!(
+            tensors.is_empty(),
+            "{}: unexpected tensors {:?}",
+            st_path.display(),
+            tensors.keys().collect::<Vec<_>>()
+        );
+        Ok(Self {
+            hp: meta.hyper_parameters,
+            state,
+        })
     }
 }

@@ -45,14 +45,22 @@ pub fn write_checkpoint(
     let root = out.join(CHECKPOINTS);
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let dest = checkpoint_dir(out, state.epoch);
-    let tmp = root.join(format!(".epoch-{}.partial-{}", state.epoch, std::process::id()));
+    let tmp = root.join(format!(
+        ".epoch-{}.partial-{}",
+        state.epoch,
+        std::process::id()
+    ));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+        std::fs::remove_dir_all(&tmp)
+            .with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     save_peft(model, lora, &tmp, Some(state.config.seed))?;
     adamw.save(&tmp)?;
-    write_file_atomic(&tmp.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())?;
+    write_file_atomic(
+        &tmp.join(STATE_FILE),
+        serde_json::to_string_pretty(state)?.as_bytes(),
+    )?;
     replace_dir(&tmp, &dest)?;
     Ok(dest)
 }
@@ -62,14 +70,20 @@ pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
     if dest.exists() {
         let old = dest.with_file_name(format!(
             ".{}.old-{}",
-            dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            dest.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
-        std::fs::rename(dest, &old).with_context(|| format!("cannot move {} aside", dest.display()))?;
-        std::fs::rename(tmp, dest).with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
-        std::fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
+        std::fs::rename(dest, &old)
+            .with_context(|| format!("cannot move {} aside", dest.display()))?;
+        std::fs::rename(tmp, dest)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
+        std::fs::remove_dir_all(&old)
+            .with_context(|| format!("cannot remove {}", old.display()))?;
     } else {
-        std::fs::rename(tmp, dest).with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
+        std::fs::rename(tmp, dest)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
     }
     Ok(())
 }
@@ -82,14 +96,21 @@ pub fn latest_checkpoint(out: &Path) -> Result<Option<(usize, PathBuf)>> {
         return Ok(None);
     }
     let mut best: Option<(usize, PathBuf)> = None;
-    for entry in std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))? {
+    for entry in
+        std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))?
+    {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(n) = name.strip_prefix("epoch-").and_then(|n| n.parse::<usize>().ok()) else { continue };
+        let Some(n) = name
+            .strip_prefix("epoch-")
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            continue;
+        };
         if !entry.path().join(STATE_FILE).exists() {
             continue;
         }
-        if best.as_ref().map_or(true, |(b, _)| n > *b) {
+        if best.as_ref().is_none_or(|(b, _)| n > *b) {
             best = Some((n, entry.path()));
         }
     }
@@ -98,13 +119,24 @@ pub fn latest_checkpoint(out: &Path) -> Result<Option<(usize, PathBuf)>> {
 
 pub fn read_state(dir: &Path) -> Result<TrainerState> {
     let path = dir.join(STATE_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not a trainer state", path.display()))
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a trainer state", path.display()))
 }
 
 /// Refuses to resume when the settings or data differ from the checkpoint's, naming the field.
-pub fn check_resumable(state: &TrainerState, cfg: &TrainConfig, n_pairs: usize, fingerprint: &str, dir: &Path) -> Result<()> {
-    let (a, b) = (serde_json::to_value(&state.config)?, serde_json::to_value(cfg)?);
+pub fn check_resumable(
+    state: &TrainerState,
+    cfg: &TrainConfig,
+    n_pairs: usize,
+    fingerprint: &str,
+    dir: &Path,
+) -> Result<()> {
+    let (a, b) = (
+        serde_json::to_value(&state.config)?,
+        serde_json::to_value(cfg)?,
+    );
     if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
         for (k, va) in a {
             let vb = b.get(k).cloned().unwrap_or(serde_json::Value::Null);

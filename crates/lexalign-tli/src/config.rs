@@ -65,15 +65,18 @@ impl Default for TrainConfig {
 
 impl TrainConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let cfg: Self = toml::from_str(&text).with_context(|| format!("{}: not a valid training config", path.display()))?;
-        cfg.validate().with_context(|| format!("in {}", path.display()))?;
+        let cfg: Self = section(path, "train")?;
+        cfg.validate()
+            .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
     }
 
     pub fn validate(&self) -> Result<()> {
         ensure!(self.target_layer >= 1, "target_layer must be >= 1 (hidden state 0 is the embedding table, which LoRA on blocks cannot change)");
-        ensure!(self.batch_size >= 2, "batch_size must be >= 2 (the negatives are the other pairs of the batch)");
+        ensure!(
+            self.batch_size >= 2,
+            "batch_size must be >= 2 (the negatives are the other pairs of the batch)"
+        );
         ensure!(self.epochs >= 1, "epochs must be >= 1");
         ensure!(self.lr > 0.0, "lr must be > 0");
         self.pooling()?;
@@ -86,7 +89,12 @@ impl TrainConfig {
     }
 
     pub fn adamw(&self) -> AdamWParams {
-        AdamWParams { beta1: self.beta1, beta2: self.beta2, eps: self.eps, weight_decay: self.weight_decay }
+        AdamWParams {
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+            weight_decay: self.weight_decay,
+        }
     }
 
     pub fn lora(&self) -> LoraConfig {
@@ -114,19 +122,77 @@ pub struct EvalConfig {
 
 impl Default for EvalConfig {
     fn default() -> Self {
-        Self { target_layer: 2, pooling: "mean-content".into(), batch_size: 64, shuffle_seed: 0 }
+        Self {
+            target_layer: 2,
+            pooling: "mean-content".into(),
+            batch_size: 64,
+            shuffle_seed: 0,
+        }
     }
 }
 
 impl EvalConfig {
     pub fn from_toml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let cfg: Self = toml::from_str(&text).with_context(|| format!("{}: not a valid evaluation config", path.display()))?;
-        cfg.pooling().with_context(|| format!("in {}", path.display()))?;
+        let cfg: Self = section(path, "eval")?;
+        cfg.pooling()
+            .with_context(|| format!("in {}", path.display()))?;
         Ok(cfg)
     }
 
     pub fn pooling(&self) -> Result<Pooling> {
         self.pooling.parse()
+    }
+}
+
+/// A config file holds the settings at the top level, or in `[train]` / `[eval]` tables (one file
+/// for both stages; the other stage's table is ignored).
+fn section<T: serde::de::DeserializeOwned>(path: &Path, name: &str) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut v: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let has_sections = v.contains_key("train") || v.contains_key("eval");
+    let v = if has_sections {
+        match v.remove(name) {
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => anyhow::bail!("{}: `{name}` must be a table", path.display()),
+            None => toml::Table::new(),
+        }
+    } else {
+        v
+    };
+    v.try_into().with_context(|| {
+        format!(
+            "{}: not a valid {name} config (see `--help` for the settings)",
+            path.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_sections_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[train]\nepochs = 2\nlr = 1e-3\n[eval]\npooling = \"mean\"\n",
+        )
+        .unwrap();
+        let t = TrainConfig::from_toml_file(&p).unwrap();
+        assert_eq!((t.epochs, t.lr, t.r), (2, 1e-3, 16));
+        assert_eq!(EvalConfig::from_toml_file(&p).unwrap().pooling, "mean");
+        std::fs::write(&p, "epochs = 3\n").unwrap();
+        assert_eq!(TrainConfig::from_toml_file(&p).unwrap().epochs, 3);
+        std::fs::write(&p, "epoch = 3\n").unwrap();
+        let e = format!("{:#}", TrainConfig::from_toml_file(&p).unwrap_err());
+        assert!(e.contains("epoch") && e.contains("c.toml"), "{e}");
+        std::fs::write(&p, "batch_size = 1\n").unwrap();
+        assert!(
+            format!("{:#}", TrainConfig::from_toml_file(&p).unwrap_err()).contains("batch_size")
+        );
     }
 }

@@ -46,13 +46,26 @@ pub struct EvalOutcome {
 }
 
 /// L2-normalised pooled vectors `[n, hidden]` (f32, CPU) of `words` at the configured layer.
-pub fn embed(model: &Llama, tok: &WordTokenizer, words: &[&str], cfg: &EvalConfig) -> Result<Tensor> {
-    let req = PoolRequest { layers: vec![cfg.target_layer], pooling: cfg.pooling()? };
+pub fn embed(
+    model: &Llama,
+    tok: &WordTokenizer,
+    words: &[&str],
+    cfg: &EvalConfig,
+) -> Result<Tensor> {
+    let req = PoolRequest {
+        layers: vec![cfg.target_layer],
+        pooling: cfg.pooling()?,
+    };
     let mut parts = Vec::new();
     tch::no_grad(|| -> Result<()> {
         for chunk in words.chunks(cfg.batch_size.max(1)) {
             let b = tok.batch(chunk, model.device)?;
-            parts.push(model.pooled(&b.input_ids, &b.masks, &req, false).remove(0).to_device(tch::Device::Cpu));
+            parts.push(
+                model
+                    .pooled(&b.input_ids, &b.masks, &req, false)
+                    .remove(0)
+                    .to_device(tch::Device::Cpu),
+            );
         }
         Ok(())
     })?;
@@ -60,12 +73,19 @@ pub fn embed(model: &Llama, tok: &WordTokenizer, words: &[&str], cfg: &EvalConfi
 }
 
 /// Cosine of each (source, target) pair, as the authors' dot product of normalised vectors.
-pub fn pair_cosines(model: &Llama, tok: &WordTokenizer, pairs: &[Pair], cfg: &EvalConfig) -> Result<Vec<f64>> {
+pub fn pair_cosines(
+    model: &Llama,
+    tok: &WordTokenizer,
+    pairs: &[Pair],
+    cfg: &EvalConfig,
+) -> Result<Vec<f64>> {
     let src: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
     let tgt: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
     let a = embed(model, tok, &src, cfg)?;
     let b = embed(model, tok, &tgt, cfg)?;
-    let cos = (a * b).sum_dim_intlist(1, false, Kind::Float).to_kind(Kind::Double);
+    let cos = (a * b)
+        .sum_dim_intlist(1, false, Kind::Float)
+        .to_kind(Kind::Double);
     Ok(Vec::<f64>::try_from(cos)?)
 }
 
@@ -84,19 +104,34 @@ struct Measured {
 }
 
 /// Each word is embedded once; the shuffled baseline re-pairs the same vectors.
-fn measure(model: &Llama, tok: &WordTokenizer, sets: &[(&str, &[Pair])], cfg: &EvalConfig) -> Result<Vec<Measured>> {
+fn measure(
+    model: &Llama,
+    tok: &WordTokenizer,
+    sets: &[(&str, &[Pair])],
+    cfg: &EvalConfig,
+) -> Result<Vec<Measured>> {
     sets.iter()
         .map(|(_, pairs)| {
             let src: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
             let tgt: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
             let a = embed(model, tok, &src, cfg)?;
             let b = embed(model, tok, &tgt, cfg)?;
-            let order: Vec<i64> = shuffle_order(pairs.len(), cfg.shuffle_seed).into_iter().map(|i| i as i64).collect();
+            let order: Vec<i64> = shuffle_order(pairs.len(), cfg.shuffle_seed)
+                .into_iter()
+                .map(|i| i as i64)
+                .collect();
             let b_shuffled = b.index_select(0, &Tensor::from_slice(&order));
             let cos = |x: &Tensor, y: &Tensor| -> Result<Vec<f64>> {
-                Ok(Vec::<f64>::try_from((x * y).sum_dim_intlist(1, false, Kind::Float).to_kind(Kind::Double))?)
+                Ok(Vec::<f64>::try_from(
+                    (x * y)
+                        .sum_dim_intlist(1, false, Kind::Float)
+                        .to_kind(Kind::Double),
+                )?)
             };
-            Ok(Measured { pairs: cos(&a, &b)?, shuffled: cos(&a, &b_shuffled)? })
+            Ok(Measured {
+                pairs: cos(&a, &b)?,
+                shuffled: cos(&a, &b_shuffled)?,
+            })
         })
         .collect()
 }
@@ -113,7 +148,8 @@ pub fn evaluate(
 ) -> Result<EvalOutcome> {
     lora::detach(model);
     let pre = measure(model, tok, sets, cfg)?;
-    lora::load_peft(model, adapter_dir, false).with_context(|| format!("loading the adapter {}", adapter_dir.display()))?;
+    lora::load_peft(model, adapter_dir, false)
+        .with_context(|| format!("loading the adapter {}", adapter_dir.display()))?;
     lora::merge(model)?;
     let post = measure(model, tok, sets, cfg)?;
     let mut rows = Vec::new();
@@ -129,7 +165,8 @@ pub fn evaluate(
                 improvement: post.pairs[i] - pre.pairs[i],
             });
         }
-        let paired = PairedSummary::compute(&pre.pairs, &post.pairs).with_context(|| format!("statistics of the {group} set"))?;
+        let paired = PairedSummary::compute(&pre.pairs, &post.pairs)
+            .with_context(|| format!("statistics of the {group} set"))?;
         let sp = lexalign_stats::mean(&pre.shuffled);
         let sq = lexalign_stats::mean(&post.shuffled);
         stats.push(SetStats {
@@ -150,5 +187,6 @@ pub fn results_csv(rows: &[EvalRow]) -> Result<Vec<u8>> {
     for r in rows {
         w.serialize(r)?;
     }
-    w.into_inner().map_err(|e| anyhow::anyhow!("cannot build the results CSV: {e}"))
+    w.into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot build the results CSV: {e}"))
 }

@@ -33,7 +33,11 @@ mod tests {
 
     #[test]
     fn matches_transformers() {
-        let s = LinearWarmup { base_lr: 2e-4, warmup: 50, total: 390 };
+        let s = LinearWarmup {
+            base_lr: 2e-4,
+            warmup: 50,
+            total: 390,
+        };
         assert_eq!(s.lr(0), 0.0);
         assert!((s.lr(25) - 1e-4).abs() < 1e-18);
         assert_eq!(s.lr(50), 2e-4);

@@ -79,8 +79,17 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 }
 
 /// Loss of one batch of pairs (anchors: sources, positives: targets), differentiable.
-pub fn batch_loss(model: &Llama, tok: &WordTokenizer, batch: &[&Pair], cfg: &TrainConfig, train: bool) -> Result<tch::Tensor> {
-    let req = PoolRequest { layers: vec![cfg.target_layer], pooling: cfg.pooling()? };
+pub fn batch_loss(
+    model: &Llama,
+    tok: &WordTokenizer,
+    batch: &[&Pair],
+    cfg: &TrainConfig,
+    train: bool,
+) -> Result<tch::Tensor> {
+    let req = PoolRequest {
+        layers: vec![cfg.target_layer],
+        pooling: cfg.pooling()?,
+    };
     let src: Vec<&str> = batch.iter().map(|p| p.0.as_str()).collect();
     let tgt: Vec<&str> = batch.iter().map(|p| p.1.as_str()).collect();
     let a = tok.batch(&src, model.device)?;
@@ -119,11 +128,16 @@ pub fn train(
     let n = pairs.len();
     let spe = cfg.steps_per_epoch(n);
     let total = spe * cfg.epochs;
-    let sched = LinearWarmup { base_lr: cfg.lr, warmup: cfg.warmup_steps, total };
+    let sched = LinearWarmup {
+        base_lr: cfg.lr,
+        warmup: cfg.warmup_steps,
+        total,
+    };
     let fp = checkpoint::fingerprint(&pairs);
     let mut lora_cfg: LoraConfig = cfg.lora();
     lora_cfg.base_model_name_or_path = opts.base_model.clone();
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("cannot create {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("cannot create {}", opts.out.display()))?;
 
     lora::attach(model, &lora_cfg, cfg.seed)?;
     let mut adamw = AdamW::new(cfg.adamw());
@@ -164,7 +178,11 @@ pub fn train(
         }
         let order = epoch_order(n, cfg.seed, epoch);
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            if opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            if opts
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
                 interrupted = true;
                 break 'epochs;
             }
@@ -183,15 +201,32 @@ pub fn train(
             }
             let l = loss.double_value(&[]);
             if !l.is_finite() {
-                bail!("loss became {l} at step {} (epoch {}): lower --lr", k + 1, epoch + 1);
+                bail!(
+                    "loss became {l} at step {} (epoch {}): lower --lr",
+                    k + 1,
+                    epoch + 1
+                );
             }
-            log.push(LossRow { step: k + 1, epoch: epoch + 1, loss: l, lr });
+            log.push(LossRow {
+                step: k + 1,
+                epoch: epoch + 1,
+                loss: l,
+                lr,
+            });
             steps_run += 1;
             on_step(k + 1, total, l);
         }
         epochs_done = epoch + 1;
-        let el: Vec<f64> = log.iter().filter(|r| r.epoch == epochs_done).map(|r| r.loss).collect();
-        log::info!("epoch {epochs_done}/{}: mean loss {:.4}", cfg.epochs, el.iter().sum::<f64>() / el.len().max(1) as f64);
+        let el: Vec<f64> = log
+            .iter()
+            .filter(|r| r.epoch == epochs_done)
+            .map(|r| r.loss)
+            .collect();
+        log::info!(
+            "epoch {epochs_done}/{}: mean loss {:.4}",
+            cfg.epochs,
+            el.iter().sum::<f64>() / el.len().max(1) as f64
+        );
         let state = TrainerState {
             epoch: epochs_done,
             global_step: epochs_done * spe,
@@ -211,7 +246,11 @@ pub fn train(
         write_final_adapter(model, &lora_cfg, cfg.seed, &opts.out)?;
         write_loss_csv(&opts.out.join("loss.csv"), &log)?;
     }
-    let last_epoch: Vec<f64> = log.iter().filter(|r| r.epoch == epochs_done).map(|r| r.loss).collect();
+    let last_epoch: Vec<f64> = log
+        .iter()
+        .filter(|r| r.epoch == epochs_done)
+        .map(|r| r.loss)
+        .collect();
     Ok(TrainOutcome {
         completed,
         interrupted,
@@ -222,9 +261,14 @@ pub fn train(
         n_pairs: n,
         resumed_from_epoch: resumed_from,
         first_loss: log.first().map(|r| r.loss),
-        final_epoch_mean_loss: (!last_epoch.is_empty()).then(|| last_epoch.iter().sum::<f64>() / last_epoch.len() as f64),
+        final_epoch_mean_loss: (!last_epoch.is_empty())
+            .then(|| last_epoch.iter().sum::<f64>() / last_epoch.len() as f64),
         n_trainable_params: n_trainable,
-        mean_step_seconds: if steps_run > 0 { secs / steps_run as f64 } else { 0.0 },
+        mean_step_seconds: if steps_run > 0 {
+            secs / steps_run as f64
+        } else {
+            0.0
+        },
         train_seconds: secs,
         loss: log,
     })
@@ -234,7 +278,8 @@ pub fn train(
 fn write_final_adapter(model: &Llama, lora_cfg: &LoraConfig, seed: u64, out: &Path) -> Result<()> {
     let tmp = out.join(format!(".adapter.partial-{}", std::process::id()));
     if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+        std::fs::remove_dir_all(&tmp)
+            .with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
     lora::save_peft(model, lora_cfg, &tmp, Some(seed))?;
     checkpoint::replace_dir(&tmp, &out.join("adapter"))
@@ -246,6 +291,8 @@ pub fn write_loss_csv(path: &Path, rows: &[LossRow]) -> Result<()> {
     for r in rows {
         w.serialize(r)?;
     }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("cannot build {}: {e}", path.display()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("cannot build {}: {e}", path.display()))?;
     lora::write_file_atomic(path, &bytes)
 }

@@ -12,12 +12,13 @@ use lexalign_model::LoadedModel;
 use lexalign_tli::eval::embed;
 use lexalign_tli::{AdamW, EvalConfig, TrainConfig};
 use std::path::Path;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 const SEED: u64 = 7;
 
 fn reference() -> serde_json::Value {
-    let text = std::fs::read_to_string(fixtures().join("peft_parity/reference.json")).expect("reference.json (run gen_peft.py)");
+    let text = std::fs::read_to_string(fixtures().join("peft_parity/reference.json"))
+        .expect("reference.json (run gen_peft.py)");
     serde_json::from_str(&text).unwrap()
 }
 
@@ -36,8 +37,20 @@ fn write_adapter(m: &mut LoadedModel, dir: &Path) {
         for (name, t) in lora::trainable_params(&m.model) {
             if name.contains("lora_B") {
                 let s = t.size();
-                let layer: usize = name.split(".layers.").nth(1).unwrap().split('.').next().unwrap().parse().unwrap();
-                let module = if name.contains("q_proj") { "q_proj" } else { "v_proj" };
+                let layer: usize = name
+                    .split(".layers.")
+                    .nth(1)
+                    .unwrap()
+                    .split('.')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let module = if name.contains("q_proj") {
+                    "q_proj"
+                } else {
+                    "v_proj"
+                };
                 let b = lora::init_a(SEED + 1, layer, module, s[0], s[1]) * 0.1;
                 t.shallow_clone().copy_(&b);
             }
@@ -54,11 +67,19 @@ fn write_rust_adapter() {
 }
 
 fn words(r: &serde_json::Value) -> Vec<String> {
-    r["words"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect()
+    r["words"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect()
 }
 
 fn embeddings(m: &LoadedModel, words: &[String], pooling: &str) -> Tensor {
-    let cfg = EvalConfig { pooling: pooling.into(), ..EvalConfig::default() };
+    let cfg = EvalConfig {
+        pooling: pooling.into(),
+        ..EvalConfig::default()
+    };
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     embed(&m.model, &m.tokenizer, &w, &cfg).unwrap()
 }
@@ -87,7 +108,12 @@ fn peft_parity() {
 
     // Same token ids as HF's tokenizer.
     for (w, ids) in words(&r).iter().zip(r["token_ids"].as_array().unwrap()) {
-        let want: Vec<i64> = ids.as_array().unwrap().iter().map(|i| i.as_i64().unwrap()).collect();
+        let want: Vec<i64> = ids
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_i64().unwrap())
+            .collect();
         assert_eq!(m.tokenizer.encode(w).unwrap(), want, "token ids of `{w}`");
     }
     let base = check_embeddings(&m, &r, "base");
@@ -102,9 +128,15 @@ fn peft_parity() {
     assert_eq!(a.len(), b.len());
     for ((ka, ta), (kb, tb)) in a.iter().zip(&b) {
         assert_eq!(ka, kb);
-        assert!(ta.equal(tb), "{ka} differs from the committed fixture: rerun write_rust_adapter + gen_peft.py");
+        assert!(
+            ta.equal(tb),
+            "{ka} differs from the committed fixture: rerun write_rust_adapter + gen_peft.py"
+        );
     }
-    assert!(r["peft_resave_same_keys"].as_bool().unwrap(), "peft re-saved our adapter with other keys");
+    assert!(
+        r["peft_resave_same_keys"].as_bool().unwrap(),
+        "peft re-saved our adapter with other keys"
+    );
     assert_eq!(r["peft_resave_max_abs_diff"].as_f64().unwrap(), 0.0);
 
     // Our adapter in peft vs here.
@@ -112,11 +144,22 @@ fn peft_parity() {
     let ours = check_embeddings(&m, &r, "rust_adapter");
     assert!(ours < 1e-4, "our adapter: {ours}");
     // ...and it matters: it moved the embeddings well beyond the tolerance.
-    let moved = max_abs_diff(&embeddings(&m, &words(&r), "mean"), &expect(&r, "base_mean", &embeddings(&m, &words(&r), "mean")));
-    assert!(moved > 1e-2, "the fixture adapter barely changes the output ({moved})");
+    let moved = max_abs_diff(
+        &embeddings(&m, &words(&r), "mean"),
+        &expect(&r, "base_mean", &embeddings(&m, &words(&r), "mean")),
+    );
+    assert!(
+        moved > 1e-2,
+        "the fixture adapter barely changes the output ({moved})"
+    );
 
     // peft's adapter here vs in peft.
-    lora::load_peft(&mut m.model, &fixtures().join("peft_parity/peft_adapter"), false).unwrap();
+    lora::load_peft(
+        &mut m.model,
+        &fixtures().join("peft_parity/peft_adapter"),
+        false,
+    )
+    .unwrap();
     let theirs = check_embeddings(&m, &r, "peft_adapter");
     assert!(theirs < 1e-4, "peft's adapter: {theirs}");
 
@@ -134,43 +177,81 @@ fn peft_parity() {
 fn adamw_step_parity() {
     let Some(mut m) = demo_model(2) else { return };
     let r = reference();
-    lora::load_peft(&mut m.model, &fixtures().join("peft_parity/rust_adapter"), true).unwrap();
+    lora::load_peft(
+        &mut m.model,
+        &fixtures().join("peft_parity/rust_adapter"),
+        true,
+    )
+    .unwrap();
     let pairs: Vec<(String, String)> = r["pairs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p[0].as_str().unwrap().to_string(), p[1].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p[0].as_str().unwrap().to_string(),
+                p[1].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let batch: Vec<&(String, String)> = pairs.iter().collect();
-    let cfg = TrainConfig { margin: r["margin"].as_f64().unwrap(), ..TrainConfig::default() };
+    let cfg = TrainConfig {
+        margin: r["margin"].as_f64().unwrap(),
+        ..TrainConfig::default()
+    };
     let lr = r["lr"].as_f64().unwrap();
     let params = lora::trainable_params(&m.model);
     let mut opt = AdamW::new(cfg.adamw());
     for step in 0..2 {
-        let loss = lexalign_tli::train::batch_loss(&m.model, &m.tokenizer, &batch, &cfg, true).unwrap();
+        let loss =
+            lexalign_tli::train::batch_loss(&m.model, &m.tokenizer, &batch, &cfg, true).unwrap();
         let want = r["adamw_losses"][step].as_f64().unwrap();
         let l = loss.double_value(&[]);
-        println!("step {}: loss rust {l:.8} peft {want:.8} (diff {:.3e})", step + 1, (l - want).abs());
-        assert!((l - want).abs() < 1e-5, "loss at step {}: {l} vs {want}", step + 1);
+        println!(
+            "step {}: loss rust {l:.8} peft {want:.8} (diff {:.3e})",
+            step + 1,
+            (l - want).abs()
+        );
+        assert!(
+            (l - want).abs() < 1e-5,
+            "loss at step {}: {l} vs {want}",
+            step + 1
+        );
         loss.backward();
         opt.step(&params, lr);
         for (_, p) in &params {
             let _ = p.grad().zero_();
         }
-        let after = lora::read_safetensors(&fixtures().join(format!("peft_parity/adamw_step{}.safetensors", step + 1))).unwrap();
+        let after = lora::read_safetensors(
+            &fixtures().join(format!("peft_parity/adamw_step{}.safetensors", step + 1)),
+        )
+        .unwrap();
         assert_eq!(after.len(), params.len());
         let mut worst = 0.0f64;
         for (k, want) in &after {
-            let (_, ours) = params.iter().find(|(n, _)| n == k).unwrap_or_else(|| panic!("no parameter {k}"));
+            let (_, ours) = params
+                .iter()
+                .find(|(n, _)| n == k)
+                .unwrap_or_else(|| panic!("no parameter {k}"));
             worst = worst.max(max_abs_diff(&ours.detach(), want));
         }
-        let moved: f64 = after.iter().map(|(k, t)| {
-            let init = lora::read_safetensors(&fixtures().join("peft_parity/rust_adapter").join(lora::ADAPTER_WEIGHTS)).unwrap();
-            let (_, i) = init.iter().find(|(n, _)| n == k).unwrap();
-            max_abs_diff(i, t)
-        }).fold(0.0, f64::max);
-        println!("step {}: max |A,B rust - torch| = {worst:.3e} (largest change from init {moved:.3e})", step + 1);
+        let moved: f64 = after
+            .iter()
+            .map(|(k, t)| {
+                let init = lora::read_safetensors(
+                    &fixtures()
+                        .join("peft_parity/rust_adapter")
+                        .join(lora::ADAPTER_WEIGHTS),
+                )
+                .unwrap();
+                let (_, i) = init.iter().find(|(n, _)| n == k).unwrap();
+                max_abs_diff(i, t)
+            })
+            .fold(0.0, f64::max);
+        println!(
+            "step {}: max |A,B rust - torch| = {worst:.3e} (largest change from init {moved:.3e})",
+            step + 1
+        );
         assert!(worst < 1e-5, "A/B after step {}: {worst}", step + 1);
-        let _ = Kind::Float;
     }
 }

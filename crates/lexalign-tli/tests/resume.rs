@@ -8,18 +8,43 @@ use lexalign_tli::{train, TrainConfig, TrainOptions};
 use std::path::Path;
 
 const PAIRS: &[(&str, &str)] = &[
-    ("maji", "water"), ("mti", "tree"), ("nyumba", "house"), ("mbwa", "dog"), ("paka", "cat"),
-    ("kitabu", "book"), ("jua", "sun"), ("mama", "mother"), ("shule", "school"), ("chakula", "food"),
-    ("mkono", "hand"), ("jicho", "eye"), ("moto", "fire"), ("mlima", "mountain"),
+    ("maji", "water"),
+    ("mti", "tree"),
+    ("nyumba", "house"),
+    ("mbwa", "dog"),
+    ("paka", "cat"),
+    ("kitabu", "book"),
+    ("jua", "sun"),
+    ("mama", "mother"),
+    ("shule", "school"),
+    ("chakula", "food"),
+    ("mkono", "hand"),
+    ("jicho", "eye"),
+    ("moto", "fire"),
+    ("mlima", "mountain"),
 ];
 
 fn cfg() -> TrainConfig {
     // 14 pairs, batch 4: 4 steps per epoch (the last one short), 2 epochs, dropout on.
-    TrainConfig { epochs: 2, batch_size: 4, warmup_steps: 2, lr: 1e-2, r: 4, ..TrainConfig::default() }
+    TrainConfig {
+        epochs: 2,
+        batch_size: 4,
+        warmup_steps: 2,
+        lr: 1e-2,
+        r: 4,
+        ..TrainConfig::default()
+    }
 }
 
 fn opts(out: &Path, resume: bool, stop: Option<usize>) -> TrainOptions {
-    TrainOptions { cfg: cfg(), out: out.to_path_buf(), resume, stop_after_epochs: stop, interrupt: None, base_model: None }
+    TrainOptions {
+        cfg: cfg(),
+        out: out.to_path_buf(),
+        resume,
+        stop_after_epochs: stop,
+        interrupt: None,
+        base_model: None,
+    }
 }
 
 fn bytes(p: &Path) -> Vec<u8> {
@@ -33,16 +58,37 @@ fn resumed_equals_uninterrupted() {
     let (full, split) = (dir.path().join("full"), dir.path().join("split"));
 
     let Some(mut m) = demo_model(2) else { return };
-    let a = train(&mut m.model, &m.tokenizer, &pairs, &opts(&full, false, None), |_, _, _| {}).unwrap();
+    let a = train(
+        &mut m.model,
+        &m.tokenizer,
+        &pairs,
+        &opts(&full, false, None),
+        |_, _, _| {},
+    )
+    .unwrap();
     assert!(a.completed && a.steps_done == 8, "{a:?}");
 
     // A fresh process-like start: reload the model, stop after epoch 1, then resume.
     let Some(mut m) = demo_model(2) else { return };
-    let b = train(&mut m.model, &m.tokenizer, &pairs, &opts(&split, false, Some(1)), |_, _, _| {}).unwrap();
+    let b = train(
+        &mut m.model,
+        &m.tokenizer,
+        &pairs,
+        &opts(&split, false, Some(1)),
+        |_, _, _| {},
+    )
+    .unwrap();
     assert!(!b.completed && b.epochs_done == 1 && !split.join("adapter").exists());
     // Without --resume an existing run folder is refused.
     let Some(mut m) = demo_model(2) else { return };
-    let err = train(&mut m.model, &m.tokenizer, &pairs, &opts(&split, false, None), |_, _, _| {}).unwrap_err();
+    let err = train(
+        &mut m.model,
+        &m.tokenizer,
+        &pairs,
+        &opts(&split, false, None),
+        |_, _, _| {},
+    )
+    .unwrap_err();
     assert!(format!("{err:#}").contains("--resume"), "{err:#}");
     // Other settings are refused by name.
     let mut other = opts(&split, true, None);
@@ -51,18 +97,43 @@ fn resumed_equals_uninterrupted() {
     assert!(format!("{err:#}").contains("`lr`"), "{err:#}");
 
     let Some(mut m) = demo_model(2) else { return };
-    let c = train(&mut m.model, &m.tokenizer, &pairs, &opts(&split, true, None), |_, _, _| {}).unwrap();
+    let c = train(
+        &mut m.model,
+        &m.tokenizer,
+        &pairs,
+        &opts(&split, true, None),
+        |_, _, _| {},
+    )
+    .unwrap();
     assert!(c.completed && c.resumed_from_epoch == Some(1));
 
-    for f in ["adapter/adapter_model.safetensors", "adapter/adapter_config.json", "loss.csv",
-              "checkpoints/epoch-2/optimizer.safetensors"] {
-        assert!(bytes(&full.join(f)) == bytes(&split.join(f)), "{f} differs between the uninterrupted and the resumed run");
+    for f in [
+        "adapter/adapter_model.safetensors",
+        "adapter/adapter_config.json",
+        "loss.csv",
+        "checkpoints/epoch-2/optimizer.safetensors",
+    ] {
+        assert!(
+            bytes(&full.join(f)) == bytes(&split.join(f)),
+            "{f} differs between the uninterrupted and the resumed run"
+        );
     }
     // Training changed the adapter (B starts at zero), and the loss log is the same.
-    let t = lexalign_model::lora::read_safetensors(&full.join("adapter/adapter_model.safetensors")).unwrap();
-    let (_, b0) = t.iter().find(|(k, _)| k == "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight").unwrap();
+    let t = lexalign_model::lora::read_safetensors(&full.join("adapter/adapter_model.safetensors"))
+        .unwrap();
+    let (_, b0) = t
+        .iter()
+        .find(|(k, _)| k == "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight")
+        .unwrap();
     assert!(b0.abs().max().double_value(&[]) > 0.0);
-    assert_eq!(t.len(), 2 * 2 * 30, "every layer of the model is in the adapter");
+    assert_eq!(
+        t.len(),
+        2 * 2 * 30,
+        "every layer of the model is in the adapter"
+    );
     assert_eq!(a.loss, c.loss);
-    println!("loss: {:?}", a.loss.iter().map(|r| r.loss).collect::<Vec<_>>());
+    println!(
+        "loss: {:?}",
+        a.loss.iter().map(|r| r.loss).collect::<Vec<_>>()
+    );
 }

@@ -5,7 +5,11 @@ use clap::Parser;
 use lexalign_cli::eval_cmd::{print_table, run_eval, EvalArgs};
 
 #[derive(Parser)]
-#[command(name = "tli-eval", version, about = "TLI evaluation: pair cosine before and after merging the adapter")]
+#[command(
+    name = "tli-eval",
+    version,
+    about = "TLI evaluation: pair cosine before and after merging the adapter"
+)]
 struct Cli {
     #[command(flatten)]
     args: EvalArgs,

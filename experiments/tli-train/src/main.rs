@@ -5,7 +5,11 @@ use clap::Parser;
 use lexalign_cli::train_cmd::{run_train, TrainArgs};
 
 #[derive(Parser)]
-#[command(name = "tli-train", version, about = "Targeted Lexical Injection training (LoRA, triplet loss at an early layer)")]
+#[command(
+    name = "tli-train",
+    version,
+    about = "Targeted Lexical Injection training (LoRA, triplet loss at an early layer)"
+)]
 struct Cli {
     #[command(flatten)]
     args: TrainArgs,
@@ -16,7 +20,10 @@ fn main() {
     let cli = Cli::parse();
     match run_train(&cli.args, "tli-train") {
         Ok((_, o)) if o.interrupted => {
-            eprintln!("stopped after epoch {}; continue with --resume", o.epochs_done);
+            eprintln!(
+                "stopped after epoch {}; continue with --resume",
+                o.epochs_done
+            );
             std::process::exit(130);
         }
         Ok((_, o)) => println!(

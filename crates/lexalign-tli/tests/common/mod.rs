@@ -18,17 +18,25 @@ pub fn demo_model(max_blocks: usize) -> Option<LoadedModel> {
         }
     };
     tch::set_num_threads(2);
-    let opts = LoadOptions { max_blocks: Some(max_blocks), ..LoadOptions::default() };
+    let opts = LoadOptions {
+        max_blocks: Some(max_blocks),
+        ..LoadOptions::default()
+    };
     Some(load(&path, &opts).expect("load the embedded model"))
 }
 
 pub fn pairs(list: &[(&str, &str)]) -> Vec<lexalign_tli::Pair> {
-    list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 pub fn max_abs_diff(a: &tch::Tensor, b: &tch::Tensor) -> f64 {
     assert_eq!(a.size(), b.size(), "shapes differ");
-    (a.to_kind(tch::Kind::Double) - b.to_kind(tch::Kind::Double)).abs().max().double_value(&[])
+    (a.to_kind(tch::Kind::Double) - b.to_kind(tch::Kind::Double))
+        .abs()
+        .max()
+        .double_value(&[])
 }
 
 pub fn decode_b64_f32(s: &str) -> Vec<f32> {
@@ -44,5 +52,7 @@ pub fn decode_b64_f32(s: &str) -> Vec<f32> {
             buf &= (1 << bits) - 1;
         }
     }
-    out.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    out.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
