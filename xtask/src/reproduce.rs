@@ -202,27 +202,25 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     std::fs::create_dir_all(&partial)
         .with_context(|| format!("cannot create {}", disp(&partial)))?;
 
-    // Build every binary first, so a compile error stops before any stage writes anything.
-    let mut build = cargo_cmd(&assets);
-    build.args(["build", "--quiet"]);
-    for s in &stages {
-        build.args(["-p", s.name]);
-    }
+    // Build every binary first, so a compile error stops before any stage writes anything. One
+    // cargo call per binary, exactly as `cargo run` below selects it: building them together would
+    // unify dependency features differently and `cargo run` would then rebuild.
+    let mut binaries: Vec<&str> = stages.iter().map(|s| s.name).collect();
     if has_report {
-        build.args(["-p", REPORT_PACKAGE]);
+        binaries.push(REPORT_PACKAGE);
     }
-    println!(
-        "reproduce: building {} stage(s){}",
-        stages.len(),
-        if has_report { " and the report" } else { "" }
-    );
-    if let Err(e) = util::run_status(
-        &mut build,
-        "building the experiment binaries",
-        "fix the build error above and run `cargo xtask reproduce` again",
-    ) {
-        let _ = std::fs::remove_dir_all(&partial);
-        return Err(e);
+    println!("reproduce: building {}", binaries.join(", "));
+    for b in &binaries {
+        let mut build = cargo_cmd(&assets);
+        build.args(["build", "--quiet", "-p", b, "--bin", b]);
+        if let Err(e) = util::run_status(
+            &mut build,
+            &format!("building {b}"),
+            "fix the build error above and run `cargo xtask reproduce` again",
+        ) {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
+        }
     }
 
     let ctx = Ctx {

@@ -49,7 +49,11 @@ impl Assets {
     /// Environment for every cargo command xtask runs, so builds link libtorch and tests find assets.
     pub fn cargo_env(&self) -> Vec<(&'static str, OsString)> {
         let mut env = vec![(ENV_CACHE, self.paths.cache.clone().into_os_string())];
-        if self.torch_dir.is_some() {
+        let user_libtorch = std::env::var_os("LIBTORCH").filter(|v| !v.is_empty());
+        if let Some(l) = user_libtorch {
+            // Another libtorch 2.11 chosen by the user (e.g. a GPU machine's torch) wins.
+            env.push(("LIBTORCH", l));
+        } else if self.torch_dir.is_some() {
             // The same absolute path `.cargo/config.toml` gives plain cargo, so switching between
             // `cargo build` and `cargo xtask` does not rebuild torch-sys.
             env.push(("LIBTORCH", self.paths.libtorch_link().into_os_string()));
