@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub const CHECKPOINTS: &str = "checkpoints";
 pub const STATE_FILE: &str = "trainer_state.json";
+pub const LOSS_FILE: &str = "loss.csv";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrainerState {
@@ -27,6 +28,9 @@ pub struct TrainerState {
     /// FNV-1a of the pair list in order, so a resume with other data is refused.
     pub pairs_fingerprint: String,
     pub config: TrainConfig,
+    /// The loss log so far; stored as `loss.csv` next to the state (CSV floats round-trip
+    /// exactly, serde_json's default parser does not always).
+    #[serde(skip)]
     pub loss: Vec<LossRow>,
 }
 
@@ -57,6 +61,7 @@ pub fn write_checkpoint(
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     save_peft(model, lora, &tmp, Some(state.config.seed))?;
     adamw.save(&tmp)?;
+    crate::train::write_loss_csv(&tmp.join(LOSS_FILE), &state.loss)?;
     write_file_atomic(
         &tmp.join(STATE_FILE),
         serde_json::to_string_pretty(state)?.as_bytes(),
@@ -121,8 +126,21 @@ pub fn read_state(dir: &Path) -> Result<TrainerState> {
     let path = dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a trainer state", path.display()))
+    let mut state: TrainerState = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a trainer state", path.display()))?;
+    state.loss = read_loss_csv(&dir.join(LOSS_FILE))?;
+    Ok(state)
+}
+
+pub fn read_loss_csv(path: &Path) -> Result<Vec<LossRow>> {
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    rdr.deserialize()
+        .enumerate()
+        .map(|(i, r)| {
+            r.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))
+        })
+        .collect()
 }
 
 /// Refuses to resume when the settings or data differ from the checkpoint's, naming the field.

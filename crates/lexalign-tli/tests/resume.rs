@@ -68,17 +68,34 @@ fn resumed_equals_uninterrupted() {
     .unwrap();
     assert!(a.completed && a.steps_done == 8, "{a:?}");
 
-    // A fresh process-like start: reload the model, stop after epoch 1, then resume.
+    // A fresh process-like start: reload the model, then "Ctrl-C" in the middle of epoch 2
+    // (after step 6); the two steps of epoch 2 that ran are discarded and redone on resume.
     let Some(mut m) = demo_model(2) else { return };
-    let b = train(
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut o = opts(&split, false, None);
+    o.interrupt = Some(flag.clone());
+    let b = train(&mut m.model, &m.tokenizer, &pairs, &o, |done, _, _| {
+        if done == 6 {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(
+        b.interrupted && !b.completed && b.epochs_done == 1 && b.steps_done == 6,
+        "{b:?}"
+    );
+    assert!(!split.join("adapter").exists() && !split.join("checkpoints/epoch-2").exists());
+    // Stopping after a number of epochs leaves the same state.
+    let Some(mut m) = demo_model(2) else { return };
+    let e = train(
         &mut m.model,
         &m.tokenizer,
         &pairs,
-        &opts(&split, false, Some(1)),
+        &opts(&dir.path().join("e1"), false, Some(1)),
         |_, _, _| {},
     )
     .unwrap();
-    assert!(!b.completed && b.epochs_done == 1 && !split.join("adapter").exists());
+    assert!(!e.completed && e.epochs_done == 1 && e.steps_done == 4);
     // Without --resume an existing run folder is refused.
     let Some(mut m) = demo_model(2) else { return };
     let err = train(
