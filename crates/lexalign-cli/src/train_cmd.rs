@@ -188,6 +188,9 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
             "the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string(),
         );
     }
+    if run.quant != QuantMode::None {
+        notes.push("4-bit weights of the loaded blocks dequantized once (bit-identical to dequantizing at every forward)".to_string());
+    }
     notes.push(format!(
         "forward stops at hidden_states[{}]: {} of {n_blocks} blocks run",
         cfg.target_layer, cfg.target_layer

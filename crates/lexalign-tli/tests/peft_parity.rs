@@ -255,3 +255,31 @@ fn adamw_step_parity() {
         assert!(worst < 1e-5, "A/B after step {}: {worst}", step + 1);
     }
 }
+
+/// The defaults are the authors' adapter: their released adapter_config.json reads back as ours.
+#[test]
+fn defaults_are_the_authors_adapter_config() {
+    let Ok(data) = lexalign_data::PaperData::locate(None) else {
+        eprintln!("skipped: the paper's data is not available");
+        return;
+    };
+    let theirs = LoraConfig::from_file(&data.path(lexalign_data::ADAPTER_CONFIG)).unwrap();
+    let ours = TrainConfig::default().lora();
+    assert_eq!(
+        (theirs.r, theirs.lora_alpha, theirs.lora_dropout),
+        (ours.r, ours.lora_alpha, ours.lora_dropout)
+    );
+    assert_eq!(theirs.modules().unwrap(), ours.modules().unwrap());
+    assert_eq!(theirs.layers_to_transform, ours.layers_to_transform);
+    assert_eq!(
+        (theirs.bias.as_str(), theirs.use_rslora, theirs.use_dora),
+        ("none", false, false)
+    );
+    assert_eq!(theirs.task_type, ours.task_type);
+    // Every key peft 0.11 wrote is in ours too.
+    let keys = |c: &LoraConfig| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(&c.to_json().unwrap()).unwrap();
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys(&theirs), keys(&ours));
+}
