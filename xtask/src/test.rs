@@ -31,6 +31,14 @@ pub fn run(args: &TestArgs) -> Result<()> {
     })?;
     let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
     let with_env = |c: &mut std::process::Command| {
+        // One test process at a time: the libtorch tests each run OpenMP threads, and several
+        // at once on a small machine oversubscribe the cores; OpenMP's spin-waiting then makes
+        // them 5-20x slower. Set NEXTEST_TEST_THREADS / RUST_TEST_THREADS to override.
+        for var in ["NEXTEST_TEST_THREADS", "RUST_TEST_THREADS"] {
+            if std::env::var_os(var).is_none() {
+                c.env(var, "1");
+            }
+        }
         if ci {
             // insta: fail on a changed snapshot instead of writing `.snap.new` files.
             c.env("INSTA_UPDATE", "no")
