@@ -18,7 +18,7 @@ pub struct ModelArgs {
     pub device: String,
     /// Compute dtype: auto (bf16 on GPU, f32 on CPU) | f32 | bf16 | f16. Half precision on the
     /// CPU falls back to f32 and the provenance says so.
-    #[arg(long, default_value = "auto")]
+    #[arg(long, alias = "compute-dtype", default_value = "auto")]
     pub dtype: String,
     /// 4-bit quantization of the decoder-block linear layers: none | nf4 | fp4 (bitsandbytes-compatible).
     #[arg(long)]

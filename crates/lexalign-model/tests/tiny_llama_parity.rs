@@ -6,8 +6,7 @@ use lexalign_model::load::{build, LoadOptions};
 use lexalign_model::pooling::{PoolMasks, Pooling};
 use lexalign_model::safetensors_dir::SafetensorsDir;
 use lexalign_model::LlamaConfig;
-use std::path::PathBuf;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 mod common;
 use common::{decode_f32 as decode, fixtures, max_abs_diff};

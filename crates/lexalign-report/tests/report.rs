@@ -318,15 +318,19 @@ fn demo_flag_wins_over_the_name() {
     assert!(!RunFolder::load(&run).unwrap().is_real_model());
 }
 
-/// The committed figures, tables and report match a fresh build (what `cargo xtask reproduce --check` does in CI).
+/// The committed outputs that depend on the authors' data alone (figures 1-3, the LaTeX tables
+/// and numbers) match a build from the published data. The report itself also holds the
+/// model-based stages' demonstration, so it is left to `cargo xtask reproduce --check` (which
+/// `cargo xtask test` runs after the tests) to compare with the full pipeline.
 #[test]
-fn committed_tree_is_current() {
+fn committed_published_data_outputs_are_current() {
     let tmp = tempfile::tempdir().unwrap();
     let Some(run) = published_run(tmp.path()) else {
         return;
     };
     let rf = RunFolder::load(&run).unwrap();
-    let r = check_tree(&claims_file(), &rf, &repo()).unwrap();
+    let mut r = check_tree(&claims_file(), &rf, &repo()).unwrap();
+    r.differing.retain(|f| f != "paper/reproduction.md");
     assert!(
         r.ok(),
         "{}\nregenerate with `cargo xtask reproduce`",
