@@ -483,9 +483,14 @@ fn report_md(
             s.push_str("\n## Pipeline demonstration (not a verdict)\n\n");
             let _ = writeln!(
                 s,
-                "These stages ran on **{who}**, the small embedded demo model (English-only), to show that the pipeline runs end \
+                "These stages ran on **{who}**, {what}, to show that the pipeline runs end \
                  to end. Its numbers say nothing about the paper's claims; the verdicts above come from the authors' data, and \
-                 the model column stays \"needs the real model\" until `{REAL_MODEL_COMMAND}` runs on Lugha-Llama.\n"
+                 the model column stays \"needs the real model\" until `{REAL_MODEL_COMMAND}` runs on Lugha-Llama.\n",
+                what = if run.is_embedded_demo_model() {
+                    "the small embedded demo model (English-only)"
+                } else {
+                    "not the paper's model (Lugha-Llama-8B-wura)"
+                }
             );
         } else {
             s.push_str("\n## Re-run with the real model\n\n");

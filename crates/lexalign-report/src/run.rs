@@ -216,6 +216,12 @@ impl RunFolder {
                 .is_some_and(|m| m.to_ascii_lowercase().contains("lugha"))
     }
 
+    /// True when a stage says it ran on the embedded demo model (SmolLM2-135M).
+    pub fn is_embedded_demo_model(&self) -> bool {
+        self.model_summaries()
+            .any(|s| s.get("demo_model").and_then(|d| d.as_bool()) == Some(true))
+    }
+
     pub fn has_model_stages(&self) -> bool {
         !self.pilot_scans.is_empty() || self.train.is_some() || self.eval.is_some()
     }
