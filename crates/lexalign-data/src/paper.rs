@@ -222,6 +222,16 @@ pub enum Group {
     Control,
 }
 
+impl Group {
+    /// The name used in the CSV (`trained` / `control`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Group::Trained => "trained",
+            Group::Control => "control",
+        }
+    }
+}
+
 impl TryFrom<String> for Group {
     type Error = String;
     fn try_from(s: String) -> std::result::Result<Self, String> {

@@ -2,63 +2,13 @@
 //! The same code reads the authors' released results and our own `tli-eval` output, so both are
 //! summarised identically.
 
-use std::path::Path;
-
 use anyhow::{bail, Context, Result};
 use lexalign_stats::{mean, ttest_welch, PairedSummary, TTest};
 use serde::{Deserialize, Serialize};
 
-/// One evaluated pair.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalRow {
-    pub swahili: String,
-    pub english: String,
-    pub sim_pre_tli: f64,
-    pub sim_post_tli: f64,
-    pub group: String,
-    pub improvement: f64,
-}
-
-/// Read a per-pair results CSV, with errors that name the file and line.
-pub fn read_eval_csv(path: &Path) -> Result<Vec<EvalRow>> {
-    let mut rdr =
-        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let headers = rdr
-        .headers()
-        .with_context(|| format!("{}: no header row", path.display()))?
-        .clone();
-    let want = [
-        "swahili",
-        "english",
-        "sim_pre_tli",
-        "sim_post_tli",
-        "group",
-        "improvement",
-    ];
-    if headers.iter().collect::<Vec<_>>() != want {
-        bail!(
-            "{}: header is {:?}, expected {:?}",
-            path.display(),
-            headers.iter().collect::<Vec<_>>(),
-            want
-        );
-    }
-    let mut rows = Vec::new();
-    for (i, rec) in rdr.deserialize::<EvalRow>().enumerate() {
-        let row =
-            rec.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))?;
-        if row.group != "trained" && row.group != "control" {
-            bail!(
-                "{}: data line {}: group {:?} is neither 'trained' nor 'control'",
-                path.display(),
-                i + 1,
-                row.group
-            );
-        }
-        rows.push(row);
-    }
-    Ok(rows)
-}
+/// One evaluated pair: the same row type (and reader, [`read_quantitative`]) as the authors'
+/// `quantitative_results.csv` in `lexalign-data`.
+pub use lexalign_data::{read_quantitative, Group, QuantitativeRow as EvalRow};
 
 /// Everything computed from one evaluation table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,15 +27,15 @@ pub struct EvalStats {
 
 impl EvalStats {
     pub fn compute(rows: &[EvalRow]) -> Result<Self> {
-        let col = |g: &str| -> (Vec<f64>, Vec<f64>) {
+        let col = |g: Group| -> (Vec<f64>, Vec<f64>) {
             let r: Vec<&EvalRow> = rows.iter().filter(|r| r.group == g).collect();
             (
                 r.iter().map(|r| r.sim_pre_tli).collect(),
                 r.iter().map(|r| r.sim_post_tli).collect(),
             )
         };
-        let (tpre, tpost) = col("trained");
-        let (cpre, cpost) = col("control");
+        let (tpre, tpost) = col(Group::Trained);
+        let (cpre, cpost) = col(Group::Control);
         if tpre.len() < 2 || cpre.len() < 2 {
             bail!(
                 "evaluation table needs at least 2 trained and 2 control pairs, has {} and {}",

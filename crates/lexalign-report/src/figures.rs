@@ -5,7 +5,7 @@ use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::eval::EvalRow;
+use crate::eval::{EvalRow, Group};
 use crate::published::Pilot;
 use crate::run::{LossRow, PilotScan};
 
@@ -227,7 +227,7 @@ pub fn pre_post_figure(rows: &[EvalRow], title: &str) -> Result<String> {
             .map_err(e)?
             .label("no change (y = x)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.6)));
-        for (g, col) in [("trained", TRAINED), ("control", CONTROL)] {
+        for (g, col) in [(Group::Trained, TRAINED), (Group::Control, CONTROL)] {
             let pts: Vec<(f64, f64)> = rows
                 .iter()
                 .filter(|r| r.group == g)
@@ -240,7 +240,7 @@ pub fn pre_post_figure(rows: &[EvalRow], title: &str) -> Result<String> {
                         .map(move |p| Circle::new(p, 3, col.mix(0.55).filled())),
                 )
                 .map_err(e)?
-                .label(format!("{g} (n = {n})"))
+                .label(format!("{} (n = {n})", g.as_str()))
                 .legend(move |(x, y)| Circle::new((x + 10, y), 4, col.filled()));
         }
         chart
@@ -259,13 +259,13 @@ pub fn pre_post_figure(rows: &[EvalRow], title: &str) -> Result<String> {
 pub fn improvement_figure(rows: &[EvalRow], title: &str) -> Result<String> {
     svg((720, 460), |root| {
         let width = 0.01;
-        let gains = |g: &str| -> Vec<f64> {
+        let gains = |g: Group| -> Vec<f64> {
             rows.iter()
                 .filter(|r| r.group == g)
                 .map(|r| r.sim_post_tli - r.sim_pre_tli)
                 .collect()
         };
-        let (t, c) = (gains("trained"), gains("control"));
+        let (t, c) = (gains(Group::Trained), gains(Group::Control));
         let (lo, hi) = range_of(t.iter().chain(c.iter()).cloned(), 0.02);
         let nbins = ((hi - lo) / width).round().max(1.0) as usize;
         let hist = |v: &[f64]| -> Vec<f64> {

@@ -5,55 +5,30 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use lexalign_data::{parse_sums, read_layer_alignment, Group};
 use lexalign_run::{sha256_file, write_atomic};
 use lexalign_stats::PairedSummary;
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{read_eval_csv, EvalRow, EvalStats};
+use crate::eval::{read_quantitative, EvalRow, EvalStats};
 use crate::run::{PAIRS_FILE, SUMMARY_FILE};
 
 /// Where the data comes from (the paper-data README).
 pub const SOURCE: &str = "StanNgugi/tli_project @ e158b764740d27effd1250b00bbf543690c0fe56";
 
 /// The committed sums (`paper/paper-data.sha256`, `sha256sum` format, paths relative to `tli_project/`).
-pub const DEFAULT_SUMS: &str = include_str!("../../../paper/paper-data.sha256");
-
-pub const PILOT_CSV: &str = "results/pilot_study/layer_alignment_results.csv";
-pub const EVAL_CSV: &str = "results/evaluation/quantitative_results.csv";
-pub const TRAIN_PAIRS: &str = "data/word_pairs.json";
-pub const CONTROL_PAIRS: &str = "data/control_word_pairs.json";
-pub const ADAPTER_CONFIG: &str = "results/tli_lora_adapters/final/adapter_config.json";
+pub use lexalign_data::PAPER_SUMS as DEFAULT_SUMS;
+/// The authors' files, relative to `tli_project/` (defined once, in `lexalign-data`).
+pub use lexalign_data::{
+    ADAPTER_CONFIG, CONTROL_PAIRS, LAYER_ALIGNMENT as PILOT_CSV, QUANTITATIVE_RESULTS as EVAL_CSV,
+    TRAINING_PAIRS as TRAIN_PAIRS,
+};
 
 /// A file and its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSum {
     pub path: String,
     pub sha256: String,
-}
-
-/// Parse `sha256sum`-format text (`<64 hex>  <path>` per line).
-pub fn parse_sums(text: &str, origin: &str) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim_end();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (hash, path) = line
-            .split_once("  ")
-            .or_else(|| line.split_once(" *"))
-            .with_context(|| {
-                format!(
-                    "{origin}:{}: expected '<sha256>  <path>', got {line:?}",
-                    i + 1
-                )
-            })?;
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!("{origin}:{}: {hash:?} is not a SHA-256 hex digest", i + 1);
-        }
-        out.insert(path.to_string(), hash.to_ascii_lowercase());
-    }
-    Ok(out)
 }
 
 /// Hash `dir/rel` and compare with the expected sum; errors say what to do.
@@ -159,31 +134,13 @@ fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
 }
 
 fn read_pilot(path: &Path) -> Result<Pilot> {
-    let mut rdr =
-        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut layers = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        let rec =
-            rec.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))?;
-        let parse = |j: usize, what: &str| -> Result<&str> {
-            rec.get(j).with_context(|| {
-                format!("{}: data line {}: no {what} column", path.display(), i + 1)
-            })
-        };
-        let layer = parse(0, "layer")?
-            .parse()
-            .with_context(|| format!("{}: data line {}: layer", path.display(), i + 1))?;
-        let avg_cosine = parse(1, "avg_cosine_similarity")?
-            .parse()
-            .with_context(|| {
-                format!(
-                    "{}: data line {}: avg_cosine_similarity",
-                    path.display(),
-                    i + 1
-                )
-            })?;
-        layers.push(LayerRow { layer, avg_cosine });
-    }
+    let layers: Vec<LayerRow> = read_layer_alignment(path)?
+        .into_iter()
+        .map(|l| LayerRow {
+            layer: l.layer,
+            avg_cosine: l.avg_cosine_similarity,
+        })
+        .collect();
     let peak = layers
         .iter()
         .max_by(|a, b| a.avg_cosine.total_cmp(&b.avg_cosine))
@@ -241,7 +198,7 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     .collect::<Result<Vec<_>>>()?;
 
     let pilot = read_pilot(&dir.join(PILOT_CSV))?;
-    let rows = read_eval_csv(&dir.join(EVAL_CSV))?;
+    let rows = read_quantitative(dir.join(EVAL_CSV))?;
     let eval = EvalStats::compute(&rows)?;
     let trained = read_pairs(&dir.join(TRAIN_PAIRS))?;
     let control = read_pairs(&dir.join(CONTROL_PAIRS))?;
@@ -259,7 +216,7 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     let pair = |p: &Pair| format!("{} -> {}", p.swahili, p.english);
     let tp: BTreeSet<String> = trained.iter().map(pair).collect();
     let cp: BTreeSet<String> = control.iter().map(pair).collect();
-    let same = |g: &str, list: &[Pair]| {
+    let same = |g: Group, list: &[Pair]| {
         let csv: Vec<(&str, &str)> = rows
             .iter()
             .filter(|r| r.group == g)
@@ -279,7 +236,7 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
         shared_pairs: tp.intersection(&cp).cloned().collect(),
         shared_swahili: ts.intersection(&cs).cloned().collect(),
         shared_english: te.intersection(&ce).cloned().collect(),
-        csv_matches_json: same("trained", &trained) && same("control", &control),
+        csv_matches_json: same(Group::Trained, &trained) && same(Group::Control, &control),
     };
     Ok(PaperData {
         summary: PublishedSummary {
@@ -322,7 +279,7 @@ pub fn write_stage(data: &PaperData, out: &Path) -> Result<()> {
                 r.english.clone(),
                 num(r.sim_pre_tli),
                 num(r.sim_post_tli),
-                r.group.clone(),
+                r.group.as_str().to_string(),
                 num(r.improvement),
             ]
         })
@@ -441,4 +398,17 @@ fn group_row(name: &str, g: &PairedSummary) -> Vec<String> {
 /// Shortest round-trip text of a float, in scientific notation when tiny (`1.332e-240`, not 240 zeros).
 fn num(x: f64) -> String {
     serde_json::to_string(&x).unwrap_or_else(|_| "NaN".into())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn source_names_the_commit_lexalign_data_checks() {
+        let want = format!(
+            "{} @ {}",
+            lexalign_data::PAPER_REPO,
+            lexalign_data::PAPER_COMMIT
+        );
+        assert_eq!(super::SOURCE, want);
+    }
 }

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use lexalign_run::Provenance;
 use serde::Deserialize;
 
-use crate::eval::{read_eval_csv, EvalRow, EvalStats};
+use crate::eval::{read_quantitative, EvalRow, EvalStats};
 use crate::published::PublishedSummary;
 use crate::values::{eval_values, pilot_values, Values};
 
@@ -117,7 +117,7 @@ impl RunFolder {
                 pd.join(SUMMARY_FILE).display()
             )
         })?;
-        let published_rows = read_eval_csv(&pd.join(PAIRS_FILE))?;
+        let published_rows = read_quantitative(pd.join(PAIRS_FILE))?;
 
         let mut scan_dirs: Vec<String> = std::fs::read_dir(path)
             .with_context(|| format!("cannot list {}", path.display()))?
@@ -155,7 +155,7 @@ impl RunFolder {
 
         let ed = path.join("tli-eval");
         let eval = if ed.join("quantitative_results.csv").is_file() {
-            let rows = read_eval_csv(&ed.join("quantitative_results.csv"))?;
+            let rows = read_quantitative(ed.join("quantitative_results.csv"))?;
             let stats = EvalStats::compute(&rows)
                 .with_context(|| format!("statistics of {}", ed.display()))?;
             Some(EvalStage {
