@@ -3,6 +3,7 @@
 //! script loaded it), per-pair CSV in their columns, per-set statistics and a shuffled baseline.
 
 use crate::model_args::{LoadedRun, ModelArgs};
+use crate::stage_io::write_summary;
 use crate::train_cmd::{pair_file, read_pair_list, CONTROL_PAIRS, TRAIN_PAIRS};
 use anyhow::Result;
 use clap::Args;
@@ -102,11 +103,6 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
         results_csv(&outcome.rows)?,
     )?;
     let prov = run.provenance(stage)?;
-    let model_sha = prov
-        .model
-        .as_ref()
-        .map(|m| m.sha256.clone())
-        .unwrap_or_default();
     let adapter_sha =
         lexalign_run::sha256_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?;
     let set = |g: &str| {
@@ -125,14 +121,6 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
     }
     notes.push("post-TLI: adapter merged into the 4-bit base and re-quantized, as peft's merge_and_unload on bitsandbytes layers".to_string());
     let summary = serde_json::json!({
-        "model": run.model.info.name,
-        "model_path": run.model_path.display().to_string(),
-        "model_sha256": model_sha,
-        "demo_model": run.is_demo_model(),
-        "quant": run.quant.name(),
-        "double_quant": run.double_quant,
-        "dtype": run.dtype,
-        "device": run.device,
         "threads": run.threads,
         "adapter": args.adapter.display().to_string(),
         "adapter_sha256": adapter_sha,
@@ -150,10 +138,7 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
         "eval_seconds": secs,
         "notes": notes,
     });
-    lexalign_run::write_atomic(
-        args.out.join("summary.json"),
-        serde_json::to_vec_pretty(&summary)?,
-    )?;
+    write_summary(&args.out, &run, &prov, summary)?;
     prov.data_file(&trained_path)?
         .data_file(&control_path)?
         .data_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?

@@ -4,6 +4,7 @@
 pub mod memory;
 pub mod model_args;
 pub mod scan_cmd;
+pub mod stage_io;
 pub mod train_cmd;
 pub mod eval_cmd;
 

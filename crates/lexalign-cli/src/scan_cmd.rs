@@ -2,6 +2,7 @@
 //! bar, write the CSVs, `summary.json` and `provenance.json`.
 
 use crate::model_args::{LoadedRun, ModelArgs};
+use crate::stage_io::write_summary;
 use anyhow::{Context, Result};
 use clap::Args;
 use lexalign_model::{Pooling, QuantMode};
@@ -92,16 +93,7 @@ pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<ScanResult> {
     std::fs::create_dir_all(job.out).with_context(|| format!("cannot create {}", job.out.display()))?;
     write_outputs(job.out, &src, &tgt, &result)?;
     let prov = run.provenance(job.stage)?;
-    let model_sha = prov.model.as_ref().map(|m| m.sha256.clone()).unwrap_or_default();
     let summary = serde_json::json!({
-        "model": run.model.info.name,
-        "model_path": run.model_path.display().to_string(),
-        "model_sha256": model_sha,
-        "demo_model": run.is_demo_model(),
-        "quant": run.quant.name(),
-        "double_quant": run.double_quant,
-        "dtype": run.dtype,
-        "device": run.device,
         "pooling": job.pooling.name(),
         "n_pairs": src.len(),
         "n_layers": run.model.model.cfg.num_hidden_layers,
@@ -109,7 +101,7 @@ pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<ScanResult> {
         "seed": job.seed,
         "batch_size": job.batch_size,
     });
-    lexalign_run::write_atomic(job.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    write_summary(job.out, run, &prov, summary)?;
     prov.data_file(job.pairs_file)?
         .seed(job.seed)
         .setting("pooling", job.pooling.name())?

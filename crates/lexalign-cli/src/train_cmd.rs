@@ -2,6 +2,7 @@
 //! by default; every hyper-parameter from `--config FILE` (TOML) and overridable by a flag.
 
 use crate::model_args::{LoadedRun, ModelArgs};
+use crate::stage_io::write_summary;
 use anyhow::{Context, Result};
 use clap::Args;
 use lexalign_model::QuantMode;
@@ -231,20 +232,7 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
     bar.finish_and_clear();
 
     let prov = run.provenance(stage)?;
-    let model_sha = prov
-        .model
-        .as_ref()
-        .map(|m| m.sha256.clone())
-        .unwrap_or_default();
     let summary = serde_json::json!({
-        "model": run.model.info.name,
-        "model_path": run.model_path.display().to_string(),
-        "model_sha256": model_sha,
-        "demo_model": run.is_demo_model(),
-        "quant": run.quant.name(),
-        "double_quant": run.double_quant,
-        "dtype": run.dtype,
-        "device": run.device,
         "threads": run.threads,
         "pairs_file": pairs_path.display().to_string(),
         "n_pairs": outcome.n_pairs,
@@ -265,10 +253,7 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
         "config": cfg,
         "notes": notes,
     });
-    lexalign_run::write_atomic(
-        args.out.join("summary.json"),
-        serde_json::to_vec_pretty(&summary)?,
-    )?;
+    write_summary(&args.out, &run, &prov, summary)?;
     prov.data_file(&pairs_path)?
         .seed(cfg.seed)
         .setting("train_config", &cfg)?
