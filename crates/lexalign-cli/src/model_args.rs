@@ -56,11 +56,9 @@ impl ModelArgs {
     pub fn load(&self, default_quant: QuantMode, max_blocks: Option<usize>) -> Result<LoadedRun> {
         lexalign_model::tch::set_num_threads(self.threads as i32);
         let device = self.device.parse::<DeviceArg>()?.resolve()?;
-        let requested = if self.dtype == "auto" {
-            if device == lexalign_model::tch::Device::Cpu { lexalign_model::tch::Kind::Float } else { lexalign_model::tch::Kind::BFloat16 }
-        } else {
-            parse_kind(&self.dtype)?
-        };
+        // `auto` is the authors' bf16 compute; on the CPU it falls back to f32 (noted below).
+        let requested =
+            if self.dtype == "auto" { lexalign_model::tch::Kind::BFloat16 } else { parse_kind(&self.dtype)? };
         let (kind, note) = effective_kind(requested, device);
         let quant = match &self.quant {
             Some(q) => q.parse()?,
@@ -79,7 +77,11 @@ impl ModelArgs {
         let model = lexalign_model::load(&path, &opts).with_context(|| format!("cannot load model {}", path.display()))?;
         let mut notes = Vec::new();
         if let Some(n) = note {
-            log::warn!("{n}");
+            if self.dtype == "auto" {
+                log::info!("{n}");
+            } else {
+                log::warn!("{n}");
+            }
             notes.push(n);
         }
         Ok(LoadedRun {
