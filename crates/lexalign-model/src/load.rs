@@ -176,14 +176,10 @@ pub fn build(cfg: &LlamaConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
 /// The input is rounded to the compute dtype first, as bitsandbytes quantises the weight after
 /// transformers has loaded it in `torch_dtype`.
 fn quantize(w: &Tensor, q: QuantMode, double_quant: bool, dev: Device) -> Result<Quant4Weight> {
-    let shape: Vec<usize> = w.size().iter().map(|&d| d as usize).collect();
-    let values: Vec<f32> = Vec::<f32>::try_from(w.to_kind(Kind::Float).flatten(0, -1))
-        .context("copying a weight to the host")?;
     let qt = match q {
         QuantMode::Nf4 => lexalign_quant::QuantType::Nf4,
         QuantMode::Fp4 => lexalign_quant::QuantType::Fp4,
         QuantMode::None => unreachable!(),
     };
-    let host = lexalign_quant::quantize(&values, &shape, qt, 64, double_quant)?;
-    Ok(Quant4Weight::from_host(&host, dev))
+    Quant4Weight::quantize(w, qt, 64, double_quant, dev)
 }

@@ -14,7 +14,7 @@
 use crate::config::LlamaConfig;
 use crate::linear::{BaseWeight, Linear, LoraAdapter};
 use crate::llama::{Block, Llama};
-use crate::quant4::{Absmax, Quant4Weight};
+use crate::quant4::Quant4Weight;
 use anyhow::{bail, ensure, Context, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -529,47 +529,9 @@ pub fn merge(model: &mut Llama) -> Result<()> {
     Ok(())
 }
 
-/// Quantises `w` (f32, the shape of `like`) with `like`'s code book, block size and double-quant setting.
+/// Quantises `w` (the shape of `like`) with `like`'s type, block size and double-quant setting.
 fn requantize_like(like: &Quant4Weight, w: &Tensor, device: Device) -> Result<Quant4Weight> {
-    use lexalign_quant::{codebook, QuantType};
-    let cb = Vec::<f32>::try_from(like.codebook.to_device(Device::Cpu).to_kind(Kind::Float))?;
-    let qt = [QuantType::Nf4, QuantType::Fp4]
-        .into_iter()
-        .find(|&qt| codebook(qt).iter().zip(&cb).all(|(a, b)| a == b))
-        .context("the 4-bit code book is neither NF4 nor FP4")?;
-    let double = matches!(like.absmax, Absmax::Double { .. });
-    let values = Vec::<f32>::try_from(
-        w.to_device(Device::Cpu)
-            .to_kind(Kind::Float)
-            .contiguous()
-            .view([-1]),
-    )?;
-    let shape: Vec<usize> = like.shape.iter().map(|&d| d as usize).collect();
-    let q = lexalign_quant::quantize(&values, &shape, qt, like.blocksize as usize, double)?;
-    Ok(to_device_weight(&q, device))
-}
-
-/// bitsandbytes-layout host codes -> the model's device-side 4-bit weight.
-fn to_device_weight(q: &lexalign_quant::Quantized4bit, device: Device) -> Quant4Weight {
-    let f = |v: &[f32]| Tensor::from_slice(v).to_device(device);
-    let absmax = match &q.absmax {
-        lexalign_quant::Absmax::Plain(a) => Absmax::Plain(f(a)),
-        lexalign_quant::Absmax::Double(d) => Absmax::Double {
-            codes: Tensor::from_slice(&d.codes).to_device(device),
-            code_map: f(&d.code[..]),
-            nested_absmax: f(&d.absmax2),
-            offset: d.offset,
-            nested_blocksize: d.blocksize2 as i64,
-        },
-    };
-    Quant4Weight {
-        packed: Tensor::from_slice(&q.packed).to_device(device),
-        absmax,
-        codebook: f(&q.dequant_table()),
-        shape: q.shape.iter().map(|&d| d as i64).collect(),
-        blocksize: q.blocksize as i64,
-        numel: q.numel as i64,
-    }
+    Quant4Weight::quantize(w, like.quant_type, like.blocksize as usize, like.is_double_quant(), device)
 }
 
 /// Writes f32/bf16/f16 tensors as a safetensors file (atomically: temp file + rename).

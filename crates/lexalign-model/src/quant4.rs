@@ -18,6 +18,8 @@ pub struct Quant4Weight {
     pub absmax: Absmax,
     /// The 16 code-book values (NF4 or FP4), f32.
     pub codebook: Tensor,
+    /// NF4 or FP4, kept so a merge can re-quantise with the same settings.
+    pub quant_type: lexalign_quant::QuantType,
     pub shape: Vec<i64>,
     pub blocksize: i64,
     pub numel: i64,
@@ -40,7 +42,34 @@ impl Quant4Weight {
             },
         };
         let shape = q.shape.iter().map(|&d| d as i64).collect();
-        Self { packed, absmax, codebook, shape, blocksize: q.blocksize as i64, numel: q.numel as i64 }
+        Self {
+            packed,
+            absmax,
+            codebook,
+            quant_type: q.quant_type,
+            shape,
+            blocksize: q.blocksize as i64,
+            numel: q.numel as i64,
+        }
+    }
+
+    /// Quantises `w` on the host with bitsandbytes' algorithm and uploads the codes.
+    pub fn quantize(
+        w: &Tensor,
+        quant_type: lexalign_quant::QuantType,
+        blocksize: usize,
+        double_quant: bool,
+        device: Device,
+    ) -> anyhow::Result<Self> {
+        let shape: Vec<usize> = w.size().iter().map(|&d| d as usize).collect();
+        let values = Vec::<f32>::try_from(w.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]))
+            .map_err(|e| anyhow::anyhow!("copying a weight to the host: {e}"))?;
+        let host = lexalign_quant::quantize(&values, &shape, quant_type, blocksize, double_quant)?;
+        Ok(Self::from_host(&host, device))
+    }
+
+    pub fn is_double_quant(&self) -> bool {
+        matches!(self.absmax, Absmax::Double { .. })
     }
 
     fn absmax_f32(&self) -> Tensor {
