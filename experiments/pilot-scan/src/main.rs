@@ -9,9 +9,9 @@
 
 use anyhow::Result;
 use clap::Parser;
-use lexalign_cli::scan_cmd::{scan_and_write, ScanJob};
+use lexalign_cli::scan_cmd::{read_pairs, scan_and_write, ScanJob};
+use lexalign_cli::train_cmd::pair_file;
 use lexalign_cli::ModelArgs;
-use lexalign_data::PaperData;
 use lexalign_model::{Pooling, QuantMode};
 use std::path::PathBuf;
 
@@ -49,17 +49,8 @@ fn main() {
 
 fn run() -> Result<()> {
     let args = Args::parse();
-    let pairs_path = match &args.pairs {
-        Some(p) => p.clone(),
-        None => {
-            let data = PaperData::locate(args.paper_data.as_deref())?;
-            data.verify()?;
-            data.path(lexalign_data::TRAINING_PAIRS)
-        }
-    };
-    let file = lexalign_data::read_pairs(&pairs_path)?;
-    let (sources, targets): (Vec<String>, Vec<String>) =
-        file.pairs.into_iter().map(|p| (p.source, p.target)).unzip();
+    let pairs_path = pair_file(&args.pairs, &args.paper_data, lexalign_data::TRAINING_PAIRS, "--pairs")?;
+    let (sources, targets) = read_pairs(&pairs_path)?;
     // The authors' pilot: NF4 with bf16 compute.
     let run = args.model.load(QuantMode::Nf4, None)?;
     for (i, name) in args.pooling.iter().enumerate() {
