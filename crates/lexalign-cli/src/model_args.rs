@@ -41,6 +41,8 @@ pub struct LoadedRun {
     pub double_quant: bool,
     pub notes: Vec<String>,
     pub threads: usize,
+    /// The model's SHA-256, computed on first use (an 8B checkpoint takes a while to hash).
+    model_hash: std::sync::OnceLock<lexalign_run::FileHash>,
 }
 
 impl ModelArgs {
@@ -93,6 +95,7 @@ impl ModelArgs {
             double_quant: self.double_quant,
             notes,
             threads: self.threads,
+            model_hash: std::sync::OnceLock::new(),
         })
     }
 }
@@ -101,11 +104,18 @@ impl LoadedRun {
     /// A provenance record with the model, device, dtype, quantization and threads filled in.
     pub fn provenance(&self, stage: &str) -> Result<Provenance> {
         let quant = format!("{}{}", self.quant.name(), if self.double_quant { "+dq" } else { "" });
+        let hash = match self.model_hash.get() {
+            Some(h) => h.clone(),
+            None => {
+                let h = lexalign_run::hash_path(&self.model_path)?;
+                self.model_hash.get_or_init(|| h).clone()
+            }
+        };
         let mut p = Provenance::collect()
             .stage(stage)
             .tch_version("0.24.0")
             .torch_version(lexalign_model::TORCH_VERSION)
-            .model(&self.model_path)?
+            .model_hashed(&self.model_path, hash.sha256)
             .device(self.device.clone())
             .dtype(self.dtype.clone())
             .quant(quant)

@@ -13,6 +13,6 @@ mod time;
 pub use fsutil::{sha256_bytes, sha256_file, write_atomic, write_atomic_with};
 pub use logging::init_logging;
 pub use progress::progress_bar;
-pub use provenance::{FileHash, Provenance, PROVENANCE_FILE};
+pub use provenance::{hash_path, FileHash, Provenance, PROVENANCE_FILE};
 pub use rundir::RunDir;
 pub use time::{utc_compact_stamp, utc_rfc3339, utc_rfc3339_at};

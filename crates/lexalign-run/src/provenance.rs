@@ -181,7 +181,9 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn hash_path(path: &Path) -> Result<FileHash> {
+/// A file's SHA-256, or for a folder (an HF checkpoint) the SHA-256 of its sorted
+/// `sha256sum`-style manifest.
+pub fn hash_path(path: &Path) -> Result<FileHash> {
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     let sha256 = if meta.is_dir() {
