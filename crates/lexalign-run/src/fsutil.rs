@@ -1,17 +1,18 @@
-//! Atomic file writes and streaming SHA-256.
+//! Atomic file writes and folder swaps, with fsync: readers see the old content or the complete
+//! new one, never half of it, and a crash right after cannot undo the write.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{anyhow, Context, Result};
-use sha2::{Digest, Sha256};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Write `bytes` to `path` atomically: readers see the old file or the complete new one,
-/// never a half-written one (temp file in the same folder, fsync, rename).
+/// never a half-written one (temp file in the same folder, write, fsync the file, rename, fsync
+/// the folder).
 pub fn write_atomic(path: impl AsRef<Path>, bytes: impl AsRef<[u8]>) -> Result<()> {
     let bytes = bytes.as_ref();
     write_atomic_with(path, |w| {
@@ -27,16 +28,9 @@ where
     F: FnOnce(&mut BufWriter<File>) -> Result<()>,
 {
     let path = path.as_ref();
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("cannot write {}: the path has no file name", path.display()))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let (dir, name) = split(path)?;
     let tmp = dir.join(format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
+        ".{name}.tmp-{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
@@ -69,44 +63,95 @@ where
         let _ = fs::remove_file(&tmp);
         return result;
     }
-    // Make the rename itself durable (best effort: not every platform can open folders).
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// A fresh, empty hidden folder next to `dest` (`.<name>.tmp-<pid>-<n>`, its parent created if
+/// needed), to fill and then move into place with [`swap_dir`]. A stale one is removed first.
+pub fn temp_dir_beside(dest: impl AsRef<Path>) -> Result<PathBuf> {
+    let dest = dest.as_ref();
+    let (dir, name) = split(dest)?;
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove stale {}", tmp.display()))?;
+    }
+    fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    Ok(tmp)
+}
+
+/// Move the complete folder `tmp` to `dest`, replacing an older `dest`: everything in `tmp` is
+/// fsynced first, the old folder is moved aside so the new one appears in one rename, and the
+/// parent folder is fsynced so the swap survives a crash. `tmp` and `dest` must be siblings.
+pub fn swap_dir(tmp: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<()> {
+    let (tmp, dest) = (tmp.as_ref(), dest.as_ref());
+    let (dir, name) = split(dest)?;
+    sync_tree(tmp)?;
+    let old = dir.join(format!(
+        ".{name}.old-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let had_old = dest.exists();
+    if had_old {
+        fs::rename(dest, &old)
+            .with_context(|| format!("cannot move the old {} aside", dest.display()))?;
+    }
+    if let Err(e) = fs::rename(tmp, dest) {
+        if had_old {
+            let _ = fs::rename(&old, dest);
+        }
+        return Err(e)
+            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()));
+    }
+    sync_dir(&dir);
+    if had_old {
+        fs::remove_dir_all(&old).with_context(|| format!("cannot remove {}", old.display()))?;
     }
     Ok(())
 }
 
-/// Lower-case hex SHA-256 of a file, read in chunks (model files are hundreds of MB).
-pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
-    let path = path.as_ref();
-    let mut file =
-        File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
+/// (parent folder, file name) of `path`; the parent of a bare name is `.`.
+fn split(path: &Path) -> Result<(PathBuf, String)> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("cannot write {}: the path has no file name", path.display()))?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name.to_string_lossy().into_owned()))
+}
+
+/// fsync every file and folder below `dir`, then `dir` itself.
+fn sync_tree(dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let p = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
+        let meta = fs::symlink_metadata(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        if meta.is_dir() {
+            sync_tree(&p)?;
+        } else if meta.is_file() {
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .with_context(|| format!("fsync of {}", p.display()))?;
         }
-        hasher.update(&buf[..n]);
     }
-    Ok(hex(&hasher.finalize()))
+    sync_dir(dir);
+    Ok(())
 }
 
-/// Lower-case hex SHA-256 of bytes in memory.
-pub fn sha256_bytes(bytes: impl AsRef<[u8]>) -> String {
-    hex(&Sha256::digest(bytes.as_ref()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
+/// Make renames in `dir` durable (best effort: not every platform can open folders).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
-    s
 }
 
 #[cfg(test)]
@@ -151,19 +196,25 @@ mod tests {
     }
 
     #[test]
-    fn sha256_known_values() {
-        assert_eq!(
-            sha256_bytes(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+    fn swap_dir_replaces_a_folder_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("abc");
-        fs::write(&p, "abc").unwrap();
-        assert_eq!(
-            sha256_file(&p).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        let err = sha256_file(dir.path().join("missing")).unwrap_err();
-        assert!(format!("{err:#}").contains("missing"));
+        let dest = dir.path().join("adapter");
+        for content in ["one", "two"] {
+            let tmp = temp_dir_beside(&dest).unwrap();
+            assert!(tmp.is_dir() && tmp.parent() == Some(dir.path()));
+            fs::create_dir(tmp.join("sub")).unwrap();
+            write_atomic(tmp.join("sub/f.txt"), content).unwrap();
+            swap_dir(&tmp, &dest).unwrap();
+            assert_eq!(fs::read_to_string(dest.join("sub/f.txt")).unwrap(), content);
+        }
+        // Nothing but the folder itself is left behind.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("adapter")]);
+        let e = swap_dir(dir.path().join("nope"), &dest).unwrap_err();
+        assert!(format!("{e:#}").contains("nope"), "{e:#}");
+        assert!(dest.join("sub/f.txt").is_file(), "a failed swap keeps the old folder");
     }
 }

@@ -1,18 +1,31 @@
-//! Shared run plumbing for every lexalign binary: logging, progress, atomic output files,
-//! hashing and the `provenance.json` record each run writes next to its outputs.
+//! Shared run plumbing for every lexalign binary and for xtask: the cache folder rule, the
+//! embedded-model table, atomic output files and folder swaps, hashing, logging, progress and
+//! the `provenance.json` record each run writes next to its outputs.
 //!
-//! Pure Rust, no tch: the torch/tch versions are passed in by the caller as strings.
+//! Pure Rust, no tch (xtask depends on it and must build before libtorch exists): the torch/tch
+//! versions are passed in by the caller as strings.
 
+mod cache;
+mod embedded;
 mod fsutil;
+mod hash;
 mod logging;
 mod progress;
 mod provenance;
 mod rundir;
 mod time;
 
-pub use fsutil::{sha256_bytes, sha256_file, write_atomic, write_atomic_with};
+pub use cache::{cache_dir, cache_dir_with, ENV_CACHE};
+pub use embedded::{
+    embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, EMBEDDED_MODELS,
+    GEMMA3_270M, SMOLLM2_135M,
+};
+pub use fsutil::{swap_dir, temp_dir_beside, write_atomic, write_atomic_with};
+pub use hash::{
+    check_hash, copy_hashed, hash_path, parse_sums, sha256_bytes, sha256_file, FileHash, HashCheck,
+};
 pub use logging::init_logging;
 pub use progress::progress_bar;
-pub use provenance::{hash_path, FileHash, Provenance, PROVENANCE_FILE};
+pub use provenance::{Provenance, PROVENANCE_FILE};
 pub use rundir::RunDir;
 pub use time::{utc_compact_stamp, utc_rfc3339, utc_rfc3339_at};

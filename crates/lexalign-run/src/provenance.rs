@@ -8,18 +8,13 @@ use std::process::Command;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::{sha256_bytes, sha256_file, write_atomic};
+use crate::fsutil::write_atomic;
+use crate::hash::hash_path;
+pub use crate::hash::FileHash;
 use crate::time::utc_rfc3339;
 
 /// File name of the record inside a stage folder.
 pub const PROVENANCE_FILE: &str = "provenance.json";
-
-/// A file (or folder) and its SHA-256.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileHash {
-    pub path: String,
-    pub sha256: String,
-}
 
 /// The provenance record. Build with [`Provenance::collect`] and the setters, then [`Provenance::write`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,44 +176,6 @@ fn display(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// A file's SHA-256, or for a folder (an HF checkpoint) the SHA-256 of its sorted
-/// `sha256sum`-style manifest.
-pub fn hash_path(path: &Path) -> Result<FileHash> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let sha256 = if meta.is_dir() {
-        let mut files = Vec::new();
-        collect_files(path, path, &mut files)?;
-        files.sort();
-        let mut manifest = String::new();
-        for rel in files {
-            let h = sha256_file(path.join(&rel))?;
-            manifest.push_str(&format!("{h}  {rel}\n"));
-        }
-        sha256_bytes(manifest)
-    } else {
-        sha256_file(path)?
-    };
-    Ok(FileHash {
-        path: display(path),
-        sha256,
-    })
-}
-
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        let p = entry.path();
-        if p.is_dir() {
-            collect_files(root, &p, out)?;
-        } else {
-            let rel = p.strip_prefix(root).unwrap_or(&p);
-            out.push(rel.to_string_lossy().replace('\\', "/"));
-        }
-    }
-    Ok(())
-}
-
 fn run_git(dir: &Path, args: &[&str]) -> Option<String> {
     let out = Command::new("git")
         .arg("-C")
@@ -279,6 +236,7 @@ fn os_description() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hash::sha256_bytes;
 
     #[test]
     fn round_trip_with_hashes() {
