@@ -1,10 +1,10 @@
 //! GGUF -> HF folder (`model.safetensors` f32 with HF names, `config.json`, `tokenizer.json`,
-//! `tokenizer_config.json`), written into a temporary sibling folder and renamed into place.
+//! `tokenizer_config.json`), written into a temporary sibling folder and swapped into place (`lexalign_run::swap_dir`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use safetensors::{Dtype, View};
@@ -50,30 +50,12 @@ pub fn convert_to_hf_dir(gguf_path: impl AsRef<Path>, out_dir: impl AsRef<Path>)
     let tok = model.tokenizer()?;
     let tensors = model.load_all_hf()?;
 
-    let parent = match out_dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let base = out_dir
-        .file_name()
-        .ok_or_else(|| anyhow!("output folder {} has no name", out_dir.display()))?;
-    let tmp = parent.join(format!(
-        ".{}.tmp-{}",
-        base.to_string_lossy(),
-        std::process::id()
-    ));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).with_context(|| format!("removing stale {}", tmp.display()))?;
-    }
-    fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let tmp = lexalign_run::temp_dir_beside(out_dir)?;
 
     let result = (|| -> Result<()> {
         write_safetensors(&tensors, &tmp.join("model.safetensors"))?;
         let write_json = |name: &str, v: &serde_json::Value| -> Result<()> {
-            let p = tmp.join(name);
-            fs::write(&p, serde_json::to_string_pretty(v)? + "\n")
-                .with_context(|| format!("writing {}", p.display()))
+            lexalign_run::write_atomic(tmp.join(name), serde_json::to_string_pretty(v)? + "\n")
         };
         write_json("config.json", &model.config().to_hf_json())?;
         write_json("tokenizer_config.json", &tok.hf_tokenizer_config())?;
@@ -93,22 +75,8 @@ pub fn convert_to_hf_dir(gguf_path: impl AsRef<Path>, out_dir: impl AsRef<Path>)
         )));
     }
 
-    // Swap into place: move any old folder aside first so the new one appears in one rename.
-    let old = parent.join(format!(
-        ".{}.old-{}",
-        base.to_string_lossy(),
-        std::process::id()
-    ));
-    let had_old = out_dir.exists();
-    if had_old {
-        fs::rename(out_dir, &old)
-            .with_context(|| format!("moving old {} aside", out_dir.display()))?;
-    }
-    fs::rename(&tmp, out_dir)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), out_dir.display()))?;
-    if had_old {
-        fs::remove_dir_all(&old).with_context(|| format!("removing old {}", old.display()))?;
-    }
+    // Swap into place (fsynced; any old folder is replaced whole).
+    lexalign_run::swap_dir(&tmp, out_dir)?;
     log::info!(
         "converted {} -> {} ({} tensors)",
         gguf_path.display(),

