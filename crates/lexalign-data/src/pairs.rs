@@ -8,21 +8,88 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::Value;
 
-/// One translation pair (source language word, target language word), as written in the file.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+/// One translation pair (source language word, target language word), as written in the file,
+/// with where it was read from (so later checks can name the file and line).
+///
+/// Equality, hashing and ordering look at the two strings only: the same pair read from two
+/// places is the same pair.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Pair {
     pub source: String,
     pub target: String,
+    /// File and line (or JSON index) it was read from; `None` for pairs made in memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
 }
 
 impl Pair {
+    /// A pair made in memory (no origin).
     pub fn new(source: impl Into<String>, target: impl Into<String>) -> Self {
         Self {
             source: source.into(),
             target: target.into(),
+            origin: None,
         }
+    }
+
+    /// The same pair, recording where it was read from.
+    pub fn at(mut self, file: impl Into<String>, at: Location) -> Self {
+        self.origin = Some(Origin {
+            file: file.into(),
+            at,
+        });
+        self
+    }
+
+    /// `file: line N` (or `in memory`), for messages.
+    pub fn whence(&self) -> String {
+        match &self.origin {
+            Some(o) => o.to_string(),
+            None => "in memory".into(),
+        }
+    }
+
+    fn key(&self) -> (&str, &str) {
+        (&self.source, &self.target)
+    }
+}
+
+impl PartialEq for Pair {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Pair {}
+
+impl std::hash::Hash for Pair {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state)
+    }
+}
+
+impl PartialOrd for Pair {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pair {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// Where a pair was read from: the file (as given) and the line or JSON index in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Origin {
+    pub file: String,
+    pub at: Location,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.at)
     }
 }
 
@@ -55,7 +122,8 @@ impl Columns {
 }
 
 /// Where a pair sits in its file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Location {
     /// 1-based line of a CSV/TSV file.
     Line(u64),
@@ -284,10 +352,7 @@ impl<'a> Builder<'a> {
                 );
             }
         }
-        let pair = Pair {
-            source: s,
-            target: t,
-        };
+        let pair = Pair::new(s, t).at(self.origin, at);
         if let Some(first) = self.seen.get(&pair) {
             self.out.duplicates.push(Duplicate {
                 pair: pair.clone(),

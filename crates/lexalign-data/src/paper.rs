@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::locate;
 use crate::pairs::{read_pairs, PairFile};
 
 pub const PAPER_REPO: &str = "StanNgugi/tli_project";
@@ -34,33 +35,22 @@ pub struct PaperData {
 }
 
 impl PaperData {
-    /// Find the folder: `explicit`, else `$LEXALIGN_PAPER_DATA`, else `<repo>/../shared/paper-data/tli_project`,
-    /// else the `cargo xtask setup` download cache (`<cache>/paper-data/<commit>/tli_project`).
+    /// Find the folder: `explicit`, else `$LEXALIGN_PAPER_DATA`, else `../shared/paper-data/tli_project`
+    /// from the current folder or from the repository, else the `cargo xtask setup` download cache
+    /// (`<cache>/paper-data/<commit>/tli_project`).
     /// An explicit or env path that does not exist is an error (no silent fallback).
     pub fn locate(explicit: Option<&Path>) -> Result<Self> {
-        if let Some(p) = explicit {
-            return Self::at(p).with_context(|| {
-                format!(
-                    "the paper-data folder given ({}) is not usable",
-                    p.display()
-                )
-            });
-        }
-        if let Some(p) = std::env::var_os(ENV_PAPER_DATA).filter(|v| !v.is_empty()) {
-            let p = PathBuf::from(p);
-            return Self::at(&p)
-                .with_context(|| format!("{ENV_PAPER_DATA}={} is not usable", p.display()));
-        }
-        let candidates = default_candidates();
-        for c in &candidates {
-            if c.is_dir() {
-                return Ok(Self { root: c.clone() });
-            }
-        }
-        bail!(
-            "the paper's data (the authors' tli_project folder) was not found; looked in {}: {WHAT_TO_DO}",
-            candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
-        )
+        let root = locate::locate_dir(
+            explicit,
+            &locate::Search {
+                what: "the paper's data (the authors' tli_project folder)",
+                env: ENV_PAPER_DATA,
+                shared: &["paper-data", "tli_project"],
+                cache: &["paper-data", PAPER_COMMIT, "tli_project"],
+                what_to_do: WHAT_TO_DO,
+            },
+        )?;
+        Ok(Self { root })
     }
 
     /// Use `root` (a `tli_project` folder) as is.
@@ -92,22 +82,8 @@ impl PaperData {
     /// All problems are reported together.
     pub fn verify_with(&self, sums: &str, origin: &str) -> Result<()> {
         let sums = parse_sums(sums, origin)?;
-        let mut problems = Vec::new();
-        for (rel, expected) in &sums {
-            let path = self.path(rel);
-            if !path.is_file() {
-                problems.push(format!("{} is missing", path.display()));
-                continue;
-            }
-            let actual = lexalign_run::sha256_file(&path)?;
-            if &actual != expected {
-                problems.push(format!(
-                    "{} has SHA-256 {actual} but {origin} expects {expected} (the authors' file at commit {})",
-                    path.display(),
-                    &PAPER_COMMIT[..7]
-                ));
-            }
-        }
+        let note = format!(" (the authors' file at commit {})", &PAPER_COMMIT[..7]);
+        let problems = locate::sum_problems(&self.root, &sums, origin, None, &note)?;
         if !problems.is_empty() {
             bail!(
                 "the paper's data in {} does not match the committed sums: {}. Restore the authors' files \
@@ -138,40 +114,6 @@ impl PaperData {
     pub fn quantitative(&self) -> Result<Vec<QuantitativeRow>> {
         read_quantitative(self.path(QUANTITATIVE_RESULTS))
     }
-}
-
-fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(manifest)
-        .to_path_buf()
-}
-
-/// The cache folder used by `cargo xtask setup` (same rule: `$LEXALIGN_CACHE`,
-/// `$XDG_CACHE_HOME/lexalign`, `~/.cache/lexalign`).
-fn cache_dir() -> Option<PathBuf> {
-    let nonempty = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    nonempty("LEXALIGN_CACHE")
-        .or_else(|| nonempty("XDG_CACHE_HOME").map(|p| p.join("lexalign")))
-        .or_else(|| nonempty("HOME").map(|p| p.join(".cache").join("lexalign")))
-}
-
-fn default_candidates() -> Vec<PathBuf> {
-    let mut v = vec![repo_root()
-        .join("..")
-        .join("shared")
-        .join("paper-data")
-        .join("tli_project")];
-    if let Some(c) = cache_dir() {
-        v.push(c.join("paper-data").join(PAPER_COMMIT).join("tli_project"));
-    }
-    v
 }
 
 /// Parse `sha256sum`-format text (`<64 hex>  <path>` per line; `#` comments and blank lines skipped).
