@@ -105,7 +105,7 @@ fn memory(args: &lexalign_cli::ModelArgs, project_config: Option<&std::path::Pat
         Some(p) => (p.display().to_string(), std::fs::read_to_string(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?),
         None => ("Llama-3.1-8B (Lugha-Llama-8B-wura)".to_string(), LLAMA31_8B_CONFIG.to_string()),
     };
-    let target = lexalign_model::LlamaConfig::from_json_str(&text)?;
+    let target = lexalign_model::ModelConfig::from_json_str(&text)?;
     for (label, q, dq) in [("bf16", QuantMode::None, false), ("nf4", QuantMode::Nf4, false), ("nf4+dq", QuantMode::Nf4, true)] {
         let p = project(&target, q, dq, 2);
         println!("  projected {name} {label:6}: lexalign {} (no lm_head), transformers {} (with lm_head)",

@@ -3,7 +3,7 @@
 //! shape of Lugha-Llama-8B-wura) so one can see whether an 8B model fits a small GPU.
 
 use lexalign_model::load::QuantMode;
-use lexalign_model::LlamaConfig;
+use lexalign_model::ModelConfig;
 
 /// The architecture of Llama-3.1-8B (and so of Lugha-Llama-8B-wura), from its config.json.
 pub const LLAMA31_8B_CONFIG: &str = r#"{"architectures":["LlamaForCausalLM"],"model_type":"llama",
@@ -35,7 +35,7 @@ impl Projection {
 
 /// Weight bytes of `cfg` with the linear layers in `quant` and everything else in a dtype of
 /// `dense_bytes` bytes per value (2 for bf16).
-pub fn project(cfg: &LlamaConfig, quant: QuantMode, double_quant: bool, dense_bytes: u64) -> Projection {
+pub fn project(cfg: &ModelConfig, quant: QuantMode, double_quant: bool, dense_bytes: u64) -> Projection {
     let (h, i, v) = (cfg.hidden_size as u64, cfg.intermediate_size as u64, cfg.vocab_size as u64);
     let kv = (cfg.num_kv_heads() * cfg.head_dim()) as u64;
     let q = (cfg.num_attention_heads * cfg.head_dim()) as u64;
@@ -52,7 +52,7 @@ pub fn project(cfg: &LlamaConfig, quant: QuantMode, double_quant: bool, dense_by
     Projection {
         linear: per_block * layers,
         other: v * h * dense_bytes + norms,
-        lm_head: if cfg.tie_word_embeddings { 0 } else { v * h * dense_bytes },
+        lm_head: if cfg.tie_word_embeddings() { 0 } else { v * h * dense_bytes },
     }
 }
 
@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn an_8b_llama_fits_in_6_gb_with_nf4() {
-        let cfg = LlamaConfig::from_json_str(LLAMA31_8B_CONFIG).unwrap();
+        let cfg = ModelConfig::from_json_str(LLAMA31_8B_CONFIG).unwrap();
         let bf16 = project(&cfg, QuantMode::None, false, 2);
         let nf4 = project(&cfg, QuantMode::Nf4, false, 2);
         let nf4dq = project(&cfg, QuantMode::Nf4, true, 2);

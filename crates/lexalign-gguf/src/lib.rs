@@ -10,15 +10,18 @@
 // `is_multiple_of` needs Rust 1.87; the workspace MSRV is 1.85.
 #![allow(unknown_lints, clippy::manual_is_multiple_of)]
 
+pub mod arch;
 pub mod convert;
 pub mod dequant;
 pub mod llama;
 pub mod locate;
 pub mod reader;
+pub mod spm;
 pub mod tokenizer;
 pub mod value;
 
 pub use convert::convert_to_hf_dir;
+pub use arch::Arch;
 pub use dequant::GgmlType;
 pub use llama::{gguf_to_hf_name, reverse_permute_rows, HfTensor, LlamaConfig, LlamaGguf};
 pub use locate::{default_model_path, embedded_model_path, resolve_model, DEFAULT_MODEL_FILE};

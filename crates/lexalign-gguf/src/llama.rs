@@ -1,4 +1,4 @@
-//! A llama GGUF seen the way transformers loads it (`from_pretrained(dir, gguf_file=...)`):
+//! A decoder GGUF (llama, qwen2, qwen3, gemma3) seen the way transformers loads it (`from_pretrained(dir, gguf_file=...)`):
 //! HF tensor names, HF shapes, q/k rows un-permuted, and an HF config.
 //!
 //! transformers (legacy GGUF loader, `modeling_gguf_pytorch_utils.py`) dequantises each tensor
@@ -10,6 +10,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::arch::Arch;
 use crate::reader::{Gguf, TensorInfo};
 use crate::tokenizer::{tokenizer_from_gguf_full, GgufTokenizer};
 
@@ -24,60 +25,14 @@ pub struct HfTensor {
     pub data: Vec<f32>,
 }
 
-/// Maps a llama.cpp tensor name to the HF Llama name; `None` for tensors HF does not load
-/// (e.g. `rope_freqs.weight`).
+/// Maps a llama.cpp tensor name of a `llama` GGUF to the HF name (see [`crate::arch::gguf_to_hf`]).
 pub fn gguf_to_hf_name(name: &str) -> Option<String> {
-    match name {
-        "token_embd.weight" => return Some("model.embed_tokens.weight".into()),
-        "output_norm.weight" => return Some("model.norm.weight".into()),
-        "output.weight" => return Some("lm_head.weight".into()),
-        _ => {}
-    }
-    let rest = name.strip_prefix("blk.")?;
-    let (layer, part) = rest.split_once('.')?;
-    if layer.is_empty() || !layer.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (module, suffix) = part.rsplit_once('.')?;
-    let hf = match module {
-        "attn_q" => "self_attn.q_proj",
-        "attn_k" => "self_attn.k_proj",
-        "attn_v" => "self_attn.v_proj",
-        "attn_output" => "self_attn.o_proj",
-        "ffn_gate" => "mlp.gate_proj",
-        "ffn_up" => "mlp.up_proj",
-        "ffn_down" => "mlp.down_proj",
-        "attn_norm" => "input_layernorm",
-        "ffn_norm" => "post_attention_layernorm",
-        _ => return None,
-    };
-    Some(format!("model.layers.{layer}.{hf}.{suffix}"))
+    crate::arch::gguf_to_hf(Arch::Llama, name)
 }
 
 /// The inverse of [`gguf_to_hf_name`].
 pub fn hf_to_gguf_name(hf: &str) -> Option<String> {
-    match hf {
-        "model.embed_tokens.weight" => return Some("token_embd.weight".into()),
-        "model.norm.weight" => return Some("output_norm.weight".into()),
-        "lm_head.weight" => return Some("output.weight".into()),
-        _ => {}
-    }
-    let rest = hf.strip_prefix("model.layers.")?;
-    let (layer, part) = rest.split_once('.')?;
-    let (module, suffix) = part.rsplit_once('.')?;
-    let g = match module {
-        "self_attn.q_proj" => "attn_q",
-        "self_attn.k_proj" => "attn_k",
-        "self_attn.v_proj" => "attn_v",
-        "self_attn.o_proj" => "attn_output",
-        "mlp.gate_proj" => "ffn_gate",
-        "mlp.up_proj" => "ffn_up",
-        "mlp.down_proj" => "ffn_down",
-        "input_layernorm" => "attn_norm",
-        "post_attention_layernorm" => "ffn_norm",
-        _ => return None,
-    };
-    Some(format!("blk.{layer}.{g}.{suffix}"))
+    crate::arch::hf_to_gguf(Arch::Llama, hf)
 }
 
 /// Undoes llama.cpp's `permute(w, n_head)` on the rows of a `[rows, cols]` row-major matrix
@@ -110,9 +65,12 @@ pub fn reverse_permute_rows(
     Ok(out)
 }
 
-/// The HF `config.json` fields transformers derives from a llama GGUF.
+/// The HF `config.json` fields transformers derives from a decoder GGUF.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LlamaConfig {
+    /// The GGUF architecture (`general.architecture`).
+    #[serde(skip)]
+    pub arch: Option<Arch>,
     pub architectures: Vec<String>,
     pub model_type: String,
     pub hidden_size: usize,
@@ -142,6 +100,8 @@ pub struct LlamaConfig {
     pub name: Option<String>,
     /// Whether the file has a `rope_freqs.weight` tensor (ignored by transformers).
     pub has_rope_freqs: bool,
+    /// `{arch}.attention.sliding_window` (Gemma 3).
+    pub sliding_window: Option<usize>,
 }
 
 impl LlamaConfig {
@@ -151,24 +111,25 @@ impl LlamaConfig {
         let arch = g
             .get_str("general.architecture")?
             .ok_or_else(|| anyhow!("{p}: GGUF metadata 'general.architecture' is missing"))?;
-        if arch != "llama" {
-            bail!("{p}: GGUF architecture '{arch}' is not supported: lexalign only handles 'llama' (LlamaForCausalLM)");
-        }
+        let kind = Arch::from_gguf(arch, &p.to_string())?;
+        let ak = kind.key();
         let name = g.get_str("general.name")?.map(str::to_owned);
-        if name.as_deref() == Some("mistral") {
-            // transformers switches such files (`"mistral" in [general.name]`) to MistralForCausalLM.
-            bail!(
-                "{p}: '{}' is a Mistral model stored as llama; not supported",
-                name.unwrap_or_default()
-            );
-        }
+        // transformers switches llama files named mistral (`"mistral" in [general.name]`) to Mistral.
+        let is_mistral = kind == Arch::Llama && name.as_deref() == Some("mistral");
+        let (hf_arch, model_type) = match kind {
+            Arch::Llama if is_mistral => ("MistralForCausalLM", "mistral"),
+            Arch::Llama => ("LlamaForCausalLM", "llama"),
+            Arch::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
+            Arch::Qwen3 => ("Qwen3ForCausalLM", "qwen3"),
+            Arch::Gemma3 => ("Gemma3ForCausalLM", "gemma3_text"),
+        };
         let req = |k: &str| -> Result<u64> {
-            g.get_u64(&format!("llama.{k}"))?
-                .ok_or_else(|| anyhow!("{p}: GGUF metadata 'llama.{k}' is missing"))
+            g.get_u64(&format!("{ak}.{k}"))?
+                .ok_or_else(|| anyhow!("{p}: GGUF metadata '{ak}.{k}' is missing"))
         };
         let hidden_size = req("embedding_length")? as usize;
         let num_attention_heads = req("attention.head_count")? as usize;
-        let num_key_value_heads = match g.get_u64("llama.attention.head_count_kv")? {
+        let num_key_value_heads = match g.get_u64(&format!("{ak}.attention.head_count_kv"))? {
             Some(v) => v as usize,
             None => num_attention_heads,
         };
@@ -180,11 +141,13 @@ impl LlamaConfig {
                 "{p}: bad head counts: {num_attention_heads} heads, {num_key_value_heads} kv heads"
             );
         }
-        let head_dim = match g.get_u64("llama.rope.dimension_count")? {
+        // transformers maps gemma3's `attention.key_length` to head_dim, llama's `rope.dimension_count`.
+        let head_key = if kind == Arch::Gemma3 { "attention.key_length" } else { "rope.dimension_count" };
+        let head_dim = match g.get_u64(&format!("{ak}.{head_key}"))? {
             Some(v) => v as usize,
             None => hidden_size / num_attention_heads,
         };
-        let vocab_size = match g.get_u64("llama.vocab_size")? {
+        let vocab_size = match g.get_u64(&format!("{ak}.vocab_size"))? {
             Some(v) => v as usize,
             None => g
                 .get("tokenizer.ggml.tokens")
@@ -192,17 +155,17 @@ impl LlamaConfig {
                 .map(|a| a.len())
                 .ok_or_else(|| {
                     anyhow!(
-                        "{p}: neither 'llama.vocab_size' nor 'tokenizer.ggml.tokens' is present"
+                        "{p}: neither '{ak}.vocab_size' nor 'tokenizer.ggml.tokens' is present"
                     )
                 })?,
         };
-        let rope_scaling = match g.get_str("llama.rope.scaling.type")? {
+        let rope_scaling = match g.get_str(&format!("{ak}.rope.scaling.type"))? {
             None | Some("none") => None,
             Some(t) => {
                 let mut m = serde_json::Map::new();
                 m.insert("rope_type".into(), t.into());
                 for (k, v) in g.metadata() {
-                    if let Some(s) = k.strip_prefix("llama.rope.scaling.") {
+                    if let Some(s) = k.strip_prefix(&format!("{ak}.rope.scaling.")) {
                         if s == "type" {
                             continue;
                         }
@@ -226,8 +189,9 @@ impl LlamaConfig {
                 .transpose()
         };
         Ok(LlamaConfig {
-            architectures: vec!["LlamaForCausalLM".into()],
-            model_type: "llama".into(),
+            arch: Some(kind),
+            architectures: vec![hf_arch.into()],
+            model_type: model_type.into(),
             hidden_size,
             intermediate_size: req("feed_forward_length")? as usize,
             num_hidden_layers: req("block_count")? as usize,
@@ -235,14 +199,16 @@ impl LlamaConfig {
             num_key_value_heads,
             head_dim,
             rms_norm_eps: g
-                .get_f64("llama.attention.layer_norm_rms_epsilon")?
+                .get_f64(&format!("{ak}.attention.layer_norm_rms_epsilon"))?
                 .ok_or_else(|| {
                     anyhow!(
-                        "{p}: GGUF metadata 'llama.attention.layer_norm_rms_epsilon' is missing"
+                        "{p}: GGUF metadata '{ak}.attention.layer_norm_rms_epsilon' is missing"
                     )
                 })?,
-            // transformers' LlamaConfig default when the key is absent.
-            rope_theta: g.get_f64("llama.rope.freq_base")?.unwrap_or(10000.0),
+            // The HF config class's default when the key is absent.
+            rope_theta: g
+                .get_f64(&format!("{ak}.rope.freq_base"))?
+                .unwrap_or(if kind == Arch::Gemma3 { 1_000_000.0 } else { 10000.0 }),
             rope_scaling,
             max_position_embeddings: req("context_length")? as usize,
             vocab_size,
@@ -251,16 +217,36 @@ impl LlamaConfig {
             pad_token_id: id("padding_token_id")?,
             unk_token_id: id("unknown_token_id")?,
             tie_word_embeddings: g.tensor("output.weight").is_none(),
-            hidden_act: "silu".into(),
+            hidden_act: if kind == Arch::Gemma3 { "gelu_pytorch_tanh" } else { "silu" }.into(),
             attention_bias: g.tensor("blk.0.attn_q.bias").is_some(),
             mlp_bias: g.tensor("blk.0.ffn_up.bias").is_some(),
             name,
             has_rope_freqs: g.tensor("rope_freqs.weight").is_some(),
+            sliding_window: g
+                .get_u64(&format!("{ak}.attention.sliding_window"))?
+                .map(|w| w as usize),
         })
     }
 
     /// An HF `config.json` (transformers 4.x keys `rope_theta`/`rope_scaling`, which 5.x also reads).
+    /// Gemma 3 keys the GGUF leaves out take `Gemma3TextConfig`'s defaults, as transformers does.
     pub fn to_hf_json(&self) -> serde_json::Value {
+        let mut v = self.base_hf_json();
+        let obj = v.as_object_mut().expect("an object");
+        if self.arch == Some(Arch::Gemma3) {
+            obj.remove("hidden_act");
+            obj.insert("hidden_activation".into(), "gelu_pytorch_tanh".into());
+            obj.insert("query_pre_attn_scalar".into(), 256.into());
+            obj.insert("rope_local_base_freq".into(), 10000.0.into());
+            obj.insert("sliding_window".into(), self.sliding_window.unwrap_or(4096).into());
+            obj.insert("sliding_window_pattern".into(), 6.into());
+            obj.insert("attn_logit_softcapping".into(), serde_json::Value::Null);
+            obj.insert("final_logit_softcapping".into(), serde_json::Value::Null);
+        }
+        v
+    }
+
+    fn base_hf_json(&self) -> serde_json::Value {
         serde_json::json!({
             "architectures": self.architectures,
             "model_type": self.model_type,
@@ -317,6 +303,10 @@ impl LlamaGguf {
         &self.config
     }
 
+    pub fn arch(&self) -> Arch {
+        self.config.arch.unwrap_or(Arch::Llama)
+    }
+
     /// The tokenizer transformers builds from this file, with BOS/EOS/PAD info.
     pub fn tokenizer(&self) -> Result<GgufTokenizer> {
         tokenizer_from_gguf_full(&self.gguf)
@@ -327,7 +317,7 @@ impl LlamaGguf {
         self.gguf
             .tensors()
             .iter()
-            .filter_map(|t| gguf_to_hf_name(&t.name))
+            .filter_map(|t| crate::arch::gguf_to_hf(self.arch(), &t.name))
             .collect()
     }
 
@@ -336,7 +326,7 @@ impl LlamaGguf {
         self.gguf
             .tensors()
             .iter()
-            .filter(|t| gguf_to_hf_name(&t.name).is_none())
+            .filter(|t| crate::arch::gguf_to_hf(self.arch(), &t.name).is_none())
             .map(|t| t.name.as_str())
             .collect()
     }
@@ -344,8 +334,8 @@ impl LlamaGguf {
     /// The GGUF tensor info behind an HF name (`lm_head.weight` falls back to the embedding when tied).
     pub fn tensor_info(&self, hf_name: &str) -> Result<&TensorInfo> {
         let p = self.gguf.path().display();
-        let g = hf_to_gguf_name(hf_name)
-            .ok_or_else(|| anyhow!("{p}: '{hf_name}' is not a Llama parameter name"))?;
+        let g = crate::arch::hf_to_gguf(self.arch(), hf_name)
+            .ok_or_else(|| anyhow!("{p}: '{hf_name}' is not a parameter name of a {} model", self.arch().key()))?;
         match self.gguf.tensor(&g) {
             Some(t) => Ok(t),
             None if hf_name == "lm_head.weight" && self.config.tie_word_embeddings => self
@@ -360,9 +350,16 @@ impl LlamaGguf {
     /// (dequantised, q/k rows un-permuted). `lm_head.weight` returns the embedding when tied.
     pub fn load_hf(&self, hf_name: &str) -> Result<HfTensor> {
         let info = self.tensor_info(hf_name)?;
-        let data = self.gguf.dequantize(&info.name)?;
+        let mut data = self.gguf.dequantize(&info.name)?;
         let shape = info.hf_shape();
-        let heads = if hf_name.ends_with("self_attn.q_proj.weight")
+        let arch = self.arch();
+        if arch.norms_offset_by_one() && info.name.contains("norm.weight") {
+            // transformers' Gemma2TensorProcessor: `weights - 1` in f32.
+            data.iter_mut().for_each(|x| *x -= 1.0);
+        }
+        let heads = if !arch.permutes_qk() {
+            None
+        } else if hf_name.ends_with("self_attn.q_proj.weight")
             || hf_name.ends_with("self_attn.q_proj.bias")
         {
             Some(self.config.num_attention_heads)

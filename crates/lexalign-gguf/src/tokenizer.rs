@@ -143,24 +143,29 @@ pub fn tokenizer_from_gguf_full(g: &Gguf) -> Result<GgufTokenizer> {
             )
         })?
         .to_string();
-    if model != "gpt2" {
+    let arch = g.get_str("general.architecture")?.unwrap_or_default().to_string();
+    let gemma_spm = model == "llama" && arch.starts_with("gemma");
+    if model != "gpt2" && !gemma_spm {
         bail!(
-            "{p}: tokenizer.ggml.model = '{model}' is not supported; lexalign builds byte-level BPE ('gpt2', \
-             used by SmolLM2 and Llama 3) tokenizers only"
+            "{p}: tokenizer.ggml.model = '{model}' (architecture '{arch}') is not supported; lexalign builds \
+             byte-level BPE ('gpt2': SmolLM2, Llama 3, Qwen) and Gemma's SentencePiece ('llama' in a gemma file) tokenizers"
         );
     }
     let pre = g.get_str("tokenizer.ggml.pre")?.map(str::to_owned);
     let tokens = g
         .get_str_array("tokenizer.ggml.tokens")?
         .ok_or_else(|| anyhow!("{p}: GGUF metadata 'tokenizer.ggml.tokens' is missing"))?;
+    let types = g
+        .get_int_array("tokenizer.ggml.token_type")?
+        .unwrap_or_default();
+    if gemma_spm {
+        return gemma_tokenizer(g, &p, model, pre, &tokens, &types);
+    }
     let merges = g.get_str_array("tokenizer.ggml.merges")?.ok_or_else(|| {
         anyhow!(
             "{p}: GGUF metadata 'tokenizer.ggml.merges' is missing (needed for a BPE tokenizer)"
         )
     })?;
-    let types = g
-        .get_int_array("tokenizer.ggml.token_type")?
-        .unwrap_or_default();
 
     let spelling = bytes_to_unicode();
     let alphabet: HashSet<char> = spelling.iter().copied().collect();
@@ -189,24 +194,8 @@ pub fn tokenizer_from_gguf_full(g: &Gguf) -> Result<GgufTokenizer> {
         })
         .collect::<Result<_>>()?;
 
-    let mut added = Vec::new();
-    let mut special_ids = Vec::new();
-    for (id, t) in tokens.iter().enumerate() {
-        let ty = types.get(id).copied().unwrap_or(1);
-        // 3 = CONTROL -> special (skipped if mislabelled outside the byte alphabet); 4 = USER_DEFINED -> plain.
-        let special = match ty {
-            3 if in_alphabet(t) => true,
-            4 => false,
-            _ => continue,
-        };
-        if special {
-            special_ids.push(id as u32);
-        }
-        added.push(json!({
-            "id": id, "content": t, "single_word": false, "lstrip": false, "rstrip": false,
-            "normalized": false, "special": special,
-        }));
-    }
+    // 3 = CONTROL -> special (skipped if mislabelled outside the byte alphabet); 4 = USER_DEFINED -> plain.
+    let (added, special_ids) = added_tokens(&tokens, &types, in_alphabet);
 
     let pre_tokenizer = match pre.as_deref().and_then(split_regex) {
         Some(re) => json!({"type": "Sequence", "pretokenizers": [
@@ -303,4 +292,89 @@ fn template(bos: Option<(String, u32)>, eos: Option<(String, u32)>) -> Value {
         specials.insert(t.clone(), json!({"id": t, "ids": [id], "tokens": [t]}));
     }
     json!({"type": "TemplateProcessing", "single": single, "pair": pair, "special_tokens": specials})
+}
+
+/// CONTROL tokens (type 3) become special added tokens (when `keep` accepts them); USER_DEFINED
+/// (type 4) plain added tokens, as transformers' `add_gguf_special_tokens` does.
+fn added_tokens(tokens: &[&str], types: &[i64], keep: impl Fn(&str) -> bool) -> (Vec<Value>, Vec<u32>) {
+    let mut added = Vec::new();
+    let mut special_ids = Vec::new();
+    for (id, t) in tokens.iter().enumerate() {
+        let ty = types.get(id).copied().unwrap_or(1);
+        let special = match ty {
+            3 if keep(t) => true,
+            4 => false,
+            _ => continue,
+        };
+        if special {
+            special_ids.push(id as u32);
+        }
+        added.push(json!({
+            "id": id, "content": t, "single_word": false, "lstrip": false, "rstrip": false,
+            "normalized": false, "special": special,
+        }));
+    }
+    (added, special_ids)
+}
+
+/// Gemma's tokenizer (see [`crate::spm`]); BOS is added unless the file says otherwise, as
+/// transformers defaults `add_bos_token` for sentencepiece vocabularies.
+fn gemma_tokenizer(
+    g: &Gguf,
+    p: &str,
+    model: String,
+    pre: Option<String>,
+    tokens: &[&str],
+    types: &[i64],
+) -> Result<GgufTokenizer> {
+    let respelled = crate::spm::respell(tokens);
+    let id = |k: &str| -> Result<Option<u32>> {
+        match g.get_u64(&format!("tokenizer.ggml.{k}"))? {
+            None => Ok(None),
+            Some(v) if (v as usize) < tokens.len() => Ok(Some(v as u32)),
+            Some(v) => bail!("{p}: tokenizer.ggml.{k} = {v} is outside the vocabulary ({} tokens)", tokens.len()),
+        }
+    };
+    let (bos_id, eos_id, pad_id, unk_id) =
+        (id("bos_token_id")?, id("eos_token_id")?, id("padding_token_id")?, id("unknown_token_id")?);
+    let name = |i: Option<u32>| i.map(|i| tokens[i as usize].to_string());
+    let unk = name(unk_id).unwrap_or_else(|| "<unk>".into());
+    let add_bos = g.get_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(true) && bos_id.is_some();
+    let add_eos = g.get_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false) && eos_id.is_some();
+    let (added, special_ids) = added_tokens(tokens, types, |_| true);
+    let mut json = crate::spm::gemma_model_json(&respelled, &unk);
+    let obj = json.as_object_mut().expect("an object");
+    obj.insert("version".into(), json!("1.0"));
+    obj.insert("truncation".into(), Value::Null);
+    obj.insert("padding".into(), Value::Null);
+    obj.insert("added_tokens".into(), json!(added));
+    obj.insert(
+        "post_processor".into(),
+        template(
+            add_bos.then(|| (name(bos_id).unwrap(), bos_id.unwrap())),
+            add_eos.then(|| (name(eos_id).unwrap(), eos_id.unwrap())),
+        ),
+    );
+    let text = serde_json::to_string(&json)?;
+    let tokenizer: Tokenizer = text
+        .parse()
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(|| format!("{p}: building Gemma's tokenizer from GGUF metadata"))?;
+    let info = TokenizerInfo {
+        model,
+        pre,
+        add_bos,
+        add_eos,
+        bos_id,
+        eos_id,
+        pad_id,
+        unk_id,
+        bos_token: name(bos_id),
+        eos_token: name(eos_id),
+        pad_token: name(pad_id),
+        unk_token: name(unk_id),
+        special_ids,
+        chat_template: g.get_str("tokenizer.chat_template")?.map(str::to_owned),
+    };
+    Ok(GgufTokenizer { tokenizer, info })
 }

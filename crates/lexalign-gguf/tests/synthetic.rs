@@ -192,12 +192,12 @@ fn truncated_copy_of_the_model_is_a_clear_error() {
 fn non_llama_architecture_is_refused_by_name() {
     let tmp = tempfile::tempdir().unwrap();
     let mut w = GgufWriter::new(3);
-    w.kv_str("general.architecture", "qwen2");
-    let p = write(tmp.path(), "qwen.gguf", &w.build());
+    w.kv_str("general.architecture", "gpt2");
+    let p = write(tmp.path(), "gpt2.gguf", &w.build());
     let g = Gguf::open(&p).unwrap();
     let e = format!("{:#}", LlamaConfig::from_gguf(&g).unwrap_err());
     assert!(
-        e.contains("qwen2") && e.contains("llama") && e.contains("qwen.gguf"),
+        e.contains("gpt2") && e.contains("llama") && e.contains("gemma3") && e.contains("gpt2.gguf"),
         "{e}"
     );
 }

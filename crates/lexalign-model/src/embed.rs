@@ -1,11 +1,54 @@
-//! Word embeddings from hidden states: batches of words through one forward each, pooled at
-//! every requested layer.
+//! Word embeddings from hidden states: the decoder's per-layer observer pools each requested
+//! hidden state as it passes, for every pooling asked for, in one forward per batch.
 
-use crate::llama::PoolRequest;
+use crate::decoder::Decoder;
 use crate::load::LoadedModel;
-use crate::pooling::Pooling;
+use crate::pooling::{pool, PoolMasks, Pooling};
 use anyhow::Result;
 use tch::{Device, Kind, Tensor};
+
+/// What one forward should produce.
+#[derive(Debug, Clone)]
+pub struct PoolRequest {
+    /// HF hidden-state indices: 0 = embeddings, i = output of block i-1, `num_layers` = after the final norm.
+    pub layers: Vec<usize>,
+    pub pooling: Pooling,
+}
+
+impl Decoder {
+    /// One `[batch, hidden]` f32, L2-normalised tensor per requested layer (in request order),
+    /// running only the blocks the highest requested layer needs.
+    pub fn pooled(&self, input_ids: &Tensor, masks: &PoolMasks, req: &PoolRequest, train: bool) -> Vec<Tensor> {
+        self.pooled_multi(input_ids, masks, &req.layers, &[req.pooling], train).remove(0)
+    }
+
+    /// `[pooling][layer slot]` pooled tensors from a single forward.
+    pub fn pooled_multi(
+        &self,
+        input_ids: &Tensor,
+        masks: &PoolMasks,
+        layers: &[usize],
+        poolings: &[Pooling],
+        train: bool,
+    ) -> Vec<Vec<Tensor>> {
+        let max_layer = *layers.iter().max().expect("at least one layer requested");
+        let mut out: Vec<Vec<Option<Tensor>>> = poolings.iter().map(|_| layers.iter().map(|_| None).collect()).collect();
+        self.forward_hidden(input_ids, &masks.attention, max_layer, train, &mut |idx, h| {
+            for (pi, &pooling) in poolings.iter().enumerate() {
+                let mut pooled: Option<Tensor> = None;
+                for (slot, &want) in layers.iter().enumerate() {
+                    if want == idx {
+                        let p = pooled.get_or_insert_with(|| pool(h, masks, pooling));
+                        out[pi][slot] = Some(p.shallow_clone());
+                    }
+                }
+            }
+        });
+        out.into_iter()
+            .map(|per| per.into_iter().map(|t| t.expect("every requested layer pooled")).collect())
+            .collect()
+    }
+}
 
 /// Per requested layer, a `[n_words, hidden]` f32 CPU tensor of L2-normalised vectors.
 pub struct LayerEmbeddings {
@@ -21,8 +64,20 @@ impl LoadedModel {
         layers: &[usize],
         pooling: Pooling,
         batch_size: usize,
-        mut on_batch: impl FnMut(usize),
+        on_batch: impl FnMut(usize),
     ) -> Result<LayerEmbeddings> {
+        Ok(self.embed_multi(words, layers, &[pooling], batch_size, on_batch)?.remove(0))
+    }
+
+    /// Embeds `words` once for several poolings (one forward per batch); one result per pooling.
+    pub fn embed_multi(
+        &self,
+        words: &[&str],
+        layers: &[usize],
+        poolings: &[Pooling],
+        batch_size: usize,
+        mut on_batch: impl FnMut(usize),
+    ) -> Result<Vec<LayerEmbeddings>> {
         let n_hidden = self.model.num_hidden_states();
         for &l in layers {
             anyhow::ensure!(l < n_hidden, "layer {l} does not exist: the model has hidden states 0..={}", n_hidden - 1);
@@ -30,21 +85,29 @@ impl LoadedModel {
         let loaded_blocks = self.model.layers.len();
         let need = *layers.iter().max().unwrap_or(&0);
         anyhow::ensure!(need <= loaded_blocks || need == 0, "layer {need} needs {need} blocks but only {loaded_blocks} were loaded");
-        let req = PoolRequest { layers: layers.to_vec(), pooling };
-        let mut parts: Vec<Vec<Tensor>> = (0..layers.len()).map(|_| Vec::new()).collect();
+        let mut parts: Vec<Vec<Vec<Tensor>>> = poolings.iter().map(|_| layers.iter().map(|_| Vec::new()).collect()).collect();
         let _guard = tch::no_grad_guard();
         let mut done = 0;
         for chunk in words.chunks(batch_size.max(1)) {
             let batch = self.tokenizer.batch(chunk, self.model.device)?;
-            let pooled = self.model.pooled(&batch.input_ids, &batch.masks, &req, false);
-            for (slot, t) in pooled.into_iter().enumerate() {
-                parts[slot].push(t.to_device(Device::Cpu).to_kind(Kind::Float));
+            let pooled = self.model.pooled_multi(&batch.input_ids, &batch.masks, layers, poolings, false);
+            for (pi, per_layer) in pooled.into_iter().enumerate() {
+                for (slot, t) in per_layer.into_iter().enumerate() {
+                    let t = t.to_device(Device::Cpu).to_kind(Kind::Float);
+                    crate::finite::ensure_rows_finite(&t, chunk, layers[slot])?;
+                    parts[pi][slot].push(t);
+                }
             }
             done += chunk.len();
             on_batch(done);
         }
-        let vectors = parts.into_iter().map(|p| Tensor::cat(&p, 0)).collect();
-        Ok(LayerEmbeddings { layers: layers.to_vec(), vectors })
+        Ok(parts
+            .into_iter()
+            .map(|per_layer| LayerEmbeddings {
+                layers: layers.to_vec(),
+                vectors: per_layer.into_iter().map(|p| Tensor::cat(&p, 0)).collect(),
+            })
+            .collect())
     }
 }
 

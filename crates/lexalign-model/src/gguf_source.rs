@@ -1,7 +1,7 @@
 //! GGUF checkpoints through `lexalign-gguf`: tensors dequantised to f32 with HF names and
 //! layout (llama.cpp's q/k row order undone), the HF-equivalent config and tokenizer.
 
-use crate::config::LlamaConfig;
+use crate::config::ModelConfig;
 use crate::load::{build, LoadOptions, LoadedModel, ModelInfo, TensorSource};
 use crate::tokenize::WordTokenizer;
 use anyhow::{Context, Result};
@@ -18,11 +18,14 @@ impl TensorSource for LlamaGguf {
     fn has(&self, name: &str) -> bool {
         self.tensor_info(name).is_ok()
     }
+    fn names(&self) -> Vec<String> {
+        self.hf_tensor_names()
+    }
 }
 
 pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     let g = LlamaGguf::open(path)?;
-    let cfg = LlamaConfig::from_json_str(&g.config().to_hf_json().to_string())
+    let cfg = ModelConfig::from_json_str(&g.config().to_hf_json().to_string())
         .with_context(|| format!("config derived from {}", path.display()))?;
     let tok = g.tokenizer().with_context(|| format!("tokenizer of {}", path.display()))?;
     let tokenizer = WordTokenizer::from_gguf(tok);

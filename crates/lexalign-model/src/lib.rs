@@ -1,24 +1,29 @@
-//! A Llama-family decoder in tch, built to measure and change how words of two languages line up
+//! A decoder (Llama, Mistral, Qwen2/3, Gemma 3) in tch, built to measure and change how words of two languages line up
 //! in its hidden states: per-layer pooled word embeddings, 4-bit (NF4/FP4) base weights as
 //! bitsandbytes stores them, and peft-compatible LoRA adapters.
 
 pub mod config;
+pub mod decoder;
 pub mod device;
 pub mod embed;
+pub mod family;
+pub mod finite;
 pub mod gguf_source;
 pub mod linear;
-pub mod llama;
 pub mod load;
 pub mod norm;
 pub mod pooling;
 pub mod quant4;
 pub mod rope;
 pub mod safetensors_dir;
+pub mod shapes;
 pub mod tokenize;
 
-pub use config::LlamaConfig;
+pub use config::ModelConfig;
+pub use decoder::Decoder;
 pub use device::DeviceArg;
-pub use llama::{Llama, PoolRequest};
+pub use embed::PoolRequest;
+pub use family::Family;
 pub use load::{load, LoadOptions, LoadedModel, QuantMode};
 pub use pooling::Pooling;
 

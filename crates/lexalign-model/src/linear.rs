@@ -59,18 +59,23 @@ pub struct LoraAdapter {
 #[derive(Debug)]
 pub struct Linear {
     pub base: BaseWeight,
+    /// `[out]` in the compute dtype (Qwen2's q/k/v; `attention_bias` / `mlp_bias` configs).
+    pub bias: Option<Tensor>,
     pub lora: Option<LoraAdapter>,
 }
 
 impl Linear {
     pub fn dense(w: Tensor) -> Self {
-        Self { base: BaseWeight::Dense(w), lora: None }
+        Self { base: BaseWeight::Dense(w), bias: None, lora: None }
     }
 
     /// `x` is `[..., in]` in the compute dtype; `train` enables LoRA dropout.
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
         let w = self.base.weight(x.kind());
-        let y = x.matmul(&w.tr());
+        let y = match &self.bias {
+            None => x.matmul(&w.tr()),
+            Some(b) => x.linear(&w, Some(b)),
+        };
         match &self.lora {
             None => y,
             Some(l) => {

@@ -1,15 +1,16 @@
-//! Building a [`Llama`] from a checkpoint: an HF safetensors folder or a GGUF file.
+//! Building a [`Decoder`] from a checkpoint: an HF safetensors folder or a GGUF file.
 //!
 //! Weights are read one tensor at a time, cast to the compute dtype and moved to the device;
 //! decoder-block linear layers are quantised to 4 bits when asked (as transformers does with a
 //! `BitsAndBytesConfig`: embeddings, norms and the output head stay unquantised).
 
-use crate::config::LlamaConfig;
+use crate::config::ModelConfig;
+use crate::decoder::{Attention, Block, Decoder, Mlp};
 use crate::linear::{BaseWeight, Linear};
-use crate::llama::{Attention, Block, Llama, Mlp};
 use crate::norm::RmsNorm;
 use crate::quant4::Quant4Weight;
-use crate::rope::Rope;
+use crate::rope::Ropes;
+use crate::shapes::ExpectedShapes;
 use crate::safetensors_dir::SafetensorsDir;
 use crate::tokenize::WordTokenizer;
 use anyhow::{bail, Context, Result};
@@ -74,7 +75,7 @@ pub struct ModelInfo {
 }
 
 pub struct LoadedModel {
-    pub model: Llama,
+    pub model: Decoder,
     pub tokenizer: WordTokenizer,
     pub info: ModelInfo,
 }
@@ -83,6 +84,8 @@ pub struct LoadedModel {
 pub trait TensorSource {
     fn tensor(&self, name: &str) -> Result<Tensor>;
     fn has(&self, name: &str) -> bool;
+    /// Every HF tensor name the source holds (to list the ones the decoder leaves unused).
+    fn names(&self) -> Vec<String>;
 }
 
 impl TensorSource for SafetensorsDir {
@@ -91,6 +94,9 @@ impl TensorSource for SafetensorsDir {
     }
     fn has(&self, name: &str) -> bool {
         self.contains(name)
+    }
+    fn names(&self) -> Vec<String> {
+        SafetensorsDir::names(self).cloned().collect()
     }
 }
 
@@ -106,7 +112,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
 }
 
 fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
-    let cfg = LlamaConfig::from_file(&dir.join("config.json"))?;
+    let cfg = ModelConfig::from_file(&dir.join("config.json"))?;
     if cfg.quantization_config.is_some() {
         bail!(
             "{} holds pre-quantized weights (`quantization_config` in config.json); give the unquantized checkpoint and --quant nf4|fp4",
@@ -126,47 +132,81 @@ fn read_name(dir: &Path) -> Option<String> {
     v.get("_name_or_path").and_then(|n| n.as_str()).filter(|s| !s.is_empty()).map(String::from)
 }
 
-/// Assembles the decoder from any tensor source with HF names.
-pub fn build(cfg: &LlamaConfig, src: &dyn TensorSource, opts: &LoadOptions) -> Result<Llama> {
+/// Assembles the decoder from any tensor source with HF names, checking every tensor's shape
+/// against the config and refusing non-finite weights by name.
+pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> Result<Decoder> {
+    let family = cfg.family()?;
     let dev = opts.device;
-    let dense = |name: &str| -> Result<Tensor> { Ok(src.tensor(name)?.to_kind(opts.kind).to_device(dev)) };
-    let norm = |name: &str| -> Result<RmsNorm> { Ok(RmsNorm { weight: dense(name)?, eps: cfg.rms_norm_eps }) };
-    let linear = |name: &str| -> Result<Linear> {
-        let w = src.tensor(name)?;
+    let shapes = ExpectedShapes::new(cfg);
+    let fetch = |name: &str| -> Result<Tensor> {
+        let t = src.tensor(name)?;
+        shapes.check(name, &t.size())?;
+        crate::finite::ensure_weight_finite(name, &t)?;
+        Ok(t)
+    };
+    let dense = |name: &str| -> Result<Tensor> { Ok(fetch(name)?.to_kind(opts.kind).to_device(dev)) };
+    let norm = |name: &str| -> Result<RmsNorm> {
+        Ok(RmsNorm { weight: dense(name)?, eps: cfg.rms_norm_eps, form: family.norm_form() })
+    };
+    let opt_norm = |name: &str, present: bool| -> Result<Option<RmsNorm>> { present.then(|| norm(name)).transpose() };
+    let linear = |name: &str, bias: bool| -> Result<Linear> {
+        let w = fetch(&format!("{name}.weight"))?;
         let base = match opts.quant {
             QuantMode::None => BaseWeight::Dense(w.to_kind(opts.kind).to_device(dev)),
-            q => BaseWeight::Quant4(quantize(&w.to_kind(opts.kind), q, opts.double_quant, dev).with_context(|| format!("quantizing `{name}`"))?),
+            q => BaseWeight::Quant4(
+                quantize(&w.to_kind(opts.kind), q, opts.double_quant, dev).with_context(|| format!("quantizing `{name}.weight`"))?,
+            ),
         };
-        Ok(Linear { base, lora: None })
+        let bias = if bias { Some(dense(&format!("{name}.bias"))?) } else { None };
+        Ok(Linear { base, bias, lora: None })
     };
+    let qkv_bias = cfg.attention_bias || family.qkv_bias_always();
+    let o_bias = cfg.attention_bias && !family.qkv_bias_always();
     let embed_tokens = dense("model.embed_tokens.weight")?;
     let n_blocks = opts.max_blocks.unwrap_or(cfg.num_hidden_layers).min(cfg.num_hidden_layers);
     let mut layers = Vec::with_capacity(n_blocks);
     for i in 0..n_blocks {
         let p = format!("model.layers.{i}");
+        let sandwich = family.has_sandwich_norms();
         layers.push(Block {
             input_layernorm: norm(&format!("{p}.input_layernorm.weight"))?,
             self_attn: Attention {
-                q_proj: linear(&format!("{p}.self_attn.q_proj.weight"))?,
-                k_proj: linear(&format!("{p}.self_attn.k_proj.weight"))?,
-                v_proj: linear(&format!("{p}.self_attn.v_proj.weight"))?,
-                o_proj: linear(&format!("{p}.self_attn.o_proj.weight"))?,
+                q_proj: linear(&format!("{p}.self_attn.q_proj"), qkv_bias)?,
+                k_proj: linear(&format!("{p}.self_attn.k_proj"), qkv_bias)?,
+                v_proj: linear(&format!("{p}.self_attn.v_proj"), qkv_bias)?,
+                o_proj: linear(&format!("{p}.self_attn.o_proj"), o_bias)?,
+                q_norm: opt_norm(&format!("{p}.self_attn.q_norm.weight"), family.has_qk_norm())?,
+                k_norm: opt_norm(&format!("{p}.self_attn.k_norm.weight"), family.has_qk_norm())?,
             },
             post_attention_layernorm: norm(&format!("{p}.post_attention_layernorm.weight"))?,
+            pre_feedforward_layernorm: opt_norm(&format!("{p}.pre_feedforward_layernorm.weight"), sandwich)?,
+            post_feedforward_layernorm: opt_norm(&format!("{p}.post_feedforward_layernorm.weight"), sandwich)?,
             mlp: Mlp {
-                gate_proj: linear(&format!("{p}.mlp.gate_proj.weight"))?,
-                up_proj: linear(&format!("{p}.mlp.up_proj.weight"))?,
-                down_proj: linear(&format!("{p}.mlp.down_proj.weight"))?,
+                gate_proj: linear(&format!("{p}.mlp.gate_proj"), cfg.mlp_bias)?,
+                up_proj: linear(&format!("{p}.mlp.up_proj"), cfg.mlp_bias)?,
+                down_proj: linear(&format!("{p}.mlp.down_proj"), cfg.mlp_bias)?,
+                gelu_tanh: cfg.activation() == "gelu_pytorch_tanh",
             },
+            layer_type: cfg.layer_type(i)?,
         });
     }
     let final_norm = norm("model.norm.weight")?;
-    Ok(Llama {
+    let embed_scale = family.scales_embeddings().then(|| {
+        // HF: `embed_scale = hidden_size ** 0.5` as an f32 buffer, cast to the weights' dtype.
+        Tensor::from((cfg.hidden_size as f64).sqrt() as f32).to_kind(opts.kind).double_value(&[])
+    });
+    let unexpected = shapes.unexpected(src);
+    if !unexpected.is_empty() {
+        log::warn!("tensors in the checkpoint that the {} decoder does not use: {}", family.name(), unexpected.join(", "));
+    }
+    Ok(Decoder {
         cfg: cfg.clone(),
+        family,
         embed_tokens,
+        embed_scale,
         layers,
         norm: final_norm,
-        rope: Rope::new(cfg, dev)?,
+        ropes: Ropes::new(cfg, dev)?,
         device: dev,
         kind: opts.kind,
     })

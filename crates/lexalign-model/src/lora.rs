@@ -11,9 +11,9 @@
 //!   base is dequantised, summed and re-quantised with the same code book and block size (what
 //!   peft does for a bitsandbytes `Linear4bit`, so the authors' merged evaluation model was 4-bit too).
 
-use crate::config::LlamaConfig;
+use crate::config::ModelConfig;
 use crate::linear::{BaseWeight, Linear, LoraAdapter};
-use crate::llama::{Block, Llama};
+use crate::decoder::{Block, Decoder};
 use crate::quant4::Quant4Weight;
 use anyhow::{bail, ensure, Context, Result};
 use rand::{Rng, SeedableRng};
@@ -252,7 +252,7 @@ pub fn peft_key(layer: usize, module: &str, which: &str) -> String {
 }
 
 /// `(out, in)` of a block module from the model config (for layers not loaded).
-pub fn module_shape(cfg: &LlamaConfig, module: &str) -> (i64, i64) {
+pub fn module_shape(cfg: &ModelConfig, module: &str) -> (i64, i64) {
     let h = cfg.hidden_size as i64;
     let q = (cfg.num_attention_heads * cfg.head_dim()) as i64;
     let kv = (cfg.num_kv_heads() * cfg.head_dim()) as i64;
@@ -337,7 +337,7 @@ fn new_adapter(
 
 /// Adds freshly initialised, trainable adapters to the targeted modules of every loaded block
 /// (replacing any adapters already there).
-pub fn attach(model: &mut Llama, cfg: &LoraConfig, seed: u64) -> Result<()> {
+pub fn attach(model: &mut Decoder, cfg: &LoraConfig, seed: u64) -> Result<()> {
     cfg.validate()?;
     let modules = cfg.modules()?;
     let r = cfg.r as i64;
@@ -358,7 +358,7 @@ pub fn attach(model: &mut Llama, cfg: &LoraConfig, seed: u64) -> Result<()> {
 }
 
 /// Removes all adapters.
-pub fn detach(model: &mut Llama) {
+pub fn detach(model: &mut Decoder) {
     for block in model.layers.iter_mut() {
         for m in MODULES {
             linear_mut(block, m).lora = None;
@@ -368,7 +368,7 @@ pub fn detach(model: &mut Llama) {
 
 /// The adapter matrices of the loaded blocks with their peft keys, in peft's parameter order
 /// (layer, module, A before B). The tensors share storage with the model.
-pub fn trainable_params(model: &Llama) -> Vec<(String, Tensor)> {
+pub fn trainable_params(model: &Decoder) -> Vec<(String, Tensor)> {
     let mut out = Vec::new();
     for (i, block) in model.layers.iter().enumerate() {
         for m in MODULES {
@@ -388,7 +388,7 @@ pub fn trainable_params(model: &Llama) -> Vec<(String, Tensor)> {
 /// adapters (the seeded A and a zero B, which is what peft's would hold after such a run, since
 /// no gradient reaches them), so the file covers every layer as the authors' adapter did.
 pub fn save_peft(
-    model: &Llama,
+    model: &Decoder,
     cfg: &LoraConfig,
     dir: &Path,
     fill_seed: Option<u64>,
@@ -423,7 +423,7 @@ pub fn save_peft(
 /// Loads a peft LoRA adapter folder into the loaded blocks (replacing any adapters) and returns
 /// its config. Keys of layers beyond the loaded blocks are skipped; any other key that this
 /// model has no place for is refused by name.
-pub fn load_peft(model: &mut Llama, dir: &Path, trainable: bool) -> Result<LoraConfig> {
+pub fn load_peft(model: &mut Decoder, dir: &Path, trainable: bool) -> Result<LoraConfig> {
     let cfg = LoraConfig::from_file(&dir.join(ADAPTER_CONFIG))?;
     let path = dir.join(ADAPTER_WEIGHTS);
     if !path.exists() && dir.join("adapter_model.bin").exists() {
@@ -503,7 +503,7 @@ fn layer_of(key: &str) -> Option<usize> {
 /// does. 4-bit bases: dequantised to f32, rounded to the compute dtype, summed with the delta and
 /// re-quantised with the same code book, block size and double-quant setting (peft's merge for
 /// bitsandbytes' `Linear4bit`), so the merged model stays 4-bit.
-pub fn merge(model: &mut Llama) -> Result<()> {
+pub fn merge(model: &mut Decoder) -> Result<()> {
     let kind = model.kind;
     let device = model.device;
     for (i, block) in model.layers.iter_mut().enumerate() {

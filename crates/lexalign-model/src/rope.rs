@@ -1,16 +1,16 @@
 //! Rotary position embeddings in HF's rotate-half layout, with `linear` and `llama3` scaling.
 
-use crate::config::{LlamaConfig, RopeScaling};
+use crate::config::{ModelConfig, RopeScaling, RopeSpec};
+use crate::family::LayerType;
 use tch::{Device, Kind, Tensor};
 
 /// Inverse frequencies, computed in f32 as HF's `_compute_default_rope_parameters` /
 /// `_compute_llama3_parameters` do, so that cos/sin agree to the last bit on CPU.
-pub fn inv_freq(cfg: &LlamaConfig) -> anyhow::Result<Vec<f32>> {
-    let dim = cfg.head_dim();
-    let base = cfg.rope_base() as f32;
+pub fn inv_freq(spec: &RopeSpec, dim: usize) -> Vec<f32> {
+    let base = spec.base as f32;
     let mut inv: Vec<f32> =
         (0..dim).step_by(2).map(|i| 1.0f32 / base.powf(i as f32 / dim as f32)).collect();
-    match cfg.rope_scaling()? {
+    match spec.scaling.clone() {
         None => {}
         Some(RopeScaling::Linear { factor }) => {
             for f in &mut inv {
@@ -35,18 +35,42 @@ pub fn inv_freq(cfg: &LlamaConfig) -> anyhow::Result<Vec<f32>> {
             }
         }
     }
-    Ok(inv)
+    inv
 }
 
-/// Precomputed rotary tables for positions `0..max_len`.
+/// Rotary inverse frequencies of one layer type (Gemma 3 has two: local and global bases).
 #[derive(Debug)]
 pub struct Rope {
     inv_freq: Tensor,
 }
 
+/// The rotary tables of a model, one per attention layer type it uses.
+#[derive(Debug)]
+pub struct Ropes {
+    pub full: Rope,
+    pub sliding: Rope,
+}
+
+impl Ropes {
+    pub fn new(cfg: &ModelConfig, device: Device) -> anyhow::Result<Self> {
+        let dim = cfg.head_dim();
+        let full = cfg.rope_for(LayerType::Full)?;
+        // A window size of 1 only selects the layer type's RoPE settings.
+        let sliding = cfg.rope_for(LayerType::Sliding(1))?;
+        Ok(Self { full: Rope::from_spec(&full, dim, device), sliding: Rope::from_spec(&sliding, dim, device) })
+    }
+
+    pub fn for_layer(&self, ty: LayerType) -> &Rope {
+        match ty {
+            LayerType::Full => &self.full,
+            LayerType::Sliding(_) => &self.sliding,
+        }
+    }
+}
+
 impl Rope {
-    pub fn new(cfg: &LlamaConfig, device: Device) -> anyhow::Result<Self> {
-        Ok(Self { inv_freq: Tensor::from_slice(&inv_freq(cfg)?).to_device(device) })
+    pub fn from_spec(spec: &RopeSpec, dim: usize, device: Device) -> Self {
+        Self { inv_freq: Tensor::from_slice(&inv_freq(spec, dim)).to_device(device) }
     }
 
     /// `(cos, sin)` of shape `[seq, head_dim]` in `kind`, for positions `0..seq`

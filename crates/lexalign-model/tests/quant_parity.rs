@@ -70,7 +70,7 @@ impl TensorSource for Dequantised<'_> {
 fn four_bit_forward_equals_dense_forward_on_dequantised_weights() {
     let path = embedded_model();
     let g = LlamaGguf::open(&path).unwrap();
-    let cfg = lexalign_model::LlamaConfig::from_json_str(&g.config().to_hf_json().to_string()).unwrap();
+    let cfg = lexalign_model::ModelConfig::from_json_str(&g.config().to_hf_json().to_string()).unwrap();
     let quantised = load(&path, &opts(QuantMode::Nf4, false)).unwrap();
     let dense = build(&cfg, &Dequantised { inner: &g, q: lexalign_quant::QuantType::Nf4 }, &LoadOptions::default()).unwrap();
     let words = ["mbwa", "-anana", "good morning", "사랑"];

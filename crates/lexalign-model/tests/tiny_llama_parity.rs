@@ -1,11 +1,11 @@
 //! Hidden states of a tiny random Llama (GQA, llama3 RoPE scaling, sharded safetensors) against
 //! HF transformers (fixture from `tests/fixtures/gen_tiny_llama.py`), batched and one at a time.
 
-use lexalign_model::llama::PoolRequest;
+use lexalign_model::PoolRequest;
 use lexalign_model::load::{build, LoadOptions};
 use lexalign_model::pooling::{PoolMasks, Pooling};
 use lexalign_model::safetensors_dir::SafetensorsDir;
-use lexalign_model::LlamaConfig;
+use lexalign_model::ModelConfig;
 use tch::Tensor;
 
 mod common;
@@ -39,7 +39,7 @@ fn tiny_llama_matches_transformers_batched_and_alone() {
     let dir = fixtures().join("tiny_llama");
     let reference: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("tiny_llama_reference.json")).unwrap()).unwrap();
-    let cfg = LlamaConfig::from_file(&dir.join("config.json")).unwrap();
+    let cfg = ModelConfig::from_file(&dir.join("config.json")).unwrap();
     let st = SafetensorsDir::open(&dir).unwrap();
     let model = build(&cfg, &st, &LoadOptions::default()).unwrap();
     let seqs: Vec<Vec<i64>> = serde_json::from_value(reference["seqs"].clone()).unwrap();
@@ -71,7 +71,7 @@ fn tiny_llama_matches_transformers_batched_and_alone() {
 #[test]
 fn forward_stops_at_the_highest_requested_layer() {
     let dir = fixtures().join("tiny_llama");
-    let cfg = LlamaConfig::from_file(&dir.join("config.json")).unwrap();
+    let cfg = ModelConfig::from_file(&dir.join("config.json")).unwrap();
     let st = SafetensorsDir::open(&dir).unwrap();
     // Only one block loaded: hidden state 1 must still be computable.
     let opts = LoadOptions { max_blocks: Some(1), ..LoadOptions::default() };

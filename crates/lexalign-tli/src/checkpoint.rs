@@ -8,7 +8,7 @@ use crate::config::TrainConfig;
 use crate::train::LossRow;
 use anyhow::{bail, Context, Result};
 use lexalign_model::lora::{save_peft, write_file_atomic, LoraConfig};
-use lexalign_model::Llama;
+use lexalign_model::Decoder;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -41,7 +41,7 @@ pub fn checkpoint_dir(out: &Path, epoch: usize) -> PathBuf {
 /// Writes `checkpoints/epoch-N/` atomically (temp folder + rename).
 pub fn write_checkpoint(
     out: &Path,
-    model: &Llama,
+    model: &Decoder,
     lora: &LoraConfig,
     adamw: &AdamW,
     state: &TrainerState,

@@ -6,7 +6,7 @@ use crate::Pair;
 use anyhow::{Context, Result};
 use lexalign_model::lora;
 use lexalign_model::tokenize::WordTokenizer;
-use lexalign_model::{Llama, PoolRequest};
+use lexalign_model::{Decoder, PoolRequest};
 use lexalign_stats::PairedSummary;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -47,7 +47,7 @@ pub struct EvalOutcome {
 
 /// L2-normalised pooled vectors `[n, hidden]` (f32, CPU) of `words` at the configured layer.
 pub fn embed(
-    model: &Llama,
+    model: &Decoder,
     tok: &WordTokenizer,
     words: &[&str],
     cfg: &EvalConfig,
@@ -74,7 +74,7 @@ pub fn embed(
 
 /// Cosine of each (source, target) pair, as the authors' dot product of normalised vectors.
 pub fn pair_cosines(
-    model: &Llama,
+    model: &Decoder,
     tok: &WordTokenizer,
     pairs: &[Pair],
     cfg: &EvalConfig,
@@ -105,7 +105,7 @@ struct Measured {
 
 /// Each word is embedded once; the shuffled baseline re-pairs the same vectors.
 fn measure(
-    model: &Llama,
+    model: &Decoder,
     tok: &WordTokenizer,
     sets: &[(&str, &[Pair])],
     cfg: &EvalConfig,
@@ -140,7 +140,7 @@ fn measure(
 /// into the base weights (as the authors' `merge_and_unload`) and measures again. `model` is
 /// left merged.
 pub fn evaluate(
-    model: &mut Llama,
+    model: &mut Decoder,
     tok: &WordTokenizer,
     sets: &[(&str, &[Pair])],
     adapter_dir: &Path,

@@ -13,7 +13,7 @@ use crate::Pair;
 use anyhow::{bail, Context, Result};
 use lexalign_model::lora::{self, LoraConfig};
 use lexalign_model::tokenize::WordTokenizer;
-use lexalign_model::{Llama, PoolRequest};
+use lexalign_model::{Decoder, PoolRequest};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -80,7 +80,7 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
 
 /// Loss of one batch of pairs (anchors: sources, positives: targets), differentiable.
 pub fn batch_loss(
-    model: &Llama,
+    model: &Decoder,
     tok: &WordTokenizer,
     batch: &[&Pair],
     cfg: &TrainConfig,
@@ -102,7 +102,7 @@ pub fn batch_loss(
 /// Trains LoRA adapters on `model` (loaded with at least `target_layer` blocks; blocks beyond
 /// are never run). `on_step(done, total, loss)` is called after every step.
 pub fn train(
-    model: &mut Llama,
+    model: &mut Decoder,
     tok: &WordTokenizer,
     pairs: &[Pair],
     opts: &TrainOptions,
@@ -286,7 +286,7 @@ pub fn train(
 /// bit-identical), built once. Training loads only the blocks below the target layer, so this
 /// costs little memory even for an 8B model (2 blocks), and it makes a CPU step ~6x faster.
 /// Returns how many weights were converted.
-pub fn dequantize_once(model: &mut Llama) -> usize {
+pub fn dequantize_once(model: &mut Decoder) -> usize {
     use lexalign_model::linear::BaseWeight;
     let kind = model.kind;
     let mut n = 0;
@@ -303,7 +303,7 @@ pub fn dequantize_once(model: &mut Llama) -> usize {
 }
 
 /// `out/adapter/` (peft format, every targeted layer) written via a temp folder + rename.
-fn write_final_adapter(model: &Llama, lora_cfg: &LoraConfig, seed: u64, out: &Path) -> Result<()> {
+fn write_final_adapter(model: &Decoder, lora_cfg: &LoraConfig, seed: u64, out: &Path) -> Result<()> {
     let tmp = out.join(format!(".adapter.partial-{}", std::process::id()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)
