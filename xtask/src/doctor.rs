@@ -8,7 +8,8 @@ use anyhow::{bail, Result};
 
 use crate::paths::{self, Paths, ENV_PAPER_DATA, ENV_PAPER_URL};
 use crate::setup::{resolve_paper_source, PaperSource};
-use crate::util::{self, check_hash, disp, HashCheck};
+use crate::util::{self, disp};
+use lexalign_run::{check_hash, HashCheck};
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct DoctorArgs {
@@ -67,21 +68,24 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
         }
     );
 
-    // model
-    let gguf = paths.model_gguf();
-    match check_hash(&gguf, paths::MODEL_SHA256)? {
-        HashCheck::Ok => println!("model:        {} (SHA-256 ok)", disp(&gguf)),
-        HashCheck::Missing => println!(
-            "model:        {} missing (run `cargo xtask setup`)",
-            disp(&gguf)
-        ),
-        HashCheck::Mismatch { actual } => {
-            println!(
-                "model:        {} SHA-256 MISMATCH: {actual}, expected {}",
-                disp(&gguf),
-                paths::MODEL_SHA256
-            );
-            bad.push(disp(&gguf));
+    // models
+    for m in lexalign_run::EMBEDDED_MODELS {
+        let gguf = m.path_in(&paths.cache);
+        let label = format!("model {}:", m.name);
+        match check_hash(&gguf, m.sha256)? {
+            HashCheck::Ok => println!("{label:<14}{} (SHA-256 ok)", disp(&gguf)),
+            HashCheck::Missing => println!(
+                "{label:<14}{} missing (run `cargo xtask setup`)",
+                disp(&gguf)
+            ),
+            HashCheck::Mismatch { actual } => {
+                println!(
+                    "{label:<14}{} SHA-256 MISMATCH: {actual}, expected {}",
+                    disp(&gguf),
+                    m.sha256
+                );
+                bad.push(disp(&gguf));
+            }
         }
     }
 
@@ -101,7 +105,7 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
     let dir = dir.canonicalize().unwrap_or(dir);
     println!("paper data:   {} ({how})", disp(&dir));
     let sums_path = paths.paper_sums();
-    let sums = util::parse_sums(&std::fs::read_to_string(&sums_path)?, &disp(&sums_path))?;
+    let sums = lexalign_run::parse_sums(&std::fs::read_to_string(&sums_path)?, &disp(&sums_path))?;
     for (rel, expected) in &sums {
         let p = dir.join(rel);
         let status = match check_hash(&p, expected)? {

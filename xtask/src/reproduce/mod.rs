@@ -1,0 +1,351 @@
+//! `cargo xtask reproduce`: set up, run every experiment stage that exists, in order, into a run
+//! folder with a provenance record, then regenerate (or with `--check`, verify) the committed
+//! outputs. A run is built in `<run>.partial/` and renamed when every stage succeeded, so
+//! `runs/<id>/` is always complete; a failed run is kept as `<run>.failed/` for inspection.
+//!
+//! [`stages`] is the stage table, [`provenance`] the run's record.
+
+mod provenance;
+mod stages;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::setup::{self, Assets, SetupArgs};
+use crate::util::{self, disp};
+use provenance::Inputs;
+use stages::{present_stages, Ctx, Stage, REPORT_PACKAGE};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReproduceArgs {
+    /// Model for the model stages: an HF checkpoint folder, a .gguf file or an embedded model name
+    /// (smollm2-135m, gemma3-270m; default: the embedded SmolLM2 GGUF).
+    #[arg(long, value_name = "DIR|FILE")]
+    pub model: Option<PathBuf>,
+    /// auto | cpu | cuda | cuda:N
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Verify instead of regenerate: the report is built in a temporary folder and compared with the committed files.
+    #[arg(long)]
+    pub check: bool,
+    /// The authors' `tli_project` folder (default: as `setup` chooses).
+    #[arg(long, value_name = "DIR")]
+    pub paper_data: Option<PathBuf>,
+    /// Run folder to create (default: runs/<UTC yyyymmdd-hhmmss>); must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Torch intra-op threads for the model stages.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Smaller settings for a smoke test (each stage's quick arguments in the stage table).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+impl Default for ReproduceArgs {
+    fn default() -> Self {
+        Self {
+            model: None,
+            device: "auto".into(),
+            check: false,
+            paper_data: None,
+            run_dir: None,
+            threads: 2,
+            quick: false,
+        }
+    }
+}
+
+pub fn cargo() -> OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// A cargo command in the repository with the set-up environment.
+pub fn cargo_cmd(assets: &Assets) -> Command {
+    let mut c = Command::new(cargo());
+    c.current_dir(&assets.paths.repo);
+    for (k, v) in assets.cargo_env() {
+        c.env(k, v);
+    }
+    c
+}
+
+pub fn run(args: &ReproduceArgs) -> Result<()> {
+    let started = Instant::now();
+    let assets = setup::run(&SetupArgs {
+        paper_data: args.paper_data.clone(),
+        ..Default::default()
+    })?;
+    let repo = assets.paths.repo.clone();
+    let model = choose_model(args, &assets)?;
+    let paper_data = assets
+        .paper_data
+        .clone()
+        .expect("setup locates the paper data");
+    let stages = present_stages(&repo);
+    let has_report = repo
+        .join("crates")
+        .join(REPORT_PACKAGE)
+        .join("Cargo.toml")
+        .is_file();
+    let runs = repo.join("runs");
+    let dirs = RunDirs::new(args, &runs)?;
+
+    // Build every binary first, so a compile error stops before any stage writes anything.
+    let mut binaries: Vec<&str> = stages.iter().map(|s| s.name).collect();
+    if has_report {
+        binaries.push(REPORT_PACKAGE);
+    }
+    if let Err(e) = build_binaries(&assets, &binaries) {
+        let _ = std::fs::remove_dir_all(&dirs.partial);
+        return Err(e);
+    }
+
+    let inputs = Inputs::new(&assets, &model, &paper_data)?;
+    let ctx = Ctx {
+        model: model.clone(),
+        paper_data: paper_data.clone(),
+        device: args.device.clone(),
+        threads: args.threads,
+        run: dirs.partial.clone(),
+    };
+    provenance::write(&dirs.partial, args, &assets, &inputs, &[])?;
+    let timings = run_stages(args, &assets, &ctx, &stages, &dirs)?;
+    provenance::write(&dirs.partial, args, &assets, &inputs, &timings)?;
+    dirs.complete(&runs)?;
+
+    if has_report {
+        run_report(args, &assets, &dirs.final_dir)?;
+    } else {
+        println!("reproduce: crates/{REPORT_PACKAGE} does not exist yet; no outputs regenerated");
+    }
+    println!(
+        "reproduce: finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `--model` (a path or an embedded model's name), else the default model setup installed.
+fn choose_model(args: &ReproduceArgs, assets: &Assets) -> Result<PathBuf> {
+    let Some(m) = &args.model else {
+        return Ok(assets.model.clone().expect("setup installs the model"));
+    };
+    let path = util::absolute(m);
+    if path.exists() {
+        return Ok(path);
+    }
+    if let Some(e) = m.to_str().and_then(lexalign_run::embedded_model) {
+        return Ok(e.path_in(&assets.paths.cache));
+    }
+    bail!(
+        "the model {} does not exist: give an HF checkpoint folder, a .gguf file or an embedded model name ({})",
+        disp(&path),
+        lexalign_run::embedded_model_names()
+    )
+}
+
+/// One cargo call per binary, exactly as `cargo run` below selects it: building them together
+/// would unify dependency features differently and `cargo run` would then rebuild.
+fn build_binaries(assets: &Assets, binaries: &[&str]) -> Result<()> {
+    println!("reproduce: building {}", binaries.join(", "));
+    for b in binaries {
+        let mut build = cargo_cmd(assets);
+        build.args(["build", "--quiet", "-p", b, "--bin", b]);
+        util::run_status(
+            &mut build,
+            &format!("building {b}"),
+            "fix the build error above and run `cargo xtask reproduce` again",
+        )?;
+    }
+    Ok(())
+}
+
+/// Run each stage into `<partial>/<stage>/`; on a failure the partial run is kept as `<run>.failed`.
+fn run_stages(
+    args: &ReproduceArgs,
+    assets: &Assets,
+    ctx: &Ctx,
+    stages: &[&'static Stage],
+    dirs: &RunDirs,
+) -> Result<Vec<(&'static str, f64)>> {
+    let mut timings = Vec::new();
+    for s in stages {
+        let out = dirs.partial.join(s.name);
+        std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", disp(&out)))?;
+        let mut cmd = cargo_cmd(assets);
+        cmd.args(["run", "--quiet", "-p", s.name, "--bin", s.name, "--"])
+            .args((s.args)(ctx))
+            .arg("--out")
+            .arg(&out);
+        if args.quick {
+            cmd.args(s.quick_args);
+        }
+        println!(
+            "reproduce: stage {} -> {}",
+            s.name,
+            disp(&dirs.final_dir.join(s.name))
+        );
+        let t = Instant::now();
+        let status = cmd.status();
+        if !matches!(&status, Ok(st) if st.success()) {
+            let kept = dirs.keep_failed();
+            let why = match status {
+                Ok(st) => st.to_string(),
+                Err(e) => format!("could not start cargo: {e}"),
+            };
+            bail!(
+                "stage {} failed ({why}); no run was recorded{}; fix the error above and run `cargo xtask reproduce` again",
+                s.name,
+                kept.map(|f| format!(" (partial outputs kept in {} for inspection)", disp(&f))).unwrap_or_default()
+            );
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!("reproduce: stage {} done in {secs:.1} s", s.name);
+        timings.push((s.name, secs));
+    }
+    Ok(timings)
+}
+
+/// Regenerate (or with `--check`, verify) the committed outputs from the finished run.
+fn run_report(args: &ReproduceArgs, assets: &Assets, run: &Path) -> Result<()> {
+    let mut cmd = cargo_cmd(assets);
+    cmd.args(["run", "--quiet", "-p", REPORT_PACKAGE, "--bin", REPORT_PACKAGE, "--", "--run"])
+        .arg(run)
+        .arg("--root")
+        .arg(&assets.paths.repo);
+    if args.check {
+        cmd.arg("--check");
+    }
+    let what = if args.check {
+        "checking the committed outputs against this run (lexalign-report --check)"
+    } else {
+        "regenerating the committed outputs (lexalign-report)"
+    };
+    util::run_status(
+        &mut cmd,
+        what,
+        &format!(
+            "the run itself is complete in {}; see the report's message above{}",
+            disp(run),
+            if args.check {
+                " (run `cargo xtask reproduce` to regenerate the outputs, review and commit them)"
+            } else {
+                ""
+            }
+        ),
+    )
+}
+
+/// The run folder and its `.partial` / `.failed` siblings.
+struct RunDirs {
+    final_dir: PathBuf,
+    partial: PathBuf,
+    failed: PathBuf,
+}
+
+impl RunDirs {
+    /// `--run-dir` or a fresh `runs/<UTC stamp>`, which must not hold anything yet; creates an
+    /// empty `<run>.partial` to build the run in.
+    fn new(args: &ReproduceArgs, runs: &Path) -> Result<Self> {
+        let final_dir = match &args.run_dir {
+            Some(d) => util::absolute(d),
+            None => unique_run_dir(runs)?,
+        };
+        if final_dir.exists()
+            && std::fs::read_dir(&final_dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(true)
+        {
+            bail!("the run folder {} already exists and is not empty: choose another --run-dir or delete it", disp(&final_dir));
+        }
+        let dirs = Self {
+            partial: sibling(&final_dir, "partial"),
+            failed: sibling(&final_dir, "failed"),
+            final_dir,
+        };
+        if dirs.partial.exists() {
+            std::fs::remove_dir_all(&dirs.partial)
+                .with_context(|| format!("cannot remove the stale {}", disp(&dirs.partial)))?;
+        }
+        std::fs::create_dir_all(&dirs.partial)
+            .with_context(|| format!("cannot create {}", disp(&dirs.partial)))?;
+        Ok(dirs)
+    }
+
+    /// Move the partial run to `<run>.failed` (replacing an older one); where it went, if it could.
+    fn keep_failed(&self) -> Option<PathBuf> {
+        let _ = std::fs::remove_dir_all(&self.failed);
+        std::fs::rename(&self.partial, &self.failed)
+            .is_ok()
+            .then(|| self.failed.clone())
+    }
+
+    /// Rename the complete run into place and point `runs/latest` at it.
+    fn complete(&self, runs: &Path) -> Result<()> {
+        std::fs::rename(&self.partial, &self.final_dir).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                disp(&self.partial),
+                disp(&self.final_dir)
+            )
+        })?;
+        if self.final_dir.parent() == Some(runs) {
+            if let Some(name) = self.final_dir.file_name() {
+                util::replace_symlink(Path::new(name), &runs.join("latest"))?;
+            }
+        }
+        println!("reproduce: run folder {}", disp(&self.final_dir));
+        Ok(())
+    }
+}
+
+/// `runs/<UTC stamp>` (with `-2`, `-3`... when taken).
+fn unique_run_dir(runs: &Path) -> Result<PathBuf> {
+    let stamp = lexalign_run::utc_compact_stamp();
+    let mut n = 1;
+    loop {
+        let name = if n == 1 {
+            stamp.clone()
+        } else {
+            format!("{stamp}-{n}")
+        };
+        let p = runs.join(&name);
+        if !p.exists() && !sibling(&p, "partial").exists() && !sibling(&p, "failed").exists() {
+            return Ok(p);
+        }
+        n += 1;
+    }
+}
+
+/// `<dir>.<suffix>` next to `dir`.
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "run".into());
+    dir.with_file_name(format!("{name}.{suffix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_dir_names() {
+        assert_eq!(
+            sibling(Path::new("/x/runs/20250101-000000"), "partial"),
+            PathBuf::from("/x/runs/20250101-000000.partial")
+        );
+        let tmp = std::env::temp_dir().join(format!("xtask-runs-{}", std::process::id()));
+        let a = unique_run_dir(&tmp).unwrap();
+        std::fs::create_dir_all(sibling(&a, "failed")).unwrap();
+        let b = unique_run_dir(&tmp).unwrap();
+        assert_ne!(a, b);
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+}
