@@ -78,9 +78,17 @@ pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, bloc
     let source_gold = gold.source_gold();
     let targets = gold.gold_targets();
     let tgt = cand.select_rows(&targets);
-    // r_S and cosines of the gold targets up front: their CSLS keys are needed before the pass.
-    let r_gold_target = mean_topk(&tgt, src, ks);
+    // Cosines and r_S of the gold targets up front: their CSLS keys are needed before the pass.
+    // Same dot products, pushed in source order, as in the pass: the same bits.
     let tcos = dense_sims(&tgt, src);
+    let r_gold_target: Vec<f64> = tcos
+        .chunks(ns)
+        .map(|row| {
+            let mut t = TopK::new(ks);
+            row.iter().for_each(|&v| t.push(v));
+            t.mean()
+        })
+        .collect();
     let pos = |t: usize| targets.binary_search(&t).expect("gold target");
     let mut queries: Vec<Query> = source_gold
         .iter()
