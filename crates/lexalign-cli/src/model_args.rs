@@ -10,7 +10,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// HF checkpoint folder (config.json + safetensors, sharded or not) or a .gguf file.
-    /// Default: the embedded SmolLM2-135M-Instruct GGUF set up by `cargo xtask setup`.
+    /// Or the name of an embedded model set up by `cargo xtask setup` (smollm2-135m, gemma3-270m).
+    /// Default: the embedded SmolLM2-135M-Instruct GGUF.
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// auto | cpu | cuda | cuda:N
@@ -47,10 +48,8 @@ pub struct LoadedRun {
 
 impl ModelArgs {
     pub fn model_path(&self) -> Result<PathBuf> {
-        match &self.model {
-            Some(p) => Ok(p.clone()),
-            None => lexalign_gguf::default_model_path(),
-        }
+        // A path, an embedded model's name, or (none) the default model.
+        lexalign_gguf::resolve_model(self.model.as_deref())
     }
 
     /// Loads the model with `default_quant` unless `--quant` was given (each experiment's default

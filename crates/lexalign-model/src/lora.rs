@@ -417,7 +417,7 @@ pub fn save_peft(
     write_safetensors(&dir.join(ADAPTER_WEIGHTS), &tensors, Some(meta))?;
     let mut cfg = cfg.clone();
     cfg.inference_mode = true; // as peft's save_pretrained writes it
-    write_file_atomic(&dir.join(ADAPTER_CONFIG), cfg.to_json()?.as_bytes())
+    lexalign_run::write_atomic(dir.join(ADAPTER_CONFIG), cfg.to_json()?.as_bytes())
 }
 
 /// Loads a peft LoRA adapter folder into the loaded blocks (replacing any adapters) and returns
@@ -566,7 +566,7 @@ pub fn write_safetensors(
         .map_err(|e| anyhow::anyhow!("cannot serialise {}: {e}", path.display()))?;
     let bytes = safetensors::tensor::serialize(views, &meta)
         .map_err(|e| anyhow::anyhow!("cannot serialise {}: {e}", path.display()))?;
-    write_file_atomic(path, &bytes)
+    lexalign_run::write_atomic(path, &bytes)
 }
 
 /// Reads every tensor of a safetensors file to the CPU, f32 (f16/bf16 are upcast exactly).
@@ -599,15 +599,3 @@ pub fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     Ok(out)
 }
 
-/// Temp file in the same folder, then rename: a reader never sees half a file.
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-}

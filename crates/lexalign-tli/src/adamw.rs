@@ -110,8 +110,8 @@ impl AdamW {
         }
         write_safetensors(&dir.join("optimizer.safetensors"), &tensors, None)?;
         let meta = serde_json::json!({ "hyper_parameters": self.hp, "steps": steps });
-        lexalign_model::lora::write_file_atomic(
-            &dir.join("optimizer.json"),
+        lexalign_run::write_atomic(
+            dir.join("optimizer.json"),
             serde_json::to_string_pretty(&meta)?.as_bytes(),
         )
     }

@@ -7,7 +7,7 @@ use crate::adamw::AdamW;
 use crate::config::TrainConfig;
 use crate::train::LossRow;
 use anyhow::{bail, Context, Result};
-use lexalign_model::lora::{save_peft, write_file_atomic, LoraConfig};
+use lexalign_model::lora::{save_peft, LoraConfig};
 use lexalign_model::Decoder;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -38,7 +38,7 @@ pub fn checkpoint_dir(out: &Path, epoch: usize) -> PathBuf {
     out.join(CHECKPOINTS).join(format!("epoch-{epoch}"))
 }
 
-/// Writes `checkpoints/epoch-N/` atomically (temp folder + rename).
+/// Writes `checkpoints/epoch-N/` atomically (temp folder, fsync, swap: `lexalign_run::swap_dir`).
 pub fn write_checkpoint(
     out: &Path,
     model: &Decoder,
@@ -46,51 +46,17 @@ pub fn write_checkpoint(
     adamw: &AdamW,
     state: &TrainerState,
 ) -> Result<PathBuf> {
-    let root = out.join(CHECKPOINTS);
-    std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let dest = checkpoint_dir(out, state.epoch);
-    let tmp = root.join(format!(
-        ".epoch-{}.partial-{}",
-        state.epoch,
-        std::process::id()
-    ));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)
-            .with_context(|| format!("cannot remove {}", tmp.display()))?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let tmp = lexalign_run::temp_dir_beside(&dest)?;
     save_peft(model, lora, &tmp, Some(state.config.seed))?;
     adamw.save(&tmp)?;
     crate::train::write_loss_csv(&tmp.join(LOSS_FILE), &state.loss)?;
-    write_file_atomic(
-        &tmp.join(STATE_FILE),
+    lexalign_run::write_atomic(
+        tmp.join(STATE_FILE),
         serde_json::to_string_pretty(state)?.as_bytes(),
     )?;
-    replace_dir(&tmp, &dest)?;
+    lexalign_run::swap_dir(&tmp, &dest)?;
     Ok(dest)
-}
-
-/// Moves a complete folder `tmp` to `dest`, replacing an older `dest`.
-pub fn replace_dir(tmp: &Path, dest: &Path) -> Result<()> {
-    if dest.exists() {
-        let old = dest.with_file_name(format!(
-            ".{}.old-{}",
-            dest.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            std::process::id()
-        ));
-        std::fs::rename(dest, &old)
-            .with_context(|| format!("cannot move {} aside", dest.display()))?;
-        std::fs::rename(tmp, dest)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
-        std::fs::remove_dir_all(&old)
-            .with_context(|| format!("cannot remove {}", old.display()))?;
-    } else {
-        std::fs::rename(tmp, dest)
-            .with_context(|| format!("cannot rename {} to {}", tmp.display(), dest.display()))?;
-    }
-    Ok(())
 }
 
 /// The highest complete `checkpoints/epoch-N/` of a run folder, if any (partial temp folders

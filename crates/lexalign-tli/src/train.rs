@@ -304,13 +304,10 @@ pub fn dequantize_once(model: &mut Decoder) -> usize {
 
 /// `out/adapter/` (peft format, every targeted layer) written via a temp folder + rename.
 fn write_final_adapter(model: &Decoder, lora_cfg: &LoraConfig, seed: u64, out: &Path) -> Result<()> {
-    let tmp = out.join(format!(".adapter.partial-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)
-            .with_context(|| format!("cannot remove {}", tmp.display()))?;
-    }
+    let dest = out.join("adapter");
+    let tmp = lexalign_run::temp_dir_beside(&dest)?;
     lora::save_peft(model, lora_cfg, &tmp, Some(seed))?;
-    checkpoint::replace_dir(&tmp, &out.join("adapter"))
+    lexalign_run::swap_dir(&tmp, &dest)
 }
 
 /// `step,epoch,loss,lr` (docs/CONVENTIONS.md), atomically.
@@ -322,5 +319,5 @@ pub fn write_loss_csv(path: &Path, rows: &[LossRow]) -> Result<()> {
     let bytes = w
         .into_inner()
         .map_err(|e| anyhow::anyhow!("cannot build {}: {e}", path.display()))?;
-    lora::write_file_atomic(path, &bytes)
+    lexalign_run::write_atomic(path, &bytes)
 }
