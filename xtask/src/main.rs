@@ -3,6 +3,7 @@
 //! libtorch exists. Layout follows rust-analyzer's xtask: one module per subcommand.
 
 mod doctor;
+mod lexicons;
 mod paths;
 mod reproduce;
 mod setup;

@@ -92,18 +92,9 @@ pub(crate) fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The cache folder used by `cargo xtask setup` (same rule: `$LEXALIGN_CACHE`,
-/// `$XDG_CACHE_HOME/lexalign`, `~/.cache/lexalign`). The one copy of the rule in this crate;
-/// to be replaced by `lexalign_run::cache_dir` once that lands.
+/// The cache folder (`lexalign_run::cache_dir`: the rule `cargo xtask setup` fills it by).
 pub(crate) fn cache_dir() -> Option<PathBuf> {
-    let nonempty = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    nonempty("LEXALIGN_CACHE")
-        .or_else(|| nonempty("XDG_CACHE_HOME").map(|p| p.join("lexalign")))
-        .or_else(|| nonempty("HOME").map(|p| p.join(".cache").join("lexalign")))
+    lexalign_run::cache_dir().ok()
 }
 
 /// Check the files `only` (all listed files when `None`) of `root` against `sums` (from

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use crate::paths::{Paths, ENV_CACHE, ENV_MODEL, ENV_PAPER_DATA};
 use crate::util::disp;
 
-pub use paper::{resolve_paper_source, PaperSource};
+pub use paper::{download_paper_data, resolve_paper_source, PaperSource};
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SetupArgs {
@@ -94,6 +94,7 @@ pub fn run(args: &SetupArgs) -> Result<Assets> {
     };
     if want(Part::PaperData) {
         assets.paper_data = Some(paper::ensure_paper_data(&paths, args)?);
+        crate::lexicons::ensure(&paths)?;
     }
     if want(Part::Torch) {
         let python = python::ensure_venv(&paths)?;

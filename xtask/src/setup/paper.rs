@@ -136,7 +136,7 @@ const FETCH_PY: &str = "import shutil, sys, urllib.request\n\
 try:\n    with urllib.request.urlopen(sys.argv[1], timeout=60) as r, open(sys.argv[2], 'wb') as f:\n        shutil.copyfileobj(r, f)\n\
 except Exception as e:\n    print(e, file=sys.stderr)\n    sys.exit(1)\n";
 
-fn download_paper_data(
+pub fn download_paper_data(
     base: &str,
     dest: &Path,
     sums: &std::collections::BTreeMap<String, String>,
