@@ -21,8 +21,8 @@ pub(crate) struct Search<'a> {
     pub what_to_do: &'a str,
 }
 
-/// Find the folder: `explicit`, else `$env`, else `../shared/<shared>` from the current folder,
-/// else `../shared/<shared>` from the repository, else `<cache>/<cache>`. An explicit or env path
+/// Find the folder: `explicit`, else `$env`, else `../shared/<shared>` from the current folder
+/// or its nearest parent that has one, else `<cache>/<cache>` (`lexalign_run::cache_dir`). An explicit or env path
 /// that is not a folder is an error (no silent fallback).
 pub(crate) fn locate_dir(explicit: Option<&Path>, s: &Search) -> Result<PathBuf> {
     if let Some(p) = explicit {
@@ -65,36 +65,18 @@ pub(crate) fn existing(root: &Path, s: &Search) -> Result<PathBuf> {
 fn candidates(s: &Search) -> Vec<PathBuf> {
     let below = |base: PathBuf, rel: &[&str]| rel.iter().fold(base, |p, c| p.join(c));
     let mut v = Vec::new();
+    // `../shared/<shared>` from the current folder, or from the nearest parent folder that has
+    // one (so it is found from anywhere inside a checkout). Never the folder the binary was
+    // built in: an installed binary must not search its build checkout.
     if let Ok(cwd) = std::env::current_dir() {
-        v.push(below(cwd.join("..").join("shared"), s.shared));
+        let from = |a: &Path| below(a.join("..").join("shared"), s.shared);
+        let found = cwd.ancestors().map(from).find(|c| c.is_dir());
+        v.push(found.unwrap_or_else(|| from(&cwd)));
     }
-    let repo = below(repo_root().join("..").join("shared"), s.shared);
-    if !v.iter().any(|c| same_dir(c, &repo)) {
-        v.push(repo);
-    }
-    if let Some(c) = cache_dir() {
+    if let Ok(c) = lexalign_run::cache_dir() {
         v.push(below(c, s.cache));
     }
     v
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-}
-
-/// The repository root (this crate sits at `crates/lexalign-data`).
-pub(crate) fn repo_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or(manifest)
-        .to_path_buf()
-}
-
-/// The cache folder (`lexalign_run::cache_dir`: the rule `cargo xtask setup` fills it by).
-pub(crate) fn cache_dir() -> Option<PathBuf> {
-    lexalign_run::cache_dir().ok()
 }
 
 /// Check the files `only` (all listed files when `None`) of `root` against `sums` (from

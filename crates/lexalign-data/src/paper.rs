@@ -2,7 +2,6 @@
 //! commit e158b76). Located outside the repo (never copied in) and checked against the SHA-256
 //! sums committed in `paper/paper-data.sha256`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -116,36 +115,9 @@ impl PaperData {
     }
 }
 
-/// Parse `sha256sum`-format text (`<64 hex>  <path>` per line; `#` comments and blank lines skipped).
-pub fn parse_sums(text: &str, origin: &str) -> Result<BTreeMap<String, String>> {
-    let mut out = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim_end();
-        if line.trim().is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (hash, path) = line
-            .split_once("  ")
-            .or_else(|| line.split_once(" *"))
-            .ok_or_else(|| {
-                anyhow!(
-                    "{origin}: line {}: expected '<sha256>  <path>', got {line:?}",
-                    i + 1
-                )
-            })?;
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            bail!(
-                "{origin}: line {}: {hash:?} is not a SHA-256 hex digest",
-                i + 1
-            );
-        }
-        out.insert(path.to_string(), hash.to_ascii_lowercase());
-    }
-    if out.is_empty() {
-        bail!("{origin}: no sums listed");
-    }
-    Ok(out)
-}
+/// `sha256sum` text parsing lives in lexalign-run (one home for sums); re-exported here so
+/// `lexalign_data::parse_sums` keeps working.
+pub use lexalign_run::parse_sums;
 
 /// One row of the authors' `layer_alignment_results.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
