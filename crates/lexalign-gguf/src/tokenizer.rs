@@ -195,7 +195,7 @@ pub fn tokenizer_from_gguf_full(g: &Gguf) -> Result<GgufTokenizer> {
         .collect::<Result<_>>()?;
 
     // 3 = CONTROL -> special (skipped if mislabelled outside the byte alphabet); 4 = USER_DEFINED -> plain.
-    let (added, special_ids) = added_tokens(&tokens, &types, in_alphabet);
+    let (added, special_ids) = added_tokens(&tokens, &types, in_alphabet, |t| vocab.contains_key(t));
 
     let pre_tokenizer = match pre.as_deref().and_then(split_regex) {
         Some(re) => json!({"type": "Sequence", "pretokenizers": [
@@ -295,15 +295,21 @@ fn template(bos: Option<(String, u32)>, eos: Option<(String, u32)>) -> Value {
 }
 
 /// CONTROL tokens (type 3) become special added tokens (when `keep` accepts them); USER_DEFINED
-/// (type 4) plain added tokens, as transformers' `add_gguf_special_tokens` does.
-fn added_tokens(tokens: &[&str], types: &[i64], keep: impl Fn(&str) -> bool) -> (Vec<Value>, Vec<u32>) {
+/// (type 4) plain added tokens when the vocabulary holds them as written (`in_vocab`), as
+/// transformers' `add_gguf_special_tokens` does.
+fn added_tokens(
+    tokens: &[&str],
+    types: &[i64],
+    keep: impl Fn(&str) -> bool,
+    in_vocab: impl Fn(&str) -> bool,
+) -> (Vec<Value>, Vec<u32>) {
     let mut added = Vec::new();
     let mut special_ids = Vec::new();
     for (id, t) in tokens.iter().enumerate() {
         let ty = types.get(id).copied().unwrap_or(1);
         let special = match ty {
             3 if keep(t) => true,
-            4 => false,
+            4 if in_vocab(t) => false,
             _ => continue,
         };
         if special {
@@ -341,7 +347,8 @@ fn gemma_tokenizer(
     let unk = name(unk_id).unwrap_or_else(|| "<unk>".into());
     let add_bos = g.get_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(true) && bos_id.is_some();
     let add_eos = g.get_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false) && eos_id.is_some();
-    let (added, special_ids) = added_tokens(tokens, types, |_| true);
+    let in_vocab: std::collections::HashSet<&str> = respelled.iter().map(String::as_str).collect();
+    let (added, special_ids) = added_tokens(tokens, types, |_| true, |t| in_vocab.contains(t));
     let mut json = crate::spm::gemma_model_json(&respelled, &unk);
     let obj = json.as_object_mut().expect("an object");
     obj.insert("version".into(), json!("1.0"));
