@@ -40,7 +40,7 @@ fn verified(dir: &Path, rel: &str, sums: &BTreeMap<String, String>) -> Result<Fi
     if !path.is_file() {
         bail!(
             "missing {}: point --paper-data at the `tli_project` folder of the authors' data \
-             (see /work/shared/paper-data/README.md)",
+             (StanNgugi/tli_project at commit e158b76; `cargo xtask setup` fetches and checks it)",
             path.display()
         );
     }

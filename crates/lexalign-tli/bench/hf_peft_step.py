@@ -1,7 +1,7 @@
 """Time per TLI training step in HF transformers + peft, as the authors' loop ran it (every block,
 `output_hidden_states=True`, logits included), on the embedded model in f32 on the CPU.
 
-    /work/refvenv/bin/python crates/lexalign-tli/bench/hf_peft_step.py [threads]
+    "$LEXALIGN_REF_PYTHON" crates/lexalign-tli/bench/hf_peft_step.py [threads]
 
 Compare with the Rust side on the same batch, model and threads:
     cargo test -p lexalign-tli --test step_time -- --ignored --nocapture
