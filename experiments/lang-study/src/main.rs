@@ -1,0 +1,37 @@
+//! `lang-study`: the Korean-English study of issue 12 (and the same design for Swahili-English)
+//! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
+
+mod data;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "lang-study",
+    version,
+    about = "What fine-tuning (TLI) does to cross-lingual word alignment: scan, train, eval"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// TLI with the authors' recipe on the study's training pairs, at hidden state 2 or the
+    /// scan's best layer.
+    Train(train::Args),
+}
+
+fn main() {
+    lexalign_run::init_logging();
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Train(a) => train::run(&a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
