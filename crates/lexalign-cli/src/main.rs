@@ -37,9 +37,12 @@ enum Cmd {
         /// The .gguf file.
         #[arg(long)]
         gguf: PathBuf,
-        /// The output folder (must not exist yet).
+        /// The output folder (must not exist yet, unless --force).
         #[arg(long)]
         out: PathBuf,
+        /// Replace an existing --out folder (the old one is removed only once the new one is complete).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -54,10 +57,17 @@ fn main() {
 fn run() -> Result<()> {
     match Cli::parse().cmd {
         Cmd::Scan(args) => {
-            let (_, result) = run_scan(&args, "scan", QuantMode::None)?;
-            println!("layer\tpairs_mean\tshuffled_mean");
-            for l in &result.layers {
-                println!("{}\t{:.4}\t{:.4}", l.layer, l.pairs_mean, l.shuffled_mean);
+            let (_, results) = run_scan(&args, "scan", QuantMode::None)?;
+            println!("pooling\tlayer\tpairs_mean\tshuffled_mean\tcentered_mean\tcentered_shuffled\tp1_csls\tcentered_p1_csls");
+            for r in &results {
+                for l in &r.layers {
+                    let m = &l.metrics;
+                    println!(
+                        "{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.3}\t{:.3}",
+                        r.pooling, l.layer, l.pairs_mean, l.shuffled_mean, m.centered_mean, m.centered_shuffled_mean,
+                        m.p1_csls, m.centered_p1_csls
+                    );
+                }
             }
             println!("wrote {}", args.out.display());
         }
@@ -75,10 +85,31 @@ fn run() -> Result<()> {
             println!("wrote {}", args.out.display());
         }
         Cmd::Memory { model, project_config } => memory(&model, project_config.as_deref())?,
-        Cmd::Convert { gguf, out } => {
+        Cmd::Convert { gguf, out, force } => {
+            check_convert_out(&out, force)?;
             lexalign_gguf::convert_to_hf_dir(&gguf, &out)?;
             println!("wrote {}", out.display());
         }
+    }
+    Ok(())
+}
+
+/// `convert --out`: never an existing file; an existing folder only with `--force`; otherwise
+/// its parent folder must exist or be creatable. Checked before the GGUF is read.
+fn check_convert_out(out: &std::path::Path, force: bool) -> Result<()> {
+    use anyhow::{bail, Context};
+    if out.exists() {
+        if !out.is_dir() {
+            bail!("--out {} is an existing file, not a folder: choose a new folder path", out.display());
+        }
+        if !force {
+            bail!("--out {} already exists: choose a new folder, or pass --force to replace it", out.display());
+        }
+        return Ok(());
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("--out {}: cannot create its parent folder {}", out.display(), parent.display()))?;
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! `--model --device --dtype --quant --double-quant --threads`.
 
 use anyhow::{Context, Result};
+use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
 use lexalign_model::device::{device_name, effective_kind, kind_name, parse_kind};
-use lexalign_model::{DeviceArg, LoadOptions, LoadedModel, QuantMode};
+use lexalign_model::{DeviceArg, LoadOptions, LoadedModel, Pooling, QuantMode};
 use lexalign_run::Provenance;
 use std::path::PathBuf;
 
@@ -15,21 +16,100 @@ pub struct ModelArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// auto | cpu | cuda | cuda:N
-    #[arg(long, default_value = "auto")]
+    #[arg(long, default_value = "auto", value_parser = parse_device)]
     pub device: String,
     /// Compute dtype: auto (bf16 on GPU, f32 on CPU) | f32 | bf16 | f16. Half precision on the
     /// CPU falls back to f32 and the provenance says so.
-    #[arg(long, alias = "compute-dtype", default_value = "auto")]
+    #[arg(long, alias = "compute-dtype", default_value = "auto", value_parser = dtype_parser())]
     pub dtype: String,
     /// 4-bit quantization of the decoder-block linear layers: none | nf4 | fp4 (bitsandbytes-compatible).
-    #[arg(long)]
+    #[arg(long, value_parser = ["none", "nf4", "fp4"])]
     pub quant: Option<String>,
     /// Double-quantize the 4-bit block scales (bitsandbytes' `bnb_4bit_use_double_quant`).
     #[arg(long)]
     pub double_quant: bool,
     /// Torch intra-op threads (recorded; fixed for reproducible CPU numbers).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = parse_threads)]
     pub threads: usize,
+}
+
+// Clap value parsers: a bad flag value is refused while the command line is parsed (exit 2,
+// naming the flag), before any file is read or the model loads.
+
+/// `--threads N`: 1 or more (torch takes an i32; 0 used to panic inside libtorch).
+pub fn parse_threads(s: &str) -> Result<usize, String> {
+    let n = at_least_one(s)?;
+    if i32::try_from(n).is_err() {
+        return Err(format!("{n} threads is more than torch accepts"));
+    }
+    Ok(n)
+}
+
+/// A count that must be 1 or more (`--batch-size`).
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a whole number (give 1 or more)")),
+    }
+}
+
+/// `--device auto|cpu|cuda|cuda:N` (syntax only; whether CUDA is usable is checked at load).
+pub fn parse_device(s: &str) -> Result<String, String> {
+    s.parse::<DeviceArg>().map(|_| s.to_string()).map_err(|e| e.to_string())
+}
+
+/// `--dtype auto|f32|bf16|f16` (and the torch spellings float32, bfloat16, float16).
+pub fn dtype_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new([
+        PossibleValue::new("auto"),
+        PossibleValue::new("f32").alias("float32"),
+        PossibleValue::new("bf16").alias("bfloat16"),
+        PossibleValue::new("f16").alias("float16"),
+    ])
+}
+
+/// One pooling name, as a clap value parser of its name (`--pooling` of train and eval).
+pub fn pooling_parser() -> PossibleValuesParser {
+    PossibleValuesParser::new([
+        PossibleValue::new("mean"),
+        PossibleValue::new("mean-content").alias("mean_content"),
+        PossibleValue::new("first"),
+        PossibleValue::new("last"),
+    ])
+}
+
+/// A comma list of poolings (`mean,mean-content`): each known, none twice, not empty.
+pub fn parse_poolings(s: &str) -> Result<Vec<Pooling>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim) {
+        let p: Pooling = part.parse().map_err(|e: anyhow::Error| e.to_string())?;
+        if out.contains(&p) {
+            return Err(format!("pooling `{p}` is listed twice"));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// [`parse_poolings`] as a check that keeps the flag's text (for a `String` field).
+pub fn check_poolings(s: &str) -> Result<String, String> {
+    parse_poolings(s).map(|_| s.trim().to_string())
+}
+
+/// `--layers all` or a comma list of hidden-state indices such as `0,1,2,31` (syntax only; the
+/// range is checked against the model before the first forward).
+pub fn parse_layer_spec(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s == "all" {
+        return Ok(s.to_string());
+    }
+    for part in s.split(',').map(str::trim) {
+        if part.parse::<usize>().is_err() {
+            return Err(format!("`{part}` is not a layer number (use `all` or e.g. `0,1,2,31`)"));
+        }
+    }
+    Ok(s.to_string())
 }
 
 /// A loaded model and the settings that produced it.

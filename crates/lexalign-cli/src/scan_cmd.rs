@@ -17,12 +17,18 @@ pub struct ScanArgs {
     #[arg(long)]
     pub pairs: PathBuf,
     /// `all` or a comma list of HF hidden-state indices (0 = embeddings).
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = "all", value_parser = crate::model_args::parse_layer_spec)]
     pub layers: String,
-    /// mean | mean-content | first | last
-    #[arg(long, default_value = "mean")]
+    /// mean | mean-content | first | last, or a comma list (one forward serves them all).
+    #[arg(long, default_value = "mean", value_parser = crate::model_args::check_poolings)]
     pub pooling: String,
-    #[arg(long, default_value_t = 64)]
+    /// Extra BLI candidates (one target-language word per line) beyond the pairs' targets.
+    #[arg(long)]
+    pub candidates: Option<PathBuf>,
+    /// Bootstrap resamples for the P@1 and centred-cosine 95 % intervals.
+    #[arg(long, default_value_t = 1000, value_parser = crate::model_args::at_least_one)]
+    pub bootstrap: usize,
+    #[arg(long, default_value_t = 64, value_parser = crate::model_args::at_least_one)]
     pub batch_size: usize,
     /// Seed of the shuffled-pair baseline.
     #[arg(long, default_value_t = 0)]
@@ -39,9 +45,14 @@ pub fn read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
 }
 
 /// Runs a scan and writes everything into `args.out`. `default_quant` follows the script reproduced.
-pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Result<(LoadedRun, ScanResult)> {
-    let pooling: Pooling = args.pooling.parse()?;
+pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Result<(LoadedRun, Vec<ScanResult>)> {
+    crate::stage_io::prepare_out_dir(&args.out)?;
+    let poolings = crate::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let (sources, targets) = read_pairs(&args.pairs)?;
+    let candidates = match &args.candidates {
+        Some(p) => read_word_list(p)?,
+        None => Vec::new(),
+    };
     // Load only the blocks the highest requested layer needs.
     let max_layer = if args.layers.trim() == "all" {
         None
@@ -54,9 +65,11 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
         targets: &targets,
         pairs_file: &args.pairs,
         layers: &args.layers,
-        pooling,
+        poolings: &poolings,
         batch_size: args.batch_size,
         seed: args.seed,
+        bootstrap: args.bootstrap,
+        candidates: &candidates,
         out: &args.out,
         stage,
     };
@@ -70,31 +83,55 @@ pub struct ScanJob<'a> {
     pub targets: &'a [String],
     pub pairs_file: &'a Path,
     pub layers: &'a str,
-    pub pooling: Pooling,
+    pub poolings: &'a [Pooling],
     pub batch_size: usize,
     pub seed: u64,
+    pub bootstrap: usize,
+    pub candidates: &'a [String],
     pub out: &'a Path,
     pub stage: &'a str,
 }
 
+/// One word per line (blank lines and `#` comments skipped), for `--candidates`.
+pub fn read_word_list(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read word list {}", path.display()))?;
+    let words: Vec<String> =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    if words.is_empty() {
+        anyhow::bail!("{} lists no words (one word per line expected)", path.display());
+    }
+    Ok(words)
+}
+
 /// Scans, then writes `layers.csv`, `pairs.csv`, `summary.json` and `provenance.json` into `job.out`.
-pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<ScanResult> {
+pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<Vec<ScanResult>> {
     let layers = parse_layers(job.layers, run.model.model.num_hidden_states())?;
-    let opts = ScanOptions { layers, pooling: job.pooling, batch_size: job.batch_size, seed: job.seed };
+    let opts = ScanOptions {
+        layers,
+        poolings: job.poolings.to_vec(),
+        batch_size: job.batch_size,
+        seed: job.seed,
+        bootstrap: job.bootstrap,
+        candidates: job.candidates.to_vec(),
+    };
+    let pooling_names = job.poolings.iter().map(|p| p.name()).collect::<Vec<_>>().join(",");
     let src: Vec<&str> = job.sources.iter().map(String::as_str).collect();
     let tgt: Vec<&str> = job.targets.iter().map(String::as_str).collect();
-    let bar = lexalign_run::progress_bar((2 * src.len()) as u64, &format!("{} ({})", job.stage, job.pooling));
+    let n_words = src.iter().chain(&tgt).chain(job.candidates.iter().map(String::as_str).collect::<Vec<_>>().iter()).collect::<std::collections::HashSet<_>>().len();
+    let bar = lexalign_run::progress_bar(n_words as u64, &format!("{} ({pooling_names})", job.stage));
     let started = std::time::Instant::now();
     let result = scan(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    log::info!("scanned {} pairs x {} layers ({} pooling) in {secs:.1} s", src.len(), opts.layers.len(), job.pooling);
+    log::info!("scanned {} pairs x {} layers ({pooling_names} pooling) in {secs:.1} s", src.len(), opts.layers.len());
 
     std::fs::create_dir_all(job.out).with_context(|| format!("cannot create {}", job.out.display()))?;
     write_outputs(job.out, &src, &tgt, &result)?;
     let prov = run.provenance(job.stage)?;
     let summary = serde_json::json!({
-        "pooling": job.pooling.name(),
+        "pooling": pooling_names,
+        "bootstrap": job.bootstrap,
+        "n_candidates": result.first().map(|r| r.layers.first().map(|l| l.metrics.n_candidates)).flatten(),
         "n_pairs": src.len(),
         "n_layers": run.model.model.cfg.num_hidden_layers,
         "layers": opts.layers,
@@ -104,7 +141,8 @@ pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<ScanResult> {
     write_summary(job.out, run, &prov, summary)?;
     prov.data_file(job.pairs_file)?
         .seed(job.seed)
-        .setting("pooling", job.pooling.name())?
+        .setting("pooling", &pooling_names)?
+        .setting("bootstrap", job.bootstrap)?
         .setting("layers", &opts.layers)?
         .setting("batch_size", job.batch_size)?
         .setting("scan_seconds", (secs * 10.0).round() / 10.0)?

@@ -2,7 +2,7 @@
 //! model it ran on and how that model was loaded, followed by the stage's own fields.
 
 use crate::model_args::LoadedRun;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use lexalign_run::Provenance;
 use std::path::Path;
 
@@ -44,5 +44,16 @@ pub fn write_summary(
         out.join("summary.json"),
         serde_json::to_vec_pretty(&serde_json::Value::Object(summary))?,
     )?;
+    Ok(())
+}
+
+/// Checks `--out` before any slow work and creates it: an existing file, or a folder that cannot
+/// be created (a missing permission, a file in the path), is refused by name.
+pub fn prepare_out_dir(out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("--out {} is an existing file, not a folder: choose a folder path", out.display());
+    }
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("--out {}: cannot create the output folder", out.display()))?;
     Ok(())
 }

@@ -63,7 +63,7 @@ impl Default for MetricsOptions {
 }
 
 /// All metrics of one layer; field names are the CSV columns (source→target unless `t2s_`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LayerMetrics {
     pub pairs_mean: f64,
     pub pairs_sd: f64,

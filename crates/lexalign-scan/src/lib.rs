@@ -1,25 +1,34 @@
 //! The layer scan: for every requested hidden state, the cosine of each translation pair and of a
 //! shuffled pair (each source word against another pair's target), so that "aligned" can be told
-//! apart from "everything is similar at this layer" (anisotropy).
+//! apart from "everything is similar at this layer" (anisotropy), and the retrieval metrics the
+//! field uses (BLI P@k with NN and CSLS, raw and centred, MEXA; `lexalign-metrics`).
 
 use anyhow::{bail, Context, Result};
+use lexalign_metrics::{
+    layer_metrics, pair_cosines, prepare, shuffled_cosines, shuffled_partners, LayerMetrics, Lexicon, Matrix,
+    MetricsOptions, Space,
+};
 use lexalign_model::{LoadedModel, Pooling};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// HF hidden-state indices (0 = embeddings).
     pub layers: Vec<usize>,
-    pub pooling: Pooling,
+    /// Every pooling is computed from the same forward passes.
+    pub poolings: Vec<Pooling>,
     pub batch_size: usize,
-    /// Seed of the shuffled-pair baseline.
+    /// Seed of the shuffled-pair baseline and of the bootstrap.
     pub seed: u64,
+    /// Bootstrap resamples of the P@1 and centred-cosine intervals.
+    pub bootstrap: usize,
+    /// Extra BLI candidates beyond the pairs' targets (`--candidates FILE`).
+    pub candidates: Vec<String>,
 }
 
-/// Summary of one layer.
+/// Summary of one layer: the pilot's columns, then every retrieval metric.
 #[derive(Debug, Clone, Serialize)]
 pub struct LayerStat {
     pub layer: usize,
@@ -28,15 +37,20 @@ pub struct LayerStat {
     pub pairs_sd: f64,
     pub shuffled_mean: f64,
     pub shuffled_sd: f64,
+    pub metrics: LayerMetrics,
 }
 
+/// The scan of one pooling.
 #[derive(Debug, Clone)]
 pub struct ScanResult {
+    pub pooling: Pooling,
     pub layers: Vec<LayerStat>,
     /// `[layer slot][pair]` cosine of the translation pair.
     pub pair_cosine: Vec<Vec<f64>>,
     /// `[layer slot][pair]` cosine of source `i` with target `partner[i]`.
     pub shuffled_cosine: Vec<Vec<f64>>,
+    /// `[layer slot][pair]` pair cosine after per-language centring.
+    pub centered_cosine: Vec<Vec<f64>>,
     pub partner: Vec<usize>,
 }
 
@@ -64,91 +78,150 @@ pub fn parse_layers(spec: &str, n_hidden_states: usize) -> Result<Vec<usize>> {
     Ok(out)
 }
 
-/// A seeded derangement: `partner[i] != i` for every `i` (needs at least two pairs).
-pub fn shuffled_partners(n: usize, seed: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    order.shuffle(&mut rng);
-    let mut partner = vec![0; n];
-    for k in 0..n {
-        partner[order[k]] = order[(k + 1) % n];
-    }
-    partner
-}
-
-/// Runs the scan: one forward per batch of words gives every requested layer.
+/// Runs the scan: each distinct word (sources, targets, extra candidates) is embedded once, one
+/// forward per batch serving every requested layer and pooling; then per layer the pair and
+/// shuffled cosines and every BLI metric of `lexalign-metrics`. One result per pooling.
 pub fn scan(
     model: &LoadedModel,
     sources: &[&str],
     targets: &[&str],
     opts: &ScanOptions,
-    mut progress: impl FnMut(usize),
-) -> Result<ScanResult> {
+    progress: impl FnMut(usize),
+) -> Result<Vec<ScanResult>> {
     if sources.len() != targets.len() {
         bail!("{} source words but {} target words", sources.len(), targets.len());
     }
     if sources.len() < 2 {
         bail!("the scan needs at least two pairs (the shuffled baseline pairs each source with another pair's target)");
     }
-    let n = sources.len();
-    let src = model.embed(sources, &opts.layers, opts.pooling, opts.batch_size, &mut progress)?;
-    let tgt = model.embed(targets, &opts.layers, opts.pooling, opts.batch_size, |d| progress(n + d))?;
-    let partner = shuffled_partners(n, opts.seed);
-    let partner_idx = tch_index(&partner);
-    let mut layers = Vec::new();
-    let (mut pair_cosine, mut shuffled_cosine) = (Vec::new(), Vec::new());
-    for (slot, &layer) in opts.layers.iter().enumerate() {
-        let s = &src.vectors[slot];
-        let t = &tgt.vectors[slot];
-        let pc = lexalign_model::embed::rowwise_cosine(s, t);
-        let sc = lexalign_model::embed::rowwise_cosine(s, &t.index_select(0, &partner_idx));
-        layers.push(LayerStat {
-            layer,
-            n,
-            pairs_mean: lexalign_stats::mean(&pc),
-            pairs_sd: lexalign_stats::sd(&pc),
-            shuffled_mean: lexalign_stats::mean(&sc),
-            shuffled_sd: lexalign_stats::sd(&sc),
-        });
-        pair_cosine.push(pc);
-        shuffled_cosine.push(sc);
+    let pairs: Vec<(&str, &str)> = sources.iter().copied().zip(targets.iter().copied()).collect();
+    let lex = Lexicon::from_pairs(&pairs, &opts.candidates)?;
+    let (words, index) = distinct_words(&[&lex.sources, &lex.candidates]);
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let embedded = model.embed_multi(&refs, &opts.layers, &opts.poolings, opts.batch_size, progress)?;
+    let partner = shuffled_partners(pairs.len(), opts.seed)?;
+    let mopts = MetricsOptions { k_csls: 10, seed: opts.seed, bootstrap: opts.bootstrap };
+    let mut results = Vec::new();
+    for (pooling, emb) in opts.poolings.iter().zip(&embedded) {
+        let mut r = ScanResult {
+            pooling: *pooling,
+            layers: Vec::new(),
+            pair_cosine: Vec::new(),
+            shuffled_cosine: Vec::new(),
+            centered_cosine: Vec::new(),
+            partner: partner.clone(),
+        };
+        for (slot, &layer) in opts.layers.iter().enumerate() {
+            let all = matrix_of(&emb.vectors[slot])?;
+            let src = all.select_rows(&index[0]);
+            let cand = all.select_rows(&index[1]);
+            let m = layer_metrics(&src, &cand, &lex.gold, &mopts).with_context(|| format!("hidden state {layer} ({pooling})"))?;
+            let (rs, rc) = prepare(&src, &cand, Space::Raw)?;
+            let (cs, cc) = prepare(&src, &cand, Space::Centred)?;
+            r.pair_cosine.push(pair_cosines(&rs, &rc, &lex.gold));
+            r.shuffled_cosine.push(shuffled_cosines(&rs, &rc, &lex.gold, &partner));
+            r.centered_cosine.push(pair_cosines(&cs, &cc, &lex.gold));
+            r.layers.push(LayerStat {
+                layer,
+                n: pairs.len(),
+                pairs_mean: m.pairs_mean,
+                pairs_sd: m.pairs_sd,
+                shuffled_mean: m.shuffled_mean,
+                shuffled_sd: m.shuffled_sd,
+                metrics: m,
+            });
+        }
+        results.push(r);
     }
-    Ok(ScanResult { layers, pair_cosine, shuffled_cosine, partner })
+    Ok(results)
 }
 
-fn tch_index(v: &[usize]) -> lexalign_model::tch::Tensor {
-    let v: Vec<i64> = v.iter().map(|&x| x as i64).collect();
-    lexalign_model::tch::Tensor::from_slice(&v)
+/// The distinct words of several lists (first appearance order) and each list's row indices.
+fn distinct_words(lists: &[&[String]]) -> (Vec<String>, Vec<Vec<usize>>) {
+    let mut words = Vec::new();
+    let mut at: HashMap<&str, usize> = HashMap::new();
+    let mut index = Vec::new();
+    for list in lists {
+        let mut idx = Vec::with_capacity(list.len());
+        for w in list.iter() {
+            let i = *at.entry(w.as_str()).or_insert_with(|| {
+                words.push(w.clone());
+                words.len() - 1
+            });
+            idx.push(i);
+        }
+        index.push(idx);
+    }
+    (words, index)
 }
 
-/// Writes `layers.csv` and `pairs.csv` (formats in docs/CONVENTIONS.md) atomically.
-pub fn write_outputs(dir: &Path, sources: &[&str], targets: &[&str], r: &ScanResult) -> Result<()> {
+fn matrix_of(t: &lexalign_model::tch::Tensor) -> Result<Matrix> {
+    let size = t.size();
+    let data: Vec<f32> = Vec::<f32>::try_from(t.flatten(0, -1)).context("pooled vectors to host")?;
+    Matrix::from_f32(size[0] as usize, size[1] as usize, &data)
+}
+
+/// The metric columns of `layers.csv` after the pilot's six (`pooling` last).
+fn metric_columns() -> Vec<String> {
+    let probe = serde_json::to_value(LayerMetrics::default()).expect("serialisable");
+    probe
+        .as_object()
+        .expect("struct")
+        .keys()
+        .filter(|k| !["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].contains(&k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Writes `layers.csv` and `pairs.csv` (formats in docs/CONVENTIONS.md) atomically: one row per
+/// (pooling, layer), the pilot's columns first so older readers keep working.
+pub fn write_outputs(dir: &Path, sources: &[&str], targets: &[&str], results: &[ScanResult]) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+    let extra = metric_columns();
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["layer", "n", "pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"])?;
-    for l in &r.layers {
-        w.write_record([
-            l.layer.to_string(),
-            l.n.to_string(),
-            format!("{:.8}", l.pairs_mean),
-            format!("{:.8}", l.pairs_sd),
-            format!("{:.8}", l.shuffled_mean),
-            format!("{:.8}", l.shuffled_sd),
-        ])?;
+    let mut header: Vec<String> =
+        ["layer", "n", "pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].iter().map(|s| s.to_string()).collect();
+    header.extend(extra.iter().cloned());
+    header.push("pooling".into());
+    w.write_record(&header)?;
+    for r in results {
+        for l in &r.layers {
+            let v = serde_json::to_value(&l.metrics)?;
+            let mut rec = vec![
+                l.layer.to_string(),
+                l.n.to_string(),
+                format!("{:.8}", l.pairs_mean),
+                format!("{:.8}", l.pairs_sd),
+                format!("{:.8}", l.shuffled_mean),
+                format!("{:.8}", l.shuffled_sd),
+            ];
+            for k in &extra {
+                rec.push(match &v[k] {
+                    serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
+                    x => format!("{:.8}", x.as_f64().unwrap_or(f64::NAN)),
+                });
+            }
+            rec.push(r.pooling.name().to_string());
+            w.write_record(&rec)?;
+        }
     }
     lexalign_run::write_atomic(dir.join("layers.csv"), w.into_inner()?)?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["index", "source", "target", "layer", "cosine", "shuffled_cosine"])?;
-    for (slot, l) in r.layers.iter().enumerate() {
-        for i in 0..sources.len() {
-            w.write_record([
-                i.to_string(),
-                sources[i].to_string(),
-                targets[i].to_string(),
-                l.layer.to_string(),
-                format!("{:.8}", r.pair_cosine[slot][i]),
-                format!("{:.8}", r.shuffled_cosine[slot][i]),
-            ])?;
+    w.write_record(["index", "source", "target", "layer", "cosine", "shuffled_cosine", "centered_cosine", "pooling"])?;
+    for r in results {
+        for (slot, l) in r.layers.iter().enumerate() {
+            for i in 0..sources.len() {
+                w.write_record([
+                    i.to_string(),
+                    sources[i].to_string(),
+                    targets[i].to_string(),
+                    l.layer.to_string(),
+                    format!("{:.8}", r.pair_cosine[slot][i]),
+                    format!("{:.8}", r.shuffled_cosine[slot][i]),
+                    format!("{:.8}", r.centered_cosine[slot][i]),
+                    r.pooling.name().to_string(),
+                ])?;
+            }
         }
     }
     lexalign_run::write_atomic(dir.join("pairs.csv"), w.into_inner()?)?;
@@ -160,16 +233,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partners_are_a_derangement() {
-        for n in 2..50 {
-            let p = shuffled_partners(n, 7);
-            let mut seen = vec![false; n];
-            for (i, &j) in p.iter().enumerate() {
-                assert_ne!(i, j);
-                assert!(!seen[j]);
-                seen[j] = true;
-            }
-        }
+    fn words_are_embedded_once() {
+        let s = vec!["a".to_string(), "b".to_string()];
+        let t = vec!["b".to_string(), "c".to_string(), "a".to_string()];
+        let (words, idx) = distinct_words(&[&s, &t]);
+        assert_eq!(words, ["a", "b", "c"]);
+        assert_eq!(idx, vec![vec![0, 1], vec![1, 2, 0]]);
     }
 
     #[test]

@@ -27,11 +27,11 @@ struct Args {
     #[arg(long)]
     pairs: Option<PathBuf>,
     /// Poolings to scan; the first is written to --out, the others to `<out>-<pooling>`.
-    #[arg(long, default_value = "mean,mean-content", value_delimiter = ',')]
+    #[arg(long, default_value = "mean,mean-content", value_delimiter = ',', value_parser = lexalign_cli::model_args::pooling_parser())]
     pooling: Vec<String>,
-    #[arg(long, default_value = "all")]
+    #[arg(long, default_value = "all", value_parser = lexalign_cli::model_args::parse_layer_spec)]
     layers: String,
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = lexalign_cli::model_args::at_least_one)]
     batch_size: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -49,29 +49,35 @@ fn main() {
 
 fn run() -> Result<()> {
     let args = Args::parse();
+    // Every output folder is checked before the model loads.
+    let poolings = args.pooling.iter().map(|p| p.parse::<Pooling>()).collect::<Result<Vec<_>>>()?;
+    let outs: Vec<PathBuf> = poolings
+        .iter()
+        .enumerate()
+        .map(|(i, p)| if i == 0 { args.out.clone() } else { PathBuf::from(format!("{}-{}", args.out.display(), p.name())) })
+        .collect();
+    for out in &outs {
+        lexalign_cli::stage_io::prepare_out_dir(out)?;
+    }
     let pairs_path = pair_file(&args.pairs, &args.paper_data, lexalign_data::TRAINING_PAIRS, "--pairs")?;
     let (sources, targets) = read_pairs(&pairs_path)?;
     // The authors' pilot: NF4 with bf16 compute.
     let run = args.model.load(QuantMode::Nf4, None)?;
-    for (i, name) in args.pooling.iter().enumerate() {
-        let pooling: Pooling = name.parse()?;
-        let out = if i == 0 {
-            args.out.clone()
-        } else {
-            PathBuf::from(format!("{}-{}", args.out.display(), pooling.name()))
-        };
+    for (&pooling, out) in poolings.iter().zip(&outs) {
         let job = ScanJob {
             sources: &sources,
             targets: &targets,
             pairs_file: &pairs_path,
             layers: &args.layers,
-            pooling,
+            poolings: &[pooling],
             batch_size: args.batch_size,
             seed: args.seed,
-            out: &out,
+            bootstrap: 1000,
+            candidates: &[],
+            out,
             stage: "pilot-scan",
         };
-        let result = scan_and_write(&run, &job)?;
+        let result = scan_and_write(&run, &job)?.remove(0);
         let peak = result.layers.iter().max_by(|a, b| a.pairs_mean.total_cmp(&b.pairs_mean)).unwrap();
         println!(
             "{} pooling: peak at layer {} ({:.4}; shuffled {:.4}); wrote {}",
