@@ -25,34 +25,7 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
     println!("cache:        {}", disp(&paths.cache));
     println!("venv:         {}", disp(&paths.venv()));
 
-    // torch
-    match paths::find_torch_dir(&paths.venv()) {
-        Some(torch) => {
-            let v = paths::torch_version(&torch).unwrap_or_else(|| "unknown".into());
-            let cuda = paths::version_py_field(&torch, "cuda").unwrap_or_else(|| "none".into());
-            println!(
-                "torch:        {v} (built for CUDA {cuda}) at {}",
-                disp(&torch)
-            );
-            let link = paths.libtorch_link();
-            match std::fs::read_link(&link) {
-                Ok(t) if t == torch => {
-                    println!("LIBTORCH:     {} -> {} (ok)", disp(&link), disp(&t))
-                }
-                Ok(t) => println!(
-                    "LIBTORCH:     {} -> {} (stale: run `cargo xtask setup`)",
-                    disp(&link),
-                    disp(&t)
-                ),
-                Err(_) => println!(
-                    "LIBTORCH:     {} missing (run `cargo xtask setup`)",
-                    disp(&link)
-                ),
-            }
-            println!("CUDA:         {}", cuda_status(&torch));
-        }
-        None => println!("torch:        not installed (run `cargo xtask setup`)"),
-    }
+    print_torch(&paths);
     println!("nvidia-smi:   {}", nvidia_smi());
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -68,26 +41,7 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
         }
     );
 
-    // models
-    for m in lexalign_run::EMBEDDED_MODELS {
-        let gguf = m.path_in(&paths.cache);
-        let label = format!("model {}:", m.name);
-        match check_hash(&gguf, m.sha256)? {
-            HashCheck::Ok => println!("{label:<14}{} (SHA-256 ok)", disp(&gguf)),
-            HashCheck::Missing => println!(
-                "{label:<14}{} missing (run `cargo xtask setup`)",
-                disp(&gguf)
-            ),
-            HashCheck::Mismatch { actual } => {
-                println!(
-                    "{label:<14}{} SHA-256 MISMATCH: {actual}, expected {}",
-                    disp(&gguf),
-                    m.sha256
-                );
-                bad.push(disp(&gguf));
-            }
-        }
-    }
+    bad.extend(check_models(&paths)?);
 
     // paper data
     let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
@@ -122,6 +76,62 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
         bail!("{} failed the SHA-256 check: delete it and run `cargo xtask setup` again (or restore the original)", bad.join(", "));
     }
     Ok(())
+}
+
+/// The venv's torch, the `.libtorch` link and whether CUDA could be used.
+fn print_torch(paths: &Paths) {
+    match paths::find_torch_dir(&paths.venv()) {
+        Some(torch) => {
+            let v = paths::torch_version(&torch).unwrap_or_else(|| "unknown".into());
+            let cuda = paths::version_py_field(&torch, "cuda").unwrap_or_else(|| "none".into());
+            println!(
+                "torch:        {v} (built for CUDA {cuda}) at {}",
+                disp(&torch)
+            );
+            let link = paths.libtorch_link();
+            match std::fs::read_link(&link) {
+                Ok(t) if t == torch => {
+                    println!("LIBTORCH:     {} -> {} (ok)", disp(&link), disp(&t))
+                }
+                Ok(t) => println!(
+                    "LIBTORCH:     {} -> {} (stale: run `cargo xtask setup`)",
+                    disp(&link),
+                    disp(&t)
+                ),
+                Err(_) => println!(
+                    "LIBTORCH:     {} missing (run `cargo xtask setup`)",
+                    disp(&link)
+                ),
+            }
+            println!("CUDA:         {}", cuda_status(&torch));
+        }
+        None => println!("torch:        not installed (run `cargo xtask setup`)"),
+    }
+}
+
+/// Each embedded model's file and SHA-256; the files that fail their check.
+fn check_models(paths: &Paths) -> Result<Vec<String>> {
+    let mut bad = Vec::new();
+    for m in lexalign_run::EMBEDDED_MODELS {
+        let gguf = m.path_in(&paths.cache);
+        let label = format!("model {}:", m.name);
+        match check_hash(&gguf, m.sha256)? {
+            HashCheck::Ok => println!("{label:<14}{} (SHA-256 ok)", disp(&gguf)),
+            HashCheck::Missing => println!(
+                "{label:<14}{} missing (run `cargo xtask setup`)",
+                disp(&gguf)
+            ),
+            HashCheck::Mismatch { actual } => {
+                println!(
+                    "{label:<14}{} SHA-256 MISMATCH: {actual}, expected {}",
+                    disp(&gguf),
+                    m.sha256
+                );
+                bad.push(disp(&gguf));
+            }
+        }
+    }
+    Ok(bad)
 }
 
 /// Whether the wheel's CUDA libraries could load: libtorch_cuda.so present, its dependencies
