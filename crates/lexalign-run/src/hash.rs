@@ -12,21 +12,7 @@ use sha2::{Digest, Sha256};
 
 /// Lower-case hex SHA-256 of a file, read in chunks (model files are hundreds of MB).
 pub fn sha256_file(path: impl AsRef<Path>) -> Result<String> {
-    let path = path.as_ref();
-    let mut file =
-        File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex(&hasher.finalize()))
+    copy_hashed(&[path], &mut std::io::sink())
 }
 
 /// Lower-case hex SHA-256 of bytes in memory.
