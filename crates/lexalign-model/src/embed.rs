@@ -85,27 +85,44 @@ impl LoadedModel {
         let loaded_blocks = self.model.layers.len();
         let need = *layers.iter().max().unwrap_or(&0);
         anyhow::ensure!(need <= loaded_blocks || need == 0, "layer {need} needs {need} blocks but only {loaded_blocks} were loaded");
+        // Words are batched by token length (longest first) so that padding stays small, then
+        // put back in input order; each row's result does not depend on its batch (right padding).
+        let rows: Vec<Vec<i64>> = words.iter().map(|w| self.tokenizer.encode_content(w)).collect::<Result<_>>()?;
+        let mut order: Vec<usize> = (0..words.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(rows[i].len()));
         let mut parts: Vec<Vec<Vec<Tensor>>> = poolings.iter().map(|_| layers.iter().map(|_| Vec::new()).collect()).collect();
         let _guard = tch::no_grad_guard();
-        let mut done = 0;
-        for chunk in words.chunks(batch_size.max(1)) {
-            let batch = self.tokenizer.batch(chunk, self.model.device)?;
+        let (mut done, mut real, mut padded) = (0, 0usize, 0usize);
+        for chunk in order.chunks(batch_size.max(1)) {
+            let batch_rows: Vec<Vec<i64>> = chunk.iter().map(|&i| rows[i].clone()).collect();
+            let chunk_words: Vec<&str> = chunk.iter().map(|&i| words[i]).collect();
+            real += batch_rows.iter().map(Vec::len).sum::<usize>();
+            padded += batch_rows.len() * batch_rows.iter().map(Vec::len).max().unwrap_or(0);
+            let batch = self.tokenizer.batch_from_ids(&batch_rows, self.model.device);
             let pooled = self.model.pooled_multi(&batch.input_ids, &batch.masks, layers, poolings, false);
             for (pi, per_layer) in pooled.into_iter().enumerate() {
                 for (slot, t) in per_layer.into_iter().enumerate() {
                     let t = t.to_device(Device::Cpu).to_kind(Kind::Float);
-                    crate::finite::ensure_rows_finite(&t, chunk, layers[slot])?;
+                    crate::finite::ensure_rows_finite(&t, &chunk_words, layers[slot])?;
                     parts[pi][slot].push(t);
                 }
             }
             done += chunk.len();
             on_batch(done);
         }
+        if padded > 0 {
+            log::info!("embedded {} words: {real} tokens, {padded} with padding ({:.1} % padding)", words.len(), 100.0 * (padded - real) as f64 / padded as f64);
+        }
+        let mut inverse = vec![0i64; order.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            inverse[i] = pos as i64;
+        }
+        let inverse = Tensor::from_slice(&inverse);
         Ok(parts
             .into_iter()
             .map(|per_layer| LayerEmbeddings {
                 layers: layers.to_vec(),
-                vectors: per_layer.into_iter().map(|p| Tensor::cat(&p, 0)).collect(),
+                vectors: per_layer.into_iter().map(|p| Tensor::cat(&p, 0).index_select(0, &inverse)).collect(),
             })
             .collect())
     }

@@ -86,16 +86,18 @@ impl WordTokenizer {
 
     /// Encodes and right-pads `words`. A word with no content token is refused by name.
     pub fn batch(&self, words: &[&str], device: Device) -> Result<Batch> {
-        let special = self.special_ids();
-        let mut rows = Vec::with_capacity(words.len());
-        for w in words {
-            let ids = self.encode(w)?;
-            if !ids.iter().any(|i| !special.contains(i)) {
-                bail!("the word `{w}` tokenizes to no tokens (only special tokens): remove it or fix its spelling in the pair file");
-            }
-            rows.push(ids);
-        }
+        let rows = words.iter().map(|w| self.encode_content(w)).collect::<Result<Vec<_>>>()?;
         Ok(self.batch_from_ids(&rows, device))
+    }
+
+    /// [`Self::encode`], refusing (by name) a word that has no content token.
+    pub fn encode_content(&self, word: &str) -> Result<Vec<i64>> {
+        let ids = self.encode(word)?;
+        let special = self.special_ids();
+        if !ids.iter().any(|i| !special.contains(i)) {
+            bail!("the word `{word}` tokenizes to no tokens (only special tokens): remove it or fix its spelling in the pair file");
+        }
+        Ok(ids)
     }
 
     /// Right-pads already tokenized rows (with this tokenizer's pad and special ids).

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use lexalign_metrics::{
-    layer_metrics, pair_cosines, prepare, shuffled_cosines, shuffled_partners, LayerMetrics, Lexicon, Matrix,
+    layer_metrics, pair_cosines, prepare, retrieve, shuffled_cosines, shuffled_partners, LayerMetrics, Lexicon, Matrix,
     MetricsOptions, Space,
 };
 use lexalign_model::{LoadedModel, Pooling};
@@ -51,6 +51,11 @@ pub struct ScanResult {
     pub shuffled_cosine: Vec<Vec<f64>>,
     /// `[layer slot][pair]` pair cosine after per-language centring.
     pub centered_cosine: Vec<Vec<f64>>,
+    /// `[layer slot][distinct source]` whether centred CSLS retrieval ranks a gold translation
+    /// first (for paired before/after comparisons of P@1).
+    pub centered_csls_hit1: Vec<Vec<bool>>,
+    /// The distinct source words, in the order of `centered_csls_hit1`.
+    pub distinct_sources: Vec<String>,
     pub partner: Vec<usize>,
 }
 
@@ -109,6 +114,8 @@ pub fn scan(
             pair_cosine: Vec::new(),
             shuffled_cosine: Vec::new(),
             centered_cosine: Vec::new(),
+            centered_csls_hit1: Vec::new(),
+            distinct_sources: lex.sources.clone(),
             partner: partner.clone(),
         };
         for (slot, &layer) in opts.layers.iter().enumerate() {
@@ -121,6 +128,8 @@ pub fn scan(
             r.pair_cosine.push(pair_cosines(&rs, &rc, &lex.gold));
             r.shuffled_cosine.push(shuffled_cosines(&rs, &rc, &lex.gold, &partner));
             r.centered_cosine.push(pair_cosines(&cs, &cc, &lex.gold));
+            let ranks = retrieve(&cs, &cc, &lex.gold, mopts.k_csls);
+            r.centered_csls_hit1.push(ranks.s2t.csls.iter().map(|&rank| rank < 1).collect());
             r.layers.push(LayerStat {
                 layer,
                 n: pairs.len(),

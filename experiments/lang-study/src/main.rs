@@ -2,6 +2,8 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 mod data;
+mod eval;
+mod scan;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +21,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Every hidden state on the held-out pairs, with every alignment metric.
+    Scan(scan::Args),
+    /// Before/after a TLI adapter on trained, held-out, independent (CLDR) and control pairs.
+    Eval(eval::Args),
     /// TLI with the authors' recipe on the study's training pairs, at hidden state 2 or the
     /// scan's best layer.
     Train(train::Args),
@@ -29,6 +35,8 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Train(a) => train::run(&a),
+        Cmd::Scan(a) => scan::run(&a),
+        Cmd::Eval(a) => eval::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

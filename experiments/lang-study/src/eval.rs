@@ -1,0 +1,260 @@
+//! `lang-study eval`: the model before and after a TLI adapter, at every hidden state, on the
+//! trained pairs, the held-out pairs (no string shared with training), the independent CLDR
+//! pairs and (sw-en) the paper's controls; each set also carries its shuffled baseline. Per set
+//! and layer: every alignment metric before/after, a paired t-test and Wilcoxon on per-pair
+//! cosines (raw and centred), and a paired bootstrap CI of the change in centred CSLS P@1; per
+//! layer, Welch's test of the gain on trained vs held-out pairs.
+
+use crate::data::{study_pairs_in, LangPair};
+use crate::scan::{first_file, stage_prefix, study_model};
+use anyhow::{Context, Result};
+use lexalign_cli::ModelArgs;
+use lexalign_data::Pair;
+use lexalign_model::{Pooling, QuantMode};
+use lexalign_scan::{scan, ScanOptions, ScanResult};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// ko-en | sw-en
+    #[arg(long, value_enum)]
+    pub pair: LangPair,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The peft adapter folder written by `lang-study train` (`<train out>/adapter`).
+    #[arg(long)]
+    pub adapter: PathBuf,
+    /// The pooling of the evaluation (the authors' evaluation script: mean-content).
+    #[arg(long, default_value = "mean-content", value_parser = lexalign_cli::model_args::pooling_parser())]
+    pub pooling: String,
+    /// At most this many trained pairs are evaluated (a seeded sample; all when fewer).
+    #[arg(long, default_value_t = 600)]
+    pub max_trained: usize,
+    #[arg(long, default_value_t = 64, value_parser = lexalign_cli::model_args::at_least_one)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, default_value_t = 1000, value_parser = lexalign_cli::model_args::at_least_one)]
+    pub bootstrap: usize,
+    #[arg(long)]
+    pub lexicon_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub paper_data: Option<PathBuf>,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// One (set, layer) comparison of before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeRow {
+    pub set: String,
+    pub layer: usize,
+    pub n_pairs: usize,
+    pub raw_before: f64,
+    pub raw_after: f64,
+    pub raw_t: Option<f64>,
+    pub raw_p: Option<f64>,
+    pub raw_wilcoxon_p: Option<f64>,
+    pub centered_before: f64,
+    pub centered_after: f64,
+    pub centered_t: Option<f64>,
+    pub centered_p: Option<f64>,
+    pub shuffled_before: f64,
+    pub shuffled_after: f64,
+    pub centered_shuffled_before: f64,
+    pub centered_shuffled_after: f64,
+    pub p1_before: f64,
+    pub p1_after: f64,
+    pub delta_p1: f64,
+    pub delta_p1_ci_low: f64,
+    pub delta_p1_ci_high: f64,
+    pub t2s_p1_before: f64,
+    pub t2s_p1_after: f64,
+}
+
+/// Welch's test of the per-pair gain (raw cosine) on trained vs another set, per layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct GainTest {
+    pub layer: usize,
+    pub versus: String,
+    pub trained_gain: f64,
+    pub other_gain: f64,
+    pub welch_t: Option<f64>,
+    pub welch_p: Option<f64>,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    lexalign_cli::stage_io::prepare_out_dir(&args.out)?;
+    let pooling: Pooling = args.pooling.parse()?;
+    lexalign_model::lora::LoraConfig::from_file(&args.adapter.join(lexalign_model::lora::ADAPTER_CONFIG))
+        .with_context(|| format!("--adapter {} is not a peft adapter folder", args.adapter.display()))?;
+    let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let mut trained = s.train.clone();
+    if trained.len() > args.max_trained {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+        trained.shuffle(&mut rng);
+        trained.truncate(args.max_trained);
+    }
+    let mut sets: Vec<(&str, Vec<Pair>)> = vec![("trained", trained), ("held-out", s.test.clone()), ("cldr", s.independent.clone())];
+    if !s.control.is_empty() {
+        sets.push(("control", s.control.clone()));
+    }
+    let mut run = study_model(&args.model).load(QuantMode::None, None)?;
+    let layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
+    let opts = ScanOptions {
+        layers: layers.clone(),
+        poolings: vec![pooling],
+        batch_size: args.batch_size,
+        seed: args.seed,
+        bootstrap: args.bootstrap,
+        candidates: Vec::new(),
+    };
+    let started = std::time::Instant::now();
+    let before = scan_sets(&run, &sets, &opts, "before")?;
+    let lora = lexalign_model::lora::load_peft(&mut run.model.model, &args.adapter, false)?;
+    let after = scan_sets(&run, &sets, &opts, "after")?;
+    let secs = started.elapsed().as_secs_f64();
+
+    let mut metrics_csv = csv::Writer::from_writer(Vec::new());
+    let mut rows = Vec::new();
+    for ((name, pairs), (b, a)) in sets.iter().zip(before.iter().zip(&after)) {
+        for (slot, &layer) in layers.iter().enumerate() {
+            for (state, r) in [("before", b), ("after", a)] {
+                metrics_csv.serialize(MetricsRow::new(name, state, layer, &r.layers[slot].metrics))?;
+            }
+            rows.push(change_row(name, pairs.len(), layer, slot, b, a, args.bootstrap, args.seed)?);
+        }
+    }
+    let mut gains = Vec::new();
+    for (slot, &layer) in layers.iter().enumerate() {
+        for (vi, name) in sets.iter().map(|(n, _)| *n).enumerate().skip(1) {
+            gains.push(gain_test(layer, name, slot, (&before[0], &after[0]), (&before[vi], &after[vi])));
+        }
+    }
+    let out = &args.out;
+    lexalign_run::write_atomic(out.join("metrics.csv"), metrics_csv.into_inner()?)?;
+    lexalign_run::write_atomic(out.join("changes.csv"), to_csv(&rows)?)?;
+    lexalign_run::write_atomic(out.join("gain_tests.csv"), to_csv(&gains)?)?;
+    let stage = format!("{}-eval", stage_prefix(args.pair));
+    let prov = run.provenance(&stage)?;
+    let summary = serde_json::json!({
+        "pair": args.pair,
+        "pooling": pooling.name(),
+        "adapter": args.adapter.display().to_string(),
+        "target_layer": lora.layers_to_transform,
+        "sets": sets.iter().map(|(n, p)| serde_json::json!({"set": n, "pairs": p.len()})).collect::<Vec<_>>(),
+        "split": s.sizes(),
+        "eval_seconds": (secs * 10.0).round() / 10.0,
+    });
+    lexalign_cli::stage_io::write_summary(out, &run, &prov, summary)?;
+    let mut prov = prov.data_file(first_file(&s.files))?.seed(args.seed).setting("pooling", pooling.name())?;
+    prov = prov.data_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?;
+    prov.write(out)?;
+    for r in rows.iter().filter(|r| r.set == "held-out") {
+        log::debug!("held-out layer {}: P@1 {:.3} -> {:.3}", r.layer, r.p1_before, r.p1_after);
+    }
+    println!("evaluated {} sets x {} hidden states before/after in {secs:.1} s; wrote {}", sets.len(), layers.len(), out.display());
+    Ok(())
+}
+
+fn scan_sets(run: &lexalign_cli::LoadedRun, sets: &[(&str, Vec<Pair>)], opts: &ScanOptions, state: &str) -> Result<Vec<ScanResult>> {
+    let mut out = Vec::new();
+    for (name, pairs) in sets {
+        let src: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
+        let tgt: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
+        let bar = lexalign_run::progress_bar(0, &format!("eval {state}: {name}"));
+        let r = scan(&run.model, &src, &tgt, opts, |d| bar.set_position(d as u64)).with_context(|| format!("{name} pairs, {state}"))?;
+        bar.finish_and_clear();
+        out.push(r.into_iter().next().expect("one pooling"));
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn change_row(set: &str, n: usize, layer: usize, slot: usize, b: &ScanResult, a: &ScanResult, boot: usize, seed: u64) -> Result<ChangeRow> {
+    let (mb, ma) = (&b.layers[slot].metrics, &a.layers[slot].metrics);
+    let (raw_b, raw_a) = (&b.pair_cosine[slot], &a.pair_cosine[slot]);
+    let (cen_b, cen_a) = (&c(&b.centered_cosine[slot]), &c(&a.centered_cosine[slot]));
+    let raw_t = lexalign_stats::ttest_rel(raw_a, raw_b).ok().filter(|t| t.t.is_finite());
+    let cen_t = lexalign_stats::ttest_rel(cen_a, cen_b).ok().filter(|t| t.t.is_finite());
+    let wil = lexalign_stats::wilcoxon(raw_a, raw_b).ok().filter(|w| w.p.is_finite());
+    let d: Vec<f64> = b.centered_csls_hit1[slot]
+        .iter()
+        .zip(&a.centered_csls_hit1[slot])
+        .map(|(&x, &y)| y as u8 as f64 - x as u8 as f64)
+        .collect();
+    let ones = vec![1.0; d.len()];
+    let ci = lexalign_metrics::bootstrap::ratio_cis(&[(&d, &ones)], boot, seed)[0];
+    Ok(ChangeRow {
+        set: set.to_string(),
+        layer,
+        n_pairs: n,
+        raw_before: mb.pairs_mean,
+        raw_after: ma.pairs_mean,
+        raw_t: raw_t.as_ref().map(|t| t.t),
+        raw_p: raw_t.as_ref().map(|t| t.p),
+        raw_wilcoxon_p: wil.map(|w| w.p),
+        centered_before: mb.centered_mean,
+        centered_after: ma.centered_mean,
+        centered_t: cen_t.as_ref().map(|t| t.t),
+        centered_p: cen_t.as_ref().map(|t| t.p),
+        shuffled_before: mb.shuffled_mean,
+        shuffled_after: ma.shuffled_mean,
+        centered_shuffled_before: mb.centered_shuffled_mean,
+        centered_shuffled_after: ma.centered_shuffled_mean,
+        p1_before: mb.centered_p1_csls,
+        p1_after: ma.centered_p1_csls,
+        delta_p1: ma.centered_p1_csls - mb.centered_p1_csls,
+        delta_p1_ci_low: ci.0,
+        delta_p1_ci_high: ci.1,
+        t2s_p1_before: mb.t2s_centered_p1_csls,
+        t2s_p1_after: ma.t2s_centered_p1_csls,
+    })
+}
+
+fn c(v: &[f64]) -> Vec<f64> {
+    v.to_vec()
+}
+
+fn gain_test(layer: usize, versus: &str, slot: usize, trained: (&ScanResult, &ScanResult), other: (&ScanResult, &ScanResult)) -> GainTest {
+    let gain = |(b, a): (&ScanResult, &ScanResult)| -> Vec<f64> {
+        a.pair_cosine[slot].iter().zip(&b.pair_cosine[slot]).map(|(x, y)| x - y).collect()
+    };
+    let (g_t, g_o) = (gain(trained), gain(other));
+    let w = lexalign_stats::ttest_welch(&g_t, &g_o).ok().filter(|t| t.t.is_finite());
+    GainTest {
+        layer,
+        versus: versus.to_string(),
+        trained_gain: lexalign_stats::mean(&g_t),
+        other_gain: lexalign_stats::mean(&g_o),
+        welch_t: w.as_ref().map(|t| t.t),
+        welch_p: w.as_ref().map(|t| t.p),
+    }
+}
+
+/// `metrics.csv`: every metric of one (set, state, layer).
+#[derive(Serialize)]
+struct MetricsRow<'a> {
+    set: &'a str,
+    state: &'a str,
+    layer: usize,
+    #[serde(flatten)]
+    m: &'a lexalign_metrics::LayerMetrics,
+}
+
+impl<'a> MetricsRow<'a> {
+    fn new(set: &'a str, state: &'a str, layer: usize, m: &'a lexalign_metrics::LayerMetrics) -> Self {
+        Self { set, state, layer, m }
+    }
+}
+
+fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    Ok(w.into_inner()?)
+}
