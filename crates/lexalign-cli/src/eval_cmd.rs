@@ -5,12 +5,12 @@
 use crate::model_args::{LoadedRun, ModelArgs};
 use crate::stage_io::write_summary;
 use crate::train_cmd::{pair_file, read_pair_list, CONTROL_PAIRS, TRAIN_PAIRS};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use lexalign_model::QuantMode;
 use lexalign_tli::eval::results_csv;
 use lexalign_tli::{evaluate, EvalConfig, EvalOutcome};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Args)]
 pub struct EvalArgs {
@@ -38,10 +38,10 @@ pub struct EvalArgs {
     #[arg(long)]
     pub target_layer: Option<usize>,
     /// [default mean-content: BOS/EOS/PAD excluded, as the authors' evaluation]
-    #[arg(long)]
+    #[arg(long, value_parser = crate::model_args::pooling_parser())]
     pub pooling: Option<String>,
     /// Words per forward [default 64].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::model_args::at_least_one)]
     pub batch_size: Option<usize>,
     /// Seed of the shuffled-pair baseline [default 0].
     #[arg(long)]
@@ -67,12 +67,15 @@ impl EvalArgs {
             c.shuffle_seed = v;
         }
         c.pooling()?;
+        anyhow::ensure!(c.batch_size >= 1, "batch_size must be >= 1 (words per forward)");
         Ok(c)
     }
 }
 
 pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)> {
     let cfg = args.config()?;
+    crate::stage_io::prepare_out_dir(&args.out)?;
+    check_adapter_dir(&args.adapter)?;
     let trained_path = pair_file(&args.pairs, &args.paper_data, TRAIN_PAIRS, "--pairs")?;
     let control_path = pair_file(
         &args.control_pairs,
@@ -147,6 +150,27 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
         .setting("eval_notes", &notes)?
         .write(&args.out)?;
     Ok((run, outcome))
+}
+
+/// Checks a peft adapter folder before the model loads (the adapter is applied only after the
+/// base model has been measured): it exists, holds both files, and its config parses.
+pub fn check_adapter_dir(dir: &Path) -> Result<()> {
+    use lexalign_model::lora::{LoraConfig, ADAPTER_CONFIG, ADAPTER_WEIGHTS};
+    if !dir.is_dir() {
+        bail!(
+            "--adapter {}: {}; give a peft adapter folder ({ADAPTER_CONFIG} + {ADAPTER_WEIGHTS}), e.g. a tli-train run's adapter/",
+            dir.display(),
+            if dir.exists() { "is not a folder" } else { "does not exist" }
+        );
+    }
+    for f in [ADAPTER_CONFIG, ADAPTER_WEIGHTS] {
+        if !dir.join(f).is_file() {
+            bail!("--adapter {}: {f} is missing (a peft adapter folder holds {ADAPTER_CONFIG} and {ADAPTER_WEIGHTS})", dir.display());
+        }
+    }
+    LoraConfig::from_file(&dir.join(ADAPTER_CONFIG))
+        .with_context(|| format!("--adapter {}", dir.display()))?;
+    Ok(())
 }
 
 /// The per-set table printed by the binaries.

@@ -90,7 +90,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub target_layer: Option<usize>,
     /// mean | mean-content | first | last [default mean, BOS included].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::model_args::pooling_parser())]
     pub pooling: Option<String>,
     /// Triplet margin [default 0.4].
     #[arg(long)]
@@ -113,8 +113,8 @@ pub struct TrainArgs {
     /// [default 5]
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// [default 8]
-    #[arg(long)]
+    /// [default 8; at least 2, the negatives are the other pairs of the batch]
+    #[arg(long, value_parser = crate::model_args::at_least_one)]
     pub batch_size: Option<usize>,
     /// Adapter init, shuffle and dropout seed [default 42].
     #[arg(long)]
@@ -178,6 +178,7 @@ impl TrainArgs {
 /// Runs training and writes the run folder. `stage` names the provenance stage.
 pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutcome)> {
     let cfg = args.config()?;
+    crate::stage_io::prepare_out_dir(&args.out)?;
     let pairs_path = pair_file(&args.pairs, &args.paper_data, TRAIN_PAIRS, "--pairs")?;
     let pairs = read_pair_list(&pairs_path)?;
     // The loss reads hidden_states[target_layer]: only the blocks below it are loaded and run.
