@@ -116,14 +116,14 @@ fn check_models(paths: &Paths) -> Result<Vec<String>> {
         let gguf = m.path_in(&paths.cache);
         let label = format!("model {}:", m.name);
         match check_hash(&gguf, m.sha256)? {
-            HashCheck::Ok => println!("{label:<14}{} (SHA-256 ok)", disp(&gguf)),
+            HashCheck::Ok => println!("{label} {} (SHA-256 ok)", disp(&gguf)),
             HashCheck::Missing => println!(
-                "{label:<14}{} missing (run `cargo xtask setup`)",
+                "{label} {} missing (run `cargo xtask setup`)",
                 disp(&gguf)
             ),
             HashCheck::Mismatch { actual } => {
                 println!(
-                    "{label:<14}{} SHA-256 MISMATCH: {actual}, expected {}",
+                    "{label} {} SHA-256 MISMATCH: {actual}, expected {}",
                     disp(&gguf),
                     m.sha256
                 );
