@@ -170,15 +170,20 @@ fn matrix_of(t: &lexalign_model::tch::Tensor) -> Result<Matrix> {
     Matrix::from_f32(size[0] as usize, size[1] as usize, &data)
 }
 
-/// The metric columns of `layers.csv` after the pilot's six (`pooling` last).
+/// The metric columns of `layers.csv` after the pilot's six, in `LayerMetrics` field order
+/// (as its serde header), `pooling` last.
 fn metric_columns() -> Vec<String> {
-    let probe = serde_json::to_value(LayerMetrics::default()).expect("serialisable");
-    probe
-        .as_object()
-        .expect("struct")
-        .keys()
-        .filter(|k| !["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].contains(&k.as_str()))
-        .cloned()
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(LayerMetrics::default()).expect("serialisable");
+    let bytes = w.into_inner().expect("in memory");
+    let header = String::from_utf8(bytes).expect("utf-8");
+    header
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|k| !["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].contains(k))
+        .map(String::from)
         .collect()
 }
 

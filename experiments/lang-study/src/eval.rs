@@ -24,9 +24,10 @@ pub struct Args {
     pub pair: LangPair,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// The peft adapter folder written by `lang-study train` (`<train out>/adapter`).
-    #[arg(long)]
-    pub adapter: PathBuf,
+    /// The peft adapter folders written by `lang-study train` (`<train out>/adapter`); give it
+    /// once per adapter. Each is evaluated into `<out>/<the train folder's name>/`.
+    #[arg(long, required = true)]
+    pub adapter: Vec<PathBuf>,
     /// The pooling of the evaluation (the authors' evaluation script: mean-content).
     #[arg(long, default_value = "mean-content", value_parser = lexalign_cli::model_args::pooling_parser())]
     pub pooling: String,
@@ -89,8 +90,10 @@ pub struct GainTest {
 pub fn run(args: &Args) -> Result<()> {
     lexalign_cli::stage_io::prepare_out_dir(&args.out)?;
     let pooling: Pooling = args.pooling.parse()?;
-    lexalign_model::lora::LoraConfig::from_file(&args.adapter.join(lexalign_model::lora::ADAPTER_CONFIG))
-        .with_context(|| format!("--adapter {} is not a peft adapter folder", args.adapter.display()))?;
+    for adapter in &args.adapter {
+        lexalign_model::lora::LoraConfig::from_file(&adapter.join(lexalign_model::lora::ADAPTER_CONFIG))
+            .with_context(|| format!("--adapter {} is not a peft adapter folder", adapter.display()))?;
+    }
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     let mut trained = s.train.clone();
     if trained.len() > args.max_trained {
@@ -114,50 +117,61 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let before = scan_sets(&run, &sets, &opts, "before")?;
-    let lora = lexalign_model::lora::load_peft(&mut run.model.model, &args.adapter, false)?;
-    let after = scan_sets(&run, &sets, &opts, "after")?;
-    let secs = started.elapsed().as_secs_f64();
-
-    let mut metrics_csv = csv::Writer::from_writer(Vec::new());
-    let mut rows = Vec::new();
-    for ((name, pairs), (b, a)) in sets.iter().zip(before.iter().zip(&after)) {
-        for (slot, &layer) in layers.iter().enumerate() {
-            for (state, r) in [("before", b), ("after", a)] {
-                metrics_csv.serialize(MetricsRow::new(name, state, layer, &r.layers[slot].metrics))?;
-            }
-            rows.push(change_row(name, pairs.len(), layer, slot, b, a, args.bootstrap, args.seed)?);
-        }
-    }
-    let mut gains = Vec::new();
-    for (slot, &layer) in layers.iter().enumerate() {
-        for (vi, name) in sets.iter().map(|(n, _)| *n).enumerate().skip(1) {
-            gains.push(gain_test(layer, name, slot, (&before[0], &after[0]), (&before[vi], &after[vi])));
-        }
-    }
-    let out = &args.out;
-    lexalign_run::write_atomic(out.join("metrics.csv"), metrics_csv.into_inner()?)?;
-    lexalign_run::write_atomic(out.join("changes.csv"), to_csv(&rows)?)?;
-    lexalign_run::write_atomic(out.join("gain_tests.csv"), to_csv(&gains)?)?;
     let stage = format!("{}-eval", stage_prefix(args.pair));
-    let prov = run.provenance(&stage)?;
-    let summary = serde_json::json!({
-        "pair": args.pair,
-        "pooling": pooling.name(),
-        "adapter": args.adapter.display().to_string(),
-        "target_layer": lora.layers_to_transform,
-        "sets": sets.iter().map(|(n, p)| serde_json::json!({"set": n, "pairs": p.len()})).collect::<Vec<_>>(),
-        "split": s.sizes(),
-        "eval_seconds": (secs * 10.0).round() / 10.0,
-    });
-    lexalign_cli::stage_io::write_summary(out, &run, &prov, summary)?;
-    let mut prov = prov.data_file(first_file(&s.files))?.seed(args.seed).setting("pooling", pooling.name())?;
-    prov = prov.data_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?;
-    prov.write(out)?;
-    for r in rows.iter().filter(|r| r.set == "held-out") {
-        log::debug!("held-out layer {}: P@1 {:.3} -> {:.3}", r.layer, r.p1_before, r.p1_after);
+    for adapter in &args.adapter {
+        let label = adapter_label(adapter);
+        let out = args.out.join(&label);
+        lexalign_cli::stage_io::prepare_out_dir(&out)?;
+        let lora = lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)?;
+        let after = scan_sets(&run, &sets, &opts, &format!("after {label}"))?;
+        lexalign_model::lora::detach(&mut run.model.model);
+        let secs = started.elapsed().as_secs_f64();
+        let mut metrics_csv = csv::Writer::from_writer(Vec::new());
+        let mut rows = Vec::new();
+        for ((name, pairs), (b, a)) in sets.iter().zip(before.iter().zip(&after)) {
+            for (slot, &layer) in layers.iter().enumerate() {
+                for (state, r) in [("before", b), ("after", a)] {
+                    metrics_csv.serialize(MetricsRow::new(name, state, layer, &r.layers[slot].metrics))?;
+                }
+                rows.push(change_row(name, pairs.len(), layer, slot, b, a, args.bootstrap, args.seed)?);
+            }
+        }
+        let mut gains = Vec::new();
+        for (slot, &layer) in layers.iter().enumerate() {
+            for (vi, name) in sets.iter().map(|(n, _)| *n).enumerate().skip(1) {
+                gains.push(gain_test(layer, name, slot, (&before[0], &after[0]), (&before[vi], &after[vi])));
+            }
+        }
+        lexalign_run::write_atomic(out.join("metrics.csv"), metrics_csv.into_inner()?)?;
+        lexalign_run::write_atomic(out.join("changes.csv"), to_csv(&rows)?)?;
+        lexalign_run::write_atomic(out.join("gain_tests.csv"), to_csv(&gains)?)?;
+        let prov = run.provenance(&stage)?;
+        let summary = serde_json::json!({
+            "pair": args.pair,
+            "pooling": pooling.name(),
+            "adapter": label,
+            "layers_to_transform": lora.layers_to_transform,
+            "sets": sets.iter().map(|(n, p)| serde_json::json!({"set": n, "pairs": p.len()})).collect::<Vec<_>>(),
+            "split": s.sizes(),
+            "eval_seconds": (secs * 10.0).round() / 10.0,
+        });
+        lexalign_cli::stage_io::write_summary(&out, &run, &prov, summary)?;
+        prov.data_file(first_file(&s.files))?
+            .data_file(adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?
+            .seed(args.seed)
+            .setting("pooling", pooling.name())?
+            .write(&out)?;
+        println!("{label}: evaluated {} sets x {} hidden states before/after; wrote {}", sets.len(), layers.len(), out.display());
     }
-    println!("evaluated {} sets x {} hidden states before/after in {secs:.1} s; wrote {}", sets.len(), layers.len(), out.display());
+    let prov = run.provenance(&stage)?;
+    prov.data_file(first_file(&s.files))?.seed(args.seed).write(&args.out)?;
     Ok(())
+}
+
+/// `<train out>/adapter` is labelled by the train folder's name (`koen-tli-train-l2`).
+fn adapter_label(adapter: &std::path::Path) -> String {
+    let dir = if adapter.file_name().is_some_and(|n| n == "adapter") { adapter.parent().unwrap_or(adapter) } else { adapter };
+    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "adapter".into())
 }
 
 fn scan_sets(run: &lexalign_cli::LoadedRun, sets: &[(&str, Vec<Pair>)], opts: &ScanOptions, state: &str) -> Result<Vec<ScanResult>> {
@@ -177,7 +191,7 @@ fn scan_sets(run: &lexalign_cli::LoadedRun, sets: &[(&str, Vec<Pair>)], opts: &S
 fn change_row(set: &str, n: usize, layer: usize, slot: usize, b: &ScanResult, a: &ScanResult, boot: usize, seed: u64) -> Result<ChangeRow> {
     let (mb, ma) = (&b.layers[slot].metrics, &a.layers[slot].metrics);
     let (raw_b, raw_a) = (&b.pair_cosine[slot], &a.pair_cosine[slot]);
-    let (cen_b, cen_a) = (&c(&b.centered_cosine[slot]), &c(&a.centered_cosine[slot]));
+    let (cen_b, cen_a) = (&b.centered_cosine[slot], &a.centered_cosine[slot]);
     let raw_t = lexalign_stats::ttest_rel(raw_a, raw_b).ok().filter(|t| t.t.is_finite());
     let cen_t = lexalign_stats::ttest_rel(cen_a, cen_b).ok().filter(|t| t.t.is_finite());
     let wil = lexalign_stats::wilcoxon(raw_a, raw_b).ok().filter(|w| w.p.is_finite());
@@ -213,10 +227,6 @@ fn change_row(set: &str, n: usize, layer: usize, slot: usize, b: &ScanResult, a:
         t2s_p1_before: mb.t2s_centered_p1_csls,
         t2s_p1_after: ma.t2s_centered_p1_csls,
     })
-}
-
-fn c(v: &[f64]) -> Vec<f64> {
-    v.to_vec()
 }
 
 fn gain_test(layer: usize, versus: &str, slot: usize, trained: (&ScanResult, &ScanResult), other: (&ScanResult, &ScanResult)) -> GainTest {

@@ -44,6 +44,9 @@ pub struct ReproduceArgs {
     /// Smaller settings for a smoke test (each stage's quick arguments in the stage table).
     #[arg(long)]
     pub quick: bool,
+    /// The multilingual model of the Korean-English and Swahili-English study stages.
+    #[arg(long, value_name = "DIR|FILE", default_value = "gemma3-270m")]
+    pub study_model: PathBuf,
 }
 
 impl Default for ReproduceArgs {
@@ -56,6 +59,7 @@ impl Default for ReproduceArgs {
             run_dir: None,
             threads: 2,
             quick: false,
+            study_model: PathBuf::from("gemma3-270m"),
         }
     }
 }
@@ -96,7 +100,12 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     let dirs = RunDirs::new(args, &runs)?;
 
     // Build every binary first, so a compile error stops before any stage writes anything.
-    let mut binaries: Vec<&str> = stages.iter().map(|s| s.name).collect();
+    let mut binaries: Vec<&str> = Vec::new();
+    for s in &stages {
+        if !binaries.contains(&s.package) {
+            binaries.push(s.package);
+        }
+    }
     if has_report {
         binaries.push(REPORT_PACKAGE);
     }
@@ -106,8 +115,12 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     }
 
     let inputs = Inputs::new(&assets, &model, &paper_data)?;
+    let study_model = resolve_model(&args.study_model, &assets)?;
+    let control_model = lexalign_run::DEFAULT_MODEL.path_in(&assets.paths.cache);
     let ctx = Ctx {
         model: model.clone(),
+        study_model,
+        control_model,
         paper_data: paper_data.clone(),
         device: args.device.clone(),
         threads: args.threads,
@@ -135,6 +148,11 @@ fn choose_model(args: &ReproduceArgs, assets: &Assets) -> Result<PathBuf> {
     let Some(m) = &args.model else {
         return Ok(assets.model.clone().expect("setup installs the model"));
     };
+    resolve_model(m, assets)
+}
+
+/// A path, or the name of an embedded model installed by setup.
+fn resolve_model(m: &Path, assets: &Assets) -> Result<PathBuf> {
     let path = util::absolute(m);
     if path.exists() {
         return Ok(path);
@@ -178,7 +196,7 @@ fn run_stages(
         let out = dirs.partial.join(s.name);
         std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", disp(&out)))?;
         let mut cmd = cargo_cmd(assets);
-        cmd.args(["run", "--quiet", "-p", s.name, "--bin", s.name, "--"])
+        cmd.args(["run", "--quiet", "-p", s.package, "--bin", s.package, "--"])
             .args((s.args)(ctx))
             .arg("--out")
             .arg(&out);

@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 /// What a stage is given.
 pub struct Ctx {
     pub model: PathBuf,
+    /// The multilingual model of the Korean-English / Swahili-English study (default: the
+    /// embedded Gemma 3 270M) and its English-only negative control (the embedded SmolLM2).
+    pub study_model: PathBuf,
+    pub control_model: PathBuf,
     pub paper_data: PathBuf,
     pub device: String,
     pub threads: usize,
@@ -13,9 +17,10 @@ pub struct Ctx {
     pub run: PathBuf,
 }
 
-/// One experiment stage: the package and binary `experiments/<name>/`, writing `<run>/<name>/`.
+/// One experiment stage: the binary of `experiments/<package>/`, writing `<run>/<name>/`.
 pub struct Stage {
     pub name: &'static str,
+    pub package: &'static str,
     pub args: fn(&Ctx) -> Vec<OsString>,
     /// Appended under `--quick`.
     pub quick_args: &'static [&'static str],
@@ -25,25 +30,91 @@ pub struct Stage {
 pub const STAGES: &[Stage] = &[
     Stage {
         name: "published-data",
+        package: "published-data",
         args: data_args,
         quick_args: &[],
     },
     Stage {
         name: "pilot-scan",
+        package: "pilot-scan",
         args: model_args,
         quick_args: &[],
     },
     Stage {
         name: "tli-train",
+        package: "tli-train",
         args: model_args,
         quick_args: &[],
     },
     Stage {
         name: "tli-eval",
+        package: "tli-eval",
         args: eval_args,
         quick_args: &[],
     },
+    Stage {
+        name: "koen-scan",
+        package: "lang-study",
+        args: |c| study(c, "scan", "ko-en", &[], true),
+        quick_args: &[],
+    },
+    Stage {
+        name: "koen-tli-train-l2",
+        package: "lang-study",
+        args: |c| study(c, "train", "ko-en", &[("--target-layer", "2".into())], false),
+        quick_args: &[],
+    },
+    Stage {
+        name: "koen-tli-train-best",
+        package: "lang-study",
+        args: |c| study(c, "train", "ko-en", &[("--target-layer", "best".into()), ("--scan", c.run.join("koen-scan").into())], false),
+        quick_args: &[],
+    },
+    Stage {
+        name: "koen-eval",
+        package: "lang-study",
+        args: |c| {
+            let a = |s: &str| c.run.join(s).join("adapter").into_os_string();
+            study(c, "eval", "ko-en", &[("--adapter", a("koen-tli-train-l2")), ("--adapter", a("koen-tli-train-best"))], false)
+        },
+        quick_args: &[],
+    },
+    Stage {
+        name: "swen-scan",
+        package: "lang-study",
+        args: |c| study(c, "scan", "sw-en", &[], true),
+        quick_args: &[],
+    },
+    Stage {
+        name: "swen-tli-train",
+        package: "lang-study",
+        args: |c| study(c, "train", "sw-en", &[("--target-layer", "2".into())], false),
+        quick_args: &[],
+    },
+    Stage {
+        name: "swen-eval",
+        package: "lang-study",
+        args: |c| study(c, "eval", "sw-en", &[("--adapter", c.run.join("swen-tli-train").join("adapter").into())], false),
+        quick_args: &[],
+    },
 ];
+
+/// `lang-study <cmd> --pair P` on the study model, with the paper data (sw-en uses the paper's
+/// pairs), and the English-only negative control for scans.
+fn study(c: &Ctx, cmd: &str, pair: &str, extra: &[(&str, OsString)], control: bool) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec![cmd.into(), "--pair".into(), pair.into()];
+    a.extend(["--model".into(), c.study_model.clone().into_os_string()]);
+    a.extend(["--paper-data".into(), c.paper_data.clone().into_os_string()]);
+    a.extend(["--device".into(), c.device.clone().into(), "--threads".into(), c.threads.to_string().into()]);
+    if control {
+        a.extend(["--negative-control".into(), c.control_model.clone().into_os_string()]);
+    }
+    for (k, v) in extra {
+        a.push(k.into());
+        a.push(v.clone());
+    }
+    a
+}
 
 fn data_args(c: &Ctx) -> Vec<OsString> {
     vec!["--paper-data".into(), c.paper_data.clone().into()]
@@ -77,7 +148,7 @@ pub fn present_stages(repo: &Path) -> Vec<&'static Stage> {
         .iter()
         .filter(|s| {
             repo.join("experiments")
-                .join(s.name)
+                .join(s.package)
                 .join("Cargo.toml")
                 .is_file()
         })
@@ -94,10 +165,15 @@ mod tests {
         let names: Vec<_> = STAGES.iter().map(|s| s.name).collect();
         assert_eq!(
             names,
-            ["published-data", "pilot-scan", "tli-train", "tli-eval"]
+            [
+                "published-data", "pilot-scan", "tli-train", "tli-eval", "koen-scan", "koen-tli-train-l2",
+                "koen-tli-train-best", "koen-eval", "swen-scan", "swen-tli-train", "swen-eval"
+            ]
         );
         let c = Ctx {
             model: "/m.gguf".into(),
+            study_model: "/g.gguf".into(),
+            control_model: "/m.gguf".into(),
             paper_data: "/p".into(),
             device: "cpu".into(),
             threads: 2,
