@@ -8,6 +8,8 @@ use lexalign_cli::train_cmd::{run_train, TrainArgs};
 use lexalign_model::QuantMode;
 use std::path::PathBuf;
 
+mod laser_cmd;
+
 #[derive(Parser)]
 #[command(name = "lexalign", version, about)]
 struct Cli {
@@ -24,6 +26,9 @@ enum Cmd {
     Train(TrainArgs),
     /// Pair cosine before and after merging an adapter (the authors' evaluation).
     Eval(EvalArgs),
+    /// LASER-2 reference encoder: sentence vectors, and pair alignment in LASER-2 space.
+    #[command(subcommand)]
+    Laser(laser_cmd::LaserCmd),
     /// Resident weight memory (none vs 4-bit), measured peak memory, and the projection for an 8B Llama.
     Memory {
         #[command(flatten)]
@@ -84,6 +89,7 @@ fn run() -> Result<()> {
             print_table(&o);
             println!("wrote {}", args.out.display());
         }
+        Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock())?,
         Cmd::Memory { model, project_config } => memory(&model, project_config.as_deref())?,
         Cmd::Convert { gguf, out, force } => {
             check_convert_out(&out, force)?;

@@ -70,9 +70,9 @@ impl Laser2 {
         }
         let encoder = LstmEncoder::new(&ckpt, device).with_context(|| format!("building the encoder of {}", ckpt_path.display()))?;
         log::info!(
-            "LASER-2 from {}: {} dictionary entries, {} spm pieces, {}x{} LSTM of {} ({}-d output)",
+            "LASER-2 from {}: {} dictionary entries, {} spm pieces, {}-layer {}LSTM of {} ({}-d output)",
             dir.display(), dictionary.len(), spm.n_pieces, ckpt.params.num_layers,
-            if ckpt.params.bidirectional { "bi" } else { "uni" }, ckpt.params.hidden_size, ckpt.params.output_dim()
+            if ckpt.params.bidirectional { "Bi" } else { "" }, ckpt.params.hidden_size, ckpt.params.output_dim()
         );
         Ok(Self { dir: dir.to_path_buf(), spm, dictionary, encoder })
     }
