@@ -39,6 +39,9 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 c.env(var, "1");
             }
         }
+        // A test whose model, fixture or paper data is missing fails here instead of skipping
+        // (lexalign_run::require_fixtures); a plain `cargo test` still skips with a reason.
+        c.env(lexalign_run::ENV_REQUIRE_FIXTURES, "1");
         if ci {
             // insta: fail on a changed snapshot instead of writing `.snap.new` files.
             c.env("INSTA_UPDATE", "no")

@@ -1,5 +1,6 @@
-//! Report tests on the authors' released data (read in place from ../shared/paper-data; skipped
-//! with a message when it is absent, unless LEXALIGN_REQUIRE_PAPER_DATA is set).
+//! Report tests on the authors' released data (read in place from ../shared/paper-data). When it
+//! is absent they fail under `cargo xtask test` and CI, and skip with a message otherwise
+//! (`lexalign_run::require_fixtures`).
 
 use std::path::{Path, PathBuf};
 
@@ -20,16 +21,12 @@ fn paper_data() -> Option<PathBuf> {
         .is_file()
     {
         Some(p)
-    } else if std::env::var_os("LEXALIGN_REQUIRE_PAPER_DATA").is_some() {
-        panic!(
-            "paper data not found at {} (LEXALIGN_REQUIRE_PAPER_DATA is set)",
-            p.display()
-        );
     } else {
-        eprintln!(
-            "skipping: paper data not found at {} (set LEXALIGN_PAPER_DATA)",
+        // Fails under `cargo xtask test` / CI, else skips with the reason.
+        lexalign_run::missing_fixture(format!(
+            "paper data not found at {} (set LEXALIGN_PAPER_DATA)",
             p.display()
-        );
+        ));
         None
     }
 }
@@ -336,4 +333,28 @@ fn committed_published_data_outputs_are_current() {
         "{}\nregenerate with `cargo xtask reproduce`",
         r.describe()
     );
+}
+
+/// Runs the test `name` of this binary again in a child process with `env` (fixture variables
+/// cleared first) and returns (success, output).
+fn rerun_test(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args(["--exact", name, "--nocapture", "--test-threads", "1"]);
+    for k in [lexalign_run::ENV_REQUIRE_FIXTURES, "LEXALIGN_REQUIRE_PAPER_DATA", "CI"] {
+        c.env_remove(k);
+    }
+    c.envs(env.iter().copied());
+    let o = c.output().unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn missing_paper_data_fails_when_fixtures_are_required_and_skips_otherwise() {
+    let gone = ("LEXALIGN_PAPER_DATA", "/nonexistent/tli_project");
+    for req in [(lexalign_run::ENV_REQUIRE_FIXTURES, "1"), ("CI", "true"), ("LEXALIGN_REQUIRE_PAPER_DATA", "1")] {
+        let (ok, text) = rerun_test("published_numbers_match_scipy", &[gone, req]);
+        assert!(!ok && text.contains("paper data not found at /nonexistent/tli_project"), "{req:?}: {text}");
+    }
+    let (ok, text) = rerun_test("published_numbers_match_scipy", &[gone]);
+    assert!(ok && text.contains("skipped: paper data not found"), "{text}");
 }

@@ -7,6 +7,7 @@
 
 mod cache;
 mod embedded;
+mod fixtures;
 mod fsutil;
 mod hash;
 mod logging;
@@ -20,6 +21,7 @@ pub use embedded::{
     embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, EMBEDDED_MODELS,
     GEMMA3_270M, SMOLLM2_135M,
 };
+pub use fixtures::{missing_fixture, require_fixtures, require_fixtures_with, ENV_REQUIRE_FIXTURES};
 pub use fsutil::{swap_dir, temp_dir_beside, write_atomic, write_atomic_with};
 pub use hash::{
     check_hash, copy_hashed, hash_path, parse_sums, sha256_bytes, sha256_file, FileHash, HashCheck,

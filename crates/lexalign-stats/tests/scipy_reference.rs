@@ -179,16 +179,12 @@ fn paper_results() -> Option<PathBuf> {
     let p = base.join("results/evaluation/quantitative_results.csv");
     if p.exists() {
         Some(p)
-    } else if std::env::var_os("LEXALIGN_REQUIRE_PAPER_DATA").is_some() {
-        panic!(
-            "{} not found (LEXALIGN_REQUIRE_PAPER_DATA is set)",
-            p.display()
-        );
     } else {
-        eprintln!(
-            "skipping: {} not found (set LEXALIGN_PAPER_DATA to the tli_project folder)",
+        // Fails under `cargo xtask test` / CI, else skips with the reason.
+        lexalign_run::missing_fixture(format!(
+            "{} not found (set LEXALIGN_PAPER_DATA to the tli_project folder)",
             p.display()
-        );
+        ));
         None
     }
 }
@@ -230,4 +226,22 @@ fn descriptive_edge_cases() {
     assert_eq!(percent_change(0.0, 0.0), 0.0);
     assert!(ttest_rel(&[1.0, 2.0], &[1.0]).is_err());
     assert!(wilcoxon(&[1.0, 2.0], &[1.0, 2.0]).is_err());
+}
+
+#[test]
+fn missing_paper_data_fails_when_fixtures_are_required_and_skips_otherwise() {
+    let run = |env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+        c.args(["--exact", "authors_results_match_scipy", "--nocapture", "--test-threads", "1"]);
+        for k in [lexalign_run::ENV_REQUIRE_FIXTURES, "LEXALIGN_REQUIRE_PAPER_DATA", "CI"] {
+            c.env_remove(k);
+        }
+        let o = c.envs(env.iter().copied()).output().unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    };
+    let gone = ("LEXALIGN_PAPER_DATA", "/nonexistent/tli_project");
+    let (ok, text) = run(&[gone, (lexalign_run::ENV_REQUIRE_FIXTURES, "1")]);
+    assert!(!ok && text.contains("/nonexistent/tli_project/results/evaluation/quantitative_results.csv not found"), "{text}");
+    let (ok, text) = run(&[gone]);
+    assert!(ok && text.contains("skipped:"), "{text}");
 }
