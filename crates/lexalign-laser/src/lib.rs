@@ -27,6 +27,8 @@ pub const SPM_FILE: &str = "laser2.spm";
 pub const CVOCAB_FILE: &str = "laser2.cvocab";
 /// Environment variable naming the LASER folder when `--laser` is not given.
 pub const ENV_LASER: &str = "LEXALIGN_LASER";
+/// Optional `sha256sum` file in the LASER folder: the sums the user recorded when downloading.
+pub const SUMS_FILE: &str = "SHA256SUMS";
 /// What to tell a user without the files.
 pub const HOW_TO_GET: &str = "download laser2.pt, laser2.spm and laser2.cvocab from Meta's LASER release \
     (see the README section \"LASER-2 reference encoder\") into one folder and pass it as --laser DIR or $LEXALIGN_LASER";
@@ -62,6 +64,7 @@ impl Laser2 {
                 bail!("{} is missing; {HOW_TO_GET}", p.display());
             }
         }
+        verify_sums(dir)?;
         let spm = SpmModel::from_file(&spm_path)?;
         let ckpt = read_checkpoint(&ckpt_path)?;
         let mut dictionary = ckpt.dictionary.clone();
@@ -129,6 +132,28 @@ impl Laser2 {
         let out: Vec<Tensor> = out.into_iter().map(|t| t.expect("every row embedded")).collect();
         Ok(Tensor::stack(&out, 0))
     }
+}
+
+/// When `dir/SHA256SUMS` exists, every file it lists must be there and match.
+pub fn verify_sums(dir: &Path) -> Result<()> {
+    let sums_path = dir.join(SUMS_FILE);
+    if !sums_path.is_file() {
+        log::info!("{} has no {SUMS_FILE}; the LASER-2 files are used unchecked", dir.display());
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&sums_path).with_context(|| format!("cannot read {}", sums_path.display()))?;
+    for (name, want) in lexalign_run::parse_sums(&text, &sums_path.display().to_string())? {
+        let p = dir.join(&name);
+        match lexalign_run::check_hash(&p, &want)? {
+            lexalign_run::HashCheck::Ok => {}
+            lexalign_run::HashCheck::Missing => bail!("{} is listed in {} but missing", p.display(), sums_path.display()),
+            lexalign_run::HashCheck::Mismatch { actual } => bail!(
+                "{} has SHA-256 {actual} but {} records {want}; download it again (or fix the recorded sum)",
+                p.display(), sums_path.display()
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Row-major f32 values of a `[n, d]` tensor.

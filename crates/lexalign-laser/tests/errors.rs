@@ -91,3 +91,18 @@ fn spm_of_the_wrong_kind() {
     let e = load_err(d.path());
     assert!(e.contains("laser2.spm"), "{e}");
 }
+
+#[test]
+fn recorded_sums_are_checked() {
+    let d = folder(&tiny_ckpt());
+    let sha = lexalign_run::sha256_file(d.path().join("laser2.pt")).unwrap();
+    let spm = lexalign_run::sha256_file(d.path().join("laser2.spm")).unwrap();
+    std::fs::write(d.path().join("SHA256SUMS"), format!("{sha}  laser2.pt\n{spm}  laser2.spm\n")).unwrap();
+    Laser2::load(d.path(), Device::Cpu).unwrap();
+    std::fs::write(d.path().join("SHA256SUMS"), format!("{}  laser2.pt\n", "0".repeat(64))).unwrap();
+    let e = load_err(d.path());
+    assert!(e.contains("laser2.pt has SHA-256") && e.contains("SHA256SUMS"), "{e}");
+    std::fs::write(d.path().join("SHA256SUMS"), format!("{sha}  laser2.cvocab\n")).unwrap();
+    let e = load_err(d.path());
+    assert!(e.contains("laser2.cvocab is listed"), "{e}");
+}
