@@ -151,6 +151,8 @@ pub fn train(
     let mut log: Vec<LossRow> = Vec::new();
     let mut start_epoch = 0;
     let mut resumed_from = None;
+    // Named when training stops on a non-finite loss or weight: it is left as it was.
+    let mut last_good: Option<PathBuf> = None;
     let latest = checkpoint::latest_checkpoint(&opts.out)?;
     match (opts.resume, latest) {
         (true, Some((epoch, dir))) => {
@@ -161,6 +163,7 @@ pub fn train(
             log = state.loss;
             start_epoch = epoch;
             resumed_from = Some(epoch);
+            last_good = Some(dir.clone());
             log::info!("resuming from {} (epoch {epoch}, step {})", dir.display(), state.global_step);
         }
         (true, None) => log::warn!("--resume: no checkpoint in {}, starting from scratch", opts.out.display()),
@@ -198,6 +201,11 @@ pub fn train(
             let batch: Vec<&Pair> = chunk.iter().map(|&i| &pairs[i]).collect();
             let lr = sched.lr(k);
             let loss = batch_loss(model, tok, &batch, cfg, true)?;
+            // A non-finite loss stops training before it reaches the weights or a checkpoint.
+            let l = loss.double_value(&[]);
+            if !l.is_finite() {
+                bail!(non_finite_stop(&format!("the loss became {l}"), k, epoch, last_good.as_deref()));
+            }
             loss.backward();
             adamw.step(&params, lr);
             for (_, p) in &params {
@@ -206,13 +214,10 @@ pub fn train(
                     let _ = g.zero_();
                 }
             }
-            let l = loss.double_value(&[]);
-            if !l.is_finite() {
-                bail!(
-                    "loss became {l} at step {} (epoch {}): lower --lr",
-                    k + 1,
-                    epoch + 1
-                );
+            // A finite loss can still give a non-finite update (too high a learning rate):
+            // those weights never reach a checkpoint either.
+            if let Some(name) = first_non_finite(&params) {
+                bail!(non_finite_stop(&format!("the adapter weight `{name}` became NaN or Inf after the update"), k, epoch, last_good.as_deref()));
             }
             log.push(LossRow {
                 step: k + 1,
@@ -244,7 +249,7 @@ pub fn train(
             config: cfg.clone(),
             loss: log.clone(),
         };
-        checkpoint::write_checkpoint(&opts.out, model, &lora_cfg, &adamw, &state)?;
+        last_good = Some(checkpoint::write_checkpoint(&opts.out, model, &lora_cfg, &adamw, &state)?);
         write_loss_csv(&opts.out.join("loss.csv"), &log)?;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -278,6 +283,29 @@ pub fn train(
         },
         train_seconds: secs,
         loss: log,
+    })
+}
+
+/// The error of a step `k` (0-based) whose loss or update was not finite.
+fn non_finite_stop(what: &str, k: usize, epoch: usize, last_good: Option<&Path>) -> String {
+    let kept = match last_good {
+        Some(d) => format!("the last good checkpoint, {}, is kept", d.display()),
+        None => "no checkpoint had been written yet (the first is written when epoch 1 ends)".into(),
+    };
+    format!(
+        "training stopped at step {} (epoch {}): {what}; {kept}; lower --lr (or raise --warmup-steps) and train into a new --out",
+        k + 1,
+        epoch + 1
+    )
+}
+
+/// The name of the first trainable tensor holding a NaN or Inf, if any (one reduction per tensor).
+fn first_non_finite(params: &[(String, tch::Tensor)]) -> Option<String> {
+    tch::no_grad(|| {
+        params
+            .iter()
+            .find(|(_, t)| t.isfinite().all().int64_value(&[]) == 0)
+            .map(|(n, _)| n.clone())
     })
 }
 

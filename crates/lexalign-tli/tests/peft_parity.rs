@@ -259,9 +259,12 @@ fn adamw_step_parity() {
 /// The defaults are the authors' adapter: their released adapter_config.json reads back as ours.
 #[test]
 fn defaults_are_the_authors_adapter_config() {
-    let Ok(data) = lexalign_data::PaperData::locate(None) else {
-        eprintln!("skipped: the paper's data is not available");
-        return;
+    let data = match lexalign_data::PaperData::locate(None) {
+        Ok(d) => d,
+        Err(e) => {
+            lexalign_run::missing_fixture(format!("the paper's data is not available: {e:#}"));
+            return;
+        }
     };
     let theirs = LoraConfig::from_file(&data.path(lexalign_data::ADAPTER_CONFIG)).unwrap();
     let ours = TrainConfig::default().lora();

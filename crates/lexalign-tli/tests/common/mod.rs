@@ -8,12 +8,14 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The embedded GGUF (set up by `cargo xtask setup`); `None` (test skipped with a note) when absent.
+/// The embedded GGUF (set up by `cargo xtask setup`). When absent: a failure under
+/// `cargo xtask test` / CI, else `None` (the test skips with a printed reason); see
+/// `lexalign_run::require_fixtures`.
 pub fn demo_model(max_blocks: usize) -> Option<LoadedModel> {
     let path = match lexalign_gguf::default_model_path() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("skipped: {e:#}");
+            lexalign_run::missing_fixture(format!("{e:#}"));
             return None;
         }
     };
@@ -55,4 +57,20 @@ pub fn decode_b64_f32(s: &str) -> Vec<f32> {
     out.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
+}
+
+/// Runs the test `name` of this test binary again in a child process with `env`, and returns
+/// (success, stdout + stderr): how a test checks what another does when a fixture is missing.
+pub fn rerun_test(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args(["--exact", name, "--nocapture", "--test-threads", "1"]);
+    for k in [lexalign_run::ENV_REQUIRE_FIXTURES, "LEXALIGN_REQUIRE_PAPER_DATA", "CI"] {
+        c.env_remove(k);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    (o.status.success(), text)
 }
