@@ -112,6 +112,7 @@ impl StudyPairs {
 
 /// The study's pairs, with the lexicons and the paper's data located as lexalign-data locates
 /// them (`$LEXALIGN_LEXICONS`, `$LEXALIGN_PAPER_DATA`, `../shared/...`, the setup cache).
+#[allow(dead_code)] // the entry point of scan and eval
 pub fn study_pairs(pair: LangPair) -> Result<StudyPairs> {
     study_pairs_in(pair, None, None)
 }
