@@ -90,13 +90,10 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
     let started = std::time::Instant::now();
     let sets: Vec<(&str, &[lexalign_tli::Pair])> =
         vec![("trained", &trained), ("control", &control)];
-    let outcome = evaluate(
-        &mut run.model.model,
-        &run.model.tokenizer,
-        &sets,
-        &args.adapter,
-        &cfg,
-    )?;
+    let device = run.device.clone();
+    let outcome = crate::oom::with_oom_hint(cfg.batch_size, &device, || {
+        evaluate(&mut run.model.model, &run.model.tokenizer, &sets, &args.adapter, &cfg)
+    })?;
     let secs = started.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&args.out)

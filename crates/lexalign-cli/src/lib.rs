@@ -3,6 +3,7 @@
 
 pub mod memory;
 pub mod model_args;
+pub mod oom;
 pub mod scan_cmd;
 pub mod stage_io;
 pub mod train_cmd;

@@ -28,6 +28,10 @@ pub struct ModelArgs {
     /// Double-quantize the 4-bit block scales (bitsandbytes' `bnb_4bit_use_double_quant`).
     #[arg(long)]
     pub double_quant: bool,
+    /// Keep 4-bit weights packed during scans and evaluations (dequantized on every forward:
+    /// less memory, slower). By default they are dequantized once after loading.
+    #[arg(long)]
+    pub low_memory: bool,
     /// Torch intra-op threads (recorded; fixed for reproducible CPU numbers).
     #[arg(long, default_value_t = 2, value_parser = parse_threads)]
     pub threads: usize,
@@ -180,6 +184,17 @@ impl ModelArgs {
 }
 
 impl LoadedRun {
+    /// Before a scan: dequantize 4-bit weights once (bit-identical results) unless `--low-memory`.
+    pub fn dequantize_for_inference(&mut self, low_memory: bool) {
+        if low_memory || self.quant == QuantMode::None {
+            return;
+        }
+        let n = self.model.model.dequantize_4bit();
+        let note = format!("{n} 4-bit weights dequantized once for inference (--low-memory keeps them packed)");
+        log::info!("{note}");
+        self.notes.push(note);
+    }
+
     /// A provenance record with the model, device, dtype, quantization and threads filled in.
     pub fn provenance(&self, stage: &str) -> Result<Provenance> {
         let quant = format!("{}{}", self.quant.name(), if self.double_quant { "+dq" } else { "" });
@@ -210,5 +225,26 @@ impl LoadedRun {
     /// Whether this is the embedded English-only demo model (its numbers are never the paper's).
     pub fn is_demo_model(&self) -> bool {
         self.model.info.name.to_lowercase().contains("smollm")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_value_parsers() {
+        assert_eq!(parse_threads("4"), Ok(4));
+        assert!(parse_threads("0").unwrap_err().contains("1 or more"));
+        assert!(parse_threads("99999999999").unwrap_err().contains("more than torch accepts"));
+        assert!(at_least_one("-1").unwrap_err().contains("not a whole number"));
+        assert_eq!(parse_poolings("mean, mean-content"), Ok(vec![Pooling::Mean, Pooling::MeanContent]));
+        assert!(parse_poolings("mean,mean").unwrap_err().contains("listed twice"));
+        assert!(parse_poolings("mean,").unwrap_err().contains("unknown pooling"));
+        assert_eq!(parse_layer_spec(" all "), Ok("all".into()));
+        assert_eq!(parse_layer_spec("0, 2"), Ok("0, 2".into()));
+        assert!(parse_layer_spec("0,,2").unwrap_err().contains("`` is not a layer number"));
+        assert!(parse_device("cuda:x").unwrap_err().contains("unknown device"));
+        assert_eq!(parse_device("cuda:1"), Ok("cuda:1".into()));
     }
 }

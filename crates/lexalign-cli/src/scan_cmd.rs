@@ -59,7 +59,8 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
     } else {
         args.layers.split(',').filter_map(|s| s.trim().parse::<usize>().ok()).max()
     };
-    let run = args.model.load(default_quant, max_layer)?;
+    let mut run = args.model.load(default_quant, max_layer)?;
+    run.dequantize_for_inference(args.model.low_memory);
     let job = ScanJob {
         sources: &sources,
         targets: &targets,
@@ -120,7 +121,9 @@ pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<Vec<ScanResult>>
     let n_words = src.iter().chain(&tgt).chain(job.candidates.iter().map(String::as_str).collect::<Vec<_>>().iter()).collect::<std::collections::HashSet<_>>().len();
     let bar = lexalign_run::progress_bar(n_words as u64, &format!("{} ({pooling_names})", job.stage));
     let started = std::time::Instant::now();
-    let result = scan(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64))?;
+    let result = crate::oom::with_oom_hint(job.batch_size, &run.device, || {
+        scan(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64))
+    })?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     log::info!("scanned {} pairs x {} layers ({pooling_names} pooling) in {secs:.1} s", src.len(), opts.layers.len());

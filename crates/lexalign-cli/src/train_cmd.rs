@@ -220,16 +220,13 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
         interrupt: Some(flag.clone()),
         base_model: Some(run.model.info.name.clone()),
     };
-    let outcome = train(
-        &mut run.model.model,
-        &run.model.tokenizer,
-        &pairs,
-        &opts,
-        |done, _, loss| {
+    let device = run.device.clone();
+    let outcome = crate::oom::with_oom_hint(cfg.batch_size, &device, || {
+        train(&mut run.model.model, &run.model.tokenizer, &pairs, &opts, |done, _, loss| {
             bar.set_position(done as u64);
             bar.set_message(format!("train loss {loss:.4}"));
-        },
-    )?;
+        })
+    })?;
     bar.finish_and_clear();
 
     let prov = run.provenance(stage)?;
