@@ -150,7 +150,31 @@ impl Decoder {
     }
 }
 
+impl Decoder {
+    /// Replaces every 4-bit base weight by its dequantized copy in the compute dtype
+    /// (bit-identical to dequantizing on every forward, which is what makes a 4-bit forward slow
+    /// on a CPU), at the cost of the dense weights' memory. Returns how many were converted.
+    pub fn dequantize_4bit(&mut self) -> usize {
+        let kind = self.kind;
+        let mut n = 0;
+        for block in self.layers.iter_mut() {
+            for lin in block.linears_mut() {
+                if let crate::linear::BaseWeight::Quant4(q) = &lin.base {
+                    lin.base = crate::linear::BaseWeight::Dense(q.dequantize(kind));
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+}
+
 impl Block {
+    pub fn linears_mut(&mut self) -> [&mut Linear; 7] {
+        let (a, m) = (&mut self.self_attn, &mut self.mlp);
+        [&mut a.q_proj, &mut a.k_proj, &mut a.v_proj, &mut a.o_proj, &mut m.gate_proj, &mut m.up_proj, &mut m.down_proj]
+    }
+
     /// The seven linear layers, in HF module order.
     pub fn linears(&self) -> [&Linear; 7] {
         let (a, m) = (&self.self_attn, &self.mlp);

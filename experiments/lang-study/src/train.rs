@@ -221,7 +221,9 @@ pub fn run(args: &Args) -> Result<()> {
         model_args.model = Some(PathBuf::from(DEFAULT_MODEL));
     }
     // The loss reads hidden_states[target_layer]: only the blocks below it are loaded and run.
-    let mut run = model_args.load(QuantMode::Nf4, Some(cfg.target_layer))?;
+    // The study keeps the model's own weights (no 4-bit re-quantization, `--quant` to change),
+    // the same base that `lang-study scan` and `eval` measure.
+    let mut run = model_args.load(QuantMode::None, Some(cfg.target_layer))?;
     let n_blocks = run.model.model.cfg.num_hidden_layers;
     ensure!(
         cfg.target_layer <= n_blocks,

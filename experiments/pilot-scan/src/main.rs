@@ -62,7 +62,8 @@ fn run() -> Result<()> {
     let pairs_path = pair_file(&args.pairs, &args.paper_data, lexalign_data::TRAINING_PAIRS, "--pairs")?;
     let (sources, targets) = read_pairs(&pairs_path)?;
     // The authors' pilot: NF4 with bf16 compute.
-    let run = args.model.load(QuantMode::Nf4, None)?;
+    let mut run = args.model.load(QuantMode::Nf4, None)?;
+    run.dequantize_for_inference(args.model.low_memory);
     for (&pooling, out) in poolings.iter().zip(&outs) {
         let job = ScanJob {
             sources: &sources,
