@@ -1,16 +1,17 @@
 //! `laser2.spm`: a SentencePiece model protobuf, encoded to piece strings as
 //! `SentencePieceProcessor.encode(text, out_type=str)` does for a unigram model.
 //!
-//! The protobuf is decoded with prost (only the fields used here are declared); the segmentation is
-//! the `tokenizers` crate's Unigram Viterbi (a port of sentencepiece's `EncodeOptimized`) and its
-//! `Precompiled` normalizer (sentencepiece's compiled nmt_nfkc charsmap). sentencepiece's
-//! whitespace rules (drop leading/trailing/repeated spaces, dummy `▁` prefix, spaces as `▁`) are
-//! applied here, as its normalizer does.
+//! The protobuf is decoded with prost (only the fields used here are declared); normalisation is
+//! the `tokenizers` crate's `Precompiled` (sentencepiece's compiled nmt_nfkc charsmap), then
+//! sentencepiece's whitespace rules (drop leading/trailing/repeated spaces, dummy `▁` prefix,
+//! spaces as `▁`). The segmentation is sentencepiece's `EncodeOptimized` Viterbi ported here in
+//! f32: tokenizers' Unigram sums scores in f64, which breaks ties between equal-piece paths
+//! (`▁ .. .` vs `▁ . ..`) differently from sentencepiece's float sums.
 
 use anyhow::{anyhow, bail, Context, Result};
 use prost::Message;
 use std::path::Path;
-use tokenizers::models::unigram::Unigram;
+use std::collections::HashMap;
 use tokenizers::normalizers::precompiled::Precompiled;
 use tokenizers::{NormalizedString, Normalizer};
 
@@ -65,14 +66,17 @@ pub struct NormalizerSpec {
 }
 
 const TYPE_UNKNOWN: i32 = 2;
-const TYPE_CONTROL: i32 = 3;
 const TYPE_USER_DEFINED: i32 = 4;
-const TYPE_UNUSED: i32 = 5;
 const MODEL_NAMES: [&str; 5] = ["?", "unigram", "bpe", "word", "char"];
 
 /// A unigram SentencePiece model ready to encode.
 pub struct SpmModel {
-    unigram: Unigram,
+    /// Matchable pieces (normal and user-defined): piece -> (id, score).
+    pieces: HashMap<String, (usize, f32)>,
+    max_piece_bytes: usize,
+    unk_id: usize,
+    /// min score of the normal pieces, as sentencepiece's unigram model keeps it.
+    min_score: f32,
     precompiled: Option<Precompiled>,
     add_dummy_prefix: bool,
     remove_extra_whitespaces: bool,
@@ -105,26 +109,26 @@ impl SpmModel {
             .iter()
             .position(|p| p.r#type == Some(TYPE_UNKNOWN))
             .ok_or_else(|| anyhow!("it has no <unk> piece"))?;
-        // Pieces sentencepiece never matches in text (control, unknown, unused) keep their id
-        // but get a spelling no normalised text contains (a NUL; LASER turns control characters
-        // into spaces before the spm).
-        let vocab: Vec<(String, f64)> = m
-            .pieces
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let t = p.r#type.unwrap_or(1);
-                let s = p.piece.clone().unwrap_or_default();
-                let s = if matches!(t, TYPE_CONTROL | TYPE_UNKNOWN | TYPE_UNUSED) { format!("\0{i}\0{s}") } else { s };
-                if t == TYPE_USER_DEFINED {
-                    log::warn!("SentencePiece user-defined piece {s:?} is segmented like a normal piece");
-                }
-                (s, p.score.unwrap_or(0.0) as f64)
-            })
-            .collect();
-        let n_pieces = vocab.len();
-        let unigram = Unigram::from(vocab, Some(unk_id), trainer.byte_fallback.unwrap_or(false))
-            .map_err(|e| anyhow!("its vocabulary cannot be built: {e}"))?;
+        if trainer.byte_fallback.unwrap_or(false) {
+            bail!("it uses byte fallback, which LASER-2's spm does not and this reader does not implement");
+        }
+        let mut pieces = HashMap::new();
+        let mut min_score = f32::INFINITY;
+        for (i, p) in m.pieces.iter().enumerate() {
+            let t = p.r#type.unwrap_or(1);
+            let (s, score) = (p.piece.clone().unwrap_or_default(), p.score.unwrap_or(0.0));
+            match t {
+                1 => min_score = min_score.min(score),
+                TYPE_USER_DEFINED => log::warn!("SentencePiece user-defined piece {s:?} is segmented like a normal piece"),
+                _ => continue, // control, unknown, unused, byte: never matched in text
+            }
+            pieces.insert(s, (i, score));
+        }
+        if pieces.is_empty() {
+            bail!("it has no normal pieces");
+        }
+        let max_piece_bytes = pieces.keys().map(String::len).max().unwrap_or(1);
+        let n_pieces = m.pieces.len();
         let norm = m.normalizer_spec.clone().unwrap_or_default();
         let precompiled = match norm.precompiled_charsmap.as_deref() {
             Some(b) if !b.is_empty() => Some(Precompiled::from(b).map_err(|e| anyhow!("its precompiled charsmap is invalid: {e}"))?),
@@ -134,7 +138,10 @@ impl SpmModel {
             bail!("its normalizer {:?} has no precompiled charsmap", norm.name);
         }
         Ok(Self {
-            unigram,
+            pieces,
+            max_piece_bytes,
+            unk_id,
+            min_score,
             precompiled,
             add_dummy_prefix: norm.add_dummy_prefix.unwrap_or(true),
             remove_extra_whitespaces: norm.remove_extra_whitespaces.unwrap_or(true),
@@ -179,6 +186,65 @@ impl SpmModel {
         if s.is_empty() {
             return Ok(Vec::new());
         }
-        self.unigram.encode(&s).map_err(|e| anyhow!("segmenting {text:?}: {e}"))
+        Ok(self.viterbi(&s))
+    }
+
+    /// sentencepiece `unigram::Model::EncodeOptimized` (float scores, first-found wins ties), then
+    /// `out_type=str`'s surfaces with consecutive unknowns merged.
+    fn viterbi(&self, s: &str) -> Vec<String> {
+        const UNK_PENALTY: f32 = 10.0;
+        #[derive(Clone, Copy)]
+        struct Node {
+            id: usize,
+            score: f32,
+            starts_at: Option<usize>,
+        }
+        let unk_score = self.min_score - UNK_PENALTY;
+        let n = s.len();
+        let mut best = vec![Node { id: 0, score: 0.0, starts_at: None }; n + 1];
+        for (start, c) in s.char_indices() {
+            let till_here = best[start].score;
+            let mblen = c.len_utf8();
+            let mut has_single = false;
+            let mut end = start + mblen;
+            while end <= n && end - start <= self.max_piece_bytes {
+                if let Some(&(id, score)) = self.pieces.get(&s[start..end]) {
+                    let cand = score + till_here;
+                    let t = &mut best[end];
+                    if t.starts_at.is_none() || cand > t.score {
+                        *t = Node { id, score: cand, starts_at: Some(start) };
+                    }
+                    has_single |= end - start == mblen;
+                }
+                end += s[end..].chars().next().map_or(1, char::len_utf8);
+            }
+            if !has_single {
+                let cand = unk_score + till_here;
+                let t = &mut best[start + mblen];
+                if t.starts_at.is_none() || cand > t.score {
+                    *t = Node { id: self.unk_id, score: cand, starts_at: Some(start) };
+                }
+            }
+        }
+        let mut spans = Vec::new();
+        let mut end = n;
+        while end > 0 {
+            let node = best[end];
+            let start = node.starts_at.expect("every position is reachable");
+            spans.push((start, end, node.id == self.unk_id));
+            end = start;
+        }
+        spans.reverse();
+        let mut out: Vec<String> = Vec::with_capacity(spans.len());
+        let mut prev_unk = false;
+        for (a, b, unk) in spans {
+            if unk && prev_unk {
+                out.last_mut().expect("previous").push_str(&s[a..b]);
+            } else {
+                out.push(s[a..b].to_string());
+            }
+            prev_unk = unk;
+        }
+        out
     }
 }

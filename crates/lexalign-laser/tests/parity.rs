@@ -29,6 +29,23 @@ fn tokens_and_ids_match_laser_encoders() {
 }
 
 #[test]
+fn tokenization_corners_match_laser_encoders() {
+    let laser = Laser2::load(&tiny_dir(), Device::Cpu).unwrap();
+    let fx = fixture();
+    let cases = fx["tokenize_only"].as_array().unwrap();
+    assert!(cases.len() > 80);
+    let bad: Vec<String> = cases
+        .iter()
+        .filter_map(|c| {
+            let (text, want) = (c["text"].as_str().unwrap(), c["tokenized"].as_str().unwrap());
+            let got = laser.tokenize(text).unwrap();
+            (got != want).then(|| format!("{text:?}: got {got:?}, want {want:?}"))
+        })
+        .collect();
+    assert!(bad.is_empty(), "{} of {} differ:\n{}", bad.len(), cases.len(), bad.join("\n"));
+}
+
+#[test]
 fn embeddings_match_laser_encoders_batched_and_alone() {
     let laser = Laser2::load(&tiny_dir(), Device::Cpu).unwrap();
     let fx = fixture();
