@@ -20,8 +20,12 @@ struct Cli {
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once; boxing the flag structs buys nothing
 enum Cmd {
-    /// Average translation-pair cosine (and a shuffled-pair baseline) per hidden layer.
+    /// Per hidden layer: translation-pair cosine against a shuffled-pair baseline, raw and
+    /// centred, and every BLI retrieval metric (written to layers.csv).
     Scan(ScanArgs),
+    /// Bilingual lexicon induction: P@1/5/10 with NN and CSLS retrieval, both directions, raw and
+    /// centred, per layer (`--layers 12` for one); the same run and files as `scan`.
+    Bli(ScanArgs),
     /// Targeted Lexical Injection: train LoRA adapters so translations align at an early layer.
     Train(TrainArgs),
     /// Pair cosine before and after merging an adapter (the authors' evaluation).
@@ -75,6 +79,11 @@ fn run() -> Result<()> {
                 }
             }
             println!("wrote {}", args.out.display());
+        }
+        Cmd::Bli(args) => {
+            let (_, results) = run_scan(&args, "bli", QuantMode::None)?;
+            print_bli(&results);
+            println!("wrote {}", args.out.join("layers.csv").display());
         }
         Cmd::Train(args) => {
             let (_, o) = run_train(&args, "train")?;
@@ -149,4 +158,20 @@ fn memory(args: &lexalign_cli::ModelArgs, project_config: Option<&std::path::Pat
             gib(p.lexalign_total()), gib(p.transformers_total()));
     }
     Ok(())
+}
+
+/// The retrieval table of `lexalign bli` (source->target unless `t2s`; `c.` = centred).
+fn print_bli(results: &[lexalign_scan::ScanResult]) {
+    println!("pooling\tlayer\tnn@1\tnn@5\tnn@10\tcsls@1\tcsls@5\tcsls@10\tc.nn@1\tc.csls@1 [95% CI]\tc.csls@10\tt2s c.csls@1\tc.mexa\tcandidates");
+    for r in results {
+        for l in &r.layers {
+            let m = &l.metrics;
+            println!(
+                "{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3} [{:.3}, {:.3}]\t{:.3}\t{:.3}\t{:.3}\t{}",
+                r.pooling, l.layer, m.p1_nn, m.p5_nn, m.p10_nn, m.p1_csls, m.p5_csls, m.p10_csls, m.centered_p1_nn,
+                m.centered_p1_csls, m.centered_p1_csls_ci_low, m.centered_p1_csls_ci_high, m.centered_p10_csls,
+                m.t2s_centered_p1_csls, m.centered_mexa, m.n_candidates
+            );
+        }
+    }
 }

@@ -31,6 +31,13 @@ const KNOWN: &[(&str, &str, Family)] = &[
 impl Family {
     /// From `model_type`, else from `architectures`; anything else is refused by name.
     pub fn detect(model_type: Option<&str>, architectures: &[String]) -> Result<Family> {
+        let known_arch = |arch: &str| {
+            let base = arch.trim_end_matches("Model").trim_end_matches("ForCausalLM");
+            KNOWN.iter().any(|(_, a, _)| *a == arch || a.trim_end_matches("ForCausalLM") == base)
+        };
+        if let Some(arch) = architectures.iter().find(|a| !known_arch(a)) {
+            bail!("unsupported architecture `{arch}` in field `architectures`: lexalign implements {}", Self::supported());
+        }
         if let Some(mt) = model_type {
             if let Some((_, _, f)) = KNOWN.iter().find(|(m, _, _)| *m == mt) {
                 return Ok(*f);
@@ -118,6 +125,8 @@ mod tests {
         assert_eq!(Family::detect(Some("qwen3"), &[]).unwrap(), Family::Qwen3);
         assert_eq!(Family::detect(None, &["Gemma3ForCausalLM".into()]).unwrap(), Family::Gemma3);
         assert_eq!(Family::detect(None, &["LlamaModel".into()]).unwrap(), Family::Llama);
+        let err = Family::detect(Some("llama"), &["FalconForCausalLM".into()]).unwrap_err().to_string();
+        assert!(err.contains("FalconForCausalLM"), "{err}");
         let err = Family::detect(Some("gemma3"), &[]).unwrap_err().to_string();
         assert!(err.contains("gemma3_text"), "{err}");
         let err = Family::detect(None, &["GPT2LMHeadModel".into()]).unwrap_err().to_string();
