@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::builder::{PossibleValue, PossibleValuesParser};
 use clap::Args;
-use lexalign_model::device::{device_name, effective_kind, kind_name, parse_kind};
+use lexalign_model::device::{compute_kind, device_name, kind_name};
 use lexalign_model::{DeviceArg, LoadOptions, LoadedModel, Pooling, QuantMode};
 use lexalign_run::Provenance;
 use std::path::PathBuf;
@@ -18,8 +18,8 @@ pub struct ModelArgs {
     /// auto | cpu | cuda | cuda:N
     #[arg(long, default_value = "auto", value_parser = parse_device)]
     pub device: String,
-    /// Compute dtype: auto (bf16 on GPU, f32 on CPU) | f32 | bf16 | f16. Half precision on the
-    /// CPU falls back to f32 and the provenance says so.
+    /// Compute dtype: auto (bf16 on GPU, f32 on CPU) | f32 | bf16 | f16. An explicit bf16 runs
+    /// bf16 on the CPU too; f16 on the CPU falls back to f32 and the provenance says so.
     #[arg(long, alias = "compute-dtype", default_value = "auto", value_parser = dtype_parser())]
     pub dtype: String,
     /// 4-bit quantization of the decoder-block linear layers: none | nf4 | fp4 (bitsandbytes-compatible).
@@ -141,10 +141,9 @@ impl ModelArgs {
     pub fn load(&self, default_quant: QuantMode, max_blocks: Option<usize>) -> Result<LoadedRun> {
         lexalign_model::tch::set_num_threads(self.threads as i32);
         let device = self.device.parse::<DeviceArg>()?.resolve()?;
-        // `auto` is the authors' bf16 compute; on the CPU it falls back to f32 (noted below).
-        let requested =
-            if self.dtype == "auto" { lexalign_model::tch::Kind::BFloat16 } else { parse_kind(&self.dtype)? };
-        let (kind, note) = effective_kind(requested, device);
+        // `auto` is the authors' bf16 compute on a GPU and f32 on the CPU (noted below); an
+        // explicit `--dtype bf16` runs bf16 on the CPU too.
+        let (kind, note) = compute_kind(&self.dtype, device)?;
         let quant = match &self.quant {
             Some(q) => q.parse()?,
             None => default_quant,

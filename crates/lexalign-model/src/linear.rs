@@ -80,10 +80,12 @@ impl Linear {
             None => y,
             Some(l) => {
                 let xin = if train && l.dropout > 0.0 { x.dropout(l.dropout, true) } else { x.shallow_clone() };
-                // peft casts the input to the adapter's dtype and the result back.
+                // peft casts the input to the adapter's dtype (f32 adapters on a bf16 base), adds
+                // the base output to the adapter's in the wider dtype, and casts the sum back
+                // (`(result + lora_B(lora_A(x)) * scaling).to(result.dtype)`): one rounding.
                 let xin = xin.to_kind(l.a.kind());
                 let up = xin.matmul(&l.a.tr()).matmul(&l.b.tr()) * l.scale;
-                y + up.to_kind(x.kind())
+                if up.kind() == y.kind() { y + up } else { (y.to_kind(up.kind()) + up).to_kind(x.kind()) }
             }
         }
     }
