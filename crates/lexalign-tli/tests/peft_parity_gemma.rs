@@ -5,7 +5,8 @@
 //!   attention): the recipe's adapter (r 16, alpha 32, q_proj+v_proj, every layer) with a seeded
 //!   non-zero B, at every hidden state;
 //! - the embedded gemma3-270m (when set up): an adapter trained by `lexalign_tli::train` at hidden
-//!   state 2 (layers 0-1, few steps at a raised learning rate so that it moves the output).
+//!   state 2 (layers 0-1, few steps at a raised learning rate so that it moves the output),
+//!   and two AdamW steps from it match peft + torch (loss and every A/B of layers 0-1).
 
 mod common;
 
@@ -241,4 +242,55 @@ fn gemma3_270m_trained_adapter_matches_peft() {
     let moved = g["adapter_moved_max_abs"].as_f64().unwrap();
     println!("gemma3-270m: worst {worst:.3e}; the adapter moved peft's vectors by up to {moved:.3e}");
     assert!(moved > 1e-3, "the trained fixture adapter barely changes the output ({moved})");
+}
+
+/// Two AdamW steps on gemma3-270m from the committed adapter: the loss and every A/B of layers
+/// 0-1 as peft + torch compute them (so training on Gemma follows peft's gradients, and a loss
+/// that stays at the margin is the recipe's, not lexalign's).
+#[test]
+fn gemma3_270m_adamw_steps_match_peft() {
+    let r = reference();
+    let Some(g) = r.get("gemma3_270m").filter(|g| !g.is_null()) else {
+        panic!("reference.json has no gemma3_270m section: run gen_peft_gemma.py with the model set up");
+    };
+    let a = &g["adamw"];
+    let Some(mut m) = real_model(Some(2)) else { return };
+    lora::load_peft(&mut m.model, &dir().join("gemma3_270m_adapter"), true).unwrap();
+    let pairs: Vec<(String, String)> = serde_json::from_value(a["pairs"].clone()).unwrap();
+    let batch: Vec<&(String, String)> = pairs.iter().collect();
+    let cfg = TrainConfig { margin: a["margin"].as_f64().unwrap(), ..TrainConfig::default() };
+    let lr = a["lr"].as_f64().unwrap();
+    let params = lora::trainable_params(&m.model);
+    let mut opt = lexalign_tli::AdamW::new(cfg.adamw());
+    for step in 0..2 {
+        // train = false: adapter dropout off, as in the reference (gradients still flow).
+        let loss = lexalign_tli::train::batch_loss(&m.model, &m.tokenizer, &batch, &cfg, false).unwrap();
+        let (l, want) = (loss.double_value(&[]), a["losses"][step].as_f64().unwrap());
+        println!("gemma3-270m step {}: loss lexalign {l:.8} peft {want:.8} (diff {:.3e})", step + 1, (l - want).abs());
+        assert!((l - want).abs() < TOL, "loss at step {}: {l} vs {want}", step + 1);
+        loss.backward();
+        opt.step(&params, lr);
+        for (_, p) in &params {
+            let _ = p.grad().zero_();
+        }
+    }
+    let after = a["after_step2"].as_object().unwrap();
+    assert_eq!(after.len(), params.len(), "A/B tensors of layers 0-1");
+    let mut worst = 0f64;
+    for (k, v) in after {
+        let (_, t) = params.iter().find(|(n, _)| n == k).unwrap_or_else(|| panic!("no parameter {k}"));
+        let t = t.detach().to_kind(tch::Kind::Double);
+        let (sum, l2) = (t.sum(tch::Kind::Double).double_value(&[]), t.norm().double_value(&[]));
+        let (ws, wl) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+        assert!((l2 - wl).abs() < TOL * wl.max(1.0), "{k}: L2 {l2} vs peft {wl}");
+        assert!((sum - ws).abs() < TOL * t.numel() as f64, "{k}: sum {sum} vs peft {ws}");
+        worst = worst.max((l2 - wl).abs());
+    }
+    let full = &a["after_step2_tensor"];
+    let key = full["key"].as_str().unwrap();
+    let (_, t) = params.iter().find(|(n, _)| n == key).unwrap();
+    let d = max_abs_diff(&t.detach(), &expect(&full["b64"], t));
+    println!("gemma3-270m after 2 AdamW steps: max |L2 diff| {worst:.3e}; {key}: max |lexalign - torch| = {d:.3e}");
+    assert!(d < TOL, "{key} after 2 steps: {d}");
+    println!("cosines at hidden state 2 (peft, before step 1): {}", a["cosines"]);
 }
