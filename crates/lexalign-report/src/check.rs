@@ -1,5 +1,7 @@
-//! `--check`: regenerate into a temporary folder and compare with the committed tree byte for
-//! byte, so CI notices a hand-edited figure, number or report, or a stale one.
+//! `--check`: regenerate into a temporary folder and compare with the committed tree, so CI
+//! notices a hand-edited figure, number or report, or a stale one. Published-data outputs are
+//! compared byte for byte; model-based numbers within the tolerances of [`crate::tolerance`].
+//! A run on another model than the default configuration checks only the published-data outputs.
 
 use std::path::Path;
 
@@ -20,6 +22,10 @@ pub struct CheckReport {
     pub extra: Vec<String>,
     /// Published-data claim checks outside tolerance.
     pub failures: Vec<String>,
+    /// Why some outputs were not compared (a run on another model than the default configuration).
+    pub note: Option<String>,
+    /// Generated files left out of the comparison (see `note`).
+    pub skipped: Vec<String>,
 }
 
 impl CheckReport {
@@ -30,6 +36,9 @@ impl CheckReport {
     /// Human-readable listing.
     pub fn describe(&self) -> String {
         let mut s = String::new();
+        if let Some(n) = &self.note {
+            s.push_str(&format!("note: {n}\n"));
+        }
         for f in &self.differing {
             s.push_str(&format!("differs from a fresh build: {f}\n"));
         }
@@ -47,9 +56,12 @@ impl CheckReport {
             s.push_str(&format!("claim out of tolerance: {f}\n"));
         }
         if self.ok() {
-            s.push_str(
-                "check passed: the committed figures, tables and report match a fresh build\n",
-            );
+            s.push_str(if self.skipped.is_empty() {
+                "check passed: the committed figures, tables and report match a fresh build \
+                 (model-based numbers within the stated tolerances)\n"
+            } else {
+                "check passed for the published-data outputs (the model-based ones were not compared)\n"
+            });
         }
         s
     }
@@ -62,8 +74,13 @@ pub fn compare(fresh: &Path, files: &[String], committed: &Path) -> Result<Check
         let new = std::fs::read(fresh.join(rel))
             .with_context(|| format!("cannot read generated {rel}"))?;
         match std::fs::read(committed.join(rel)) {
-            Ok(old) if old == new => {}
-            Ok(_) => r.differing.push(rel.clone()),
+            Ok(old) => match crate::tolerance::compare(crate::tolerance::mode_of(rel), &new, &old) {
+                Ok(()) => {}
+                Err(why) => {
+                    log::info!("{rel}: {why}");
+                    r.differing.push(rel.clone())
+                }
+            },
             Err(_) => r.missing.push(rel.clone()),
         }
     }
@@ -87,7 +104,60 @@ pub fn compare(fresh: &Path, files: &[String], committed: &Path) -> Result<Check
 pub fn check_tree(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<CheckReport> {
     let tmp = tempfile::tempdir().context("cannot create a temporary folder")?;
     let g = generate(claims, run, tmp.path())?;
-    let mut r = compare(tmp.path(), &g.files, root)?;
+    let (files, skipped): (Vec<String>, Vec<String>) = match non_default_models(run) {
+        None => (g.files.clone(), Vec::new()),
+        Some(_) => g
+            .files
+            .iter()
+            .cloned()
+            .partition(|f| crate::tolerance::mode_of(f) == crate::tolerance::Mode::Exact),
+    };
+    let mut r = compare(tmp.path(), &files, root)?;
+    r.extra.retain(|f| !skipped.contains(f));
+    r.note = non_default_models(run).map(|m| {
+        format!(
+            "this run used {m}; the committed outputs are built from the default configuration (pilot stages on the \
+             embedded {}, study stages on gemma3-270m), and --check only checks the default configuration: the \
+             published-data outputs were compared, the model-based ones ({} files) were not",
+            lexalign_run::DEFAULT_MODEL.name,
+            skipped.len()
+        )
+    });
+    r.skipped = skipped;
     r.failures = g.failures;
     Ok(r)
+}
+
+/// The models of a run that differ from the default configuration, described; None when it is
+/// the default (the pilot stages and the negative controls on the embedded default model, the
+/// study's main stages on gemma3-270m), judged by each stage summary's `model_sha256`.
+pub fn non_default_models(run: &RunFolder) -> Option<String> {
+    let study_default = lexalign_run::embedded_model("gemma3-270m").map(|m| m.sha256).unwrap_or_default();
+    let mut stages: Vec<(String, &serde_json::Value, &str)> = Vec::new();
+    for s in &run.pilot_scans {
+        stages.push((s.folder.clone(), &s.summary, lexalign_run::DEFAULT_MODEL.sha256));
+    }
+    if let Some(t) = &run.train {
+        stages.push(("tli-train".into(), &t.summary, lexalign_run::DEFAULT_MODEL.sha256));
+    }
+    if let Some(e) = &run.eval {
+        stages.push(("tli-eval".into(), &e.summary, lexalign_run::DEFAULT_MODEL.sha256));
+    }
+    for p in run.study.pairs() {
+        for (name, sm) in p.summaries() {
+            let want = if name.ends_with("negative-control") { lexalign_run::DEFAULT_MODEL.sha256 } else { study_default };
+            stages.push((name, sm, want));
+        }
+    }
+    let odd: Vec<String> = stages
+        .iter()
+        .filter_map(|(name, sm, want)| {
+            let sha = sm.get("model_sha256").and_then(|v| v.as_str()).filter(|s| !s.is_empty())?;
+            (sha != *want).then(|| {
+                let model = sm.get("model").and_then(|v| v.as_str()).unwrap_or("another model");
+                format!("{model} in `{name}`")
+            })
+        })
+        .collect();
+    (!odd.is_empty()).then(|| odd.join(", "))
 }

@@ -16,6 +16,9 @@ pub struct ClaimsFile {
     /// Citation of the paper the claims come from.
     pub paper: String,
     pub claim: Vec<Claim>,
+    /// The Korean-English / Swahili-English study's own findings (not the paper's claims).
+    #[serde(default)]
+    pub finding: Vec<crate::study::findings::Finding>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -99,6 +102,9 @@ pub struct Claim {
     pub shown: Option<String>,
     #[serde(default)]
     pub check: Vec<Check>,
+    /// What the study measured on the multilingual model for this claim: a template over the
+    /// study's value keys (`swen.*`, `koen.*`), shown in the claims table.
+    pub multilingual: Option<String>,
 }
 
 /// One check evaluated.
@@ -171,6 +177,8 @@ pub struct ClaimResult {
     pub caveat: Option<String>,
     pub checks: Vec<CheckResult>,
     pub model: ModelStatus,
+    /// The study's measurement on the multilingual model ("n/a" where none applies).
+    pub multilingual: String,
 }
 
 pub fn load_claims(path: &Path) -> Result<ClaimsFile> {
@@ -178,12 +186,13 @@ pub fn load_claims(path: &Path) -> Result<ClaimsFile> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: ClaimsFile = toml::from_str(&text)
         .with_context(|| format!("{} is not a valid claims registry", path.display()))?;
-    let mut ids: Vec<u32> = file.claim.iter().map(|c| c.id).collect();
+    let mut ids: Vec<u32> = file.claim.iter().map(|c| c.id).chain(file.finding.iter().map(|f| f.id)).collect();
     ids.sort();
     ids.dedup();
-    if ids.len() != file.claim.len() {
-        bail!("{}: claim ids must be unique", path.display());
+    if ids.len() != file.claim.len() + file.finding.len() {
+        bail!("{}: claim and finding ids must be unique", path.display());
     }
+    crate::study::findings::validate(&file.finding, &path.display().to_string())?;
     for c in &file.claim {
         match (c.kind, c.verdict, c.check.is_empty()) {
             (Kind::Number, Some(_), _) => bail!(
@@ -253,6 +262,7 @@ pub fn evaluate(file: &ClaimsFile, run: &RunFolder) -> Result<Vec<ClaimResult>> 
     let pv = published_values(&run.published);
     let mv = run.model_values();
     let real = run.is_real_model();
+    let sv = run.study.values();
     let mut out = Vec::new();
     for c in &file.claim {
         let mut checks = Vec::new();
@@ -312,10 +322,17 @@ pub fn evaluate(file: &ClaimsFile, run: &RunFolder) -> Result<Vec<ClaimResult>> 
                 .transpose()?,
             checks,
             model,
+            multilingual: match &c.multilingual {
+                None => "n/a".into(),
+                Some(t) => render_template(t, &sv).unwrap_or_else(|_| STUDY_NOT_RUN.into()),
+            },
         });
     }
     Ok(out)
 }
+
+/// The multilingual column when the study stages have not run.
+pub const STUDY_NOT_RUN: &str = "needs the study stages (`cargo xtask reproduce`)";
 
 /// Compare a claim's checks with values measured on the real model.
 fn model_checks(c: &Claim, mv: &Values) -> Result<ModelStatus> {

@@ -13,6 +13,8 @@ pub mod fmt;
 pub mod published;
 pub mod render;
 pub mod run;
+pub mod study;
+pub mod tolerance;
 pub mod values;
 
 pub use check::{check_tree, CheckReport};

@@ -20,8 +20,10 @@ struct Args {
     /// Claims registry (default: <root>/paper/claims.toml).
     #[arg(long)]
     claims: Option<PathBuf>,
-    /// Build into a temporary folder and compare with <root> byte for byte; fail on any
-    /// difference or any published-data claim outside its tolerance. Writes nothing.
+    /// Build into a temporary folder and compare with <root>: published-data outputs byte for
+    /// byte, model-based numbers within tolerances (lexalign_report::tolerance); fail on any
+    /// difference or any published-data claim outside its tolerance. A run on another model than
+    /// the default configuration checks only the published-data outputs. Writes nothing.
     #[arg(long)]
     check: bool,
 }

@@ -21,6 +21,11 @@ use crate::REAL_MODEL_COMMAND;
 pub const REPORT: &str = "paper/reproduction.md";
 pub const GENERATED_DIR: &str = "paper/generated";
 pub const FIGURES_DIR: &str = "figures";
+/// Markers of the report's model-based regions (numbers compared within tolerances by `--check`).
+const MODEL_MARKS: (&str, &str) = (
+    crate::study::render::MODEL_BEGIN,
+    crate::study::render::MODEL_END,
+);
 
 /// What [`generate`] wrote.
 pub struct Generated {
@@ -29,6 +34,8 @@ pub struct Generated {
     /// Published-data checks outside tolerance.
     pub failures: Vec<String>,
     pub results: Vec<ClaimResult>,
+    /// The study's findings with their verdicts.
+    pub findings: Vec<crate::study::findings::FindingResult>,
 }
 
 struct Out<'a> {
@@ -135,10 +142,26 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
         }
     }
 
+    let study_values = run.study.values();
+    let findings = crate::study::findings::evaluate(&claims.finding, &study_values)?;
+    for p in run.study.pairs() {
+        let [scan_fig, p1_fig] = crate::study::render::figure_paths(p.pair);
+        if let Some(svg) = crate::study::figures::scan_figure(p)? {
+            out.write(&scan_fig, &svg)?;
+        }
+        if let Some(svg) = crate::study::figures::p1_figure(p)? {
+            out.write(&p1_fig, &svg)?;
+        }
+    }
+    out.write(
+        crate::study::STUDY_NUMBERS,
+        &crate::study::numbers_tex(&study_values),
+    )?;
+
     let pv = published_values(&run.published);
     out.write(
         REPORT,
-        &report_md(claims, run, &results, &model_figs, demo)?,
+        &report_md(claims, run, &results, &model_figs, demo, &findings)?,
     )?;
     out.write(
         "paper/generated/numbers.tex",
@@ -156,6 +179,7 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
         files: out.files,
         failures: failures(&results),
         results,
+        findings,
     })
 }
 
@@ -191,19 +215,20 @@ fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
 pub fn claims_table_md(results: &[ClaimResult]) -> String {
     let mut s = String::new();
     s.push_str(
-        "| # | Claim | Paper | Reproduced (published data) | Verdict | Re-run with the model |\n",
+        "| # | Claim | Paper | Reproduced (published data) | Verdict | Re-run with the model | Measured on a multilingual model |\n",
     );
-    s.push_str("|---|---|---|---|---|---|\n");
+    s.push_str("|---|---|---|---|---|---|---|\n");
     for r in results {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | **{}** | {} |",
+            "| {} | {} | {} | {} | **{}** | {} | {} |",
             r.id,
             md_cell(&r.short),
             md_cell(&r.paper),
             md_cell(&r.reproduced),
             r.verdict.label(),
-            md_cell(&r.model.text())
+            md_cell(&r.model.text()),
+            md_cell(&r.multilingual)
         );
     }
     s
@@ -369,6 +394,7 @@ fn provenance_md(run: &RunFolder) -> String {
         }
         let _ = writeln!(s, "- `{name}`: {}.", parts.join(", "));
     }
+    s.push_str(&crate::study::render::provenance_md(&run.study));
     let _ = writeln!(
         s,
         "- The full records (git commit, time, host, command line) are in each stage's `provenance.json` in the run folder; \
@@ -383,6 +409,7 @@ fn report_md(
     results: &[ClaimResult],
     model_figs: &[String],
     demo: bool,
+    findings: &[crate::study::findings::FindingResult],
 ) -> Result<String> {
     let mut s = String::new();
     let count = |v: crate::claims::Verdict| results.iter().filter(|r| r.verdict == v).count();
@@ -479,6 +506,8 @@ fn report_md(
         let who = run
             .model_name()
             .unwrap_or_else(|| "an unnamed model".into());
+        s.push_str(MODEL_MARKS.0);
+        s.push('\n');
         if demo {
             s.push_str("\n## Pipeline demonstration (not a verdict)\n\n");
             let _ = writeln!(
@@ -539,7 +568,10 @@ fn report_md(
         for f in model_figs {
             let _ = writeln!(s, "![{f}](../{f})\n");
         }
+        s.push_str(MODEL_MARKS.1);
+        s.push('\n');
     }
+    s.push_str(&crate::study::render::sections_md(&run.study, findings));
 
     s.push_str("\n## Provenance\n\n");
     s.push_str(&provenance_md(run));

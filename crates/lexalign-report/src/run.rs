@@ -69,6 +69,8 @@ pub struct RunFolder {
     pub pilot_scans: Vec<PilotScan>,
     pub train: Option<TrainStage>,
     pub eval: Option<EvalStage>,
+    /// The Korean-English / Swahili-English study stages (any may be missing).
+    pub study: crate::study::Study,
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
@@ -176,6 +178,7 @@ impl RunFolder {
             pilot_scans,
             train,
             eval,
+            study: crate::study::Study::load(path)?,
         })
     }
 

@@ -327,7 +327,10 @@ fn committed_published_data_outputs_are_current() {
     };
     let rf = RunFolder::load(&run).unwrap();
     let mut r = check_tree(&claims_file(), &rf, &repo()).unwrap();
-    r.differing.retain(|f| f != "paper/reproduction.md");
+    // Model-based outputs (the report, numbers of the study) are left to `reproduce --check`.
+    let published = |f: &String| lexalign_report::tolerance::mode_of(f) == lexalign_report::tolerance::Mode::Exact;
+    r.differing.retain(published);
+    r.missing.retain(published);
     assert!(
         r.ok(),
         "{}\nregenerate with `cargo xtask reproduce`",

@@ -1,0 +1,125 @@
+//! The Korean-English / Swahili-English study's report on a small committed synthetic run
+//! folder (tests/fixtures/study-run: made-up numbers in the stage formats of
+//! docs/CONVENTIONS.md), so these tests are fast and need no model.
+
+use std::path::{Path, PathBuf};
+
+use lexalign_report::claims::load_claims;
+use lexalign_report::study::findings::{evaluate, FindingVerdict};
+use lexalign_report::study::{figures, render, Study};
+use lexalign_report::values::render_template;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/study-run")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            std::fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn study_tables_snapshot() {
+    let s = Study::load(&fixture()).unwrap();
+    assert!(s.koen.missing.is_empty() && s.swen.missing.is_empty(), "{:?} {:?}", s.koen.missing, s.swen.missing);
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    let mut out = String::new();
+    for p in s.pairs() {
+        out.push_str(&format!("## {}\n\n", p.pair.name()));
+        out.push_str(&render::scan_table_md(p));
+        out.push('\n');
+        out.push_str(&render::change_table_md(p));
+        out.push('\n');
+        out.push_str(&render::findings_md(&f, p.pair));
+        out.push('\n');
+    }
+    insta::assert_snapshot!("study_tables", out);
+    insta::assert_snapshot!("study_sections", render::sections_md(&s, &f));
+}
+
+#[test]
+fn every_finding_and_multilingual_cell_is_measured_by_a_full_run() {
+    let s = Study::load(&fixture()).unwrap();
+    let v = s.values();
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    assert!(!claims.finding.is_empty());
+    for r in evaluate(&claims.finding, &v).unwrap() {
+        assert!(!matches!(r.verdict, FindingVerdict::NeedsRun { .. }), "finding {}: {:?}", r.id, r.verdict);
+        assert!(r.evidence.is_some(), "finding {}: evidence template has an unknown key", r.id);
+        if let Some(c) = claims.finding.iter().find(|x| x.id == r.id).and_then(|x| x.caveat.as_ref()) {
+            render_template(c, &v).unwrap_or_else(|e| panic!("finding {}: caveat: {e:#}", r.id));
+        }
+    }
+    for c in &claims.claim {
+        if let Some(t) = &c.multilingual {
+            render_template(t, &v).unwrap_or_else(|e| panic!("claim {}: multilingual: {e:#}", c.id));
+        }
+    }
+    // The synthetic numbers decide these verdicts (see the fixture's generator choices).
+    let verdict = |id: u32| evaluate(&claims.finding, &v).unwrap().into_iter().find(|r| r.id == id).unwrap().verdict;
+    assert_eq!(verdict(16), FindingVerdict::Supported);
+    assert_eq!(verdict(22), FindingVerdict::Supported);
+    assert_eq!(verdict(20), FindingVerdict::Supported);
+}
+
+#[test]
+fn a_run_without_the_study_says_what_is_missing_and_invents_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Study::load(tmp.path()).unwrap();
+    assert!(s.is_empty());
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    assert!(f.iter().all(|r| matches!(r.verdict, FindingVerdict::NeedsRun { .. }) && r.evidence.is_none()));
+    let md = render::sections_md(&s, &f);
+    for stage in ["koen-scan", "koen-tli-train-l2", "koen-tli-train-best", "koen-eval", "swen-scan", "swen-tli-train", "swen-eval"] {
+        assert!(md.contains(&format!("--out runs/<id>/{stage}")), "{stage} has no command:\n{md}");
+    }
+    assert!(md.contains("None of this study's stages are in this run"));
+    assert!(!md.contains("P@1 0.") && !md.contains("raised"), "{md}");
+    assert!(figures::scan_figure(&s.koen).unwrap().is_none() && figures::p1_figure(&s.koen).unwrap().is_none());
+}
+
+#[test]
+fn a_partial_run_names_the_missing_stages() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), tmp.path());
+    std::fs::remove_dir_all(tmp.path().join("koen-eval/koen-tli-train-best")).unwrap();
+    std::fs::remove_dir_all(tmp.path().join("swen-scan")).unwrap();
+    let s = Study::load(tmp.path()).unwrap();
+    assert_eq!(s.koen.missing, vec!["koen-eval/koen-tli-train-best".to_string()]);
+    assert_eq!(s.swen.missing, vec!["swen-scan".to_string()]);
+    let md = render::sections_md(&s, &[]);
+    assert!(md.contains("Its evaluation (`koen-eval/koen-tli-train-best`) is not in this run"), "{md}");
+    assert!(md.contains("lang-study scan --pair sw-en"));
+    // a malformed file is an error naming it
+    std::fs::write(tmp.path().join("koen-scan/layers.csv"), "layer,pairs_mean,pooling\n1,abc,mean\n").unwrap();
+    let err = format!("{:#}", Study::load(tmp.path()).unwrap_err());
+    assert!(err.contains("layers.csv") && err.contains("pairs_mean"), "{err}");
+}
+
+#[test]
+fn figures_are_svg_with_every_panel() {
+    let s = Study::load(&fixture()).unwrap();
+    let scan = figures::scan_figure(&s.koen).unwrap().unwrap();
+    assert!(scan.starts_with("<svg") && scan.contains("English-only control") && scan.contains("centred CSLS P@1"));
+    let p1 = figures::p1_figure(&s.koen).unwrap().unwrap();
+    assert!(p1.contains("koen-tli-train-l2 (target: hidden state 2)") && p1.contains("koen-tli-train-best (target: hidden state 3)"));
+    assert!(p1.contains("held-out after") && p1.contains("cldr before"));
+    let sw = figures::p1_figure(&s.swen).unwrap().unwrap();
+    assert!(sw.contains("control after"));
+    // deterministic
+    assert_eq!(scan, figures::scan_figure(&Study::load(&fixture()).unwrap().koen).unwrap().unwrap());
+}
