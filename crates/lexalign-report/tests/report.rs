@@ -361,3 +361,59 @@ fn missing_paper_data_fails_when_fixtures_are_required_and_skips_otherwise() {
     let (ok, text) = rerun_test("published_numbers_match_scipy", &[gone]);
     assert!(ok && text.contains("skipped: paper data not found"), "{text}");
 }
+
+/// The study's numbers are compared within tolerances: a change in the last digits passes, a
+/// real change fails naming the report, and a run on another study model checks only the
+/// published-data outputs (and says so).
+#[test]
+fn check_compares_study_numbers_within_tolerances() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(tmp.path()) else {
+        return;
+    };
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/study-run");
+    copy_tree(&fixture, &run);
+    let claims = claims_file();
+    let root = tmp.path().join("root");
+    let g = generate(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
+    assert!(g.files.iter().any(|f| f == "figures/study_koen_p1_layers.svg"));
+    let report = std::fs::read_to_string(root.join("paper/reproduction.md")).unwrap();
+    assert!(report.contains("## Korean-English: what fine-tuning does to alignment"));
+    assert!(report.contains("## Swahili-English: what fine-tuning does to alignment"));
+
+    let changes = run.join("koen-eval/koen-tli-train-l2/changes.csv");
+    let orig = std::fs::read_to_string(&changes).unwrap();
+    // last-digit noise: held-out P@1 after 0.1400 -> 0.1412
+    let noisy = orig.replacen("0.0600,0.1400,0.0800", "0.0600,0.1412,0.0812", 1);
+    assert_ne!(noisy, orig);
+    std::fs::write(&changes, &noisy).unwrap();
+    let r = check_tree(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
+    assert!(r.ok(), "{}", r.describe());
+    // a real change: 0.1400 -> 0.2400
+    std::fs::write(&changes, orig.replacen("0.0600,0.1400,0.0800", "0.0600,0.2400,0.1800", 1)).unwrap();
+    let r = check_tree(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
+    assert!(!r.ok() && r.differing.contains(&"paper/reproduction.md".to_string()), "{}", r.describe());
+    std::fs::write(&changes, &orig).unwrap();
+
+    // another study model: only the published-data outputs are compared
+    let summary = run.join("koen-scan/summary.json");
+    let s = std::fs::read_to_string(&summary).unwrap();
+    std::fs::write(&summary, s.replace("a5fd3b62230aa5ec", "0000000000000000").replace("0.998", "0.5")).unwrap();
+    std::fs::write(&changes, orig.replacen("0.0600,0.1400,0.0800", "0.0600,0.2400,0.1800", 1)).unwrap();
+    let r = check_tree(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
+    let text = r.describe();
+    assert!(r.ok() && text.contains("only checks the default configuration") && text.contains("koen-scan"), "{text}");
+    assert!(r.skipped.contains(&"paper/reproduction.md".to_string()));
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
