@@ -8,5 +8,7 @@ pub mod scan_cmd;
 pub mod stage_io;
 pub mod train_cmd;
 pub mod eval_cmd;
+pub mod bench_cmd;
+pub mod gpu_cmd;
 
 pub use model_args::{LoadedRun, ModelArgs};

@@ -33,6 +33,11 @@ enum Cmd {
     /// LASER-2 reference encoder: sentence vectors, and pair alignment in LASER-2 space.
     #[command(subcommand)]
     Laser(laser_cmd::LaserCmd),
+    /// Time the paper's workload on seeded random weights of a real shape (llama-3.1-8b or a config.json).
+    Bench(lexalign_cli::bench_cmd::BenchArgs),
+    /// CUDA checks for `cargo xtask doctor` / `gpu-check` (exit 3: no CUDA device).
+    #[command(subcommand, hide = true)]
+    Gpu(lexalign_cli::gpu_cmd::GpuCmd),
     /// Resident weight memory (none vs 4-bit), measured peak memory, and the projection for an 8B Llama.
     Memory {
         #[command(flatten)]
@@ -99,6 +104,8 @@ fn run() -> Result<()> {
             println!("wrote {}", args.out.display());
         }
         Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock())?,
+        Cmd::Bench(args) => lexalign_cli::bench_cmd::print_report(&lexalign_cli::bench_cmd::run_bench(&args)?),
+        Cmd::Gpu(c) => std::process::exit(lexalign_cli::gpu_cmd::run_gpu(&c)?),
         Cmd::Memory { model, project_config } => memory(&model, project_config.as_deref())?,
         Cmd::Convert { gguf, out, force } => {
             check_convert_out(&out, force)?;
