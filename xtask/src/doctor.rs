@@ -27,6 +27,7 @@ pub fn run(args: &DoctorArgs) -> Result<()> {
 
     print_torch(&paths);
     println!("nvidia-smi:   {}", nvidia_smi());
+    println!("CUDA matmul:  {}", cuda_matmul(&paths));
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -141,17 +142,13 @@ fn cuda_status(torch: &Path) -> String {
     if !lib.is_file() {
         return "not usable: this torch has no libtorch_cuda.so (CPU-only build)".into();
     }
-    let missing: Vec<String> = match Command::new("ldd").arg(&lib).output() {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| l.contains("not found"))
-            .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
-            .collect(),
-        Err(_) => return "unknown (ldd not available)".into(),
+    let missing = match crate::setup::cuda::missing_libs(&lib) {
+        Some(m) => m,
+        None => return "unknown (ldd not available)".into(),
     };
     if !missing.is_empty() {
         return format!(
-            "not usable: libtorch_cuda.so cannot resolve {}",
+            "not usable: libtorch_cuda.so cannot resolve {} (run `cargo xtask setup --cuda`, or point LD_LIBRARY_PATH at a full torch 2.11's lib/)",
             missing.join(", ")
         );
     }
@@ -172,6 +169,25 @@ fn cuda_status(torch: &Path) -> String {
             .into()
     } else {
         "libraries resolve, but no NVIDIA driver (libcuda.so.1) is installed: CPU only".into()
+    }
+}
+
+/// Proves CUDA end to end: `lexalign gpu probe` runs a matmul on cuda:0 against the CPU (or
+/// says plainly why there is no CUDA device).
+fn cuda_matmul(paths: &Paths) -> String {
+    let bin = match crate::gpu_check::lexalign_binary(paths) {
+        Ok(b) => b,
+        Err(e) => return format!("not run: {e:#}"),
+    };
+    match Command::new(&bin).args(["gpu", "probe"]).output() {
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            match o.status.code() {
+                Some(0) | Some(3) => text,
+                _ => format!("FAILED: {text} {}", String::from_utf8_lossy(&o.stderr).trim()),
+            }
+        }
+        Err(e) => format!("not run: cannot start {} ({e})", disp(&bin)),
     }
 }
 

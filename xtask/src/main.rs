@@ -3,6 +3,7 @@
 //! libtorch exists. Layout follows rust-analyzer's xtask: one module per subcommand.
 
 mod doctor;
+mod gpu_check;
 mod lexicons;
 mod paths;
 mod reproduce;
@@ -27,6 +28,8 @@ enum Cmd {
     Setup(setup::SetupArgs),
     /// Print torch version, CUDA usability, threads, cache paths, model and data hashes.
     Doctor(doctor::DoctorArgs),
+    /// On a machine with an NVIDIA GPU: CUDA matmul, CUDA vs CPU pooled vectors, the 8B benchmark (one line each).
+    GpuCheck(gpu_check::GpuCheckArgs),
     /// Set up, run the whole workspace's tests, then `reproduce --check`.
     Test(test::TestArgs),
     /// Set up, run every experiment stage in order into runs/<id>/, then regenerate the committed outputs.
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Setup(a) => setup::run(&a).map(|_| ()),
         Cmd::Doctor(a) => doctor::run(&a),
+        Cmd::GpuCheck(a) => gpu_check::run(&a),
         Cmd::Test(a) => test::run(&a),
         Cmd::Reproduce(a) => reproduce::run(&a),
     };
