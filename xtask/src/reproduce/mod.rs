@@ -115,7 +115,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     }
 
     let inputs = Inputs::new(&assets, &model, &paper_data)?;
-    let study_model = resolve_model(&args.study_model, &assets)?;
+    let study_model = embedded_or_path(&args.study_model, &assets)?;
     let control_model = lexalign_run::DEFAULT_MODEL.path_in(&assets.paths.cache);
     let ctx = Ctx {
         model: model.clone(),
@@ -148,11 +148,11 @@ fn choose_model(args: &ReproduceArgs, assets: &Assets) -> Result<PathBuf> {
     let Some(m) = &args.model else {
         return Ok(assets.model.clone().expect("setup installs the model"));
     };
-    resolve_model(m, assets)
+    embedded_or_path(m, assets)
 }
 
 /// A path, or the name of an embedded model installed by setup.
-fn resolve_model(m: &Path, assets: &Assets) -> Result<PathBuf> {
+fn embedded_or_path(m: &Path, assets: &Assets) -> Result<PathBuf> {
     let path = util::absolute(m);
     if path.exists() {
         return Ok(path);
