@@ -14,8 +14,15 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Pair file: the authors' JSON (`[{"swahili":..,"english":..}]`) or CSV/TSV with a header.
+    #[arg(long, required_unless_present = "lexicon", conflicts_with = "lexicon")]
+    pub pairs: Option<PathBuf>,
+    /// A lexicon instead of a pair file, read and SHA-256-checked through lexalign-data:
+    /// kengdic (ko-en) | freedict-sw-en | cldr-ko-en | cldr-sw-en.
+    #[arg(long, value_parser = ["kengdic", "freedict-sw-en", "cldr-ko-en", "cldr-sw-en"])]
+    pub lexicon: Option<String>,
+    /// Where the lexicons are (default: $LEXALIGN_LEXICONS, ../shared/lexicons, the setup cache).
     #[arg(long)]
-    pub pairs: PathBuf,
+    pub lexicon_dir: Option<PathBuf>,
     /// `all` or a comma list of HF hidden-state indices (0 = embeddings).
     #[arg(long, default_value = "all", value_parser = crate::model_args::parse_layer_spec)]
     pub layers: String,
@@ -38,6 +45,22 @@ pub struct ScanArgs {
     pub out: PathBuf,
 }
 
+/// The pairs of a named lexicon (every pair; gold translations repeat the source), and its first file.
+pub fn lexicon_pairs(name: &str, dir: Option<&Path>) -> Result<(Vec<String>, Vec<String>, PathBuf)> {
+    let lex = lexalign_data::Lexicons::locate(dir)?;
+    let l = match name {
+        "kengdic" => lex.kengdic()?,
+        "freedict-sw-en" => lex.freedict_swh_eng()?,
+        "cldr-ko-en" => lex.cldr_ko_en()?,
+        "cldr-sw-en" => lex.cldr_sw_en()?,
+        other => anyhow::bail!("unknown lexicon `{other}`: use kengdic, freedict-sw-en, cldr-ko-en or cldr-sw-en"),
+    };
+    log::info!("{name}: {} pairs, {} source words", l.stats.pairs, l.stats.sources);
+    let file = l.pairs.first().and_then(|p| p.origin.as_ref()).map(|o| PathBuf::from(&o.file)).unwrap_or_else(|| PathBuf::from(name));
+    let (s, t) = l.pairs.into_iter().map(|p| (p.source, p.target)).unzip();
+    Ok((s, t, file))
+}
+
 /// Reads a pair file into (source, target) lists, in file order.
 pub fn read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
     let file = lexalign_data::read_pairs(path)?;
@@ -48,7 +71,14 @@ pub fn read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
 pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Result<(LoadedRun, Vec<ScanResult>)> {
     crate::stage_io::prepare_out_dir(&args.out)?;
     let poolings = crate::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
-    let (sources, targets) = read_pairs(&args.pairs)?;
+    let (sources, targets, pairs_file) = match (&args.pairs, &args.lexicon) {
+        (Some(p), _) => {
+            let (s, t) = read_pairs(p)?;
+            (s, t, p.clone())
+        }
+        (None, Some(name)) => lexicon_pairs(name, args.lexicon_dir.as_deref())?,
+        (None, None) => anyhow::bail!("give --pairs FILE or --lexicon NAME"),
+    };
     let candidates = match &args.candidates {
         Some(p) => read_word_list(p)?,
         None => Vec::new(),
@@ -64,7 +94,7 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
     let job = ScanJob {
         sources: &sources,
         targets: &targets,
-        pairs_file: &args.pairs,
+        pairs_file: &pairs_file,
         layers: &args.layers,
         poolings: &poolings,
         batch_size: args.batch_size,
