@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use lexalign_model::QuantMode;
 use lexalign_tli::eval::results_csv;
-use lexalign_tli::{evaluate, EvalConfig, EvalOutcome};
+use lexalign_tli::{evaluate, EvalConfig, EvalOutcome, Group};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Args)]
@@ -88,8 +88,8 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
     // The authors' evaluation loaded 4-bit without a quant type: bitsandbytes' default, FP4.
     let mut run = args.model.load(QuantMode::Fp4, Some(cfg.target_layer))?;
     let started = std::time::Instant::now();
-    let sets: Vec<(&str, &[lexalign_tli::Pair])> =
-        vec![("trained", &trained), ("control", &control)];
+    let sets: Vec<(Group, &[lexalign_tli::Pair])> =
+        vec![(Group::Trained, &trained), (Group::Control, &control)];
     let device = run.device.clone();
     let outcome = crate::oom::with_oom_hint(cfg.batch_size, &device, || {
         evaluate(&mut run.model.model, &run.model.tokenizer, &sets, &args.adapter, &cfg)
@@ -105,14 +105,14 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
     let prov = run.provenance(stage)?;
     let adapter_sha =
         lexalign_run::sha256_file(args.adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?;
-    let set = |g: &str| {
+    let set = |g: Group| {
         outcome
             .sets
             .iter()
             .find(|s| s.group == g)
             .expect("both sets evaluated")
     };
-    let (t, c) = (set("trained"), set("control"));
+    let (t, c) = (set(Group::Trained), set(Group::Control));
     let mut notes = Vec::new();
     if run.device == "cpu" {
         notes.push(
@@ -177,7 +177,7 @@ pub fn print_table(o: &EvalOutcome) {
         let p = &s.paired;
         println!(
             "{}\t{}\t{:.4}\t{:.4}\t{:+.2}\t{:.3}\t{:.3e}\t{:.4}\t{:.4}",
-            s.group,
+            s.group.as_str(),
             p.n,
             p.mean_pre,
             p.mean_post,

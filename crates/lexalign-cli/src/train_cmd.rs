@@ -41,11 +41,7 @@ pub fn read_pair_list(path: &Path) -> Result<Vec<lexalign_tli::Pair>> {
             file.duplicates.len()
         );
     }
-    Ok(file
-        .pairs
-        .into_iter()
-        .map(|p| (p.source, p.target))
-        .collect())
+    Ok(file.pairs)
 }
 
 #[derive(Debug, Clone, Args)]

@@ -11,25 +11,18 @@ use lexalign_stats::PairedSummary;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::Path;
 use tch::{Kind, Tensor};
 
-/// One row of `quantitative_results.csv` (the authors' columns).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EvalRow {
-    pub swahili: String,
-    pub english: String,
-    pub sim_pre_tli: f64,
-    pub sim_post_tli: f64,
-    pub group: String,
-    pub improvement: f64,
-}
+/// One row of `quantitative_results.csv` (the authors' columns): the row type of lexalign-data,
+/// which also reads the authors' released table, so both tables are one type.
+pub use lexalign_data::{Group, QuantitativeRow as EvalRow};
 
 /// Statistics of one set (trained or control).
 #[derive(Debug, Clone, Serialize)]
 pub struct SetStats {
-    pub group: String,
+    pub group: Group,
     pub paired: PairedSummary,
     /// Mean cosine of the same words with the English side shuffled (no translation relation).
     pub shuffled_pre_mean: f64,
@@ -79,8 +72,8 @@ pub fn pair_cosines(
     pairs: &[Pair],
     cfg: &EvalConfig,
 ) -> Result<Vec<f64>> {
-    let src: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-    let tgt: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+    let src: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
+    let tgt: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
     let a = embed(model, tok, &src, cfg)?;
     let b = embed(model, tok, &tgt, cfg)?;
     let cos = (a * b)
@@ -107,13 +100,13 @@ struct Measured {
 fn measure(
     model: &Decoder,
     tok: &WordTokenizer,
-    sets: &[(&str, &[Pair])],
+    sets: &[(Group, &[Pair])],
     cfg: &EvalConfig,
 ) -> Result<Vec<Measured>> {
     sets.iter()
         .map(|(_, pairs)| {
-            let src: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-            let tgt: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+            let src: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
+            let tgt: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
             let a = embed(model, tok, &src, cfg)?;
             let b = embed(model, tok, &tgt, cfg)?;
             let order: Vec<i64> = shuffle_order(pairs.len(), cfg.shuffle_seed)
@@ -142,7 +135,7 @@ fn measure(
 pub fn evaluate(
     model: &mut Decoder,
     tok: &WordTokenizer,
-    sets: &[(&str, &[Pair])],
+    sets: &[(Group, &[Pair])],
     adapter_dir: &Path,
     cfg: &EvalConfig,
 ) -> Result<EvalOutcome> {
@@ -155,22 +148,22 @@ pub fn evaluate(
     let mut rows = Vec::new();
     let mut stats = Vec::new();
     for (((group, pairs), pre), post) in sets.iter().zip(&pre).zip(&post) {
-        for (i, (s, e)) in pairs.iter().enumerate() {
+        for (i, p) in pairs.iter().enumerate() {
             rows.push(EvalRow {
-                swahili: s.clone(),
-                english: e.clone(),
+                swahili: p.source.clone(),
+                english: p.target.clone(),
                 sim_pre_tli: pre.pairs[i],
                 sim_post_tli: post.pairs[i],
-                group: group.to_string(),
+                group: *group,
                 improvement: post.pairs[i] - pre.pairs[i],
             });
         }
         let paired = PairedSummary::compute(&pre.pairs, &post.pairs)
-            .with_context(|| format!("statistics of the {group} set"))?;
+            .with_context(|| format!("statistics of the {} set", group.as_str()))?;
         let sp = lexalign_stats::mean(&pre.shuffled);
         let sq = lexalign_stats::mean(&post.shuffled);
         stats.push(SetStats {
-            group: group.to_string(),
+            group: *group,
             shuffled_pre_mean: sp,
             shuffled_post_mean: sq,
             pre_margin_over_shuffled: paired.mean_pre - sp,

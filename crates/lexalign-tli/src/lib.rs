@@ -16,10 +16,11 @@ pub mod train;
 
 pub use adamw::AdamW;
 pub use config::{EvalConfig, TrainConfig};
-pub use eval::{evaluate, EvalOutcome, EvalRow, SetStats};
+pub use eval::{evaluate, EvalOutcome, EvalRow, Group, SetStats};
 pub use loss::hardest_negative_triplet;
 pub use schedule::LinearWarmup;
 pub use train::{train, LossRow, TrainOptions, TrainOutcome};
 
-/// A translation pair (source = Swahili anchor, target = English positive).
-pub type Pair = (String, String);
+/// A translation pair (source = Swahili anchor, target = English positive), with the file and
+/// line it was read from: lexalign-data's one `Pair`.
+pub use lexalign_data::Pair;

@@ -90,8 +90,8 @@ pub fn batch_loss(
         layers: vec![cfg.target_layer],
         pooling: cfg.pooling()?,
     };
-    let src: Vec<&str> = batch.iter().map(|p| p.0.as_str()).collect();
-    let tgt: Vec<&str> = batch.iter().map(|p| p.1.as_str()).collect();
+    let src: Vec<&str> = batch.iter().map(|p| p.source.as_str()).collect();
+    let tgt: Vec<&str> = batch.iter().map(|p| p.target.as_str()).collect();
     let a = tok.batch(&src, model.device)?;
     let anchors = model.pooled(&a.input_ids, &a.masks, &req, train).remove(0);
     let p = tok.batch(&tgt, model.device)?;

@@ -183,18 +183,13 @@ fn adamw_step_parity() {
         true,
     )
     .unwrap();
-    let pairs: Vec<(String, String)> = r["pairs"]
+    let pairs: Vec<lexalign_tli::Pair> = r["pairs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
-            (
-                p[0].as_str().unwrap().to_string(),
-                p[1].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|p| lexalign_tli::Pair::new(p[0].as_str().unwrap(), p[1].as_str().unwrap()))
         .collect();
-    let batch: Vec<&(String, String)> = pairs.iter().collect();
+    let batch: Vec<&lexalign_tli::Pair> = pairs.iter().collect();
     let cfg = TrainConfig {
         margin: r["margin"].as_f64().unwrap(),
         ..TrainConfig::default()

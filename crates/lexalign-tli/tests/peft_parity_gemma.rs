@@ -257,7 +257,8 @@ fn gemma3_270m_adamw_steps_match_peft() {
     let Some(mut m) = real_model(Some(2)) else { return };
     lora::load_peft(&mut m.model, &dir().join("gemma3_270m_adapter"), true).unwrap();
     let pairs: Vec<(String, String)> = serde_json::from_value(a["pairs"].clone()).unwrap();
-    let batch: Vec<&(String, String)> = pairs.iter().collect();
+    let pairs: Vec<lexalign_tli::Pair> = pairs.into_iter().map(|(s, t)| lexalign_tli::Pair::new(s, t)).collect();
+    let batch: Vec<&lexalign_tli::Pair> = pairs.iter().collect();
     let cfg = TrainConfig { margin: a["margin"].as_f64().unwrap(), ..TrainConfig::default() };
     let lr = a["lr"].as_f64().unwrap();
     let params = lora::trainable_params(&m.model);

@@ -101,13 +101,6 @@ impl StudyPairs {
         })
     }
 
-    /// The training pairs as lexalign-tli takes them (`lexalign_tli::Pair`).
-    pub fn train_tuples(&self) -> Vec<(String, String)> {
-        self.train
-            .iter()
-            .map(|p| (p.source.clone(), p.target.clone()))
-            .collect()
-    }
 }
 
 /// The study's pairs, with the lexicons and the paper's data located as lexalign-data locates

@@ -214,7 +214,7 @@ pub fn run(args: &Args) -> Result<()> {
 
     let data = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     log::info!("{}", data.describe());
-    let pairs = data.train_tuples();
+    let pairs = data.train.clone();
 
     let mut model_args = args.model.clone();
     if model_args.model.is_none() {

@@ -28,9 +28,7 @@ pub fn demo_model(max_blocks: usize) -> Option<LoadedModel> {
 }
 
 pub fn pairs(list: &[(&str, &str)]) -> Vec<lexalign_tli::Pair> {
-    list.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    list.iter().map(|(a, b)| lexalign_tli::Pair::new(*a, *b)).collect()
 }
 
 pub fn max_abs_diff(a: &tch::Tensor, b: &tch::Tensor) -> f64 {
