@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use lexalign_gguf::dequant::dequantize;
-use lexalign_gguf::{reverse_permute_rows, GgmlType, Gguf, LlamaConfig, LlamaGguf, MetaValue};
+use lexalign_gguf::{reverse_permute_rows, GgmlType, Gguf, GgufModelConfig, LlamaGguf, MetaValue};
 
 fn write(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
     let p = dir.join(name);
@@ -195,7 +195,7 @@ fn non_llama_architecture_is_refused_by_name() {
     w.kv_str("general.architecture", "gpt2");
     let p = write(tmp.path(), "gpt2.gguf", &w.build());
     let g = Gguf::open(&p).unwrap();
-    let e = format!("{:#}", LlamaConfig::from_gguf(&g).unwrap_err());
+    let e = format!("{:#}", GgufModelConfig::from_gguf(&g).unwrap_err());
     assert!(
         e.contains("gpt2") && e.contains("llama") && e.contains("gemma3") && e.contains("gpt2.gguf"),
         "{e}"
