@@ -170,20 +170,31 @@ fn matrix_of(t: &lexalign_model::tch::Tensor) -> Result<Matrix> {
     Matrix::from_f32(size[0] as usize, size[1] as usize, &data)
 }
 
-/// The metric columns of `layers.csv` after the pilot's six, in `LayerMetrics` field order
-/// (as its serde header), `pooling` last.
-fn metric_columns() -> Vec<String> {
+/// Every `LayerMetrics` column, in field order (its serde header).
+pub fn metric_header() -> Vec<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.serialize(LayerMetrics::default()).expect("serialisable");
-    let bytes = w.into_inner().expect("in memory");
-    let header = String::from_utf8(bytes).expect("utf-8");
-    header
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|k| !["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].contains(k))
-        .map(String::from)
+    let header = String::from_utf8(w.into_inner().expect("in memory")).expect("utf-8");
+    header.lines().next().unwrap_or_default().split(',').map(String::from).collect()
+}
+
+/// The values of [`metric_header`]'s columns (8 decimals; counts as integers).
+pub fn metric_values(m: &LayerMetrics) -> Result<Vec<String>> {
+    let v = serde_json::to_value(m)?;
+    Ok(metric_header()
+        .iter()
+        .map(|k| match &v[k] {
+            serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
+            x => format!("{:.8}", x.as_f64().unwrap_or(f64::NAN)),
+        })
+        .collect())
+}
+
+/// The metric columns of `layers.csv` after the pilot's six.
+fn metric_columns() -> Vec<String> {
+    metric_header()
+        .into_iter()
+        .filter(|k| !["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].contains(&k.as_str()))
         .collect()
 }
 
@@ -200,7 +211,6 @@ pub fn write_outputs(dir: &Path, sources: &[&str], targets: &[&str], results: &[
     w.write_record(&header)?;
     for r in results {
         for l in &r.layers {
-            let v = serde_json::to_value(&l.metrics)?;
             let mut rec = vec![
                 l.layer.to_string(),
                 l.n.to_string(),
@@ -209,11 +219,10 @@ pub fn write_outputs(dir: &Path, sources: &[&str], targets: &[&str], results: &[
                 format!("{:.8}", l.shuffled_mean),
                 format!("{:.8}", l.shuffled_sd),
             ];
-            for k in &extra {
-                rec.push(match &v[k] {
-                    serde_json::Value::Number(n) if n.is_u64() => n.to_string(),
-                    x => format!("{:.8}", x.as_f64().unwrap_or(f64::NAN)),
-                });
+            for (k, v) in metric_header().iter().zip(metric_values(&l.metrics)?) {
+                if extra.contains(k) {
+                    rec.push(v);
+                }
             }
             rec.push(r.pooling.name().to_string());
             w.write_record(&rec)?;

@@ -127,11 +127,16 @@ pub fn run(args: &Args) -> Result<()> {
         lexalign_model::lora::detach(&mut run.model.model);
         let secs = started.elapsed().as_secs_f64();
         let mut metrics_csv = csv::Writer::from_writer(Vec::new());
+        let mut header = vec!["set".to_string(), "state".into(), "layer".into()];
+        header.extend(lexalign_scan::metric_header());
+        metrics_csv.write_record(&header)?;
         let mut rows = Vec::new();
         for ((name, pairs), (b, a)) in sets.iter().zip(before.iter().zip(&after)) {
             for (slot, &layer) in layers.iter().enumerate() {
                 for (state, r) in [("before", b), ("after", a)] {
-                    metrics_csv.serialize(MetricsRow::new(name, state, layer, &r.layers[slot].metrics))?;
+                    let mut rec = vec![name.to_string(), state.to_string(), layer.to_string()];
+                    rec.extend(lexalign_scan::metric_values(&r.layers[slot].metrics)?);
+                    metrics_csv.write_record(&rec)?;
                 }
                 rows.push(change_row(name, pairs.len(), layer, slot, b, a, args.bootstrap, args.seed)?);
             }
@@ -242,22 +247,6 @@ fn gain_test(layer: usize, versus: &str, slot: usize, trained: (&ScanResult, &Sc
         other_gain: lexalign_stats::mean(&g_o),
         welch_t: w.as_ref().map(|t| t.t),
         welch_p: w.as_ref().map(|t| t.p),
-    }
-}
-
-/// `metrics.csv`: every metric of one (set, state, layer).
-#[derive(Serialize)]
-struct MetricsRow<'a> {
-    set: &'a str,
-    state: &'a str,
-    layer: usize,
-    #[serde(flatten)]
-    m: &'a lexalign_metrics::LayerMetrics,
-}
-
-impl<'a> MetricsRow<'a> {
-    fn new(set: &'a str, state: &'a str, layer: usize, m: &'a lexalign_metrics::LayerMetrics) -> Self {
-        Self { set, state, layer, m }
     }
 }
 
