@@ -115,3 +115,45 @@ fn a_config_that_disagrees_with_the_weights_is_refused_naming_the_tensor() {
     let err = format!("{:#}", build(&cfg, &st, &LoadOptions::default()).unwrap_err());
     assert!(err.contains("embed_tokens") && err.contains("vocab_size"), "{err}");
 }
+
+/// A tensor source that hands out one tensor with a NaN in it.
+struct WithNan<'a> {
+    inner: &'a SafetensorsDir,
+    poisoned: &'a str,
+}
+
+impl lexalign_model::load::TensorSource for WithNan<'_> {
+    fn tensor(&self, name: &str) -> anyhow::Result<Tensor> {
+        let t = self.inner.get(name)?;
+        if name == self.poisoned {
+            let flat = t.flatten(0, -1);
+            let _ = flat.get(3).fill_(f64::NAN);
+        }
+        Ok(t)
+    }
+    fn has(&self, name: &str) -> bool {
+        self.inner.contains(name)
+    }
+    fn names(&self) -> Vec<String> {
+        self.inner.names().cloned().collect()
+    }
+}
+
+#[test]
+fn a_weight_with_nan_is_refused_at_load_naming_it() {
+    let dir = fixtures().join("tiny_qwen3");
+    let cfg = ModelConfig::from_file(&dir.join("config.json")).unwrap();
+    let st = SafetensorsDir::open(&dir).unwrap();
+    let name = "model.layers.1.mlp.down_proj.weight";
+    let err = format!("{:#}", build(&cfg, &WithNan { inner: &st, poisoned: name }, &LoadOptions::default()).unwrap_err());
+    assert!(err.contains(name) && err.contains("non-finite"), "{err}");
+}
+
+#[test]
+fn a_non_finite_pooled_vector_names_the_layer_and_the_word() {
+    let t = Tensor::from_slice(&[0.5f32, 0.5, f32::INFINITY, 0.0]).view([2, 2]);
+    let err = lexalign_model::finite::ensure_rows_finite(&t, &["mbwa", "paka"], 7).unwrap_err().to_string();
+    assert!(err.contains("paka") && err.contains("hidden state 7"), "{err}");
+    let ok = Tensor::from_slice(&[0.5f32, 0.5, 0.1, 0.0]).view([2, 2]);
+    assert!(lexalign_model::finite::ensure_rows_finite(&ok, &["mbwa", "paka"], 7).is_ok());
+}
