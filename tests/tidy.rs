@@ -269,6 +269,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("lexalign-laser", 20),
     ("lexalign-scan", 30),
     ("lexalign-tli", 30),
+    // Fuzz targets over data/gguf, and over model with `--features tch`.
+    ("lexalign-fuzz", 30),
     ("lexalign-report", 40),
     ("lexalign-cli", 40),
 ];
