@@ -1,5 +1,6 @@
 //! `cargo xtask test`: set up, run the whole workspace's tests with the assets' environment,
-//! then `reproduce --check`. Under CI (`CI` set) snapshots are never updated.
+//! then a fuzz smoke run (`lexalign-fuzz --smoke`) and `reproduce --check`. Under CI (`CI` set)
+//! snapshots are never updated.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -72,6 +73,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
         println!("test: cargo test --workspace");
         util::run_status(&mut c, "the workspace tests (cargo test --workspace)", hint)?;
     }
+    // Fuzz smoke run (lexalign-fuzz, docs/CONVENTIONS.md "Fuzzing"): every parser target, tch
+    // ones included, 3000 mutated inputs or 2 s each; any panic or heap-budget overrun fails.
+    let mut c = cargo_cmd(&assets);
+    c.args(["run", "-q", "-p", "lexalign-fuzz", "--features", "tch", "--", "--smoke"]);
+    println!("test: fuzz smoke run (cargo run -p lexalign-fuzz --features tch -- --smoke)");
+    util::run_status(
+        &mut c,
+        "the fuzz smoke run (cargo run -p lexalign-fuzz --features tch -- --smoke)",
+        "a target panicked or overran its heap budget; the input is saved under the folder named above \
+         (reproduce: cargo run -p lexalign-fuzz --features tch -- --target NAME --replay FILE)",
+    )?;
     let tests_done = started.elapsed().as_secs_f64();
     if !args.no_reproduce {
         reproduce::run(&ReproduceArgs {
