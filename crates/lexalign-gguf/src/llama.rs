@@ -44,7 +44,9 @@ pub fn reverse_permute_rows(
     cols: usize,
     n_head: usize,
 ) -> Result<Vec<f32>> {
-    if n_head == 0 || rows % (2 * n_head) != 0 || data.len() != rows * cols {
+    // Checked: head counts and dims come from the file (a corrupt 2^63 heads must be an error).
+    let two_heads = n_head.checked_mul(2).unwrap_or(0);
+    if two_heads == 0 || rows % two_heads != 0 || rows.checked_mul(cols) != Some(data.len()) {
         bail!(
             "cannot un-permute a [{rows}, {cols}] tensor ({} values) over {n_head} heads",
             data.len()
@@ -162,7 +164,20 @@ impl LlamaGguf {
         let data = match heads {
             Some(n) => {
                 let rows = shape[0];
-                let cols = shape.iter().skip(1).product::<usize>().max(1);
+                // Checked: with a 0 dim the file's element count is 0 whatever the other dims are.
+                let cols = shape
+                    .iter()
+                    .skip(1)
+                    .try_fold(1usize, |a, &d| a.checked_mul(d))
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "{}: tensor '{}' has dims {:?} whose product overflows",
+                            self.gguf.path().display(),
+                            info.name,
+                            info.dims
+                        )
+                    })?
+                    .max(1);
                 reverse_permute_rows(&data, rows, cols, n).with_context(|| {
                     format!(
                         "{}: un-permuting '{}'",

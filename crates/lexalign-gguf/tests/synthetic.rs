@@ -238,6 +238,16 @@ fn reverse_permute_undoes_llama_cpp_permute() {
 }
 
 #[test]
+fn reverse_permute_refuses_head_counts_that_overflow() {
+    // Found with the lexalign-fuzz targets: `2 * n_head` overflowed for a file claiming 2^63 heads.
+    let w = vec![0f32; 24 * 5];
+    for heads in [1usize << 63, usize::MAX, (usize::MAX >> 1) + 1] {
+        assert!(reverse_permute_rows(&w, 24, 5, heads).is_err(), "{heads} heads");
+    }
+    assert!(reverse_permute_rows(&[], 1 << 40, 1 << 40, 2).is_err());
+}
+
+#[test]
 fn name_mapping() {
     use lexalign_gguf::gguf_to_hf_name as m;
     assert_eq!(
