@@ -90,7 +90,21 @@ pub fn header_seeds() -> Vec<Seed> {
     let gemma = llama_tensors(llama_kvs(GgufBuilder::default(), "gemma3"))
         .kv("gemma3.attention.sliding_window", V::U32(4))
         .build();
-    vec![all_types, empty, v2, llama, gemma]
+    // Head counts stored as u64 (as some converters write them), so huge values are one write away.
+    let wide = llama_tensors(
+        GgufBuilder::default()
+            .kv("general.architecture", V::s("llama"))
+            .kv("llama.embedding_length", V::U64(8))
+            .kv("llama.attention.head_count", V::U64(2))
+            .kv("llama.attention.head_count_kv", V::U64(2))
+            .kv("llama.block_count", V::U64(1))
+            .kv("llama.feed_forward_length", V::U64(16))
+            .kv("llama.context_length", V::U64(64))
+            .kv("llama.attention.layer_norm_rms_epsilon", V::F32(1e-5))
+            .kv("llama.vocab_size", V::U64(6)),
+    )
+    .build();
+    vec![all_types, empty, v2, llama, gemma, wide]
 }
 
 /// Opens the file, then reads everything a caller can read from it.
