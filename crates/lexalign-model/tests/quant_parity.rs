@@ -64,6 +64,9 @@ impl TensorSource for Dequantised<'_> {
     fn has(&self, name: &str) -> bool {
         self.inner.has(name)
     }
+    fn names(&self) -> Vec<String> {
+        self.inner.names()
+    }
 }
 
 #[test]

@@ -5,8 +5,7 @@ use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::eval::{EvalRow, Group};
-use crate::published::Pilot;
+use lexalign_published::{EvalRow, Group, Pilot};
 use crate::run::{LossRow, PilotScan};
 
 const FONT: &str = "sans-serif";

@@ -7,10 +7,8 @@
 
 pub mod check;
 pub mod claims;
-pub mod eval;
 pub mod figures;
 pub mod fmt;
-pub mod published;
 pub mod render;
 pub mod run;
 pub mod study;
@@ -19,8 +17,8 @@ pub mod values;
 
 pub use check::{check_tree, CheckReport};
 pub use claims::{evaluate, load_claims, ClaimResult, ClaimsFile, Verdict};
-pub use eval::{EvalRow, EvalStats};
-pub use published::{analyse_paper_data, PublishedSummary};
+/// The published-data analysis and the evaluation-table statistics are lexalign-published's.
+pub use lexalign_published::{EvalRow, EvalStats, PublishedSummary};
 pub use render::{generate, Generated};
 pub use run::RunFolder;
 

@@ -9,7 +9,7 @@ use lexalign_run::write_atomic;
 use lexalign_stats::PairedSummary;
 
 use crate::claims::{evaluate, failures, ClaimResult, ClaimsFile, ModelStatus};
-use crate::eval::EvalStats;
+use lexalign_published::EvalStats;
 use crate::figures::{
     improvement_figure, layer_figure, loss_figure, pre_post_figure, scan_curves, Curve,
 };
@@ -186,12 +186,12 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
 fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
     // A demo model has its own depth; draw its curves without the published 32-layer pilot.
     let curves = scan_curves(scans);
-    let pts: Vec<crate::published::LayerRow> = curves
+    let pts: Vec<lexalign_published::LayerRow> = curves
         .first()
         .map(|c| {
             c.points
                 .iter()
-                .map(|p| crate::published::LayerRow {
+                .map(|p| lexalign_published::LayerRow {
                     layer: p.0,
                     avg_cosine: p.1,
                 })
@@ -202,7 +202,7 @@ fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
         .iter()
         .max_by(|a, b| a.avg_cosine.total_cmp(&b.avg_cosine))
         .cloned();
-    let pilot = crate::published::Pilot {
+    let pilot = lexalign_published::Pilot {
         peak_layer: peak.as_ref().map(|p| p.layer).unwrap_or(0),
         peak: peak.map(|p| p.avg_cosine).unwrap_or(f64::NAN),
         layers: pts,

@@ -6,15 +6,11 @@ use anyhow::{bail, Context, Result};
 use lexalign_run::Provenance;
 use serde::Deserialize;
 
-use crate::eval::{read_quantitative, EvalRow, EvalStats};
-use crate::published::PublishedSummary;
+use lexalign_published::{read_quantitative, EvalRow, EvalStats, PublishedSummary};
 use crate::values::{eval_values, pilot_values, Values};
 
-/// Files of the published-data stage.
-pub const PUBLISHED_DIR: &str = "published-data";
-pub const SUMMARY_FILE: &str = "summary.json";
-/// Per-pair rows of the authors' results, in the evaluation CSV format (run folder only, never committed).
-pub const PAIRS_FILE: &str = "pairs.csv";
+/// Files of the published-data stage (its formats are lexalign-published's).
+pub use lexalign_published::{PAIRS_FILE, PUBLISHED_DIR, SUMMARY_FILE};
 
 /// One row of `pilot-scan/layers.csv`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

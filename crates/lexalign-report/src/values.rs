@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 use lexalign_stats::PairedSummary;
 
-use crate::eval::EvalStats;
+use lexalign_published::EvalStats;
 use crate::fmt::format_num;
-use crate::published::PublishedSummary;
+use lexalign_published::PublishedSummary;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use lexalign_report::claims::{evaluate, load_claims, ModelStatus, Verdict};
-use lexalign_report::published::{analyse_paper_data, write_stage, DEFAULT_SUMS};
+use lexalign_published::{analyse_paper_data, stage_files, DEFAULT_SUMS};
 use lexalign_report::render::{claims_table_md, generate};
 use lexalign_report::{check_tree, RunFolder};
 
@@ -35,7 +35,12 @@ fn paper_data() -> Option<PathBuf> {
 fn published_run(dir: &Path) -> Option<PathBuf> {
     let data = analyse_paper_data(&paper_data()?, DEFAULT_SUMS).expect("analyse paper data");
     let run = dir.join("run");
-    write_stage(&data, &run.join("published-data")).unwrap();
+    // As the published-data experiment writes the stage.
+    let stage = run.join("published-data");
+    std::fs::create_dir_all(&stage).unwrap();
+    for (name, bytes) in stage_files(&data).unwrap() {
+        std::fs::write(stage.join(name), bytes).unwrap();
+    }
     Some(run)
 }
 

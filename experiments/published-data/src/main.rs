@@ -1,13 +1,13 @@
 //! `published-data`: verify the authors' released files against the committed SHA-256 sums and
 //! write their statistics (`summary.json`, CSV tables, `provenance.json`) into a run stage folder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use lexalign_report::published::{analyse_paper_data, write_stage, DEFAULT_SUMS};
-use lexalign_run::Provenance;
+use lexalign_published::{analyse_paper_data, stage_files, PaperData, DEFAULT_SUMS};
+use lexalign_run::{write_atomic, Provenance};
 
 /// Reproduce the paper's numbers from the authors' released data.
 #[derive(Parser)]
@@ -44,8 +44,6 @@ fn run(a: Args) -> Result<()> {
         None => DEFAULT_SUMS.to_string(),
     };
     let data = analyse_paper_data(&a.paper_data, &sums)?;
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("cannot create {}", a.out.display()))?;
     write_stage(&data, &a.out)?;
 
     let mut prov = Provenance::collect().stage("published-data");
@@ -76,5 +74,15 @@ fn run(a: Args) -> Result<()> {
         e.control.ttest.p
     );
     println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// Writes the stage's files (lexalign-published's formats) into `out`, each atomically.
+/// (`provenance.json` is written after them.)
+fn write_stage(data: &PaperData, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for (name, bytes) in stage_files(data)? {
+        write_atomic(out.join(name), bytes)?;
+    }
     Ok(())
 }

@@ -5,13 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use lexalign_data::{parse_sums, read_layer_alignment, Group};
-use lexalign_run::{sha256_file, write_atomic};
-use lexalign_stats::PairedSummary;
+use lexalign_data::{parse_sums, read_layer_alignment, read_pairs, Group, Pair};
+use lexalign_lora_config::LoraConfig;
+use lexalign_run::sha256_file;
 use serde::{Deserialize, Serialize};
 
 use crate::eval::{read_quantitative, EvalRow, EvalStats};
-use crate::run::{PAIRS_FILE, SUMMARY_FILE};
 
 /// Where the data comes from (the paper-data README).
 pub const SOURCE: &str = "StanNgugi/tli_project @ e158b764740d27effd1250b00bbf543690c0fe56";
@@ -116,23 +115,6 @@ pub struct PaperData {
     pub rows: Vec<EvalRow>,
 }
 
-#[derive(Deserialize)]
-struct Pair {
-    swahili: String,
-    english: String,
-}
-
-fn read_pairs(path: &Path) -> Result<Vec<Pair>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "{}: expected a JSON list of {{\"swahili\": .., \"english\": ..}}",
-            path.display()
-        )
-    })
-}
-
 fn read_pilot(path: &Path) -> Result<Pilot> {
     let layers: Vec<LayerRow> = read_layer_alignment(path)?
         .into_iter()
@@ -152,34 +134,18 @@ fn read_pilot(path: &Path) -> Result<Pilot> {
     })
 }
 
+/// The adapter's settings as peft wrote them (read with lexalign-lora-config's `LoraConfig`).
 fn read_adapter(path: &Path) -> Result<Adapter> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
-    let field = |k: &str| {
-        v.get(k)
-            .with_context(|| format!("{}: no field {k}", path.display()))
-    };
-    let mut target_modules: Vec<String> = field("target_modules")?
-        .as_array()
-        .with_context(|| format!("{}: target_modules is not a list", path.display()))?
-        .iter()
-        .filter_map(|m| m.as_str().map(str::to_string))
-        .collect();
+    let cfg = LoraConfig::from_file(path)?;
+    let mut target_modules = cfg.target_modules;
     target_modules.sort();
     Ok(Adapter {
-        base_model: field("base_model_name_or_path")?
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        r: field("r")?
-            .as_u64()
-            .with_context(|| format!("{}: r is not an integer", path.display()))?,
-        lora_alpha: field("lora_alpha")?.as_f64().unwrap_or(f64::NAN),
-        lora_dropout: field("lora_dropout")?.as_f64().unwrap_or(f64::NAN),
+        base_model: cfg.base_model_name_or_path.unwrap_or_default(),
+        r: cfg.r as u64,
+        lora_alpha: cfg.lora_alpha,
+        lora_dropout: cfg.lora_dropout,
         target_modules,
-        bias: field("bias")?.as_str().unwrap_or_default().to_string(),
+        bias: cfg.bias,
     })
 }
 
@@ -200,20 +166,20 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     let pilot = read_pilot(&dir.join(PILOT_CSV))?;
     let rows = read_quantitative(dir.join(EVAL_CSV))?;
     let eval = EvalStats::compute(&rows)?;
-    let trained = read_pairs(&dir.join(TRAIN_PAIRS))?;
-    let control = read_pairs(&dir.join(CONTROL_PAIRS))?;
+    let trained = read_pairs(dir.join(TRAIN_PAIRS))?.pairs;
+    let control = read_pairs(dir.join(CONTROL_PAIRS))?.pairs;
     let adapter = read_adapter(&dir.join(ADAPTER_CONFIG))?;
 
     let set = |v: &[Pair], f: fn(&Pair) -> String| v.iter().map(f).collect::<BTreeSet<String>>();
     let (ts, cs) = (
-        set(&trained, |p| p.swahili.clone()),
-        set(&control, |p| p.swahili.clone()),
+        set(&trained, |p| p.source.clone()),
+        set(&control, |p| p.source.clone()),
     );
     let (te, ce) = (
-        set(&trained, |p| p.english.clone()),
-        set(&control, |p| p.english.clone()),
+        set(&trained, |p| p.target.clone()),
+        set(&control, |p| p.target.clone()),
     );
-    let pair = |p: &Pair| format!("{} -> {}", p.swahili, p.english);
+    let pair = |p: &Pair| format!("{} -> {}", p.source, p.target);
     let tp: BTreeSet<String> = trained.iter().map(pair).collect();
     let cp: BTreeSet<String> = control.iter().map(pair).collect();
     let same = |g: Group, list: &[Pair]| {
@@ -224,7 +190,7 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
             .collect();
         let json: Vec<(&str, &str)> = list
             .iter()
-            .map(|p| (p.swahili.as_str(), p.english.as_str()))
+            .map(|p| (p.source.as_str(), p.target.as_str()))
             .collect();
         csv == json
     };
@@ -249,155 +215,6 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
         },
         rows,
     })
-}
-
-fn csv_bytes(header: &[&str], rows: Vec<Vec<String>>) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header)?;
-    for r in rows {
-        w.write_record(&r)?;
-    }
-    w.into_inner().context("csv buffer")
-}
-
-/// Write `summary.json`, `pairs.csv` (run folder only), `layers.csv`, `groups.csv`, `gain_welch.csv` and
-/// `shared_strings.csv` into a published-data stage folder. (`provenance.json` is the caller's.)
-pub fn write_stage(data: &PaperData, out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let s = &data.summary;
-    let mut json = serde_json::to_string_pretty(s).context("serialising summary")?;
-    json.push('\n');
-    write_atomic(out.join(SUMMARY_FILE), json)?;
-
-    // Per-pair rows in the evaluation format (run folder only; git-ignored, never committed).
-    let rows = data
-        .rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.swahili.clone(),
-                r.english.clone(),
-                num(r.sim_pre_tli),
-                num(r.sim_post_tli),
-                r.group.as_str().to_string(),
-                num(r.improvement),
-            ]
-        })
-        .collect();
-    write_atomic(
-        out.join(PAIRS_FILE),
-        csv_bytes(
-            &[
-                "swahili",
-                "english",
-                "sim_pre_tli",
-                "sim_post_tli",
-                "group",
-                "improvement",
-            ],
-            rows,
-        )?,
-    )?;
-
-    let layers = s
-        .pilot
-        .layers
-        .iter()
-        .map(|l| vec![l.layer.to_string(), num(l.avg_cosine)])
-        .collect();
-    write_atomic(
-        out.join("layers.csv"),
-        csv_bytes(&["layer", "avg_cosine"], layers)?,
-    )?;
-
-    let groups = vec![
-        group_row("trained", &s.eval.trained),
-        group_row("control", &s.eval.control),
-    ];
-    write_atomic(out.join("groups.csv"), csv_bytes(GROUP_HEADER, groups)?)?;
-
-    let w = &s.eval.gain_welch;
-    write_atomic(
-        out.join("gain_welch.csv"),
-        csv_bytes(
-            &["test", "t", "df", "p"],
-            vec![vec![
-                "welch_gain_trained_vs_control".into(),
-                num(w.t),
-                num(w.df),
-                num(w.p),
-            ]],
-        )?,
-    )?;
-
-    let mut shared = Vec::new();
-    for x in &s.pairs.shared_swahili {
-        shared.push(vec!["swahili".to_string(), x.clone()]);
-    }
-    for x in &s.pairs.shared_english {
-        shared.push(vec!["english".to_string(), x.clone()]);
-    }
-    for x in &s.pairs.shared_pairs {
-        shared.push(vec!["pair".to_string(), x.clone()]);
-    }
-    write_atomic(
-        out.join("shared_strings.csv"),
-        csv_bytes(&["side", "string"], shared)?,
-    )?;
-    Ok(())
-}
-
-const GROUP_HEADER: &[&str] = &[
-    "set",
-    "n",
-    "pre_mean",
-    "pre_sd",
-    "post_mean",
-    "post_sd",
-    "diff_mean",
-    "diff_sd",
-    "percent_change",
-    "t",
-    "df",
-    "p",
-    "wilcoxon_w",
-    "wilcoxon_p",
-    "wilcoxon_method",
-    "cohens_dz",
-    "ci95_low",
-    "ci95_high",
-    "n_improved",
-];
-
-/// One set's statistics as a CSV row (full precision; the report rounds).
-fn group_row(name: &str, g: &PairedSummary) -> Vec<String> {
-    let method = format!("{:?}", g.wilcoxon.method).to_lowercase();
-    vec![
-        name.to_string(),
-        g.n.to_string(),
-        num(g.mean_pre),
-        num(g.sd_pre),
-        num(g.mean_post),
-        num(g.sd_post),
-        num(g.mean_diff),
-        num(g.sd_diff),
-        num(g.percent_change),
-        num(g.ttest.t),
-        num(g.ttest.df),
-        num(g.ttest.p),
-        num(g.wilcoxon.statistic),
-        num(g.wilcoxon.p),
-        method,
-        num(g.cohens_dz),
-        num(g.ci95_low),
-        num(g.ci95_high),
-        g.n_improved.to_string(),
-    ]
-}
-
-/// Shortest round-trip text of a float, in scientific notation when tiny (`1.332e-240`, not 240 zeros).
-fn num(x: f64) -> String {
-    serde_json::to_string(&x).unwrap_or_else(|_| "NaN".into())
 }
 
 #[cfg(test)]
