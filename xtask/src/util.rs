@@ -1,11 +1,10 @@
-//! Small helpers: running commands with clear errors, symlinks, paths. Hashing, atomic writes
+//! Small helpers: running commands with clear errors, paths. Hashing, atomic writes
 //! and time come from lexalign-run (pure Rust, no tch), shared with the binaries.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 
 /// Whether `program` can be started (`program --version` runs).
 pub fn have(program: &str) -> bool {
@@ -50,35 +49,6 @@ pub fn run_output(cmd: &mut Command, what: &str, hint: &str) -> Result<String> {
         bail!("{what} failed ({}): {last}; {hint}", out.status);
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Point `link` at `target`, replacing an existing link atomically (temp link + rename).
-pub fn replace_symlink(target: &Path, link: &Path) -> Result<()> {
-    if std::fs::read_link(link).ok().as_deref() == Some(target) {
-        return Ok(());
-    }
-    if link.exists()
-        && std::fs::symlink_metadata(link)
-            .map(|m| !m.file_type().is_symlink())
-            .unwrap_or(false)
-    {
-        bail!(
-            "{} exists and is not a symlink; move it away so setup can point it at libtorch",
-            link.display()
-        );
-    }
-    let tmp = link.with_file_name(format!(
-        ".{}.tmp-{}",
-        link.file_name()
-            .unwrap_or(OsStr::new("link"))
-            .to_string_lossy(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_file(&tmp);
-    std::os::unix::fs::symlink(target, &tmp)
-        .with_context(|| format!("cannot create symlink {}", tmp.display()))?;
-    std::fs::rename(&tmp, link).with_context(|| format!("cannot replace {}", link.display()))?;
-    Ok(())
 }
 
 /// A path as a display string.

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -117,6 +117,30 @@ pub fn swap_dir(tmp: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<()> {
 }
 
 /// (parent folder, file name) of `path`; the parent of a bare name is `.`.
+/// Points the symlink `link` at `target`: a temporary link beside it, renamed over it, so
+/// `link` is never missing. A `link` that exists and is not a symlink is left alone, with an error.
+pub fn replace_symlink(target: &Path, link: &Path) -> Result<()> {
+    if fs::read_link(link).ok().as_deref() == Some(target) {
+        return Ok(());
+    }
+    if fs::symlink_metadata(link).is_ok_and(|m| !m.file_type().is_symlink()) {
+        bail!("{} exists and is not a symlink; move it away", link.display());
+    }
+    let name = link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "link".into());
+    let tmp = link.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(target, &tmp)
+        .with_context(|| format!("cannot create symlink {}", tmp.display()))?;
+    #[cfg(not(unix))]
+    bail!("cannot create the symlink {}: symlinks need a unix system", tmp.display());
+    #[cfg(unix)]
+    {
+        fs::rename(&tmp, link).with_context(|| format!("cannot replace {}", link.display()))?;
+        Ok(())
+    }
+}
+
 fn split(path: &Path) -> Result<(PathBuf, String)> {
     let name = path
         .file_name()

@@ -22,12 +22,12 @@ pub use embedded::{
     GEMMA3_270M, SMOLLM2_135M,
 };
 pub use fixtures::{missing_fixture, require_fixtures, require_fixtures_with, ENV_REQUIRE_FIXTURES};
-pub use fsutil::{swap_dir, temp_dir_beside, write_atomic, write_atomic_with};
+pub use fsutil::{replace_symlink, swap_dir, temp_dir_beside, write_atomic, write_atomic_with};
 pub use hash::{
     check_hash, copy_hashed, hash_path, parse_sums, sha256_bytes, sha256_file, FileHash, HashCheck,
 };
 pub use logging::init_logging;
 pub use progress::progress_bar;
 pub use provenance::{Provenance, PROVENANCE_FILE};
-pub use rundir::RunDir;
+pub use rundir::{unique_run_dir, RunDir};
 pub use time::{utc_compact_stamp, utc_rfc3339, utc_rfc3339_at};

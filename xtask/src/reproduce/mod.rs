@@ -14,6 +14,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use lexalign_run::RunDir;
 
 use crate::setup::{self, Assets, SetupArgs};
 use crate::util::{self, disp};
@@ -97,7 +98,8 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         .join("Cargo.toml")
         .is_file();
     let runs = repo.join("runs");
-    let dirs = RunDirs::new(args, &runs)?;
+    let run_dir = args.run_dir.as_deref().map(util::absolute);
+    let dirs = RunDir::begin(&runs, run_dir.as_deref())?;
 
     // Build every binary first, so a compile error stops before any stage writes anything.
     let mut binaries: Vec<&str> = Vec::new();
@@ -110,7 +112,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         binaries.push(REPORT_PACKAGE);
     }
     if let Err(e) = build_binaries(&assets, &binaries) {
-        let _ = std::fs::remove_dir_all(&dirs.partial);
+        dirs.abandon();
         return Err(e);
     }
 
@@ -124,15 +126,16 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         paper_data: paper_data.clone(),
         device: args.device.clone(),
         threads: args.threads,
-        run: dirs.partial.clone(),
+        run: dirs.partial().to_path_buf(),
     };
-    provenance::write(&dirs.partial, args, &assets, &inputs, &[])?;
+    provenance::write(dirs.partial(), args, &assets, &inputs, &[])?;
     let timings = run_stages(args, &assets, &ctx, &stages, &dirs)?;
-    provenance::write(&dirs.partial, args, &assets, &inputs, &timings)?;
+    provenance::write(dirs.partial(), args, &assets, &inputs, &timings)?;
     dirs.complete(&runs)?;
+    println!("reproduce: run folder {}", disp(dirs.path()));
 
     if has_report {
-        run_report(args, &assets, &dirs.final_dir)?;
+        run_report(args, &assets, dirs.path())?;
     } else {
         println!("reproduce: crates/{REPORT_PACKAGE} does not exist yet; no outputs regenerated");
     }
@@ -189,11 +192,11 @@ fn run_stages(
     assets: &Assets,
     ctx: &Ctx,
     stages: &[&'static Stage],
-    dirs: &RunDirs,
+    dirs: &RunDir,
 ) -> Result<Vec<(&'static str, f64)>> {
     let mut timings = Vec::new();
     for s in stages {
-        let out = dirs.partial.join(s.name);
+        let out = dirs.stage_path(s.name);
         std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", disp(&out)))?;
         let mut cmd = cargo_cmd(assets);
         cmd.args(["run", "--quiet", "-p", s.package, "--bin", s.package, "--"])
@@ -206,7 +209,7 @@ fn run_stages(
         println!(
             "reproduce: stage {} -> {}",
             s.name,
-            disp(&dirs.final_dir.join(s.name))
+            disp(&dirs.path().join(s.name))
         );
         let t = Instant::now();
         let status = cmd.status();
@@ -257,113 +260,4 @@ fn run_report(args: &ReproduceArgs, assets: &Assets, run: &Path) -> Result<()> {
             }
         ),
     )
-}
-
-/// The run folder and its `.partial` / `.failed` siblings.
-struct RunDirs {
-    final_dir: PathBuf,
-    partial: PathBuf,
-    failed: PathBuf,
-}
-
-impl RunDirs {
-    /// `--run-dir` or a fresh `runs/<UTC stamp>`, which must not hold anything yet; creates an
-    /// empty `<run>.partial` to build the run in.
-    fn new(args: &ReproduceArgs, runs: &Path) -> Result<Self> {
-        let final_dir = match &args.run_dir {
-            Some(d) => util::absolute(d),
-            None => unique_run_dir(runs)?,
-        };
-        if final_dir.exists()
-            && std::fs::read_dir(&final_dir)
-                .map(|mut d| d.next().is_some())
-                .unwrap_or(true)
-        {
-            bail!("the run folder {} already exists and is not empty: choose another --run-dir or delete it", disp(&final_dir));
-        }
-        let dirs = Self {
-            partial: sibling(&final_dir, "partial"),
-            failed: sibling(&final_dir, "failed"),
-            final_dir,
-        };
-        if dirs.partial.exists() {
-            std::fs::remove_dir_all(&dirs.partial)
-                .with_context(|| format!("cannot remove the stale {}", disp(&dirs.partial)))?;
-        }
-        std::fs::create_dir_all(&dirs.partial)
-            .with_context(|| format!("cannot create {}", disp(&dirs.partial)))?;
-        Ok(dirs)
-    }
-
-    /// Move the partial run to `<run>.failed` (replacing an older one); where it went, if it could.
-    fn keep_failed(&self) -> Option<PathBuf> {
-        let _ = std::fs::remove_dir_all(&self.failed);
-        std::fs::rename(&self.partial, &self.failed)
-            .is_ok()
-            .then(|| self.failed.clone())
-    }
-
-    /// Rename the complete run into place and point `runs/latest` at it.
-    fn complete(&self, runs: &Path) -> Result<()> {
-        std::fs::rename(&self.partial, &self.final_dir).with_context(|| {
-            format!(
-                "cannot rename {} to {}",
-                disp(&self.partial),
-                disp(&self.final_dir)
-            )
-        })?;
-        if self.final_dir.parent() == Some(runs) {
-            if let Some(name) = self.final_dir.file_name() {
-                util::replace_symlink(Path::new(name), &runs.join("latest"))?;
-            }
-        }
-        println!("reproduce: run folder {}", disp(&self.final_dir));
-        Ok(())
-    }
-}
-
-/// `runs/<UTC stamp>` (with `-2`, `-3`... when taken).
-fn unique_run_dir(runs: &Path) -> Result<PathBuf> {
-    let stamp = lexalign_run::utc_compact_stamp();
-    let mut n = 1;
-    loop {
-        let name = if n == 1 {
-            stamp.clone()
-        } else {
-            format!("{stamp}-{n}")
-        };
-        let p = runs.join(&name);
-        if !p.exists() && !sibling(&p, "partial").exists() && !sibling(&p, "failed").exists() {
-            return Ok(p);
-        }
-        n += 1;
-    }
-}
-
-/// `<dir>.<suffix>` next to `dir`.
-fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "run".into());
-    dir.with_file_name(format!("{name}.{suffix}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn run_dir_names() {
-        assert_eq!(
-            sibling(Path::new("/x/runs/20250101-000000"), "partial"),
-            PathBuf::from("/x/runs/20250101-000000.partial")
-        );
-        let tmp = std::env::temp_dir().join(format!("xtask-runs-{}", std::process::id()));
-        let a = unique_run_dir(&tmp).unwrap();
-        std::fs::create_dir_all(sibling(&a, "failed")).unwrap();
-        let b = unique_run_dir(&tmp).unwrap();
-        assert_ne!(a, b);
-        std::fs::remove_dir_all(&tmp).unwrap();
-    }
 }

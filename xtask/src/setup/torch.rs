@@ -40,7 +40,8 @@ pub(super) fn ensure_torch(paths: &Paths, vpy: &Path) -> Result<PathBuf> {
         );
     }
     lexalign_run::write_atomic(&stamp, want_stamp.as_bytes())?;
-    util::replace_symlink(&torch, &paths.libtorch_link())?;
+    lexalign_run::replace_symlink(&torch, &paths.libtorch_link())
+        .with_context(|| format!("cannot point {} at libtorch", disp(&paths.libtorch_link())))?;
     println!(
         "setup: libtorch: torch {version} at {} (linked from {})",
         disp(&torch),
