@@ -147,33 +147,13 @@ pub fn train(
         );
     }
     lora::attach(model, &lora_cfg, cfg.seed)?;
-    let mut adamw = AdamW::new(cfg.adamw());
-    let mut log: Vec<LossRow> = Vec::new();
-    let mut start_epoch = 0;
-    let mut resumed_from = None;
-    // Named when training stops on a non-finite loss or weight: it is left as it was.
-    let mut last_good: Option<PathBuf> = None;
-    let latest = checkpoint::latest_checkpoint(&opts.out)?;
-    match (opts.resume, latest) {
-        (true, Some((epoch, dir))) => {
-            let state = checkpoint::read_state(&dir)?;
-            checkpoint::check_resumable(&state, cfg, n, &fp, &dir)?;
-            lora::load_peft(model, &dir, true)?;
-            adamw = AdamW::load(&dir, model.device)?;
-            log = state.loss;
-            start_epoch = epoch;
-            resumed_from = Some(epoch);
-            last_good = Some(dir.clone());
-            log::info!("resuming from {} (epoch {epoch}, step {})", dir.display(), state.global_step);
-        }
-        (true, None) => log::warn!("--resume: no checkpoint in {}, starting from scratch", opts.out.display()),
-        (false, Some((_, dir))) => bail!(
-            "{} already holds checkpoints ({}): pass --resume to continue that run, or choose a new --out",
-            opts.out.display(),
-            dir.display()
-        ),
-        (false, None) => {}
-    }
+    let Start {
+        mut adamw,
+        mut log,
+        start_epoch,
+        resumed_from,
+        mut last_good,
+    } = start_or_resume(model, opts, n, &fp)?;
     let params = lora::trainable_params(model);
     let n_trainable: i64 = params.iter().map(|(_, t)| t.numel() as i64).sum();
 
@@ -200,25 +180,8 @@ pub fn train(
             tch::manual_seed((cfg.seed ^ k as u64) as i64);
             let batch: Vec<&Pair> = chunk.iter().map(|&i| &pairs[i]).collect();
             let lr = sched.lr(k);
-            let loss = batch_loss(model, tok, &batch, cfg, true)?;
-            // A non-finite loss stops training before it reaches the weights or a checkpoint.
-            let l = loss.double_value(&[]);
-            if !l.is_finite() {
-                bail!(non_finite_stop(&format!("the loss became {l}"), k, epoch, last_good.as_deref()));
-            }
-            loss.backward();
-            adamw.step(&params, lr);
-            for (_, p) in &params {
-                let mut g = p.grad();
-                if g.defined() {
-                    let _ = g.zero_();
-                }
-            }
-            // A finite loss can still give a non-finite update (too high a learning rate):
-            // those weights never reach a checkpoint either.
-            if let Some(name) = first_non_finite(&params) {
-                bail!(non_finite_stop(&format!("the adapter weight `{name}` became NaN or Inf after the update"), k, epoch, last_good.as_deref()));
-            }
+            let step = Step { k, epoch, lr, last_good: last_good.as_deref() };
+            let l = train_step(model, tok, &batch, cfg, &mut adamw, &params, &step)?;
             log.push(LossRow {
                 step: k + 1,
                 epoch: epoch + 1,
@@ -284,6 +247,91 @@ pub fn train(
         train_seconds: secs,
         loss: log,
     })
+}
+
+/// Where training starts: fresh adapters and optimiser, or the last checkpoint with `--resume`.
+struct Start {
+    adamw: AdamW,
+    log: Vec<LossRow>,
+    start_epoch: usize,
+    resumed_from: Option<usize>,
+    /// Named when training stops on a non-finite loss or weight: it is left as it was.
+    last_good: Option<PathBuf>,
+}
+
+/// Fresh state (adapters already attached), or with `--resume` the last checkpoint's adapters,
+/// optimiser and loss log; refuses to overwrite checkpoints without `--resume`.
+fn start_or_resume(model: &mut Decoder, opts: &TrainOptions, n: usize, fp: &str) -> Result<Start> {
+    let cfg = &opts.cfg;
+    let mut start = Start {
+        adamw: AdamW::new(cfg.adamw()),
+        log: Vec::new(),
+        start_epoch: 0,
+        resumed_from: None,
+        last_good: None,
+    };
+    match (opts.resume, checkpoint::latest_checkpoint(&opts.out)?) {
+        (true, Some((epoch, dir))) => {
+            let state = checkpoint::read_state(&dir)?;
+            checkpoint::check_resumable(&state, cfg, n, fp, &dir)?;
+            lora::load_peft(model, &dir, true)?;
+            start.adamw = AdamW::load(&dir, model.device)?;
+            start.log = state.loss;
+            start.start_epoch = epoch;
+            start.resumed_from = Some(epoch);
+            start.last_good = Some(dir.clone());
+            log::info!("resuming from {} (epoch {epoch}, step {})", dir.display(), state.global_step);
+        }
+        (true, None) => log::warn!("--resume: no checkpoint in {}, starting from scratch", opts.out.display()),
+        (false, Some((_, dir))) => bail!(
+            "{} already holds checkpoints ({}): pass --resume to continue that run, or choose a new --out",
+            opts.out.display(),
+            dir.display()
+        ),
+        (false, None) => {}
+    }
+    Ok(start)
+}
+
+/// One optimisation step `k` (0-based) of `epoch`, for the messages of a non-finite stop.
+struct Step<'a> {
+    k: usize,
+    epoch: usize,
+    lr: f64,
+    last_good: Option<&'a Path>,
+}
+
+/// Loss, backward, AdamW update and zeroed gradients of one batch; returns the loss. A
+/// non-finite loss or update stops training before it reaches the weights or a checkpoint.
+fn train_step(
+    model: &Decoder,
+    tok: &WordTokenizer,
+    batch: &[&Pair],
+    cfg: &TrainConfig,
+    adamw: &mut AdamW,
+    params: &[(String, tch::Tensor)],
+    step: &Step,
+) -> Result<f64> {
+    let Step { k, epoch, lr, last_good } = *step;
+    let loss = batch_loss(model, tok, batch, cfg, true)?;
+    let l = loss.double_value(&[]);
+    if !l.is_finite() {
+        bail!(non_finite_stop(&format!("the loss became {l}"), k, epoch, last_good));
+    }
+    loss.backward();
+    adamw.step(params, lr);
+    for (_, p) in params {
+        let mut g = p.grad();
+        if g.defined() {
+            let _ = g.zero_();
+        }
+    }
+    // A finite loss can still give a non-finite update (too high a learning rate):
+    // those weights never reach a checkpoint either.
+    if let Some(name) = first_non_finite(params) {
+        bail!(non_finite_stop(&format!("the adapter weight `{name}` became NaN or Inf after the update"), k, epoch, last_good));
+    }
+    Ok(l)
 }
 
 /// The error of a step `k` (0-based) whose loss or update was not finite.
