@@ -175,7 +175,7 @@ const HOMES: &[(&str, &str)] = &[
     ("fn check_hash", "crates/lexalign-run/src/hash.rs"),
     ("fn parse_sums", "crates/lexalign-run/src/hash.rs"),
     ("fn resolve_model", "crates/lexalign-gguf/src/locate.rs"),
-    ("struct Pair", "crates/lexalign-data/src/pairs.rs"),
+    ("struct Pair", "crates/lexalign-data/src/pairs/mod.rs"),
     // The eval row: lexalign-data's `QuantitativeRow` (tli and the report alias it `EvalRow`).
     ("struct QuantitativeRow", "crates/lexalign-data/src/paper.rs"),
     ("struct EvalRow", "crates/lexalign-data/src/paper.rs"),
