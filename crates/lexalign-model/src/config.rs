@@ -355,7 +355,7 @@ mod tests {
     fn refuses_unknown_architecture_by_name() {
         let text = LLAMA31.replace("LlamaForCausalLM", "GPT2LMHeadModel").replace("\"llama\"", "\"gpt2\"");
         let err = format!("{:#}", ModelConfig::from_json_str(&text).unwrap_err());
-        assert!(err.contains("gpt2"), "{err}");
+        assert!(err.contains("GPT2LMHeadModel"), "{err}");
     }
 
     #[test]
