@@ -280,7 +280,9 @@ const LAYERS: &[(&str, u32)] = &[
     // Fuzz targets over data/gguf, and over model with `--features tch`.
     ("lexalign-fuzz", 30),
     ("lexalign-report", 40),
-    ("lexalign-cli", 40),
+    ("lexalign-stages", 40),
+    // The `lexalign` binary: flag parsing over the stage library, above the experiments.
+    ("lexalign-cli", 60),
 ];
 /// Every `experiments/*` crate.
 const EXPERIMENT_LAYER: u32 = 50;

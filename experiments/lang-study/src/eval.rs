@@ -8,7 +8,7 @@
 use crate::data::{study_pairs_in, LangPair};
 use crate::scan::{first_file, stage_prefix, study_model};
 use anyhow::{Context, Result};
-use lexalign_cli::ModelArgs;
+use lexalign_stages::ModelArgs;
 use lexalign_data::Pair;
 use lexalign_model::{Pooling, QuantMode};
 use lexalign_scan::{scan, ScanOptions, ScanResult};
@@ -29,16 +29,16 @@ pub struct Args {
     #[arg(long, required = true)]
     pub adapter: Vec<PathBuf>,
     /// The pooling of the evaluation (the authors' evaluation script: mean-content).
-    #[arg(long, default_value = "mean-content", value_parser = lexalign_cli::model_args::pooling_parser())]
+    #[arg(long, default_value = "mean-content", value_parser = lexalign_stages::model_args::pooling_parser())]
     pub pooling: String,
     /// At most this many trained pairs are evaluated (a seeded sample; all when fewer).
     #[arg(long, default_value_t = 600)]
     pub max_trained: usize,
-    #[arg(long, default_value_t = 64, value_parser = lexalign_cli::model_args::at_least_one)]
+    #[arg(long, default_value_t = 64, value_parser = lexalign_stages::model_args::at_least_one)]
     pub batch_size: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value_t = 1000, value_parser = lexalign_cli::model_args::at_least_one)]
+    #[arg(long, default_value_t = 1000, value_parser = lexalign_stages::model_args::at_least_one)]
     pub bootstrap: usize,
     #[arg(long)]
     pub lexicon_dir: Option<PathBuf>,
@@ -88,7 +88,7 @@ pub struct GainTest {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    lexalign_cli::stage_io::prepare_out_dir(&args.out)?;
+    lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
     let pooling: Pooling = args.pooling.parse()?;
     for adapter in &args.adapter {
         lexalign_model::lora::LoraConfig::from_file(&adapter.join(lexalign_model::lora::ADAPTER_CONFIG))
@@ -121,7 +121,7 @@ pub fn run(args: &Args) -> Result<()> {
     for adapter in &args.adapter {
         let label = adapter_label(adapter);
         let out = args.out.join(&label);
-        lexalign_cli::stage_io::prepare_out_dir(&out)?;
+        lexalign_stages::stage_io::prepare_out_dir(&out)?;
         let lora = lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)?;
         let after = scan_sets(&run, &sets, &opts, &format!("after {label}"))?;
         lexalign_model::lora::detach(&mut run.model.model);
@@ -160,7 +160,7 @@ pub fn run(args: &Args) -> Result<()> {
             "split": s.sizes(),
             "eval_seconds": (secs * 10.0).round() / 10.0,
         });
-        lexalign_cli::stage_io::write_summary(&out, &run, &prov, summary)?;
+        lexalign_stages::stage_io::write_summary(&out, &run, &prov, summary)?;
         prov.data_file(first_file(&s.files))?
             .data_file(adapter.join(lexalign_model::lora::ADAPTER_WEIGHTS))?
             .seed(args.seed)
@@ -179,7 +179,7 @@ fn adapter_label(adapter: &std::path::Path) -> String {
     dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "adapter".into())
 }
 
-fn scan_sets(run: &lexalign_cli::LoadedRun, sets: &[(&str, Vec<Pair>)], opts: &ScanOptions, state: &str) -> Result<Vec<ScanResult>> {
+fn scan_sets(run: &lexalign_stages::LoadedRun, sets: &[(&str, Vec<Pair>)], opts: &ScanOptions, state: &str) -> Result<Vec<ScanResult>> {
     let mut out = Vec::new();
     for (name, pairs) in sets {
         let src: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();

@@ -5,8 +5,8 @@
 
 use crate::data::{study_pairs_in, LangPair};
 use anyhow::Result;
-use lexalign_cli::scan_cmd::{scan_and_write, ScanJob};
-use lexalign_cli::ModelArgs;
+use lexalign_stages::scan_cmd::{scan_and_write, ScanJob};
+use lexalign_stages::ModelArgs;
 use lexalign_model::QuantMode;
 use std::path::{Path, PathBuf};
 
@@ -18,14 +18,14 @@ pub struct Args {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Poolings, one forward for all.
-    #[arg(long, default_value = "mean,mean-content", value_parser = lexalign_cli::model_args::check_poolings)]
+    #[arg(long, default_value = "mean,mean-content", value_parser = lexalign_stages::model_args::check_poolings)]
     pub pooling: String,
-    #[arg(long, default_value_t = 64, value_parser = lexalign_cli::model_args::at_least_one)]
+    #[arg(long, default_value_t = 64, value_parser = lexalign_stages::model_args::at_least_one)]
     pub batch_size: usize,
     /// Seed of the shuffled baseline and the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, default_value_t = 1000, value_parser = lexalign_cli::model_args::at_least_one)]
+    #[arg(long, default_value_t = 1000, value_parser = lexalign_stages::model_args::at_least_one)]
     pub bootstrap: usize,
     /// A second model scanned the same way into `<out>/negative-control` (e.g. smollm2-135m).
     #[arg(long)]
@@ -48,8 +48,8 @@ pub fn study_model(args: &ModelArgs) -> ModelArgs {
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    lexalign_cli::stage_io::prepare_out_dir(&args.out)?;
-    let poolings = lexalign_cli::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
+    lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
+    let poolings = lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     log::info!("{}", s.describe());
     let (sources, targets): (Vec<String>, Vec<String>) = s.test.iter().map(|p| (p.source.clone(), p.target.clone())).unzip();
@@ -60,7 +60,7 @@ pub fn run(args: &Args) -> Result<()> {
         models.push((m, args.out.join("negative-control")));
     }
     for (model, out) in &models {
-        lexalign_cli::stage_io::prepare_out_dir(out)?;
+        lexalign_stages::stage_io::prepare_out_dir(out)?;
         let run = model.load(QuantMode::None, None)?;
         let job = ScanJob {
             sources: &sources,

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
-use lexalign_cli::stage_io::write_summary;
-use lexalign_cli::ModelArgs;
+use lexalign_stages::stage_io::write_summary;
+use lexalign_stages::ModelArgs;
 use lexalign_model::QuantMode;
 use lexalign_tli::{train, TrainConfig, TrainOptions};
 use serde::Serialize;
@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Override the recipe's pooling of the loss (`mean`, BOS included, as the authors trained).
-    #[arg(long, value_parser = lexalign_cli::model_args::pooling_parser())]
+    #[arg(long, value_parser = lexalign_stages::model_args::pooling_parser())]
     pub pooling: Option<String>,
     /// Override the recipe's epochs (quick runs only).
     #[arg(long)]

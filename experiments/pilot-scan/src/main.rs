@@ -9,9 +9,9 @@
 
 use anyhow::Result;
 use clap::Parser;
-use lexalign_cli::scan_cmd::{read_pairs, scan_and_write, ScanJob};
-use lexalign_cli::train_cmd::pair_file;
-use lexalign_cli::ModelArgs;
+use lexalign_stages::scan_cmd::{read_pairs, scan_and_write, ScanJob};
+use lexalign_stages::train_cmd::pair_file;
+use lexalign_stages::ModelArgs;
 use lexalign_model::{Pooling, QuantMode};
 use std::path::PathBuf;
 
@@ -27,11 +27,11 @@ struct Args {
     #[arg(long)]
     pairs: Option<PathBuf>,
     /// Poolings to scan; the first is written to --out, the others to `<out>-<pooling>`.
-    #[arg(long, default_value = "mean,mean-content", value_delimiter = ',', value_parser = lexalign_cli::model_args::pooling_parser())]
+    #[arg(long, default_value = "mean,mean-content", value_delimiter = ',', value_parser = lexalign_stages::model_args::pooling_parser())]
     pooling: Vec<String>,
-    #[arg(long, default_value = "all", value_parser = lexalign_cli::model_args::parse_layer_spec)]
+    #[arg(long, default_value = "all", value_parser = lexalign_stages::model_args::parse_layer_spec)]
     layers: String,
-    #[arg(long, default_value_t = 64, value_parser = lexalign_cli::model_args::at_least_one)]
+    #[arg(long, default_value_t = 64, value_parser = lexalign_stages::model_args::at_least_one)]
     batch_size: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -57,7 +57,7 @@ fn run() -> Result<()> {
         .map(|(i, p)| if i == 0 { args.out.clone() } else { PathBuf::from(format!("{}-{}", args.out.display(), p.name())) })
         .collect();
     for out in &outs {
-        lexalign_cli::stage_io::prepare_out_dir(out)?;
+        lexalign_stages::stage_io::prepare_out_dir(out)?;
     }
     let pairs_path = pair_file(&args.pairs, &args.paper_data, lexalign_data::TRAINING_PAIRS, "--pairs")?;
     let (sources, targets) = read_pairs(&pairs_path)?;

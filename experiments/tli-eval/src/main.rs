@@ -2,7 +2,7 @@
 //! `quantitative_results.csv`, `summary.json`, `provenance.json` into `--out`.
 
 use clap::Parser;
-use lexalign_cli::eval_cmd::{print_table, run_eval, EvalArgs};
+use lexalign_stages::eval_cmd::{print_table, run_eval, EvalArgs};
 
 #[derive(Parser)]
 #[command(

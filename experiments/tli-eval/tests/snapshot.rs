@@ -5,7 +5,7 @@
 //! The training loss and the evaluation table are insta snapshots, rounded to 4 decimals.
 
 use clap::Parser;
-use lexalign_cli::train_cmd::{run_train, TrainArgs};
+use lexalign_stages::train_cmd::{run_train, TrainArgs};
 use std::process::Command;
 
 #[derive(Parser)]

@@ -2,7 +2,7 @@
 //! `loss.csv`, `adapter/`, `checkpoints/epoch-N/`, `summary.json`, `provenance.json` into `--out`.
 
 use clap::Parser;
-use lexalign_cli::train_cmd::{run_train, TrainArgs};
+use lexalign_stages::train_cmd::{run_train, TrainArgs};
 
 #[derive(Parser)]
 #[command(

@@ -4,6 +4,7 @@
 
 use lexalign_model::load::QuantMode;
 use lexalign_model::ModelConfig;
+use anyhow::Context;
 
 /// The architecture of Llama-3.1-8B (and so of Lugha-Llama-8B-wura), from its config.json.
 pub const LLAMA31_8B_CONFIG: &str = r#"{"architectures":["LlamaForCausalLM"],"model_type":"llama",
@@ -66,6 +67,37 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 pub fn gib(b: u64) -> String {
     format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
+}
+
+/// `lexalign memory`: resident bytes of the loaded model, the measured peak, and the projection.
+pub fn run_memory(args: &crate::ModelArgs, project_config: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let quant = match &args.quant {
+        Some(q) => q.parse()?,
+        None => QuantMode::Nf4,
+    };
+    let run = args.load(quant, None)?;
+    let (linear, other) = run.model.model.resident_weight_bytes();
+    let cfg = &run.model.model.cfg;
+    let dense_bytes = if run.dtype == "f32" { 4 } else { 2 };
+    let dense = project(cfg, QuantMode::None, false, dense_bytes);
+    println!("model {} ({}), quant {}{}, compute {}", run.model.info.name, run.model_path.display(), quant.name(),
+        if args.double_quant { "+dq" } else { "" }, run.dtype);
+    println!("  resident weights (accounting): linear {} + other {} = {}", gib(linear), gib(other), gib(linear + other));
+    println!("  same model unquantized ({}):   linear {} + other {} = {}", run.dtype, gib(dense.linear), gib(dense.other), gib(dense.lexalign_total()));
+    if let Some(p) = peak_rss_bytes() {
+        println!("  measured peak resident memory of this process: {}", gib(p));
+    }
+    let (name, text) = match project_config {
+        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("cannot read --project-config {}", p.display()))?),
+        None => ("Llama-3.1-8B (Lugha-Llama-8B-wura)".to_string(), LLAMA31_8B_CONFIG.to_string()),
+    };
+    let target = lexalign_model::ModelConfig::from_json_str(&text)?;
+    for (label, q, dq) in [("bf16", QuantMode::None, false), ("nf4", QuantMode::Nf4, false), ("nf4+dq", QuantMode::Nf4, true)] {
+        let p = project(&target, q, dq, 2);
+        println!("  projected {name} {label:6}: lexalign {} (no lm_head), transformers {} (with lm_head)",
+            gib(p.lexalign_total()), gib(p.transformers_total()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! vocabulary and RoPE) on the CPU: it runs in seconds, prints every timing, and the built model's
 //! resident weight bytes equal `lexalign memory`'s projection (plus the 4-bit code books).
 
-use lexalign_cli::bench_cmd::{bench_config, run_bench, BenchArgs, RandomSource};
+use lexalign_stages::bench_cmd::{bench_config, run_bench, BenchArgs, RandomSource};
 use lexalign_model::load::TensorSource;
 use lexalign_model::tch::Device;
 
@@ -34,7 +34,7 @@ fn small_config_bench_runs_and_agrees_with_memory() {
     std::fs::write(&cfg, SMALL).unwrap();
     for (quant, dtype) in [("nf4", "f32"), ("none", "bf16")] {
         let r = run_bench(&args(cfg.to_str().unwrap(), quant, dtype)).unwrap();
-        lexalign_cli::bench_cmd::print_report(&r);
+        lexalign_stages::bench_cmd::print_report(&r);
         assert_eq!(r.dtype, dtype);
         assert!(r.agrees_with_memory(), "{quant}/{dtype}: resident {} != projected {} + code books {}", r.resident_weight_bytes, r.projected_weight_bytes, r.code_book_bytes);
         assert!(r.scan_tokens >= 2 * 300 && r.scan_s > 0.0 && r.tli_step_s > 0.0 && r.eval_tokens > 0);

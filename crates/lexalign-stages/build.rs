@@ -1,0 +1,1 @@
+fn main() { lexalign_build::link_torch(); }
