@@ -187,7 +187,7 @@ pub fn scan(a: &LaserScanArgs) -> Result<LaserScan> {
 }
 
 fn crate_read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
-    lexalign_stages::scan_cmd::read_pairs(path)
+    crate::scan_cmd::read_pairs(path)
 }
 
 /// The `metric<TAB>value` table (4 decimals; the xSIM line also gives errors/sources).
