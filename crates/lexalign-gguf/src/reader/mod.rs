@@ -8,18 +8,17 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use memmap2::Mmap;
 
 use crate::dequant::{self, GgmlType};
-use crate::value::{MetaValue, ValueType};
+use crate::value::MetaValue;
+
+mod cursor;
+mod parse;
 
 /// Default data alignment when `general.alignment` is absent.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
-/// ggml's GGML_MAX_DIMS.
-const MAX_DIMS: u32 = 4;
-/// Nested metadata arrays deeper than this are treated as corruption.
-const MAX_ARRAY_DEPTH: u32 = 8;
 
 /// One tensor's description from the header.
 #[derive(Clone, Debug)]
@@ -72,115 +71,6 @@ impl std::fmt::Debug for Gguf {
     }
 }
 
-/// Bounds-checked little-endian cursor over the mapped file.
-struct Cursor<'a> {
-    data: &'a [u8],
-    pos: usize,
-    path: &'a Path,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8]> {
-        let left = (self.data.len() - self.pos) as u64;
-        if n > left {
-            bail!(
-                "{}: truncated or corrupt GGUF file: reading {} needs {} bytes at offset {}, but the file has {} bytes \
-                 (re-download the model, e.g. `cargo xtask setup`)",
-                self.path.display(),
-                what(),
-                n,
-                self.pos,
-                self.data.len()
-            );
-        }
-        let s = &self.data[self.pos..self.pos + n as usize];
-        self.pos += n as usize;
-        Ok(s)
-    }
-    fn u8(&mut self, what: &dyn Fn() -> String) -> Result<u8> {
-        Ok(self.take(1, what)?[0])
-    }
-    fn u16(&mut self, what: &dyn Fn() -> String) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.take(2, what)?.try_into().unwrap()))
-    }
-    fn u32(&mut self, what: &dyn Fn() -> String) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap()))
-    }
-    fn u64(&mut self, what: &dyn Fn() -> String) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap()))
-    }
-    fn remaining(&self) -> u64 {
-        (self.data.len() - self.pos) as u64
-    }
-    fn string(&mut self, what: &dyn Fn() -> String) -> Result<String> {
-        let len = self.u64(what)?;
-        let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| {
-            anyhow!(
-                "{}: corrupt GGUF file: {} is not valid UTF-8 ({e})",
-                self.path.display(),
-                what()
-            )
-        })
-    }
-
-    fn value(&mut self, ty: ValueType, depth: u32, what: &dyn Fn() -> String) -> Result<MetaValue> {
-        Ok(match ty {
-            ValueType::U8 => MetaValue::U8(self.u8(what)?),
-            ValueType::I8 => MetaValue::I8(self.u8(what)? as i8),
-            ValueType::U16 => MetaValue::U16(self.u16(what)?),
-            ValueType::I16 => MetaValue::I16(self.u16(what)? as i16),
-            ValueType::U32 => MetaValue::U32(self.u32(what)?),
-            ValueType::I32 => MetaValue::I32(self.u32(what)? as i32),
-            ValueType::F32 => MetaValue::F32(f32::from_bits(self.u32(what)?)),
-            ValueType::U64 => MetaValue::U64(self.u64(what)?),
-            ValueType::I64 => MetaValue::I64(self.u64(what)? as i64),
-            ValueType::F64 => MetaValue::F64(f64::from_bits(self.u64(what)?)),
-            ValueType::Bool => match self.u8(what)? {
-                0 => MetaValue::Bool(false),
-                1 => MetaValue::Bool(true),
-                b => bail!(
-                    "{}: corrupt GGUF file: {} has bool byte {b}",
-                    self.path.display(),
-                    what()
-                ),
-            },
-            ValueType::String => MetaValue::String(self.string(what)?),
-            ValueType::Array => {
-                if depth >= MAX_ARRAY_DEPTH {
-                    bail!(
-                        "{}: corrupt GGUF file: {} nests arrays too deeply",
-                        self.path.display(),
-                        what()
-                    );
-                }
-                let id = self.u32(what)?;
-                let elem = ValueType::from_id(id).ok_or_else(|| {
-                    anyhow!(
-                        "{}: corrupt GGUF file: {} has unknown array element type {id}",
-                        self.path.display(),
-                        what()
-                    )
-                })?;
-                let n = self.u64(what)?;
-                if n.saturating_mul(elem.min_size()) > self.remaining() {
-                    bail!(
-                        "{}: truncated or corrupt GGUF file: {} claims {n} array elements but only {} bytes remain",
-                        self.path.display(),
-                        what(),
-                        self.remaining()
-                    );
-                }
-                let mut v = Vec::with_capacity(n as usize);
-                for _ in 0..n {
-                    v.push(self.value(elem, depth + 1, what)?);
-                }
-                MetaValue::Array(elem, v)
-            }
-        })
-    }
-}
-
 impl Gguf {
     /// Opens and parses the header of a GGUF file (tensor data stays mapped, not read).
     pub fn open(path: impl AsRef<Path>) -> Result<Gguf> {
@@ -191,153 +81,6 @@ impl Gguf {
         let mmap = unsafe { Mmap::map(&file) }
             .with_context(|| format!("memory-mapping GGUF file {}", path.display()))?;
         Self::parse(path, mmap)
-    }
-
-    fn parse(path: PathBuf, mmap: Mmap) -> Result<Gguf> {
-        let data: &[u8] = &mmap;
-        let mut c = Cursor {
-            data,
-            pos: 0,
-            path: &path,
-        };
-        let magic = c.take(4, &|| "the magic".into())?;
-        if magic != b"GGUF" {
-            bail!(
-                "{}: not a GGUF file (magic {:?}, expected \"GGUF\")",
-                path.display(),
-                String::from_utf8_lossy(magic)
-            );
-        }
-        let version = c.u32(&|| "the version".into())?;
-        match version {
-            2 | 3 => {}
-            1 => bail!("{}: GGUF version 1 is not supported (only v2 and v3); re-convert the model with a current llama.cpp", path.display()),
-            v if v.swap_bytes() == 2 || v.swap_bytes() == 3 => {
-                bail!("{}: big-endian GGUF files are not supported", path.display())
-            }
-            v => bail!("{}: unsupported GGUF version {v} (only v2 and v3)", path.display()),
-        }
-        let n_tensors = c.u64(&|| "the tensor count".into())?;
-        let n_kv = c.u64(&|| "the metadata count".into())?;
-        // Each KV needs at least 8 (key len) + 4 (type) + 1 bytes, each tensor info 8 + 4 + 4 + 8.
-        if n_kv.saturating_mul(13) > c.remaining() || n_tensors.saturating_mul(24) > c.remaining() {
-            bail!(
-                "{}: truncated or corrupt GGUF file: header claims {n_kv} metadata entries and {n_tensors} tensors \
-                 but the file has only {} bytes",
-                path.display(),
-                data.len()
-            );
-        }
-
-        let mut metadata = Vec::with_capacity(n_kv as usize);
-        let mut meta_index = HashMap::new();
-        for i in 0..n_kv {
-            let key = c.string(&|| format!("metadata key #{i}"))?;
-            let what = || format!("metadata value '{key}'");
-            let id = c.u32(&what)?;
-            let ty = ValueType::from_id(id).ok_or_else(|| {
-                anyhow!(
-                    "{}: corrupt GGUF file: metadata '{key}' has unknown value type {id}",
-                    path.display()
-                )
-            })?;
-            let value = c.value(ty, 0, &what)?;
-            if meta_index.insert(key.clone(), metadata.len()).is_some() {
-                bail!(
-                    "{}: corrupt GGUF file: duplicate metadata key '{key}'",
-                    path.display()
-                );
-            }
-            metadata.push((key, value));
-        }
-
-        let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {
-            None => DEFAULT_ALIGNMENT,
-            Some((_, v)) => match v.as_u64() {
-                Some(a) if a > 0 && a.is_power_of_two() => a,
-                _ => bail!(
-                    "{}: general.alignment must be a power of two, got {v}",
-                    path.display()
-                ),
-            },
-        };
-
-        let mut tensors = Vec::with_capacity(n_tensors as usize);
-        let mut tensor_index = HashMap::new();
-        for i in 0..n_tensors {
-            let name = c.string(&|| format!("tensor info #{i}"))?;
-            let what = || format!("tensor info '{name}'");
-            let n_dims = c.u32(&what)?;
-            if n_dims == 0 || n_dims > MAX_DIMS {
-                bail!("{}: corrupt GGUF file: tensor '{name}' has {n_dims} dimensions (1..=4 allowed)", path.display());
-            }
-            let mut dims = Vec::with_capacity(n_dims as usize);
-            for _ in 0..n_dims {
-                dims.push(c.u64(&what)?);
-            }
-            let type_id = c.u32(&what)?;
-            let ggml_type = GgmlType::from_id(type_id).ok_or_else(|| {
-                anyhow!(
-                    "{}: tensor '{name}' has unknown ggml tensor type {type_id}; this reader knows F32/F16/BF16, Q4_0..Q8_1, K- and IQ-quants",
-                    path.display()
-                )
-            })?;
-            let offset = c.u64(&what)?;
-            let n_el = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-            let size = n_el.and_then(|n| ggml_type.byte_size(n)).ok_or_else(|| {
-                anyhow!(
-                    "{}: corrupt GGUF file: tensor '{name}' dims {dims:?} are not a whole number of {ggml_type:?} blocks",
-                    path.display()
-                )
-            })?;
-            if offset % alignment != 0 {
-                bail!("{}: corrupt GGUF file: tensor '{name}' offset {offset} is not aligned to {alignment}", path.display());
-            }
-            if tensor_index.insert(name.clone(), tensors.len()).is_some() {
-                bail!(
-                    "{}: corrupt GGUF file: duplicate tensor name '{name}'",
-                    path.display()
-                );
-            }
-            tensors.push(TensorInfo {
-                name,
-                dims,
-                ggml_type,
-                offset,
-                size,
-            });
-        }
-
-        let data_offset = (c.pos as u64).div_ceil(alignment) * alignment;
-        let file_len = data.len() as u64;
-        for t in &tensors {
-            let end = data_offset
-                .checked_add(t.offset)
-                .and_then(|s| s.checked_add(t.size));
-            if end.is_none_or(|e| e > file_len) {
-                bail!(
-                    "{}: truncated GGUF file: tensor '{}' data ({} bytes at {}) lies beyond the end of the file ({} bytes); \
-                     re-download the model (e.g. `cargo xtask setup`)",
-                    path.display(),
-                    t.name,
-                    t.size,
-                    data_offset.saturating_add(t.offset),
-                    file_len
-                );
-            }
-        }
-
-        Ok(Gguf {
-            path,
-            mmap,
-            version,
-            metadata,
-            meta_index,
-            tensors,
-            tensor_index,
-            alignment,
-            data_offset,
-        })
     }
 
     pub fn path(&self) -> &Path {
