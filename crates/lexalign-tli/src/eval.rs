@@ -8,9 +8,6 @@ use lexalign_model::lora;
 use lexalign_model::tokenize::WordTokenizer;
 use lexalign_model::{Decoder, PoolRequest};
 use lexalign_stats::PairedSummary;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -82,15 +79,6 @@ pub fn pair_cosines(
     Ok(Vec::<f64>::try_from(cos)?)
 }
 
-/// The permutation of the target side used by the shuffled-pair baseline (seeded; a
-/// derangement is not forced: with hundreds of pairs a fixed point is rare and harmless for a mean).
-pub fn shuffle_order(n: usize, seed: u64) -> Vec<usize> {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut idx: Vec<usize> = (0..n).collect();
-    idx.shuffle(&mut rng);
-    idx
-}
-
 struct Measured {
     pairs: Vec<f64>,
     shuffled: Vec<f64>,
@@ -109,7 +97,10 @@ fn measure(
             let tgt: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
             let a = embed(model, tok, &src, cfg)?;
             let b = embed(model, tok, &tgt, cfg)?;
-            let order: Vec<i64> = shuffle_order(pairs.len(), cfg.shuffle_seed)
+            // The project's one shuffled baseline: pair p's source against pair partner[p]'s
+            // target, a seeded derangement (no pair is ever scored against its own translation).
+            let order: Vec<i64> = lexalign_metrics::shuffled_partners(pairs.len(), cfg.shuffle_seed)
+                .with_context(|| format!("{} pairs", pairs.len()))?
                 .into_iter()
                 .map(|i| i as i64)
                 .collect();
