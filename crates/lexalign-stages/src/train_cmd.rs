@@ -194,17 +194,7 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
         cfg.target_layer, cfg.target_layer
     ));
 
-    let flag = Arc::new(AtomicBool::new(false));
-    {
-        let flag = flag.clone();
-        let _ = ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond Ctrl-C: exiting now (the last complete checkpoint is intact)");
-                std::process::exit(130);
-            }
-            eprintln!("\nCtrl-C: stopping after this step (the last complete checkpoint is kept; continue with --resume)");
-        });
-    }
+    let flag = interrupt_flag();
     let n = cfg.max_pairs.map_or(pairs.len(), |m| m.min(pairs.len()));
     let total = cfg.steps_per_epoch(n) * cfg.epochs;
     let bar = lexalign_run::progress_bar(total as u64, "train");
@@ -255,4 +245,19 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
         .setting("train_notes", &notes)?
         .write(&args.out)?;
     Ok((run, outcome))
+}
+
+/// A flag that the first Ctrl-C sets, so training stops after the current step with its last
+/// complete checkpoint kept (`--resume` continues); a second Ctrl-C exits at once.
+pub fn interrupt_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = flag.clone();
+    let _ = ctrlc::set_handler(move || {
+        if set.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond Ctrl-C: exiting now (the last complete checkpoint is intact)");
+            std::process::exit(130);
+        }
+        eprintln!("\nCtrl-C: stopping after this step (the last complete checkpoint is kept; continue with --resume)");
+    });
+    flag
 }

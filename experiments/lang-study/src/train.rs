@@ -8,18 +8,17 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
 use lexalign_stages::stage_io::write_summary;
-use lexalign_stages::ModelArgs;
+use lexalign_stages::train_cmd::interrupt_flag;
+use lexalign_stages::{LoadedRun, ModelArgs};
 use lexalign_model::QuantMode;
-use lexalign_tli::{train, TrainConfig, TrainOptions};
+use lexalign_tli::{train, TrainConfig, TrainOptions, TrainOutcome};
 use serde::Serialize;
 
-use crate::data::{study_pairs_in, LangPair};
+use crate::data::{study_pairs_in, LangPair, StudyPairs};
 
 /// The study's model unless `--model` names another.
 pub const DEFAULT_MODEL: &str = "gemma3-270m";
@@ -182,9 +181,9 @@ fn stage_name(pair: LangPair) -> String {
     format!("{}-tli-train", pair.name().replace('-', ""))
 }
 
-pub fn run(args: &Args) -> Result<()> {
-    let started = Instant::now();
-    let (layer, best) = match args.target_layer {
+/// The hidden state to train at: fixed, or the scan's best layer (with how it was chosen).
+fn target_layer(args: &Args) -> Result<(usize, Option<BestLayer>)> {
+    Ok(match args.target_layer {
         TargetLayer::Fixed(l) => (l, None),
         TargetLayer::Best => {
             let scan = args
@@ -195,7 +194,11 @@ pub fn run(args: &Args) -> Result<()> {
             log::info!("best layer: hidden state {} ({} = {} in {})", b.layer, b.column, b.value, b.file);
             (b.layer, Some(b))
         }
-    };
+    })
+}
+
+/// The authors' recipe (or `--config`), with the flags that override it, validated.
+fn train_config(args: &Args, layer: usize) -> Result<TrainConfig> {
     let mut cfg = match &args.config {
         Some(p) => TrainConfig::from_toml_file(p)?,
         None => TrainConfig::default(),
@@ -211,7 +214,84 @@ pub fn run(args: &Args) -> Result<()> {
         cfg.max_pairs = args.max_pairs;
     }
     cfg.validate()?;
+    Ok(cfg)
+}
 
+/// How this run differs from the authors' (recorded in the summary and provenance).
+fn train_notes(run: &LoadedRun, cfg: &TrainConfig, n_blocks: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if run.device == "cpu" {
+        notes.push("the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string());
+    }
+    if run.quant != QuantMode::None {
+        notes.push("4-bit weights of the loaded blocks dequantized once (bit-identical to dequantizing at every forward)".to_string());
+    }
+    notes.push(format!("forward stops at hidden_states[{}]: {} of {n_blocks} blocks run", cfg.target_layer, cfg.target_layer));
+    notes
+}
+
+/// What a training run produced, for its summary and provenance.
+struct Trained<'a> {
+    cfg: &'a TrainConfig,
+    best: &'a Option<BestLayer>,
+    notes: &'a [String],
+    n_blocks: usize,
+    wall: f64,
+    outcome: &'a TrainOutcome,
+}
+
+/// `summary.json` and `provenance.json` of a training run.
+fn write_records(args: &Args, run: &LoadedRun, data: &StudyPairs, t: &Trained) -> Result<()> {
+    let stage = stage_name(args.pair);
+    let mut prov = run.provenance(&stage)?;
+    for f in &data.files {
+        prov = prov.data_file(f)?;
+    }
+    let summary = serde_json::json!({
+        "pair": args.pair,
+        "target_layer": t.cfg.target_layer,
+        "target_layer_choice": args.target_layer.to_string(),
+        "best_layer": t.best,
+        "data": data.sizes(),
+        "lexicons": data.lexicons.iter().map(|l| &l.name).collect::<Vec<_>>(),
+        "threads": run.threads,
+        "n_pairs": t.outcome.n_pairs,
+        "completed": t.outcome.completed,
+        "interrupted": t.outcome.interrupted,
+        "epochs_done": t.outcome.epochs_done,
+        "steps_done": t.outcome.steps_done,
+        "total_steps": t.outcome.total_steps,
+        "steps_per_epoch": t.outcome.steps_per_epoch,
+        "resumed_from_epoch": t.outcome.resumed_from_epoch,
+        "first_loss": t.outcome.first_loss,
+        "final_epoch_mean_loss": t.outcome.final_epoch_mean_loss,
+        "trainable_params": t.outcome.n_trainable_params,
+        "blocks_run": t.cfg.target_layer,
+        "blocks_total": t.n_blocks,
+        "mean_step_seconds": t.outcome.mean_step_seconds,
+        "train_seconds": t.outcome.train_seconds,
+        "wall_seconds": t.wall,
+        "config": t.cfg,
+        "notes": t.notes,
+    });
+    write_summary(&args.out, run, &prov, summary)?;
+    prov.seed(t.cfg.seed)
+        .setting("pair", args.pair)?
+        .setting("split_seed", data.seed)?
+        .setting("study_pairs", data.sizes())?
+        .setting("target_layer_choice", args.target_layer.to_string())?
+        .setting("best_layer", t.best)?
+        .setting("train_config", t.cfg)?
+        .setting("resumed_from_epoch", t.outcome.resumed_from_epoch)?
+        .setting("train_notes", t.notes)?
+        .write(&args.out)?;
+    Ok(())
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let started = Instant::now();
+    let (layer, best) = target_layer(args)?;
+    let cfg = train_config(args, layer)?;
     let data = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     log::info!("{}", data.describe());
     let pairs = data.train.clone();
@@ -230,29 +310,8 @@ pub fn run(args: &Args) -> Result<()> {
         "--target-layer {} is beyond the model's last hidden state ({n_blocks})",
         cfg.target_layer
     );
-    let mut notes = Vec::new();
-    if run.device == "cpu" {
-        notes.push("the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string());
-    }
-    if run.quant != QuantMode::None {
-        notes.push("4-bit weights of the loaded blocks dequantized once (bit-identical to dequantizing at every forward)".to_string());
-    }
-    notes.push(format!(
-        "forward stops at hidden_states[{}]: {} of {n_blocks} blocks run",
-        cfg.target_layer, cfg.target_layer
-    ));
+    let notes = train_notes(&run, &cfg, n_blocks);
 
-    let flag = Arc::new(AtomicBool::new(false));
-    {
-        let flag = flag.clone();
-        let _ = ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond Ctrl-C: exiting now (the last complete checkpoint is intact)");
-                std::process::exit(130);
-            }
-            eprintln!("\nCtrl-C: stopping after this step (the last complete checkpoint is kept; continue with --resume)");
-        });
-    }
     let n = cfg.max_pairs.map_or(pairs.len(), |m| m.min(pairs.len()));
     let bar = lexalign_run::progress_bar((cfg.steps_per_epoch(n) * cfg.epochs) as u64, "train");
     let opts = TrainOptions {
@@ -260,7 +319,7 @@ pub fn run(args: &Args) -> Result<()> {
         out: args.out.clone(),
         resume: args.resume,
         stop_after_epochs: args.stop_after_epochs,
-        interrupt: Some(flag),
+        interrupt: Some(interrupt_flag()),
         base_model: Some(run.model.info.name.clone()),
     };
     let outcome = train(&mut run.model.model, &run.model.tokenizer, &pairs, &opts, |done, _, loss| {
@@ -269,50 +328,9 @@ pub fn run(args: &Args) -> Result<()> {
     })?;
     bar.finish_and_clear();
 
-    let stage = stage_name(args.pair);
-    let mut prov = run.provenance(&stage)?;
-    for f in &data.files {
-        prov = prov.data_file(f)?;
-    }
     let wall = started.elapsed().as_secs_f64();
-    let summary = serde_json::json!({
-        "pair": args.pair,
-        "target_layer": cfg.target_layer,
-        "target_layer_choice": args.target_layer.to_string(),
-        "best_layer": best,
-        "data": data.sizes(),
-        "lexicons": data.lexicons.iter().map(|l| &l.name).collect::<Vec<_>>(),
-        "threads": run.threads,
-        "n_pairs": outcome.n_pairs,
-        "completed": outcome.completed,
-        "interrupted": outcome.interrupted,
-        "epochs_done": outcome.epochs_done,
-        "steps_done": outcome.steps_done,
-        "total_steps": outcome.total_steps,
-        "steps_per_epoch": outcome.steps_per_epoch,
-        "resumed_from_epoch": outcome.resumed_from_epoch,
-        "first_loss": outcome.first_loss,
-        "final_epoch_mean_loss": outcome.final_epoch_mean_loss,
-        "trainable_params": outcome.n_trainable_params,
-        "blocks_run": cfg.target_layer,
-        "blocks_total": n_blocks,
-        "mean_step_seconds": outcome.mean_step_seconds,
-        "train_seconds": outcome.train_seconds,
-        "wall_seconds": wall,
-        "config": cfg,
-        "notes": notes,
-    });
-    write_summary(&args.out, &run, &prov, summary)?;
-    prov.seed(cfg.seed)
-        .setting("pair", args.pair)?
-        .setting("split_seed", data.seed)?
-        .setting("study_pairs", data.sizes())?
-        .setting("target_layer_choice", args.target_layer.to_string())?
-        .setting("best_layer", &best)?
-        .setting("train_config", &cfg)?
-        .setting("resumed_from_epoch", outcome.resumed_from_epoch)?
-        .setting("train_notes", &notes)?
-        .write(&args.out)?;
+    let trained = Trained { cfg: &cfg, best: &best, notes: &notes, n_blocks, wall, outcome: &outcome };
+    write_records(args, &run, &data, &trained)?;
     if outcome.interrupted {
         eprintln!("stopped after epoch {}; continue with --resume", outcome.epochs_done);
         std::process::exit(130);
