@@ -68,8 +68,38 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
     };
     let real = run.is_real_model();
     let demo = run.has_model_stages() && !real;
+    published_figures(&mut out, run, real)?;
+    let model_figs = if run.has_model_stages() { model_figures(&mut out, run, real)? } else { Vec::new() };
+    let findings = study_outputs(&mut out, claims, run)?;
 
-    // Figures from the published data (plus real-model curves in Figure 1).
+    let pv = published_values(&run.published);
+    out.write(
+        REPORT,
+        &report_md(claims, run, &results, &model_figs, demo, &findings)?,
+    )?;
+    out.write(
+        "paper/generated/numbers.tex",
+        &numbers_tex(&pv, if real { Some(run.model_values()) } else { None }),
+    )?;
+    out.write("paper/generated/claims_table.tex", &claims_tex(&results))?;
+    out.write(
+        "paper/generated/stats_table.tex",
+        &stats_tex(&run.published.eval),
+    )?;
+    out.write("paper/generated/pilot_layers.tex", &pilot_tex(run))?;
+
+    out.files.sort();
+    Ok(Generated {
+        files: out.files,
+        failures: failures(&results),
+        results,
+        findings,
+    })
+}
+
+/// Figures 1-3 from the authors' published data (Figure 1 adds the re-run's curves when the run
+/// is on the real model).
+fn published_figures(out: &mut Out<'_>, run: &RunFolder, real: bool) -> Result<()> {
     let extra: Vec<Curve> = if real {
         scan_curves(&run.pilot_scans)
     } else {
@@ -102,49 +132,56 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
             &run.published_rows,
             "Per-pair gain, trained vs control (authors' results)",
         )?,
-    )?;
+    )
+}
+
+/// The figures of this run's own model stages (`model_*` on the real model, `demo_*` otherwise);
+/// returns their paths for the report.
+fn model_figures(out: &mut Out<'_>, run: &RunFolder, real: bool) -> Result<Vec<String>> {
     let prefix = if real { "model" } else { "demo" };
     let who = run.model_name().unwrap_or_default();
     let mut model_figs = Vec::new();
-    if run.has_model_stages() {
-        if !real && !run.pilot_scans.is_empty() {
-            let f = format!("figures/{prefix}_pilot_scan.svg");
-            out.write(
-                &f,
-                &curves_only(
-                    &run.pilot_scans,
-                    &format!("Pilot scan on {who} (pipeline demonstration)"),
-                )?,
-            )?;
-            model_figs.push(f);
-        }
-        if let Some(e) = &run.eval {
-            let f = format!("figures/{prefix}_pre_post.svg");
-            out.write(
-                &f,
-                &pre_post_figure(
-                    &e.rows,
-                    &format!("Per-pair cosine before vs after TLI ({who})"),
-                )?,
-            )?;
-            model_figs.push(f);
-            let f = format!("figures/{prefix}_gain_distribution.svg");
-            out.write(
-                &f,
-                &improvement_figure(&e.rows, &format!("Per-pair gain ({who})"))?,
-            )?;
-            model_figs.push(f);
-        }
-        if let Some(t) = &run.train {
-            let f = format!("figures/{prefix}_train_loss.svg");
-            out.write(
-                &f,
-                &loss_figure(&t.loss, &format!("TLI training loss ({who})"))?,
-            )?;
-            model_figs.push(f);
-        }
+    if !real && !run.pilot_scans.is_empty() {
+        let f = format!("figures/{prefix}_pilot_scan.svg");
+        out.write(
+            &f,
+            &curves_only(
+                &run.pilot_scans,
+                &format!("Pilot scan on {who} (pipeline demonstration)"),
+            )?,
+        )?;
+        model_figs.push(f);
     }
+    if let Some(e) = &run.eval {
+        let f = format!("figures/{prefix}_pre_post.svg");
+        out.write(
+            &f,
+            &pre_post_figure(
+                &e.rows,
+                &format!("Per-pair cosine before vs after TLI ({who})"),
+            )?,
+        )?;
+        model_figs.push(f);
+        let f = format!("figures/{prefix}_gain_distribution.svg");
+        out.write(
+            &f,
+            &improvement_figure(&e.rows, &format!("Per-pair gain ({who})"))?,
+        )?;
+        model_figs.push(f);
+    }
+    if let Some(t) = &run.train {
+        let f = format!("figures/{prefix}_train_loss.svg");
+        out.write(
+            &f,
+            &loss_figure(&t.loss, &format!("TLI training loss ({who})"))?,
+        )?;
+        model_figs.push(f);
+    }
+    Ok(model_figs)
+}
 
+/// The study's figures and LaTeX numbers; returns the findings' verdicts for the report.
+fn study_outputs(out: &mut Out<'_>, claims: &ClaimsFile, run: &RunFolder) -> Result<Vec<crate::study::findings::FindingResult>> {
     let study_values = run.study.values();
     let findings = crate::study::findings::evaluate(&claims.finding, &study_values)?;
     for p in run.study.pairs() {
@@ -160,30 +197,7 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
         crate::study::STUDY_NUMBERS,
         &crate::study::numbers_tex(&study_values),
     )?;
-
-    let pv = published_values(&run.published);
-    out.write(
-        REPORT,
-        &report_md(claims, run, &results, &model_figs, demo, &findings)?,
-    )?;
-    out.write(
-        "paper/generated/numbers.tex",
-        &numbers_tex(&pv, if real { Some(run.model_values()) } else { None }),
-    )?;
-    out.write("paper/generated/claims_table.tex", &claims_tex(&results))?;
-    out.write(
-        "paper/generated/stats_table.tex",
-        &stats_tex(&run.published.eval),
-    )?;
-    out.write("paper/generated/pilot_layers.tex", &pilot_tex(run))?;
-
-    out.files.sort();
-    Ok(Generated {
-        files: out.files,
-        failures: failures(&results),
-        results,
-        findings,
-    })
+    Ok(findings)
 }
 
 fn curves_only(scans: &[crate::run::PilotScan], title: &str) -> Result<String> {
