@@ -174,63 +174,20 @@ pub fn tokenizer_from_gguf_full(g: &Gguf) -> Result<GgufTokenizer> {
     // Vocab: a token written outside the byte alphabet is re-spelled byte by byte (as transformers does).
     let mut vocab = serde_json::Map::with_capacity(tokens.len());
     for (id, t) in tokens.iter().enumerate() {
-        let key = if in_alphabet(t) {
-            t.to_string()
-        } else {
-            t.bytes().map(|b| spelling[b as usize]).collect()
-        };
+        let key = if in_alphabet(t) { t.to_string() } else { t.bytes().map(|b| spelling[b as usize]).collect() };
         // Later duplicates overwrite earlier ones, as a Python dict comprehension does.
         vocab.insert(key, json!(id));
     }
-    let merges_json: Vec<Value> = merges
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let mut parts = m.split(' ');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some(a), Some(b), None) => Ok(json!([a, b])),
-                _ => Err(anyhow!("{p}: tokenizer.ggml.merges[{i}] = {m:?} is not two tokens separated by one space")),
-            }
-        })
-        .collect::<Result<_>>()?;
+    let merges_json = merge_pairs(&p, &merges)?;
 
     // 3 = CONTROL -> special (skipped if mislabelled outside the byte alphabet); 4 = USER_DEFINED -> plain.
     let (added, special_ids) = added_tokens(&tokens, &types, in_alphabet, |t| vocab.contains_key(t));
 
-    let pre_tokenizer = match pre.as_deref().and_then(split_regex) {
-        Some(re) => json!({"type": "Sequence", "pretokenizers": [
-            {"type": "Split", "pattern": {"Regex": re}, "behavior": "Isolated", "invert": false},
-            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
-        ]}),
-        None => {
-            json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true})
-        }
-    };
+    let pre_tokenizer = byte_level_pre_tokenizer(pre.as_deref());
 
-    let id = |k: &str| -> Result<Option<u32>> {
-        match g.get_u64(&format!("tokenizer.ggml.{k}"))? {
-            None => Ok(None),
-            Some(v) if (v as usize) < tokens.len() => Ok(Some(v as u32)),
-            Some(v) => bail!(
-                "{p}: tokenizer.ggml.{k} = {v} is outside the vocabulary ({} tokens)",
-                tokens.len()
-            ),
-        }
-    };
-    let (bos_id, eos_id, pad_id, unk_id) = (
-        id("bos_token_id")?,
-        id("eos_token_id")?,
-        id("padding_token_id")?,
-        id("unknown_token_id")?,
-    );
-    let name = |i: Option<u32>| i.map(|i| tokens[i as usize].to_string());
     // transformers: the file's flag, else false (true only for sentencepiece 'llama' vocabularies).
-    let add_bos = g.get_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(false) && bos_id.is_some();
-    let add_eos = g.get_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false) && eos_id.is_some();
-    let post_processor = template(
-        add_bos.then(|| (name(bos_id).unwrap(), bos_id.unwrap())),
-        add_eos.then(|| (name(eos_id).unwrap(), eos_id.unwrap())),
-    );
+    let ids = SpecialIds::read(g, &p, &tokens, false)?;
+    let post_processor = ids.template();
 
     let json = json!({
         "version": "1.0",
@@ -247,28 +204,7 @@ pub fn tokenizer_from_gguf_full(g: &Gguf) -> Result<GgufTokenizer> {
             "vocab": vocab, "merges": merges_json,
         },
     });
-    let text = serde_json::to_string(&json)?;
-    let tokenizer: Tokenizer = text
-        .parse()
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("{p}: building the tokenizer from GGUF metadata"))?;
-    let info = TokenizerInfo {
-        model,
-        pre,
-        add_bos,
-        add_eos,
-        bos_id,
-        eos_id,
-        pad_id,
-        unk_id,
-        bos_token: name(bos_id),
-        eos_token: name(eos_id),
-        pad_token: name(pad_id),
-        unk_token: name(unk_id),
-        special_ids,
-        chat_template: g.get_str("tokenizer.chat_template")?.map(str::to_owned),
-    };
-    Ok(GgufTokenizer { tokenizer, info })
+    finish(g, &p, "the tokenizer", &json, model, pre, ids, special_ids)
 }
 
 /// transformers' `update_post_processor`: `[bos:0] $A:0 [eos:0]`, pair `... [bos:1] $B:1 [eos:1]`.
@@ -334,19 +270,8 @@ fn gemma_tokenizer(
     types: &[i64],
 ) -> Result<GgufTokenizer> {
     let respelled = crate::spm::respell(tokens);
-    let id = |k: &str| -> Result<Option<u32>> {
-        match g.get_u64(&format!("tokenizer.ggml.{k}"))? {
-            None => Ok(None),
-            Some(v) if (v as usize) < tokens.len() => Ok(Some(v as u32)),
-            Some(v) => bail!("{p}: tokenizer.ggml.{k} = {v} is outside the vocabulary ({} tokens)", tokens.len()),
-        }
-    };
-    let (bos_id, eos_id, pad_id, unk_id) =
-        (id("bos_token_id")?, id("eos_token_id")?, id("padding_token_id")?, id("unknown_token_id")?);
-    let name = |i: Option<u32>| i.map(|i| tokens[i as usize].to_string());
-    let unk = name(unk_id).unwrap_or_else(|| "<unk>".into());
-    let add_bos = g.get_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(true) && bos_id.is_some();
-    let add_eos = g.get_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false) && eos_id.is_some();
+    let ids = SpecialIds::read(g, p, tokens, true)?;
+    let unk = ids.unk_token.clone().unwrap_or_else(|| "<unk>".into());
     let in_vocab: std::collections::HashSet<&str> = respelled.iter().map(String::as_str).collect();
     let (added, special_ids) = added_tokens(tokens, types, |_| true, |t| in_vocab.contains(t));
     let mut json = crate::spm::gemma_model_json(&respelled, &unk);
@@ -355,31 +280,118 @@ fn gemma_tokenizer(
     obj.insert("truncation".into(), Value::Null);
     obj.insert("padding".into(), Value::Null);
     obj.insert("added_tokens".into(), json!(added));
-    obj.insert(
-        "post_processor".into(),
-        template(
-            add_bos.then(|| (name(bos_id).unwrap(), bos_id.unwrap())),
-            add_eos.then(|| (name(eos_id).unwrap(), eos_id.unwrap())),
-        ),
-    );
-    let text = serde_json::to_string(&json)?;
-    let tokenizer: Tokenizer = text
+    obj.insert("post_processor".into(), ids.template());
+    finish(g, p, "Gemma's tokenizer", &json, model, pre, ids, special_ids)
+}
+
+/// `tokenizer.ggml.merges` ("a b" strings) as tokenizer.json's `[a, b]` pairs.
+fn merge_pairs(p: &str, merges: &[&str]) -> Result<Vec<Value>> {
+    merges
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut parts = m.split(' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some(a), Some(b), None) => Ok(json!([a, b])),
+                _ => Err(anyhow!("{p}: tokenizer.ggml.merges[{i}] = {m:?} is not two tokens separated by one space")),
+            }
+        })
+        .collect()
+}
+
+/// The `pre` family's split regex before byte-level encoding, or GPT-2's own regex when the family
+/// is unknown or absent (as transformers does).
+fn byte_level_pre_tokenizer(pre: Option<&str>) -> Value {
+    match pre.and_then(split_regex) {
+        Some(re) => json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": re}, "behavior": "Isolated", "invert": false},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
+        ]}),
+        None => json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}),
+    }
+}
+
+/// The special tokens named in the metadata (ids checked against the vocabulary) and whether
+/// BOS / EOS are added.
+struct SpecialIds {
+    bos_id: Option<u32>,
+    eos_id: Option<u32>,
+    pad_id: Option<u32>,
+    unk_id: Option<u32>,
+    bos_token: Option<String>,
+    eos_token: Option<String>,
+    pad_token: Option<String>,
+    unk_token: Option<String>,
+    add_bos: bool,
+    add_eos: bool,
+}
+
+impl SpecialIds {
+    /// `add_bos_default`: transformers' default when the file has no `add_bos_token` (true for
+    /// sentencepiece vocabularies, false for byte-level BPE).
+    fn read(g: &Gguf, p: &str, tokens: &[&str], add_bos_default: bool) -> Result<SpecialIds> {
+        let id = |k: &str| -> Result<Option<u32>> {
+            match g.get_u64(&format!("tokenizer.ggml.{k}"))? {
+                None => Ok(None),
+                Some(v) if (v as usize) < tokens.len() => Ok(Some(v as u32)),
+                Some(v) => bail!("{p}: tokenizer.ggml.{k} = {v} is outside the vocabulary ({} tokens)", tokens.len()),
+            }
+        };
+        let (bos_id, eos_id, pad_id, unk_id) =
+            (id("bos_token_id")?, id("eos_token_id")?, id("padding_token_id")?, id("unknown_token_id")?);
+        let name = |i: Option<u32>| i.map(|i| tokens[i as usize].to_string());
+        Ok(SpecialIds {
+            add_bos: g.get_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(add_bos_default) && bos_id.is_some(),
+            add_eos: g.get_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false) && eos_id.is_some(),
+            bos_token: name(bos_id),
+            eos_token: name(eos_id),
+            pad_token: name(pad_id),
+            unk_token: name(unk_id),
+            bos_id,
+            eos_id,
+            pad_id,
+            unk_id,
+        })
+    }
+
+    fn template(&self) -> Value {
+        let pick = |add: bool, t: &Option<String>, i: Option<u32>| match (add, t, i) {
+            (true, Some(t), Some(i)) => Some((t.clone(), i)),
+            _ => None,
+        };
+        template(pick(self.add_bos, &self.bos_token, self.bos_id), pick(self.add_eos, &self.eos_token, self.eos_id))
+    }
+}
+
+/// Parses the assembled `tokenizer.json` and records what was built.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    g: &Gguf,
+    p: &str,
+    what: &str,
+    json: &Value,
+    model: String,
+    pre: Option<String>,
+    ids: SpecialIds,
+    special_ids: Vec<u32>,
+) -> Result<GgufTokenizer> {
+    let tokenizer: Tokenizer = serde_json::to_string(json)?
         .parse()
         .map_err(|e| anyhow!("{e}"))
-        .with_context(|| format!("{p}: building Gemma's tokenizer from GGUF metadata"))?;
+        .with_context(|| format!("{p}: building {what} from GGUF metadata"))?;
     let info = TokenizerInfo {
         model,
         pre,
-        add_bos,
-        add_eos,
-        bos_id,
-        eos_id,
-        pad_id,
-        unk_id,
-        bos_token: name(bos_id),
-        eos_token: name(eos_id),
-        pad_token: name(pad_id),
-        unk_token: name(unk_id),
+        add_bos: ids.add_bos,
+        add_eos: ids.add_eos,
+        bos_id: ids.bos_id,
+        eos_id: ids.eos_id,
+        pad_id: ids.pad_id,
+        unk_id: ids.unk_id,
+        bos_token: ids.bos_token,
+        eos_token: ids.eos_token,
+        pad_token: ids.pad_token,
+        unk_token: ids.unk_token,
         special_ids,
         chat_template: g.get_str("tokenizer.chat_template")?.map(str::to_owned),
     };
