@@ -48,6 +48,50 @@ pub struct GgufModelConfig {
     pub sliding_window: Option<usize>,
 }
 
+/// The HF architecture class and `model_type` transformers gives a GGUF of this architecture.
+fn hf_names(kind: Arch, is_mistral: bool) -> (&'static str, &'static str) {
+    match kind {
+        Arch::Llama if is_mistral => ("MistralForCausalLM", "mistral"),
+        Arch::Llama => ("LlamaForCausalLM", "llama"),
+        Arch::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
+        Arch::Qwen3 => ("Qwen3ForCausalLM", "qwen3"),
+        Arch::Gemma3 => ("Gemma3ForCausalLM", "gemma3_text"),
+    }
+}
+
+/// `<arch>.vocab_size`, else the length of the tokenizer's token list.
+fn vocab_size(g: &Gguf, ak: &str) -> Result<usize> {
+    let p = g.path().display();
+    Ok(match g.get_u64(&format!("{ak}.vocab_size"))? {
+        Some(v) => v as usize,
+        None => g
+            .get("tokenizer.ggml.tokens")
+            .and_then(|v| v.as_array())
+            .map(|a| a.len())
+            .ok_or_else(|| anyhow!("{p}: neither '{ak}.vocab_size' nor 'tokenizer.ggml.tokens' is present"))?,
+    })
+}
+
+/// `<arch>.rope.scaling.*` as HF's `rope_scaling` object (llama.cpp's `original_context_length`
+/// is HF's `original_max_position_embeddings`); `None` for no scaling.
+fn rope_scaling(g: &Gguf, ak: &str) -> Result<Option<serde_json::Value>> {
+    Ok(match g.get_str(&format!("{ak}.rope.scaling.type"))? {
+        None | Some("none") => None,
+        Some(t) => {
+            let mut m = serde_json::Map::new();
+            m.insert("rope_type".into(), t.into());
+            let prefix = format!("{ak}.rope.scaling.");
+            for (k, v) in g.metadata() {
+                if let Some(s) = k.strip_prefix(&prefix).filter(|s| *s != "type") {
+                    let key = if s == "original_context_length" { "original_max_position_embeddings" } else { s };
+                    m.insert(key.into(), v.to_json());
+                }
+            }
+            Some(serde_json::Value::Object(m))
+        }
+    })
+}
+
 impl GgufModelConfig {
     /// Reads the config from GGUF metadata; refuses an architecture that [`Arch`] does not know.
     pub fn from_gguf(g: &Gguf) -> Result<GgufModelConfig> {
@@ -60,13 +104,7 @@ impl GgufModelConfig {
         let name = g.get_str("general.name")?.map(str::to_owned);
         // transformers switches llama files named mistral (`"mistral" in [general.name]`) to Mistral.
         let is_mistral = kind == Arch::Llama && name.as_deref() == Some("mistral");
-        let (hf_arch, model_type) = match kind {
-            Arch::Llama if is_mistral => ("MistralForCausalLM", "mistral"),
-            Arch::Llama => ("LlamaForCausalLM", "llama"),
-            Arch::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
-            Arch::Qwen3 => ("Qwen3ForCausalLM", "qwen3"),
-            Arch::Gemma3 => ("Gemma3ForCausalLM", "gemma3_text"),
-        };
+        let (hf_arch, model_type) = hf_names(kind, is_mistral);
         let req = |k: &str| -> Result<u64> {
             g.get_u64(&format!("{ak}.{k}"))?
                 .ok_or_else(|| anyhow!("{p}: GGUF metadata '{ak}.{k}' is missing"))
@@ -91,39 +129,8 @@ impl GgufModelConfig {
             Some(v) => v as usize,
             None => hidden_size / num_attention_heads,
         };
-        let vocab_size = match g.get_u64(&format!("{ak}.vocab_size"))? {
-            Some(v) => v as usize,
-            None => g
-                .get("tokenizer.ggml.tokens")
-                .and_then(|v| v.as_array())
-                .map(|a| a.len())
-                .ok_or_else(|| {
-                    anyhow!(
-                        "{p}: neither '{ak}.vocab_size' nor 'tokenizer.ggml.tokens' is present"
-                    )
-                })?,
-        };
-        let rope_scaling = match g.get_str(&format!("{ak}.rope.scaling.type"))? {
-            None | Some("none") => None,
-            Some(t) => {
-                let mut m = serde_json::Map::new();
-                m.insert("rope_type".into(), t.into());
-                for (k, v) in g.metadata() {
-                    if let Some(s) = k.strip_prefix(&format!("{ak}.rope.scaling.")) {
-                        if s == "type" {
-                            continue;
-                        }
-                        let key = if s == "original_context_length" {
-                            "original_max_position_embeddings"
-                        } else {
-                            s
-                        };
-                        m.insert(key.into(), v.to_json());
-                    }
-                }
-                Some(serde_json::Value::Object(m))
-            }
-        };
+        let vocab_size = vocab_size(g, ak)?;
+        let rope_scaling = rope_scaling(g, ak)?;
         let id = |k: &str| -> Result<Option<u32>> {
             g.get_u64(&format!("tokenizer.ggml.{k}"))?
                 .map(|v| {
