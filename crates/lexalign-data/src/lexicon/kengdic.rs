@@ -35,32 +35,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Lexicon> {
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
-    let (copy_at, columns) = lines
-        .iter()
-        .enumerate()
-        .find_map(|(i, l)| copy_columns(l).map(|c| (i, c)))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{origin}: no `COPY m_korean (...) FROM stdin;` line: this is not kengdic's ezcorean_6000.sql dump"
-            )
-        })?;
-    let col = |name: &str| {
-        columns.iter().position(|c| c == name).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{origin}: line {}: the COPY header names no \"{name}\" column (it names {})",
-                copy_at + 1,
-                columns.join(", ")
-            )
-        })
-    };
-    let (wi, di, li) = (col("word")?, col("def")?, col("level")?);
-    let n = columns.len();
-
+    let header = Header::find(&lines, origin)?;
     let mut stats = LexiconStats::new("kengdic ko-en");
     let mut pairs = Vec::new();
     let mut seen = HashSet::new();
     let mut level_of: BTreeMap<String, String> = BTreeMap::new();
-    let mut i = copy_at + 1;
+    let mut i = header.line + 1;
     let mut ended = false;
     while i < lines.len() {
         let start = i;
@@ -71,63 +51,17 @@ pub fn parse(text: &str, origin: &str) -> Result<Lexicon> {
         if i + 1 == lines.len() && lines[i].is_empty() {
             break; // the file's last line break
         }
-        let mut fields: Vec<String> = lines[i].split('\t').map(str::to_string).collect();
-        let first_len = fields.len();
-        while fields.len() < n && i + 1 < lines.len() && lines[i + 1] != "\\." {
-            let mut next = lines[i + 1].split('\t');
-            let last = fields.last_mut().expect("split yields one field");
-            last.push('\n');
-            last.push_str(next.next().unwrap_or_default());
-            fields.extend(next.map(str::to_string));
-            i += 1;
-        }
-        if fields.len() != n {
-            bail!(
-                "{origin}: line {}: malformed row: has {} tab-separated fields but the COPY header (line {}) names {n} ({}); \
-                 restore the original file",
-                start + 1,
-                first_len,
-                copy_at + 1,
-                columns.join(", ")
-            );
-        }
-        if i > start {
-            log::warn!(
-                "{origin}: lines {}-{}: one row broken over {} lines (a raw line break inside a field), read as one row",
-                start + 1,
-                i + 1,
-                i - start + 1
-            );
-            stats.add("rows continued over a line break", 1);
-        }
-        i += 1;
+        let fields = header.row(&lines, &mut i, origin, &mut stats)?;
         stats.add("rows", 1);
-        let get = |k: usize| unescape(&fields[k], origin, start + 1);
-        let (word, def, level) = (get(wi)?, get(di)?, get(li)?);
-        let (Some(word), Some(def)) = (word, def) else {
-            stats.add("skipped: word or def is null", 1);
+        let Some((word, english, level)) = kept(&header, &fields, origin, start, &mut stats)? else {
             continue;
         };
-        let word = word.trim();
-        let level = level.unwrap_or_default().trim().to_string();
-        if !matches!(level.as_str(), "A" | "B" | "C" | "D") {
-            stats.add("skipped: level not A-D", 1);
-            continue;
-        }
-        if word.is_empty() || !word.chars().all(|c| ('\u{ac00}'..='\u{d7a3}').contains(&c)) {
-            stats.add("skipped: headword not all Hangul", 1);
-            continue;
-        }
-        let Some(english) = one_english_word(&def) else {
-            stats.add("skipped: def not one English word", 1);
-            continue;
-        };
-        if !seen.insert((word.to_string(), english.clone())) {
+        if !seen.insert((word.clone(), english.clone())) {
             stats.add("skipped: repeat of a kept pair", 1);
             continue;
         }
-        level_of.entry(word.to_string()).or_insert(level);
-        pairs.push(Pair::new(word, english).at(origin, Location::Line(start as u64 + 1)));
+        level_of.entry(word.clone()).or_insert(level);
+        pairs.push(Pair::new(&word, english).at(origin, Location::Line(start as u64 + 1)));
     }
     if !ended {
         bail!(
@@ -139,6 +73,108 @@ pub fn parse(text: &str, origin: &str) -> Result<Lexicon> {
         *stats.levels.entry(level.clone()).or_default() += 1;
     }
     Ok(stats.finish(pairs))
+}
+
+/// The `COPY m_korean (...) FROM stdin;` line: where it is, its columns, and the three we read.
+struct Header {
+    line: usize,
+    columns: Vec<String>,
+    word: usize,
+    def: usize,
+    level: usize,
+}
+
+impl Header {
+    fn find(lines: &[&str], origin: &str) -> Result<Header> {
+        let (line, columns) = lines
+            .iter()
+            .enumerate()
+            .find_map(|(i, l)| copy_columns(l).map(|c| (i, c)))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{origin}: no `COPY m_korean (...) FROM stdin;` line: this is not kengdic's ezcorean_6000.sql dump"
+                )
+            })?;
+        let col = |name: &str| {
+            columns.iter().position(|c| c == name).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{origin}: line {}: the COPY header names no \"{name}\" column (it names {})",
+                    line + 1,
+                    columns.join(", ")
+                )
+            })
+        };
+        let (word, def, level) = (col("word")?, col("def")?, col("level")?);
+        Ok(Header { line, columns, word, def, level })
+    }
+
+    /// The row starting at line `*i`, joined over raw line breaks inside a field (the dump has a
+    /// few); leaves `*i` on the next row's first line.
+    fn row(&self, lines: &[&str], i: &mut usize, origin: &str, stats: &mut LexiconStats) -> Result<Vec<String>> {
+        let (start, n) = (*i, self.columns.len());
+        let mut fields: Vec<String> = lines[*i].split('\t').map(str::to_string).collect();
+        let first_len = fields.len();
+        while fields.len() < n && *i + 1 < lines.len() && lines[*i + 1] != "\\." {
+            let mut next = lines[*i + 1].split('\t');
+            let last = fields.last_mut().expect("split yields one field");
+            last.push('\n');
+            last.push_str(next.next().unwrap_or_default());
+            fields.extend(next.map(str::to_string));
+            *i += 1;
+        }
+        if fields.len() != n {
+            bail!(
+                "{origin}: line {}: malformed row: has {} tab-separated fields but the COPY header (line {}) names {n} ({}); \
+                 restore the original file",
+                start + 1,
+                first_len,
+                self.line + 1,
+                self.columns.join(", ")
+            );
+        }
+        if *i > start {
+            log::warn!(
+                "{origin}: lines {}-{}: one row broken over {} lines (a raw line break inside a field), read as one row",
+                start + 1,
+                *i + 1,
+                *i - start + 1
+            );
+            stats.add("rows continued over a line break", 1);
+        }
+        *i += 1;
+        Ok(fields)
+    }
+}
+
+/// The row's (Hangul headword, one English word, level A-D), or `None` with the reason counted.
+fn kept(
+    h: &Header,
+    fields: &[String],
+    origin: &str,
+    start: usize,
+    stats: &mut LexiconStats,
+) -> Result<Option<(String, String, String)>> {
+    let get = |k: usize| unescape(&fields[k], origin, start + 1);
+    let (word, def, level) = (get(h.word)?, get(h.def)?, get(h.level)?);
+    let (Some(word), Some(def)) = (word, def) else {
+        stats.add("skipped: word or def is null", 1);
+        return Ok(None);
+    };
+    let word = word.trim();
+    let level = level.unwrap_or_default().trim().to_string();
+    if !matches!(level.as_str(), "A" | "B" | "C" | "D") {
+        stats.add("skipped: level not A-D", 1);
+        return Ok(None);
+    }
+    if word.is_empty() || !word.chars().all(|c| ('\u{ac00}'..='\u{d7a3}').contains(&c)) {
+        stats.add("skipped: headword not all Hangul", 1);
+        return Ok(None);
+    }
+    let Some(english) = one_english_word(&def) else {
+        stats.add("skipped: def not one English word", 1);
+        return Ok(None);
+    };
+    Ok(Some((word.to_string(), english, level)))
 }
 
 /// The column names of a `COPY table (a, b, "c") FROM stdin;` line.
