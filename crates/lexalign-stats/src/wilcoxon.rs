@@ -108,38 +108,9 @@ pub fn wilcoxon(post: &[f64], pre: &[f64]) -> Result<Wilcoxon> {
 
     let exact = n_all <= 50 && !has_ties && n_zero == 0;
     if exact {
-        let counts = signed_rank_counts(n);
-        let total = 2f64.powi(n as i32);
-        let mn = n as f64 * (n as f64 + 1.0) / 4.0;
-        let last = counts.len() - 1;
-        // sum of the pmf over from..=to (empty when from > to)
-        let pmf_sum = |from: usize, to: usize| -> f64 {
-            if from > to.min(last) {
-                0.0
-            } else {
-                counts[from..=to.min(last)].iter().sum::<f64>() / total
-            }
-        };
-        // scipy's WilcoxonDistribution.cdf / .sf, including which side it sums directly
-        let cdf = |k: usize| {
-            if (k as f64) <= mn {
-                pmf_sum(0, k)
-            } else {
-                1.0 - pmf_sum(k + 1, last)
-            }
-        };
-        let sf = |k: usize| {
-            if (k as f64) <= mn {
-                pmf_sum(k, last)
-            } else {
-                1.0 - if k == 0 { 0.0 } else { pmf_sum(0, k - 1) }
-            }
-        };
-        let k = r_plus.round() as usize; // integral without ties
-        let p = (2.0 * sf(k).min(cdf(k))).clamp(0.0, 1.0);
         return Ok(Wilcoxon {
             statistic,
-            p,
+            p: exact_p(n, r_plus),
             n,
             method: WilcoxonMethod::Exact,
         });
@@ -163,4 +134,38 @@ pub fn wilcoxon(post: &[f64], pre: &[f64]) -> Result<Wilcoxon> {
         n,
         method: WilcoxonMethod::Asymptotic,
     })
+}
+
+/// Two-sided exact p of the signed-rank sum `r_plus` of `n` untied, non-zero differences, from
+/// the exact null distribution, as scipy's `WilcoxonDistribution` sums it.
+fn exact_p(n: usize, r_plus: f64) -> f64 {
+    let counts = signed_rank_counts(n);
+    let total = 2f64.powi(n as i32);
+    let mn = n as f64 * (n as f64 + 1.0) / 4.0;
+    let last = counts.len() - 1;
+    // sum of the pmf over from..=to (empty when from > to)
+    let pmf_sum = |from: usize, to: usize| -> f64 {
+        if from > to.min(last) {
+            0.0
+        } else {
+            counts[from..=to.min(last)].iter().sum::<f64>() / total
+        }
+    };
+    // scipy's WilcoxonDistribution.cdf / .sf, including which side it sums directly
+    let cdf = |k: usize| {
+        if (k as f64) <= mn {
+            pmf_sum(0, k)
+        } else {
+            1.0 - pmf_sum(k + 1, last)
+        }
+    };
+    let sf = |k: usize| {
+        if (k as f64) <= mn {
+            pmf_sum(k, last)
+        } else {
+            1.0 - if k == 0 { 0.0 } else { pmf_sum(0, k - 1) }
+        }
+    };
+    let k = r_plus.round() as usize; // integral without ties
+    (2.0 * sf(k).min(cdf(k))).clamp(0.0, 1.0)
 }
