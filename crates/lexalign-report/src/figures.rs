@@ -105,91 +105,111 @@ pub fn layer_figure(
             .collect();
         let zoom_min = zoom.iter().cloned().fold(f64::INFINITY, f64::min);
         let zoom_lo = ((zoom_min - 0.001) * 1000.0).floor() / 1000.0;
+        let fig = LayerFigure { pilot, base_label, extra, max_layer, published: &published, y_min_all, zoom_lo };
         for (i, panel) in panels.iter().enumerate() {
-            let (x0, y0, y1, cap) = if i == 0 {
-                (-0.5, y_min_all, 1.05, "(a) all layers")
-            } else {
-                (0.5, zoom_lo, 1.0005, "(b) layers 1 and up, zoomed")
-            };
-            let mut chart = ChartBuilder::on(panel)
-                .caption(cap, (FONT, 14))
-                .margin(10)
-                .x_label_area_size(40)
-                .y_label_area_size(60)
-                .build_cartesian_2d(x0..max_layer + 0.5, y0..y1)
-                .map_err(e)?;
-            chart
-                .configure_mesh()
-                .x_desc("layer (hidden_states index)")
-                .y_desc("average cosine")
-                .x_labels(12)
-                .y_label_formatter(&|v| {
-                    if i == 0 {
-                        format!("{v:.1}")
-                    } else {
-                        format!("{v:.3}")
-                    }
-                })
-                .x_label_formatter(&|v| format!("{v:.0}"))
-                .draw()
-                .map_err(e)?;
-            let shown: Vec<(f64, f64)> = published.iter().cloned().filter(|p| p.0 >= x0).collect();
-            chart
-                .draw_series(LineSeries::new(shown.clone(), TRAINED.stroke_width(2)))
-                .map_err(e)?
-                .label(base_label)
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], TRAINED.stroke_width(2))
-                });
-            chart
-                .draw_series(shown.iter().map(|p| Circle::new(*p, 3, TRAINED.filled())))
-                .map_err(e)?;
-            for (k, c) in extra.iter().enumerate() {
-                let col = PALETTE[k % PALETTE.len()];
-                let pts: Vec<(f64, f64)> = c
-                    .points
-                    .iter()
-                    .map(|p| (p.0 as f64, p.1))
-                    .filter(|p| p.0 >= x0)
-                    .collect();
-                if pts.iter().any(|p| p.1 < y0 || p.1 > y1) {
-                    continue; // off the zoomed scale; panel (a) shows it
-                }
-                chart
-                    .draw_series(LineSeries::new(pts, col.stroke_width(2)))
-                    .map_err(e)?
-                    .label(c.label.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2))
-                    });
-            }
-            let peak = (pilot.peak_layer as f64, pilot.peak);
-            chart
-                .draw_series(std::iter::once(Circle::new(peak, 6, PEAK.stroke_width(2))))
-                .map_err(e)?;
-            let (dx, dy) = if i == 0 {
-                (1.0, -0.08)
-            } else {
-                (1.0, -(1.0005 - zoom_lo) * 0.06)
-            };
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("peak: layer {} ({:.5})", pilot.peak_layer, pilot.peak),
-                    (peak.0 + dx, peak.1 + dy),
-                    (FONT, 13).into_font().color(&PEAK),
-                )))
-                .map_err(e)?;
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .label_font((FONT, 12))
-                .draw()
-                .map_err(e)?;
+            layer_panel(panel, i, &fig)?;
         }
         Ok(())
     })
+}
+
+/// What both panels of Figure 1 draw.
+struct LayerFigure<'a> {
+    pilot: &'a Pilot,
+    base_label: &'a str,
+    extra: &'a [Curve],
+    max_layer: f64,
+    published: &'a [(f64, f64)],
+    y_min_all: f64,
+    zoom_lo: f64,
+}
+
+/// Panel `i` of Figure 1: 0 = all layers, 1 = layers >= 1 zoomed.
+fn layer_panel(panel: &Area, i: usize, f: &LayerFigure) -> Result<()> {
+    let (pilot, base_label, extra, max_layer, published, y_min_all, zoom_lo) =
+        (f.pilot, f.base_label, f.extra, f.max_layer, f.published, f.y_min_all, f.zoom_lo);
+    let (x0, y0, y1, cap) = if i == 0 {
+        (-0.5, y_min_all, 1.05, "(a) all layers")
+    } else {
+        (0.5, zoom_lo, 1.0005, "(b) layers 1 and up, zoomed")
+    };
+    let mut chart = ChartBuilder::on(panel)
+        .caption(cap, (FONT, 14))
+        .margin(10)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..max_layer + 0.5, y0..y1)
+        .map_err(e)?;
+    chart
+        .configure_mesh()
+        .x_desc("layer (hidden_states index)")
+        .y_desc("average cosine")
+        .x_labels(12)
+        .y_label_formatter(&|v| {
+            if i == 0 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.3}")
+            }
+        })
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(e)?;
+    let shown: Vec<(f64, f64)> = published.iter().cloned().filter(|p| p.0 >= x0).collect();
+    chart
+        .draw_series(LineSeries::new(shown.clone(), TRAINED.stroke_width(2)))
+        .map_err(e)?
+        .label(base_label)
+        .legend(|(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], TRAINED.stroke_width(2))
+        });
+    chart
+        .draw_series(shown.iter().map(|p| Circle::new(*p, 3, TRAINED.filled())))
+        .map_err(e)?;
+    for (k, c) in extra.iter().enumerate() {
+        let col = PALETTE[k % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = c
+            .points
+            .iter()
+            .map(|p| (p.0 as f64, p.1))
+            .filter(|p| p.0 >= x0)
+            .collect();
+        if pts.iter().any(|p| p.1 < y0 || p.1 > y1) {
+            continue; // off the zoomed scale; panel (a) shows it
+        }
+        chart
+            .draw_series(LineSeries::new(pts, col.stroke_width(2)))
+            .map_err(e)?
+            .label(c.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2))
+            });
+    }
+    let peak = (pilot.peak_layer as f64, pilot.peak);
+    chart
+        .draw_series(std::iter::once(Circle::new(peak, 6, PEAK.stroke_width(2))))
+        .map_err(e)?;
+    let (dx, dy) = if i == 0 {
+        (1.0, -0.08)
+    } else {
+        (1.0, -(1.0005 - zoom_lo) * 0.06)
+    };
+    chart
+        .draw_series(std::iter::once(Text::new(
+            format!("peak: layer {} ({:.5})", pilot.peak_layer, pilot.peak),
+            (peak.0 + dx, peak.1 + dy),
+            (FONT, 13).into_font().color(&PEAK),
+        )))
+        .map_err(e)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(e)?;
+    Ok(())
 }
 
 fn range_of(vals: impl Iterator<Item = f64>, step: f64) -> (f64, f64) {
