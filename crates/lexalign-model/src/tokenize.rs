@@ -102,30 +102,37 @@ impl WordTokenizer {
 
     /// Right-pads already tokenized rows (with this tokenizer's pad and special ids).
     pub fn batch_from_ids(&self, rows: &[Vec<i64>], device: Device) -> Batch {
-        let special = self.special_ids();
-        let b = rows.len();
-        let s = rows.iter().map(Vec::len).max().unwrap_or(1);
-        let mut ids = vec![self.pad_id; b * s];
-        let mut att = vec![0f32; b * s];
-        let mut content = vec![0f32; b * s];
-        let mut last = vec![0i64; b];
-        for (r, row) in rows.iter().enumerate() {
-            for (c, &id) in row.iter().enumerate() {
-                ids[r * s + c] = id;
-                att[r * s + c] = 1.0;
-                content[r * s + c] = if special.contains(&id) { 0.0 } else { 1.0 };
-            }
-            last[r] = row.len() as i64 - 1;
+        let special: Vec<i64> = self.special_ids().into_iter().collect();
+        pad_rows(rows, self.pad_id, &special, device)
+    }
+}
+
+/// Right-pads token-id rows with `pad` into a batch: attention over the real tokens, content
+/// over the real tokens that are not in `special`, and each row's last real index. The one
+/// place batches are built (the tests' fixture batches too).
+pub fn pad_rows(rows: &[Vec<i64>], pad: i64, special: &[i64], device: Device) -> Batch {
+    let b = rows.len();
+    let s = rows.iter().map(Vec::len).max().unwrap_or(1);
+    let mut ids = vec![pad; b * s];
+    let mut att = vec![0f32; b * s];
+    let mut content = vec![0f32; b * s];
+    let mut last = vec![0i64; b];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, &id) in row.iter().enumerate() {
+            ids[r * s + c] = id;
+            att[r * s + c] = 1.0;
+            content[r * s + c] = if special.contains(&id) { 0.0 } else { 1.0 };
         }
-        let (b, s) = (b as i64, s as i64);
-        Batch {
-            input_ids: Tensor::from_slice(&ids).view([b, s]).to_device(device),
-            masks: PoolMasks {
-                attention: Tensor::from_slice(&att).view([b, s]).to_device(device),
-                content: Tensor::from_slice(&content).view([b, s]).to_device(device),
-                last_index: Tensor::from_slice(&last).to_device(device),
-            },
-            lengths: rows.iter().map(Vec::len).collect(),
-        }
+        last[r] = row.len() as i64 - 1;
+    }
+    let (b, s) = (b as i64, s as i64);
+    Batch {
+        input_ids: Tensor::from_slice(&ids).view([b, s]).to_device(device),
+        masks: PoolMasks {
+            attention: Tensor::from_slice(&att).view([b, s]).to_device(device),
+            content: Tensor::from_slice(&content).view([b, s]).to_device(device),
+            last_index: Tensor::from_slice(&last).to_device(device),
+        },
+        lengths: rows.iter().map(Vec::len).collect(),
     }
 }

@@ -25,26 +25,8 @@ fn reference() -> serde_json::Value {
 }
 
 fn masks(seqs: &[Vec<i64>], pad: i64, special: &[i64]) -> (Tensor, lexalign_model::pooling::PoolMasks) {
-    let l = seqs.iter().map(Vec::len).max().unwrap();
-    let (mut ids, mut att, mut con, mut last) = (vec![], vec![], vec![], vec![]);
-    for s in seqs {
-        for j in 0..l {
-            let id = s.get(j).copied().unwrap_or(pad);
-            ids.push(id);
-            att.push(if j < s.len() { 1f32 } else { 0. });
-            con.push(if j < s.len() && !special.contains(&id) { 1f32 } else { 0. });
-        }
-        last.push(s.len() as i64 - 1);
-    }
-    let (b, l) = (seqs.len() as i64, l as i64);
-    (
-        Tensor::from_slice(&ids).view([b, l]),
-        lexalign_model::pooling::PoolMasks {
-            attention: Tensor::from_slice(&att).view([b, l]),
-            content: Tensor::from_slice(&con).view([b, l]),
-            last_index: Tensor::from_slice(&last),
-        },
-    )
+    let b = lexalign_model::tokenize::pad_rows(seqs, pad, special, tch::Device::Cpu);
+    (b.input_ids, b.masks)
 }
 
 fn model(kind: Kind) -> lexalign_model::Decoder {
