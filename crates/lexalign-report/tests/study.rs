@@ -123,3 +123,47 @@ fn figures_are_svg_with_every_panel() {
     // deterministic
     assert_eq!(scan, figures::scan_figure(&Study::load(&fixture()).unwrap().koen).unwrap().unwrap());
 }
+
+#[test]
+fn cka_files_add_a_laser_table_with_their_numbers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), dir.path());
+    let scan = dir.path().join("koen-scan");
+    // Hidden states 0..=4: `both` peaks at 3, then 4, then 1; mean rows must be ignored.
+    let mut csv = String::from("pooling,layer,side,n,cka\n");
+    for l in 0..5usize {
+        let both = [0.10, 0.40, 0.20, 0.71, 0.55][l];
+        csv.push_str(&format!("mean,{l},both,1200,0.99\nmean-content,{l},source,600,{:.2}\nmean-content,{l},target,600,{:.2}\nmean-content,{l},both,1200,{both}\n", both - 0.05, both + 0.05));
+    }
+    std::fs::write(scan.join("cka.csv"), csv).unwrap();
+    let eval = dir.path().join("koen-eval/koen-tli-train-l2");
+    let mut csv = String::from("set,layer,side,cka_before,cka_after,delta\n");
+    for l in 0..5usize {
+        csv.push_str(&format!("held-out,{l},both,0.{l}00,0.{l}25,0.025\ntrained,{l},both,0.9,0.1,-0.8\n"));
+    }
+    std::fs::write(eval.join("cka.csv"), csv).unwrap();
+    let s = Study::load(dir.path()).unwrap();
+    assert!(s.koen.has_cka() && !s.swen.has_cka());
+    let t = render::cka_table_md(&s.koen);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines[0], "| hidden state | CKA source | CKA target | CKA both | `koen-tli-train-l2`: held-out before → after (change) |");
+    let target = s.koen.adapters[0].target_layer().unwrap();
+    assert_eq!(target, 2, "the fixture's l2 adapter");
+    // Top three (1, 3, 4) plus the l2 target (2), by layer; the best adapter's target is also listed.
+    let first_cells: Vec<&str> = lines[2..].iter().map(|l| l.split(" | ").next().unwrap().trim_start_matches("| ")).collect();
+    assert!(first_cells.contains(&"1 (high CKA)") && first_cells.contains(&"2 (`koen-tli-train-l2` target)"), "{t}");
+    assert!(lines.iter().any(|l| l.starts_with("| 3 (high CKA; `koen-tli-train-best` target) | 0.660 | 0.760 | 0.710 | 0.300 → 0.325 (+0.025) |")), "{t}");
+    assert!(!t.contains("0.990") && !t.contains("0.900"), "only mean-content and held-out numbers: {t}");
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    let md = render::sections_md(&s, &f);
+    assert!(md.contains(&t), "the section carries the table");
+    assert!(md.contains("TLI at hidden state 2 (`koen-tli-train-l2`) moved the held-out words' geometry there toward LASER-2's: CKA 0.200 → 0.225 (+0.025)."), "{md}");
+    // Without the files (the committed fixture): no CKA table anywhere.
+    let plain = render::sections_md(&Study::load(&fixture()).unwrap(), &f);
+    assert!(!plain.contains("Linear CKA") && plain.contains("needs Meta's LASER-2 weights"));
+    // A malformed cka.csv is an error naming it.
+    std::fs::write(scan.join("cka.csv"), "pooling,layer,side,n,cka\nmean,x,both,3,0.1\n").unwrap();
+    let e = format!("{:#}", Study::load(dir.path()).unwrap_err());
+    assert!(e.contains("cka.csv"), "{e}");
+}

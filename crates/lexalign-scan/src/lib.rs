@@ -93,6 +93,29 @@ pub fn scan(
     opts: &ScanOptions,
     progress: impl FnMut(usize),
 ) -> Result<Vec<ScanResult>> {
+    scan_visit(model, sources, targets, opts, progress, |_| Ok(()))
+}
+
+/// The pooled vectors one layer's metrics were computed from, handed to [`scan_visit`]'s visitor
+/// for measures the scan does not make (CKA against another encoder) without a second forward.
+pub struct LayerVectors<'a> {
+    pub pooling: Pooling,
+    pub layer: usize,
+    /// One row per distinct source word (`Lexicon::from_pairs` order).
+    pub sources: &'a Matrix,
+    /// One row per distinct candidate (the pairs' targets, then the extra candidates).
+    pub candidates: &'a Matrix,
+}
+
+/// [`scan`], calling `visit` with every (pooling, layer)'s vectors.
+pub fn scan_visit(
+    model: &LoadedModel,
+    sources: &[&str],
+    targets: &[&str],
+    opts: &ScanOptions,
+    progress: impl FnMut(usize),
+    mut visit: impl FnMut(&LayerVectors) -> Result<()>,
+) -> Result<Vec<ScanResult>> {
     if sources.len() != targets.len() {
         bail!("{} source words but {} target words", sources.len(), targets.len());
     }
@@ -122,6 +145,7 @@ pub fn scan(
             let all = matrix_of(&emb.vectors[slot])?;
             let src = all.select_rows(&index[0]);
             let cand = all.select_rows(&index[1]);
+            visit(&LayerVectors { pooling: *pooling, layer, sources: &src, candidates: &cand })?;
             let m = layer_metrics(&src, &cand, &lex.gold, &mopts).with_context(|| format!("hidden state {layer} ({pooling})"))?;
             let (rs, rc) = prepare(&src, &cand, Space::Raw)?;
             let (cs, cc) = prepare(&src, &cand, Space::Centred)?;

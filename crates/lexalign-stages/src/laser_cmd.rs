@@ -141,49 +141,102 @@ pub struct LaserScan {
     pub metrics: LayerMetrics,
 }
 
+/// The settings of a LASER-2 alignment measurement (`laser scan`'s flags; the studies' defaults).
+#[derive(Debug, Clone)]
+pub struct LaserScanSettings {
+    pub seed: u64,
+    pub k_csls: usize,
+    pub xsim_k: usize,
+    pub bootstrap: usize,
+    pub batch_size: usize,
+    /// Recorded in the provenance.
+    pub device: String,
+}
+
+impl LaserScanArgs {
+    pub fn settings(&self) -> LaserScanSettings {
+        LaserScanSettings {
+            seed: self.seed,
+            k_csls: self.k_csls,
+            xsim_k: self.xsim_k,
+            bootstrap: self.bootstrap,
+            batch_size: self.laser.batch_size,
+            device: self.laser.device.clone(),
+        }
+    }
+}
+
+/// A LASER-2 measurement and the vectors it was computed from: one row per distinct source and
+/// per distinct candidate, in `Lexicon::from_pairs` order (the scan's order too, so other
+/// measures such as CKA can pair them with an LLM's rows).
+pub struct LaserMeasured {
+    pub scan: LaserScan,
+    pub sources: Matrix,
+    pub candidates: Matrix,
+}
+
 pub fn scan(a: &LaserScanArgs) -> Result<LaserScan> {
     let (sources, targets) = crate_read_pairs(&a.pairs)?;
     let pairs: Vec<(&str, &str)> = sources.iter().map(String::as_str).zip(targets.iter().map(String::as_str)).collect();
     if pairs.len() < 2 {
         bail!("pair file {} has {} pair(s); the shuffled baseline needs at least 2", a.pairs.display(), pairs.len());
     }
-    let lex = Lexicon::from_pairs(&pairs, &[] as &[&str]).with_context(|| format!("pair file {}", a.pairs.display()))?;
     let laser = a.laser.load()?;
-    let matrix = |words: &[String]| -> Result<Matrix> {
-        let texts: Vec<&str> = words.iter().map(String::as_str).collect();
-        let (n, d, v) = to_rows(&laser.embed(&texts, a.laser.batch_size)?)?;
-        Matrix::from_f32(n, d, &v)
-    };
-    let (src, cand) = (matrix(&lex.sources)?, matrix(&lex.candidates)?);
-    let opts = MetricsOptions { k_csls: a.k_csls, seed: a.seed, bootstrap: a.bootstrap };
+    let settings = a.settings();
+    let m = measure_pairs(&laser, &pairs, &a.pairs, &settings)?;
+    if let Some(out) = &a.out {
+        write_laser_scan(out, &m.scan, &laser, &a.pairs, &settings)?;
+    }
+    Ok(m.scan)
+}
+
+/// Every word of `pairs` embedded by LASER-2 (each word one sentence), then the alignment metrics
+/// and the xSIM margin error. `pairs_file` is recorded as where the pairs came from.
+pub fn measure_pairs(laser: &Laser2, pairs: &[(&str, &str)], pairs_file: &Path, o: &LaserScanSettings) -> Result<LaserMeasured> {
+    let lex = Lexicon::from_pairs(pairs, &[] as &[&str]).with_context(|| format!("pairs of {}", pairs_file.display()))?;
+    let (src, cand) = lexicon_vectors(laser, &lex, o.batch_size)?;
+    let opts = MetricsOptions { k_csls: o.k_csls, seed: o.seed, bootstrap: o.bootstrap };
     let metrics = layer_metrics(&src, &cand, &lex.gold, &opts).context("LASER-2 alignment metrics")?;
-    let (xsim_margin_error, xsim_errors) = xsim_margin_error(&src, &cand, &lex.gold, a.xsim_k)?;
-    let r = LaserScan {
+    let (xsim_margin_error, xsim_errors) = xsim_margin_error(&src, &cand, &lex.gold, o.xsim_k)?;
+    let scan = LaserScan {
         laser_dir: laser.dir.display().to_string(),
-        pairs_file: a.pairs.display().to_string(),
+        pairs_file: pairs_file.display().to_string(),
         n_pairs: pairs.len(),
         dim: src.cols,
-        xsim_k: a.xsim_k,
+        xsim_k: o.xsim_k,
         xsim_margin_error,
         xsim_errors,
         metrics,
     };
-    if let Some(out) = &a.out {
-        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-        lexalign_run::write_atomic(out.join("laser_scan.json"), serde_json::to_vec_pretty(&r)?)?;
-        lexalign_run::Provenance::collect()
-            .stage("laser-scan")
-            .model(laser.dir.join(lexalign_laser::CHECKPOINT_FILE))?
-            .data_file(&a.pairs)?
-            .seed(a.seed)
-            .device(a.laser.device.clone())
-            .setting("batch_size", a.laser.batch_size)?
-            .setting("k_csls", a.k_csls)?
-            .setting("xsim_k", a.xsim_k)?
-            .setting("bootstrap", a.bootstrap)?
-            .write(out)?;
-    }
-    Ok(r)
+    Ok(LaserMeasured { scan, sources: src, candidates: cand })
+}
+
+/// LASER-2 vectors of a lexicon's distinct sources and candidates (each word one sentence).
+pub fn lexicon_vectors(laser: &Laser2, lex: &Lexicon, batch_size: usize) -> Result<(Matrix, Matrix)> {
+    let matrix = |words: &[String]| -> Result<Matrix> {
+        let texts: Vec<&str> = words.iter().map(String::as_str).collect();
+        let (n, d, v) = to_rows(&laser.embed(&texts, batch_size)?)?;
+        Matrix::from_f32(n, d, &v)
+    };
+    Ok((matrix(&lex.sources)?, matrix(&lex.candidates)?))
+}
+
+/// `out/laser_scan.json` and `out/provenance.json` (the format the report reads).
+pub fn write_laser_scan(out: &Path, r: &LaserScan, laser: &Laser2, pairs_file: &Path, o: &LaserScanSettings) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    lexalign_run::write_atomic(out.join("laser_scan.json"), serde_json::to_vec_pretty(r)?)?;
+    lexalign_run::Provenance::collect()
+        .stage("laser-scan")
+        .model(laser.dir.join(lexalign_laser::CHECKPOINT_FILE))?
+        .data_file(pairs_file)?
+        .seed(o.seed)
+        .device(o.device.clone())
+        .setting("batch_size", o.batch_size)?
+        .setting("k_csls", o.k_csls)?
+        .setting("xsim_k", o.xsim_k)?
+        .setting("bootstrap", o.bootstrap)?
+        .write(out)?;
+    Ok(())
 }
 
 fn crate_read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {

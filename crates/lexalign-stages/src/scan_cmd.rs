@@ -6,7 +6,7 @@ use crate::stage_io::write_summary;
 use anyhow::{Context, Result};
 use clap::Args;
 use lexalign_model::{Pooling, QuantMode};
-use lexalign_scan::{parse_layers, scan, write_outputs, ScanOptions, ScanResult};
+use lexalign_scan::{parse_layers, write_outputs, ScanOptions, ScanResult};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Args)]
@@ -136,6 +136,15 @@ pub fn read_word_list(path: &Path) -> Result<Vec<String>> {
 
 /// Scans, then writes `layers.csv`, `pairs.csv`, `summary.json` and `provenance.json` into `job.out`.
 pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<Vec<ScanResult>> {
+    scan_and_write_visit(run, job, |_| Ok(()))
+}
+
+/// [`scan_and_write`], handing every (pooling, layer)'s vectors to `visit` (`lexalign_scan::scan_visit`).
+pub fn scan_and_write_visit(
+    run: &LoadedRun,
+    job: &ScanJob,
+    visit: impl FnMut(&lexalign_scan::LayerVectors) -> Result<()>,
+) -> Result<Vec<ScanResult>> {
     let layers = parse_layers(job.layers, run.model.model.num_hidden_states())?;
     let opts = ScanOptions {
         layers,
@@ -152,7 +161,7 @@ pub fn scan_and_write(run: &LoadedRun, job: &ScanJob) -> Result<Vec<ScanResult>>
     let bar = lexalign_run::progress_bar(n_words as u64, &format!("{} ({pooling_names})", job.stage));
     let started = std::time::Instant::now();
     let result = crate::oom::with_oom_hint(job.batch_size, &run.device, || {
-        scan(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64))
+        lexalign_scan::scan_visit(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64), visit)
     })?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();

@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use lexalign_stages::ModelArgs;
 use lexalign_data::Pair;
 use lexalign_model::{Pooling, QuantMode};
-use lexalign_scan::{scan, ScanOptions, ScanResult};
+use crate::laser::{CkaTable, LaserSides};
+use lexalign_scan::{scan_visit, ScanOptions, ScanResult};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::Serialize;
@@ -40,6 +41,10 @@ pub struct Args {
     pub seed: u64,
     #[arg(long, default_value_t = 1000, value_parser = lexalign_stages::model_args::at_least_one)]
     pub bootstrap: usize,
+    /// Folder with Meta's LASER-2 files (default: $LEXALIGN_LASER): adds `<out>/<label>/cka.csv`,
+    /// linear CKA against LASER-2 per set and hidden state, before and after. Without it, none.
+    #[arg(long)]
+    pub laser: Option<PathBuf>,
     #[arg(long)]
     pub lexicon_dir: Option<PathBuf>,
     #[arg(long)]
@@ -94,6 +99,7 @@ pub fn run(args: &Args) -> Result<()> {
         lexalign_model::lora::LoraConfig::from_file(&adapter.join(lexalign_model::lora::ADAPTER_CONFIG))
             .with_context(|| format!("--adapter {} is not a peft adapter folder", adapter.display()))?;
     }
+    let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     let mut trained = s.train.clone();
     if trained.len() > args.max_trained {
@@ -105,6 +111,11 @@ pub fn run(args: &Args) -> Result<()> {
     if !s.control.is_empty() {
         sets.push(("control", s.control.clone()));
     }
+    // LASER-2's side of each set's CKA: TLI does not touch it, so it is embedded once.
+    let laser_sides = match &laser {
+        Some(l) => Some(sets.iter().map(|(n, p)| LaserSides::of_pairs(l, &pair_refs(p)).with_context(|| format!("LASER-2 on the {n} pairs"))).collect::<Result<Vec<_>>>()?),
+        None => None,
+    };
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
     let layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
     let opts = ScanOptions {
@@ -116,14 +127,14 @@ pub fn run(args: &Args) -> Result<()> {
         candidates: Vec::new(),
     };
     let started = std::time::Instant::now();
-    let before = scan_sets(&run, &sets, &opts, "before")?;
+    let (before, cka_before) = scan_sets(&run, &sets, &opts, "before", laser_sides.as_deref())?;
     let stage = format!("{}-eval", stage_prefix(args.pair));
     for adapter in &args.adapter {
         let label = adapter_label(adapter);
         let out = args.out.join(&label);
         lexalign_stages::stage_io::prepare_out_dir(&out)?;
         let lora = lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)?;
-        let after = scan_sets(&run, &sets, &opts, &format!("after {label}"))?;
+        let (after, cka_after) = scan_sets(&run, &sets, &opts, &format!("after {label}"), laser_sides.as_deref())?;
         lexalign_model::lora::detach(&mut run.model.model);
         let secs = started.elapsed().as_secs_f64();
         let mut metrics_csv = csv::Writer::from_writer(Vec::new());
@@ -150,6 +161,9 @@ pub fn run(args: &Args) -> Result<()> {
         lexalign_run::write_atomic(out.join("metrics.csv"), metrics_csv.into_inner()?)?;
         lexalign_run::write_atomic(out.join("changes.csv"), to_csv(&rows)?)?;
         lexalign_run::write_atomic(out.join("gain_tests.csv"), to_csv(&gains)?)?;
+        if laser_sides.is_some() {
+            lexalign_run::write_atomic(out.join("cka.csv"), to_csv(&crate::laser::changes(&cka_before, &cka_after))?)?;
+        }
         let prov = run.provenance(&stage)?;
         let summary = serde_json::json!({
             "pair": args.pair,
@@ -179,17 +193,35 @@ fn adapter_label(adapter: &std::path::Path) -> String {
     dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "adapter".into())
 }
 
-fn scan_sets(run: &lexalign_stages::LoadedRun, sets: &[(&str, Vec<Pair>)], opts: &ScanOptions, state: &str) -> Result<Vec<ScanResult>> {
-    let mut out = Vec::new();
-    for (name, pairs) in sets {
-        let src: Vec<&str> = pairs.iter().map(|p| p.source.as_str()).collect();
-        let tgt: Vec<&str> = pairs.iter().map(|p| p.target.as_str()).collect();
+fn pair_refs(pairs: &[Pair]) -> Vec<(&str, &str)> {
+    pairs.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect()
+}
+
+/// Every set scanned in one state of the model; with `laser` (one per set), CKA per layer and side.
+fn scan_sets(
+    run: &lexalign_stages::LoadedRun,
+    sets: &[(&str, Vec<Pair>)],
+    opts: &ScanOptions,
+    state: &str,
+    laser: Option<&[LaserSides]>,
+) -> Result<(Vec<ScanResult>, CkaTable)> {
+    let (mut out, mut cka) = (Vec::new(), CkaTable::new());
+    for (i, (name, pairs)) in sets.iter().enumerate() {
+        let (src, tgt): (Vec<&str>, Vec<&str>) = pair_refs(pairs).into_iter().unzip();
         let bar = lexalign_run::progress_bar(0, &format!("eval {state}: {name}"));
-        let r = scan(&run.model, &src, &tgt, opts, |d| bar.set_position(d as u64)).with_context(|| format!("{name} pairs, {state}"))?;
+        let visit = |v: &lexalign_scan::LayerVectors| -> Result<()> {
+            if let Some(ls) = laser {
+                for (side, (_, c)) in crate::laser::SIDES.iter().zip(ls[i].cka(v)?) {
+                    cka.push((name.to_string(), v.layer, *side, c));
+                }
+            }
+            Ok(())
+        };
+        let r = scan_visit(&run.model, &src, &tgt, opts, |d| bar.set_position(d as u64), visit).with_context(|| format!("{name} pairs, {state}"))?;
         bar.finish_and_clear();
         out.push(r.into_iter().next().expect("one pooling"));
     }
-    Ok(out)
+    Ok((out, cka))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -250,7 +282,8 @@ fn gain_test(layer: usize, versus: &str, slot: usize, trained: (&ScanResult, &Sc
     }
 }
 
-fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
+/// Serialised rows with a header (every study CSV).
+pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.serialize(r)?;

@@ -1,12 +1,8 @@
 //! `lang-study`: the Korean-English study of issue 12 (and the same design for Swahili-English)
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
-mod data;
-mod eval;
-mod scan;
-mod train;
-
 use clap::{Parser, Subcommand};
+use lang_study::{eval, scan, train};
 
 #[derive(Parser)]
 #[command(

@@ -3,9 +3,12 @@
 //! CSLS both ways; MEXA), for `mean` and `mean-content` pooling from one forward per batch. An
 //! English-only model can be scanned beside it as a negative control.
 
-use crate::data::{study_pairs_in, LangPair};
+use crate::data::{study_pairs_in, LangPair, StudyPairs};
+use crate::laser::{CkaRow, LaserSides};
 use anyhow::Result;
-use lexalign_stages::scan_cmd::{scan_and_write, ScanJob};
+use lexalign_laser::Laser2;
+use lexalign_stages::laser_cmd::{measure_pairs, write_laser_scan};
+use lexalign_stages::scan_cmd::{scan_and_write_visit, ScanJob};
 use lexalign_stages::ModelArgs;
 use lexalign_model::QuantMode;
 use std::path::{Path, PathBuf};
@@ -30,6 +33,10 @@ pub struct Args {
     /// A second model scanned the same way into `<out>/negative-control` (e.g. smollm2-135m).
     #[arg(long)]
     pub negative_control: Option<PathBuf>,
+    /// Folder with Meta's LASER-2 files (default: $LEXALIGN_LASER): adds `<out>/laser/laser_scan.json`
+    /// and `cka.csv` (linear CKA of every hidden state against LASER-2). Without it, neither.
+    #[arg(long)]
+    pub laser: Option<PathBuf>,
     #[arg(long)]
     pub lexicon_dir: Option<PathBuf>,
     #[arg(long)]
@@ -49,10 +56,21 @@ pub fn study_model(args: &ModelArgs) -> ModelArgs {
 
 pub fn run(args: &Args) -> Result<()> {
     lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
-    let poolings = lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
+    lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
+    let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     log::info!("{}", s.describe());
+    scan_pairs(args, &s, laser.as_ref())
+}
+
+/// The scan of `s.test` (and the negative control), with LASER-2's rows when `laser` is given.
+pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>) -> Result<()> {
+    let poolings = lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let (sources, targets): (Vec<String>, Vec<String>) = s.test.iter().map(|p| (p.source.clone(), p.target.clone())).unzip();
+    let laser_sides = match laser {
+        Some(l) => Some(laser_scan(args, s, l)?),
+        None => None,
+    };
     let mut models = vec![(study_model(&args.model), args.out.clone())];
     if let Some(nc) = &args.negative_control {
         let mut m = args.model.clone();
@@ -75,7 +93,19 @@ pub fn run(args: &Args) -> Result<()> {
             out,
             stage: &format!("{}-scan", stage_prefix(args.pair)),
         };
-        let results = scan_and_write(&run, &job)?;
+        let (mut cka_rows, mut cka_secs) = (Vec::new(), 0.0);
+        let results = scan_and_write_visit(&run, &job, |v| {
+            if let Some(ls) = &laser_sides {
+                let t = std::time::Instant::now();
+                cka_rows.extend(CkaRow::of(v, ls.cka(v)?));
+                cka_secs += t.elapsed().as_secs_f64();
+            }
+            Ok(())
+        })?;
+        if laser_sides.is_some() {
+            lexalign_run::write_atomic(out.join("cka.csv"), crate::eval::to_csv(&cka_rows)?)?;
+            log::info!("linear CKA against LASER-2: {} rows in {cka_secs:.1} s", cka_rows.len());
+        }
         lexalign_run::write_atomic(out.join("pairs-sizes.json"), serde_json::to_vec_pretty(&s.sizes())?)?;
         for r in &results {
             let best = r
@@ -90,6 +120,27 @@ pub fn run(args: &Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The held-out pairs in LASER-2 space, written to `<out>/laser/` as `lexalign laser scan --out`
+/// writes them; returns LASER-2's CKA sides of the same words.
+fn laser_scan(args: &Args, s: &StudyPairs, laser: &Laser2) -> Result<LaserSides> {
+    let started = std::time::Instant::now();
+    let pairs: Vec<(&str, &str)> = s.test.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect();
+    let device = lexalign_model::device::device_name(laser.encoder.device);
+    let settings = crate::laser::settings(args.seed, args.bootstrap, &device);
+    let file = first_file(&s.files);
+    let m = measure_pairs(laser, &pairs, file, &settings)?;
+    write_laser_scan(&args.out.join("laser"), &m.scan, laser, file, &settings)?;
+    let sides = LaserSides::new(&m.sources, &m.candidates)?;
+    println!(
+        "LASER-2: centred CSLS P@1 {:.3}, xSIM margin error {:.3} on {} pairs ({:.1} s)",
+        m.scan.metrics.centered_p1_csls,
+        m.scan.xsim_margin_error,
+        m.scan.n_pairs,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(sides)
 }
 
 pub fn first_file(files: &[PathBuf]) -> &Path {

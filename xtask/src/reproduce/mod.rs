@@ -127,6 +127,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         device: args.device.clone(),
         threads: args.threads,
         run: dirs.partial().to_path_buf(),
+        laser: stages::laser_from_env(),
     };
     provenance::write(dirs.partial(), args, &assets, &inputs, &[])?;
     let timings = run_stages(args, &assets, &ctx, &stages, &dirs)?;

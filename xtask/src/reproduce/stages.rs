@@ -15,6 +15,14 @@ pub struct Ctx {
     pub threads: usize,
     /// The run folder being written (`<run>.partial`).
     pub run: PathBuf,
+    /// Meta's LASER-2 files (`$LEXALIGN_LASER`, never downloaded): the study's scans and
+    /// evaluations then add their LASER-2 rows and CKA tables (issue 13).
+    pub laser: Option<PathBuf>,
+}
+
+/// `$LEXALIGN_LASER` when set and not empty (the name lexalign-laser reads; xtask never links tch).
+pub fn laser_from_env() -> Option<PathBuf> {
+    std::env::var_os("LEXALIGN_LASER").filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
 /// One experiment stage: the binary of `experiments/<package>/`, writing `<run>/<name>/`.
@@ -109,6 +117,9 @@ fn study(c: &Ctx, cmd: &str, pair: &str, extra: &[(&str, OsString)], control: bo
     if control {
         a.extend(["--negative-control".into(), c.control_model.clone().into_os_string()]);
     }
+    if let (Some(l), "scan" | "eval") = (&c.laser, cmd) {
+        a.extend(["--laser".into(), l.clone().into_os_string()]);
+    }
     for (k, v) in extra {
         a.push(k.into());
         a.push(v.clone());
@@ -178,12 +189,19 @@ mod tests {
             device: "cpu".into(),
             threads: 2,
             run: "/r".into(),
+            laser: None,
         };
         let eval: Vec<String> = (STAGES[3].args)(&c)
             .iter()
             .map(|s| s.to_string_lossy().into_owned())
             .collect();
         assert_eq!(eval.join(" "), "--model /m.gguf --paper-data /p --device cpu --threads 2 --adapter /r/tli-train/adapter");
+        let args = |c: &Ctx, i: usize| (STAGES[i].args)(c).iter().map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        assert!(!args(&c, 4).contains("--laser"), "no LASER-2 folder, no flag");
+        let with = Ctx { laser: Some("/laser".into()), ..c };
+        assert!(args(&with, 4).ends_with("--negative-control /m.gguf --laser /laser"), "{}", args(&with, 4));
+        assert!(args(&with, 7).contains(" --laser /laser --adapter /r/koen-tli-train-l2/adapter"), "{}", args(&with, 7));
+        assert!(!args(&with, 5).contains("--laser"), "training does not read LASER-2");
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
             .any(|s| s.name == "published-data"));

@@ -15,84 +15,7 @@ pub const EVAL_POOLING: &str = "mean-content";
 /// The pilot's pooling (BOS included).
 pub const PILOT_POOLING: &str = "mean";
 
-/// One language pair of the study and its stage folders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LangPair {
-    KoEn,
-    SwEn,
-}
-
-impl LangPair {
-    /// Prefix of the value keys and figure names.
-    pub fn key(self) -> &'static str {
-        match self {
-            LangPair::KoEn => "koen",
-            LangPair::SwEn => "swen",
-        }
-    }
-    pub fn flag(self) -> &'static str {
-        match self {
-            LangPair::KoEn => "ko-en",
-            LangPair::SwEn => "sw-en",
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            LangPair::KoEn => "Korean-English",
-            LangPair::SwEn => "Swahili-English",
-        }
-    }
-    pub fn source_language(self) -> &'static str {
-        match self {
-            LangPair::KoEn => "Korean",
-            LangPair::SwEn => "Swahili",
-        }
-    }
-    pub fn scan_stage(self) -> &'static str {
-        match self {
-            LangPair::KoEn => "koen-scan",
-            LangPair::SwEn => "swen-scan",
-        }
-    }
-    /// (train stage, short key of its adapter in the value keys).
-    pub fn train_stages(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            LangPair::KoEn => &[("koen-tli-train-l2", "l2"), ("koen-tli-train-best", "best")],
-            LangPair::SwEn => &[("swen-tli-train", "l2")],
-        }
-    }
-    pub fn eval_stage(self) -> &'static str {
-        match self {
-            LangPair::KoEn => "koen-eval",
-            LangPair::SwEn => "swen-eval",
-        }
-    }
-    /// Evaluation sets in table order (`control`: the paper's controls, sw-en only).
-    pub fn sets(self) -> &'static [&'static str] {
-        match self {
-            LangPair::KoEn => &["trained", "held-out", "cldr"],
-            LangPair::SwEn => &["trained", "held-out", "cldr", "control"],
-        }
-    }
-    /// How a missing stage is produced.
-    pub fn command(self, stage: &str) -> String {
-        let sub = if stage.ends_with("-scan") {
-            format!("scan --pair {} --negative-control smollm2-135m", self.flag())
-        } else if stage.ends_with("-eval") {
-            let adapters: Vec<String> = self
-                .train_stages()
-                .iter()
-                .map(|(t, _)| format!("--adapter runs/<id>/{t}/adapter"))
-                .collect();
-            format!("eval --pair {} {}", self.flag(), adapters.join(" "))
-        } else if stage.ends_with("-best") {
-            format!("train --pair {} --target-layer best --scan runs/<id>/{}", self.flag(), self.scan_stage())
-        } else {
-            format!("train --pair {} --target-layer 2", self.flag())
-        };
-        format!("lang-study {sub} --out runs/<id>/{stage}")
-    }
-}
+pub use super::pair::LangPair;
 
 /// One row of a study scan's `layers.csv`: the layer, its pooling and every numeric column.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,6 +74,30 @@ pub struct ScanStage {
     pub sizes: serde_json::Value,
     /// An optional LASER-2 measurement of the same pairs (`<scan>/laser/laser_scan.json`).
     pub laser: Option<serde_json::Value>,
+    /// Linear CKA of the main model's hidden states against LASER-2 (`<scan>/cka.csv`, optional).
+    pub cka: Option<Vec<CkaRow>>,
+}
+
+/// One row of a scan's `cka.csv` (`lang-study scan --laser`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CkaRow {
+    pub pooling: String,
+    pub layer: usize,
+    /// `source`, `target` or `both`.
+    pub side: String,
+    pub n: usize,
+    pub cka: f64,
+}
+
+/// One row of an evaluation's `cka.csv` (`lang-study eval --laser`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CkaChangeRow {
+    pub set: String,
+    pub layer: usize,
+    pub side: String,
+    pub cka_before: f64,
+    pub cka_after: f64,
+    pub delta: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -212,11 +159,16 @@ pub struct AdapterEval {
     pub summary: serde_json::Value,
     pub changes: Vec<ChangeRow>,
     pub gains: Vec<GainRow>,
+    /// CKA against LASER-2 before/after (`<eval>/<label>/cka.csv`, optional).
+    pub cka: Option<Vec<CkaChangeRow>>,
 }
 
 impl AdapterEval {
     pub fn change(&self, set: &str, layer: usize) -> Option<&ChangeRow> {
         self.changes.iter().find(|c| c.set == set && c.layer == layer)
+    }
+    pub fn cka(&self, set: &str, side: &str, layer: usize) -> Option<&CkaChangeRow> {
+        self.cka.as_ref()?.iter().find(|c| c.set == set && c.side == side && c.layer == layer)
     }
     pub fn gain(&self, versus: &str, layer: usize) -> Option<&GainRow> {
         self.gains.iter().find(|g| g.versus == versus && g.layer == layer)
@@ -270,6 +222,15 @@ fn read_json_or_null(path: &Path) -> Result<serde_json::Value> {
     } else {
         Ok(serde_json::Value::Null)
     }
+}
+
+/// An optional CSV: `None` when the file is absent, an error naming it when it is malformed.
+fn read_csv_opt<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<Vec<T>>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let rows: Vec<T> = read_csv(path)?;
+    Ok(Some(rows))
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
@@ -337,6 +298,7 @@ impl PairStudy {
                 control: if nc.join("layers.csv").is_file() { Some(read_scan(&nc)?) } else { None },
                 sizes: read_json_or_null(&sd.join("pairs-sizes.json"))?,
                 laser: if laser.is_file() { Some(read_json(&laser)?) } else { None },
+                cka: read_csv_opt(&sd.join("cka.csv"))?,
             })
         } else {
             missing.push(pair.scan_stage().to_string());
@@ -361,6 +323,7 @@ impl PairStudy {
                     summary: read_json_or_null(&ad.join("summary.json"))?,
                     changes: read_csv(&ad.join("changes.csv"))?,
                     gains,
+                    cka: read_csv_opt(&ad.join("cka.csv"))?,
                 })
             } else {
                 missing.push(format!("{}/{stage}", pair.eval_stage()));
@@ -373,6 +336,11 @@ impl PairStudy {
 
     pub fn is_empty(&self) -> bool {
         self.scan.is_none() && self.adapters.iter().all(|a| a.train.is_none() && a.eval.is_none())
+    }
+
+    /// Whether any stage wrote linear CKA against LASER-2.
+    pub fn has_cka(&self) -> bool {
+        self.scan.as_ref().is_some_and(|s| s.cka.is_some()) || self.adapters.iter().any(|a| a.eval.as_ref().is_some_and(|e| e.cka.is_some()))
     }
 
     /// The scan's best layer (None without a scan).

@@ -7,6 +7,7 @@
 pub mod figures;
 pub mod findings;
 pub mod load;
+pub mod pair;
 pub mod render;
 pub mod values;
 
