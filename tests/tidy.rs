@@ -180,6 +180,10 @@ const HOMES: &[(&str, &str)] = &[
     ("struct QuantitativeRow", "crates/lexalign-data/src/paper.rs"),
     ("struct EvalRow", "crates/lexalign-data/src/paper.rs"),
     ("struct EvalStats", "crates/lexalign-published/src/eval.rs"),
+    // The study's CSV rows: written by lang-study, read by the report.
+    ("struct ChangeRow", "crates/lexalign-data/src/study_rows.rs"),
+    ("struct CkaRow", "crates/lexalign-data/src/study_rows.rs"),
+    ("struct CkaChangeRow", "crates/lexalign-data/src/study_rows.rs"),
     // One config type per model family; the GGUF side only derives its `config.json`.
     ("struct ModelConfig", "crates/lexalign-model/src/config.rs"),
     ("struct LlamaConfig", "crates/lexalign-model/src/config.rs"),

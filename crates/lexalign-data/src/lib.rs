@@ -8,6 +8,7 @@ mod locate;
 mod pairs;
 mod paper;
 pub mod split;
+pub mod study_rows;
 
 pub use lexicon::{gold, Lexicon, LexiconStats, Lexicons, ENV_LEXICONS, LEXICON_SUMS};
 pub use pairs::{

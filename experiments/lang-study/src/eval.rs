@@ -17,6 +17,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::Serialize;
 use std::path::PathBuf;
+pub use lexalign_data::study_rows::ChangeRow;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -53,33 +54,6 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-/// One (set, layer) comparison of before and after.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChangeRow {
-    pub set: String,
-    pub layer: usize,
-    pub n_pairs: usize,
-    pub raw_before: f64,
-    pub raw_after: f64,
-    pub raw_t: Option<f64>,
-    pub raw_p: Option<f64>,
-    pub raw_wilcoxon_p: Option<f64>,
-    pub centered_before: f64,
-    pub centered_after: f64,
-    pub centered_t: Option<f64>,
-    pub centered_p: Option<f64>,
-    pub shuffled_before: f64,
-    pub shuffled_after: f64,
-    pub centered_shuffled_before: f64,
-    pub centered_shuffled_after: f64,
-    pub p1_before: f64,
-    pub p1_after: f64,
-    pub delta_p1: f64,
-    pub delta_p1_ci_low: f64,
-    pub delta_p1_ci_high: f64,
-    pub t2s_p1_before: f64,
-    pub t2s_p1_after: f64,
-}
 
 /// Welch's test of the per-pair gain (raw cosine) on trained vs another set, per layer.
 #[derive(Debug, Clone, Serialize)]

@@ -11,8 +11,8 @@ use lexalign_metrics::{Lexicon, Matrix};
 use lexalign_model::DeviceArg;
 use lexalign_scan::LayerVectors;
 use lexalign_stages::laser_cmd::LaserScanSettings;
-use serde::Serialize;
 use std::path::Path;
+pub use lexalign_data::study_rows::{CkaChangeRow, CkaRow};
 
 /// Sentences per LASER-2 forward (laser_encoders' default batch).
 pub const LASER_BATCH: usize = 64;
@@ -77,47 +77,25 @@ impl LaserSides {
     }
 }
 
-/// One row of the scan's `cka.csv`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CkaRow {
-    pub pooling: String,
-    pub layer: usize,
-    pub side: &'static str,
-    pub n: usize,
-    pub cka: f64,
-}
-
-impl CkaRow {
-    pub fn of(v: &LayerVectors, ckas: [(usize, f64); 3]) -> Vec<CkaRow> {
-        SIDES
-            .iter()
-            .zip(ckas)
-            .map(|(side, (n, cka))| CkaRow { pooling: v.pooling.name().to_string(), layer: v.layer, side, n, cka: round8(cka) })
-            .collect()
-    }
-}
-
-/// One row of an evaluation's `cka.csv`.
-#[derive(Debug, Clone, Serialize)]
-pub struct CkaChange {
-    pub set: String,
-    pub layer: usize,
-    pub side: &'static str,
-    pub cka_before: f64,
-    pub cka_after: f64,
-    pub delta: f64,
+/// The scan's `cka.csv` rows of one (pooling, layer): one per side.
+pub fn cka_rows(v: &LayerVectors, ckas: [(usize, f64); 3]) -> Vec<CkaRow> {
+    SIDES
+        .iter()
+        .zip(ckas)
+        .map(|(side, (n, cka))| CkaRow { pooling: v.pooling.name().to_string(), layer: v.layer, side: side.to_string(), n, cka: round8(cka) })
+        .collect()
 }
 
 /// `(set, layer, side) -> CKA` of one state (before or after an adapter).
 pub type CkaTable = Vec<(String, usize, &'static str, f64)>;
 
 /// Before/after rows, matched by (set, layer, side).
-pub fn changes(before: &CkaTable, after: &CkaTable) -> Vec<CkaChange> {
+pub fn changes(before: &CkaTable, after: &CkaTable) -> Vec<CkaChangeRow> {
     before
         .iter()
         .filter_map(|(set, layer, side, b)| {
             let a = after.iter().find(|(s, l, d, _)| s == set && l == layer && d == side)?.3;
-            Some(CkaChange { set: set.clone(), layer: *layer, side, cka_before: round8(*b), cka_after: round8(a), delta: round8(a - b) })
+            Some(CkaChangeRow { set: set.clone(), layer: *layer, side: side.to_string(), cka_before: round8(*b), cka_after: round8(a), delta: round8(a - b) })
         })
         .collect()
 }

@@ -4,7 +4,7 @@
 //! English-only model can be scanned beside it as a negative control.
 
 use crate::data::{study_pairs_in, LangPair, StudyPairs};
-use crate::laser::{CkaRow, LaserSides};
+use crate::laser::LaserSides;
 use anyhow::Result;
 use lexalign_laser::Laser2;
 use lexalign_stages::laser_cmd::{measure_pairs, write_laser_scan};
@@ -97,7 +97,7 @@ pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>) -> Result
         let results = scan_and_write_visit(&run, &job, |v| {
             if let Some(ls) = &laser_sides {
                 let t = std::time::Instant::now();
-                cka_rows.extend(CkaRow::of(v, ls.cka(v)?));
+                cka_rows.extend(crate::laser::cka_rows(v, ls.cka(v)?));
                 cka_secs += t.elapsed().as_secs_f64();
             }
             Ok(())

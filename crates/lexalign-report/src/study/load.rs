@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::run::LossRow;
+pub use lexalign_data::study_rows::{ChangeRow, CkaChangeRow, CkaRow};
 
 /// The pooling the evaluation and `--target-layer best` use.
 pub const EVAL_POOLING: &str = "mean-content";
@@ -78,27 +79,7 @@ pub struct ScanStage {
     pub cka: Option<Vec<CkaRow>>,
 }
 
-/// One row of a scan's `cka.csv` (`lang-study scan --laser`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct CkaRow {
-    pub pooling: String,
-    pub layer: usize,
-    /// `source`, `target` or `both`.
-    pub side: String,
-    pub n: usize,
-    pub cka: f64,
-}
 
-/// One row of an evaluation's `cka.csv` (`lang-study eval --laser`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct CkaChangeRow {
-    pub set: String,
-    pub layer: usize,
-    pub side: String,
-    pub cka_before: f64,
-    pub cka_after: f64,
-    pub delta: f64,
-}
 
 #[derive(Debug, Clone)]
 pub struct TrainStage {
@@ -113,33 +94,6 @@ impl TrainStage {
     }
 }
 
-/// One row of `changes.csv`.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ChangeRow {
-    pub set: String,
-    pub layer: usize,
-    pub n_pairs: usize,
-    pub raw_before: f64,
-    pub raw_after: f64,
-    pub raw_t: Option<f64>,
-    pub raw_p: Option<f64>,
-    pub raw_wilcoxon_p: Option<f64>,
-    pub centered_before: f64,
-    pub centered_after: f64,
-    pub centered_t: Option<f64>,
-    pub centered_p: Option<f64>,
-    pub shuffled_before: f64,
-    pub shuffled_after: f64,
-    pub centered_shuffled_before: f64,
-    pub centered_shuffled_after: f64,
-    pub p1_before: f64,
-    pub p1_after: f64,
-    pub delta_p1: f64,
-    pub delta_p1_ci_low: f64,
-    pub delta_p1_ci_high: f64,
-    pub t2s_p1_before: f64,
-    pub t2s_p1_after: f64,
-}
 
 /// One row of `gain_tests.csv`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

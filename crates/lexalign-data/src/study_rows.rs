@@ -1,0 +1,55 @@
+//! The rows of the study's CSV outputs, one type each, shared by the writer (`lang-study`) and the
+//! reader (the report), so a column cannot be renamed on one side only.
+
+use serde::{Deserialize, Serialize};
+
+/// One (set, layer) comparison of before and after an adapter (`<eval>/<label>/changes.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRow {
+    pub set: String,
+    pub layer: usize,
+    pub n_pairs: usize,
+    pub raw_before: f64,
+    pub raw_after: f64,
+    pub raw_t: Option<f64>,
+    pub raw_p: Option<f64>,
+    pub raw_wilcoxon_p: Option<f64>,
+    pub centered_before: f64,
+    pub centered_after: f64,
+    pub centered_t: Option<f64>,
+    pub centered_p: Option<f64>,
+    pub shuffled_before: f64,
+    pub shuffled_after: f64,
+    pub centered_shuffled_before: f64,
+    pub centered_shuffled_after: f64,
+    pub p1_before: f64,
+    pub p1_after: f64,
+    pub delta_p1: f64,
+    pub delta_p1_ci_low: f64,
+    pub delta_p1_ci_high: f64,
+    pub t2s_p1_before: f64,
+    pub t2s_p1_after: f64,
+}
+
+/// Linear CKA of one hidden state against LASER-2 (`<scan>/cka.csv`, `lang-study scan --laser`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CkaRow {
+    pub pooling: String,
+    pub layer: usize,
+    /// `source`, `target` or `both`.
+    pub side: String,
+    pub n: usize,
+    pub cka: f64,
+}
+
+/// CKA against LASER-2 before and after an adapter (`<eval>/<label>/cka.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CkaChangeRow {
+    pub set: String,
+    pub layer: usize,
+    /// `source`, `target` or `both`.
+    pub side: String,
+    pub cka_before: f64,
+    pub cka_after: f64,
+    pub delta: f64,
+}
