@@ -16,9 +16,11 @@ pub(super) fn laser_md(s: &mut String, p: &PairStudy) {
             s,
             "LASER-2, the reference sentence encoder, is not measured in this run: it needs Meta's LASER-2 weights, which \
              `cargo xtask setup` never downloads. Get the three files as the README's \"LASER-2 reference encoder\" section \
-             says, set `$LEXALIGN_LASER` to their folder, and run `lexalign laser scan --pairs <held-out pairs> --out \
-             runs/<id>/{}/laser` (`lexalign laser --help`); the report then adds its row.\n",
-            p.pair.scan_stage()
+             says and set `$LEXALIGN_LASER` to their folder: `cargo xtask reproduce` then passes `--laser` to `{}` and \
+             `{}`, which add LASER-2's own alignment of the held-out pairs and the linear CKA of every hidden state against \
+             LASER-2, before and after each adapter, and the report adds those rows and tables.\n",
+            p.pair.scan_stage(),
+            p.pair.eval_stage()
         );
     }
     let table = cka_table_md(p);
