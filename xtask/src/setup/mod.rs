@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use crate::paths::{Paths, ENV_CACHE, ENV_MODEL, ENV_PAPER_DATA};
 use crate::util::disp;
 
-pub use paper::{download_paper_data, resolve_paper_source, PaperSource};
+pub use paper::{download_hashed, resolve_paper_source, PaperSource};
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SetupArgs {

@@ -121,7 +121,7 @@ pub(super) fn ensure_paper_data(paths: &Paths, args: &SetupArgs) -> Result<PathB
             Ok(dir)
         }
         PaperSource::Download { base, dest } => {
-            download_paper_data(&base, &dest, &sums, &sums_name)?;
+            download_hashed(&base, &dest, &sums, &sums_name, &paper_download_hint())?;
             println!(
                 "setup: paper data: {} ({} files, SHA-256 ok)",
                 disp(&dest),
@@ -136,11 +136,20 @@ const FETCH_PY: &str = "import shutil, sys, urllib.request\n\
 try:\n    with urllib.request.urlopen(sys.argv[1], timeout=60) as r, open(sys.argv[2], 'wb') as f:\n        shutil.copyfileobj(r, f)\n\
 except Exception as e:\n    print(e, file=sys.stderr)\n    sys.exit(1)\n";
 
-pub fn download_paper_data(
+/// What to do when the paper data cannot be downloaded.
+pub fn paper_download_hint() -> String {
+    format!("check the network (or {ENV_PAPER_URL}), or set {ENV_PAPER_DATA} to a folder holding the authors' tli_project files")
+}
+
+/// Downloads every `rel` of `sums` from `base/rel` into `dest/rel`, each checked against its
+/// SHA-256 (files already there and intact are kept). `hint` says what to do when a download
+/// fails or returns other bytes (it names the variables of the data being fetched).
+pub fn download_hashed(
     base: &str,
     dest: &Path,
     sums: &std::collections::BTreeMap<String, String>,
     sums_name: &str,
+    hint: &str,
 ) -> Result<()> {
     let mut python: Option<String> = None;
     for (rel, expected) in sums {
@@ -148,7 +157,7 @@ pub fn download_paper_data(
         match check_hash(&target, expected)? {
             HashCheck::Ok => continue,
             HashCheck::Mismatch { actual } => bail!(
-                "the cached paper-data file {} has SHA-256 {actual}, but {sums_name} expects {expected}: it was changed or damaged; \
+                "the cached file {} has SHA-256 {actual}, but {sums_name} expects {expected}: it was changed or damaged; \
                  delete it and run `cargo xtask setup` again to download a fresh copy",
                 disp(&target)
             ),
@@ -180,15 +189,14 @@ pub fn download_paper_data(
             let _ = std::fs::remove_file(&part);
             let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
             bail!(
-                "could not download {url} ({why}): check the network (or {ENV_PAPER_URL}), or set {ENV_PAPER_DATA} to a folder \
-                 holding the authors' tli_project files, then run `cargo xtask setup` again"
+                "could not download {url} ({why}): {hint}, then run `cargo xtask setup` again"
             );
         }
         if let HashCheck::Mismatch { actual } = check_hash(&part, expected)? {
             let _ = std::fs::remove_file(&part);
             bail!(
                 "the file downloaded from {url} has SHA-256 {actual}, but {sums_name} expects {expected}: the server did not return \
-                 the authors' file; check {ENV_PAPER_URL}/--paper-data-url or set {ENV_PAPER_DATA} to a folder with the original files"
+                 the original file; {hint}"
             );
         }
         std::fs::rename(&part, &target)
