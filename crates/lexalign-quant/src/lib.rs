@@ -20,6 +20,7 @@
 mod accounting;
 mod blockwise8;
 mod codebook;
+mod kernel;
 mod quant4;
 
 pub use accounting::{dense_bytes, quantized_bytes, QuantBytes};
@@ -28,7 +29,8 @@ pub use blockwise8::{
     DOUBLE_QUANT_BLOCKSIZE,
 };
 pub use codebook::{codebook, dynamic_map, QuantType, FP4_CODE, NF4_CODE};
+pub use kernel::{Kernel, KernelChoice};
 pub use quant4::{
-    dequantize, f32_to_bf16_bits, quantize, quantize_with, validate, Absmax, DoubleQuant, Kernel,
+    dequantize, f32_to_bf16_bits, quantize, quantize_with, validate, Absmax, DoubleQuant,
     QuantOptions, Quantized4bit, DEFAULT_BLOCKSIZE, HIGH_NIBBLE_FIRST, VALID_BLOCKSIZES,
 };
