@@ -75,6 +75,9 @@ pub struct Quantized4bit {
     pub shape: Vec<usize>,
     pub blocksize: usize,
     pub numel: usize,
+    /// Whose rounding produced the codes (kept so a re-quantization, e.g. a LoRA merge, uses
+    /// the same one).
+    pub kernel: Kernel,
 }
 
 /// Quantize with bitsandbytes' CPU rounding ([`Kernel::BnbTorch`]) on all cores.
@@ -159,6 +162,7 @@ pub fn quantize_with(
         shape: shape.to_vec(),
         blocksize: bs,
         numel,
+        kernel: opts.kernel,
     })
 }
 
