@@ -5,7 +5,8 @@
 //! not run.
 //!
 //! Checks: a CUDA matmul; CUDA vs CPU pooled vectors of every embedded model (f32 within 1e-4,
-//! bf16 within bf16 tolerance); the 8B benchmark on random weights (NF4, bf16 compute).
+//! bf16 within bf16 tolerance); lexalign's CUDA 4-bit rounding vs bitsandbytes' CUDA kernel
+//! (where bitsandbytes is installed); the 8B benchmark on random weights (NF4, bf16 compute).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -88,8 +89,8 @@ pub fn run(args: &GpuCheckArgs) -> Result<()> {
     let paths = Paths::from_env()?;
     let bin = lexalign_binary(&paths)?;
     let mut failed = Vec::new();
-    let mut line = |name: &str, argv: &[&str], secs: u64| {
-        let (code, text) = check(&bin, argv, Duration::from_secs(secs));
+    let mut line = |prog: &PathBuf, name: &str, argv: &[&str], secs: u64| {
+        let (code, text) = check(prog, argv, Duration::from_secs(secs));
         let verdict = match code {
             Some(0) => "ok",
             Some(3) => "NO CUDA",
@@ -101,17 +102,18 @@ pub fn run(args: &GpuCheckArgs) -> Result<()> {
         }
         code
     };
-    if line("cuda matmul", &["gpu", "probe"], 60) == Some(3) {
+    if line(&bin, "cuda matmul", &["gpu", "probe"], 60) == Some(3) {
         bail!("CUDA is not usable from the lexalign binary (see the line above): run `cargo xtask setup --cuda` or point LD_LIBRARY_PATH at a torch 2.11's lib/");
     }
     for m in lexalign_run::EMBEDDED_MODELS {
         for dtype in ["f32", "bf16"] {
-            line(&format!("pooled {} {dtype}", m.name), &["gpu", "compare", "--model", m.name, "--dtype", dtype], 90);
+            line(&bin, &format!("pooled {} {dtype}", m.name), &["gpu", "compare", "--model", m.name, "--dtype", dtype], 90);
         }
     }
-    println!("SKIPPED 4-bit CUDA rounding vs bitsandbytes: not wired into gpu-check yet (needs bitsandbytes on the GPU machine)");
+    bnb_rounding(&paths, &mut line);
     let words = args.words.to_string();
     line(
+        &bin,
         "bench llama-3.1-8b nf4 bf16",
         &["bench", "--random-weights", "llama-3.1-8b", "--device", "cuda", "--quant", "nf4", "--words", &words],
         240,
@@ -121,4 +123,35 @@ pub fn run(args: &GpuCheckArgs) -> Result<()> {
         bail!("failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// 4-bit CUDA rounding vs bitsandbytes, where the reference Python (`$LEXALIGN_REF_PYTHON`, else
+/// `python3`) has bitsandbytes with CUDA: gen_bnb_cuda.py writes the CUDA fixture, then
+/// lexalign-quant's ignored `bnb_cuda_fixtures` test compares `Kernel::BnbCuda` with it.
+fn bnb_rounding(paths: &Paths, line: &mut impl FnMut(&PathBuf, &str, &[&str], u64) -> Option<i32>) {
+    let python = std::env::var_os("LEXALIGN_REF_PYTHON").map(PathBuf::from).unwrap_or_else(|| "python3".into());
+    let probe = Command::new(&python)
+        .args(["-c", "import torch, bitsandbytes; assert torch.cuda.is_available()"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!(
+            "SKIPPED 4-bit CUDA rounding vs bitsandbytes: {} has no bitsandbytes with CUDA (set LEXALIGN_REF_PYTHON to a venv of requirements-ref.txt)",
+            python.display()
+        );
+        return;
+    }
+    let script = paths.repo.join("crates/lexalign-quant/tests/fixtures/gen_bnb_cuda.py");
+    let script = script.to_string_lossy();
+    if line(&python, "bnb CUDA fixture (gen_bnb_cuda.py)", &[&script], 120) != Some(0) {
+        return;
+    }
+    let manifest = paths.repo.join("Cargo.toml");
+    let manifest = manifest.to_string_lossy();
+    let cargo = PathBuf::from(env!("CARGO"));
+    line(
+        &cargo,
+        "4-bit CUDA rounding vs bitsandbytes",
+        &["test", "-q", "--manifest-path", &manifest, "-p", "lexalign-quant", "--test", "bnb_cuda_fixtures", "--", "--ignored"],
+        300,
+    );
 }

@@ -289,6 +289,25 @@ impl ModelConfig {
     pub fn rope_scaling(&self) -> Result<Option<RopeScaling>> {
         Ok(self.rope_for(LayerType::Full)?.scaling)
     }
+
+    /// The fields `lexalign_run::identify` compares with its registry of known models.
+    pub fn fingerprint(&self) -> lexalign_run::ConfigFingerprint {
+        let rope_type = match self.rope_scaling() {
+            Ok(Some(RopeScaling::Linear { .. })) => "linear",
+            Ok(Some(RopeScaling::Llama3 { .. })) => "llama3",
+            _ => "default",
+        };
+        lexalign_run::ConfigFingerprint {
+            architecture: self.architectures.first().cloned().unwrap_or_default(),
+            hidden_size: self.hidden_size,
+            num_layers: self.num_hidden_layers,
+            num_heads: self.num_attention_heads,
+            num_kv_heads: self.num_kv_heads(),
+            vocab_size: self.vocab_size,
+            rope_theta: self.rope_base(),
+            rope_type: rope_type.into(),
+        }
+    }
 }
 
 /// Parses one rope object (`rope_type`/`type` + its numbers); unknown types are refused by name.
@@ -315,6 +334,14 @@ fn parse_scaling(v: &serde_json::Value, field: &str) -> Result<Option<RopeScalin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn llama31_8b_config_has_the_paper_models_fingerprint() {
+        let fp = ModelConfig::from_json_str(LLAMA31).unwrap().fingerprint();
+        assert_eq!(fp, lexalign_run::known_model("lugha-llama-8b-wura").unwrap().fingerprint());
+        let g = ModelConfig::from_json_str(GEMMA3_270M).unwrap().fingerprint();
+        assert_eq!(g, lexalign_run::known_model("gemma3-270m").unwrap().fingerprint());
+    }
 
     const LLAMA31: &str = r#"{"architectures":["LlamaForCausalLM"],"hidden_size":4096,"intermediate_size":14336,
       "num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,"vocab_size":128256,

@@ -57,11 +57,28 @@ pub struct LoadOptions {
     /// Only the blocks below this many are loaded (`None`: all). A scan or training that stops at
     /// hidden state `k` needs blocks `0..k` only.
     pub max_blocks: Option<usize>,
+    /// Whose 4-bit rounding to reproduce: `Auto` is bitsandbytes' CUDA kernel for a CUDA
+    /// device and its CPU path otherwise (what bitsandbytes itself would run there).
+    pub bnb_kernel: lexalign_quant::KernelChoice,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { device: Device::Cpu, kind: Kind::Float, quant: QuantMode::None, double_quant: false, max_blocks: None }
+        Self {
+            device: Device::Cpu,
+            kind: Kind::Float,
+            quant: QuantMode::None,
+            double_quant: false,
+            max_blocks: None,
+            bnb_kernel: lexalign_quant::KernelChoice::Auto,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// The 4-bit rounding kernel these options select on their device.
+    pub fn kernel(&self) -> lexalign_quant::Kernel {
+        self.bnb_kernel.resolve(self.device.is_cuda())
     }
 }
 
@@ -154,7 +171,7 @@ pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
         let base = match opts.quant {
             QuantMode::None => BaseWeight::Dense(w.to_kind(opts.kind).to_device(dev)),
             q => BaseWeight::Quant4(
-                quantize(&w.to_kind(opts.kind), q, opts.double_quant, dev).with_context(|| format!("quantizing `{name}.weight`"))?,
+                quantize(&w.to_kind(opts.kind), q, opts, dev).with_context(|| format!("quantizing `{name}.weight`"))?,
             ),
         };
         let bias = if bias { Some(dense(&format!("{name}.bias"))?) } else { None };
@@ -215,11 +232,11 @@ pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
 /// Quantises one weight on the host with bitsandbytes' algorithm, then uploads the codes.
 /// The input is rounded to the compute dtype first, as bitsandbytes quantises the weight after
 /// transformers has loaded it in `torch_dtype`.
-fn quantize(w: &Tensor, q: QuantMode, double_quant: bool, dev: Device) -> Result<Quant4Weight> {
+fn quantize(w: &Tensor, q: QuantMode, opts: &LoadOptions, dev: Device) -> Result<Quant4Weight> {
     let qt = match q {
         QuantMode::Nf4 => lexalign_quant::QuantType::Nf4,
         QuantMode::Fp4 => lexalign_quant::QuantType::Fp4,
         QuantMode::None => unreachable!(),
     };
-    Quant4Weight::quantize(w, qt, 64, double_quant, dev)
+    Quant4Weight::quantize(w, qt, 64, opts.double_quant, opts.kernel(), dev)
 }

@@ -20,6 +20,8 @@ pub struct Quant4Weight {
     pub codebook: Tensor,
     /// NF4 or FP4, kept so a merge can re-quantise with the same settings.
     pub quant_type: lexalign_quant::QuantType,
+    /// bitsandbytes' CPU or CUDA rounding, kept so a merge re-quantises the same way.
+    pub kernel: lexalign_quant::Kernel,
     pub shape: Vec<i64>,
     pub blocksize: i64,
     pub numel: i64,
@@ -47,24 +49,33 @@ impl Quant4Weight {
             absmax,
             codebook,
             quant_type: q.quant_type,
+            kernel: q.kernel,
             shape,
             blocksize: q.blocksize as i64,
             numel: q.numel as i64,
         }
     }
 
-    /// Quantises `w` on the host with bitsandbytes' algorithm and uploads the codes.
+    /// Quantises `w` on the host with bitsandbytes' algorithm (`kernel`: its CPU or CUDA
+    /// rounding) and uploads the codes.
     pub fn quantize(
         w: &Tensor,
         quant_type: lexalign_quant::QuantType,
         blocksize: usize,
         double_quant: bool,
+        kernel: lexalign_quant::Kernel,
         device: Device,
     ) -> anyhow::Result<Self> {
         let shape: Vec<usize> = w.size().iter().map(|&d| d as usize).collect();
         let values = Vec::<f32>::try_from(w.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]))
             .map_err(|e| anyhow::anyhow!("copying a weight to the host: {e}"))?;
-        let host = lexalign_quant::quantize(&values, &shape, quant_type, blocksize, double_quant)?;
+        let opts = lexalign_quant::QuantOptions {
+            blocksize,
+            double_quant,
+            kernel,
+            ..lexalign_quant::QuantOptions::new(quant_type)
+        };
+        let host = lexalign_quant::quantize_with(&values, &shape, &opts)?;
         Ok(Self::from_host(&host, device))
     }
 

@@ -9,8 +9,19 @@
 //! arithmetic in f32, so quantizing the exactly-upcast f32 values here gives the same bytes for
 //! bf16, f16 and f32 tensors (fixtures cover f32 and bf16). `dequantize_4bit` returns the f32
 //! product rounded to the tensor's dtype (round-to-nearest-even, [`f32_to_bf16_bits`]).
-//! Rounding is bitsandbytes' CPU path ([`Kernel::BnbTorch`]); [`Kernel::BnbCuda`] follows the
-//! CUDA kernel (same NF4 thresholds; differs at tail blocks, all-zero blocks and FP4 midpoints).
+//! Rounding: bitsandbytes' CPU path ([`Kernel::BnbTorch`], verified bit for bit) or its CUDA
+//! kernel ([`Kernel::BnbCuda`], `kQuantizeBlockwise` + `dQuantizeNF4`/`dQuantizeFP4`, tested on
+//! the CPU against the kernel's formula in `tests/cuda_formula.rs`; `tests/bnb_cuda_fixtures.rs`
+//! compares it with bitsandbytes on a GPU). [`KernelChoice`] picks one by device (`--bnb-kernel
+//! auto|cpu|cuda`). Where they differ: the CUDA kernel scales tail blocks by `x * (1/absmax)`
+//! (CPU: `x / absmax`), does not floor absmax (an all-zero block gives NaN, code 0), and uses
+//! decimal threshold literals (FP4's `0.583333f` for 7/12, `0.8333333f` for 5/6, ...), while the
+//! CPU path bucketizes against f32 midpoints and sends small negative FP4 values to code 0 (+0)
+//! where CUDA gives code 8 (-0): the same value. Measured on the embedded models' decoder
+//! weights (`cargo run -p lexalign-model --example bnb_kernel_diff -- NAME`): NF4 differs in 1
+//! of 106,168,320 codes (SmolLM2 f32; 0 in bf16) and 0 of 100,270,080 (Gemma 3 270M f32); FP4
+//! differs in 0.57 % of codes (SmolLM2 f32; 0.62 % bf16) and 0.16 % (Gemma f32), of which about
+//! 90-98 % are only the sign of zero.
 //!
 //! A tensor backend can dequantize on its own device with [`codebook`], [`HIGH_NIBBLE_FIRST`]
 //! and [`Quantized4bit::dequantize_absmax`]: `value[i] = codebook[nibble(i)] * absmax[i / blocksize]`.
@@ -20,6 +31,7 @@
 mod accounting;
 mod blockwise8;
 mod codebook;
+mod kernel;
 mod quant4;
 
 pub use accounting::{dense_bytes, quantized_bytes, QuantBytes};
@@ -28,7 +40,8 @@ pub use blockwise8::{
     DOUBLE_QUANT_BLOCKSIZE,
 };
 pub use codebook::{codebook, dynamic_map, QuantType, FP4_CODE, NF4_CODE};
+pub use kernel::{Kernel, KernelChoice};
 pub use quant4::{
-    dequantize, f32_to_bf16_bits, quantize, quantize_with, validate, Absmax, DoubleQuant, Kernel,
+    dequantize, f32_to_bf16_bits, quantize, quantize_with, validate, Absmax, DoubleQuant,
     QuantOptions, Quantized4bit, DEFAULT_BLOCKSIZE, HIGH_NIBBLE_FIRST, VALID_BLOCKSIZES,
 };

@@ -8,10 +8,8 @@ use crate::blockwise8::{
     dequantize_blockwise_dynamic, quantize_blockwise_dynamic, torch_cpu_mean,
     DOUBLE_QUANT_BLOCKSIZE,
 };
-use crate::codebook::{
-    codebook, dynamic_map, sort_order, torch_bounds, QuantType, CUDA_FP4_MAGNITUDE_BITS,
-    CUDA_FP4_THRESHOLDS, CUDA_NF4_THRESHOLDS,
-};
+use crate::codebook::{codebook, dynamic_map, QuantType};
+use crate::kernel::{BlockKernel, Kernel};
 
 /// Block sizes bitsandbytes accepts for `quantize_4bit`.
 pub const VALID_BLOCKSIZES: [usize; 8] = [32, 64, 128, 256, 512, 1024, 2048, 4096];
@@ -20,25 +18,6 @@ pub const DEFAULT_BLOCKSIZE: usize = 64;
 /// Nibble order of the packed bytes: value `2i` is the HIGH nibble of byte `i`, value `2i+1`
 /// the low nibble (`(q[::2] << 4) | q[1::2]`); an odd last value is paired with a padding 0.
 pub const HIGH_NIBBLE_FIRST: bool = true;
-
-/// Which bitsandbytes implementation's rounding to reproduce.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Kernel {
-    /// bitsandbytes' pure-torch `default` backend kernel, which is what `quantize_4bit` runs on
-    /// CPU (0.50.x): `x * (1/absmax)` (tail block: `x / absmax`), clamp to [-1, 1], bucketize
-    /// against f32 midpoints (a value exactly at a midpoint takes the lower code), absmax
-    /// floored at 1e-38 for scaling (and stored floored for the tail block). Verified bit for
-    /// bit against bitsandbytes by the committed fixtures.
-    #[default]
-    BnbTorch,
-    /// bitsandbytes' CUDA kernel (`kQuantizeBlockwise` with `dQuantizeNF4`/`dQuantizeFP4`,
-    /// transcribed from csrc/kernels.cu): `x * (1.0f/absmax)` for every block, no clamp, the
-    /// kernel's hard-coded thresholds (FP4 by sign and magnitude), all-zero blocks give NaN
-    /// scaled values and thus code 0. Not verified on a GPU here (no device was available).
-    /// Double quantization uses the CPU algorithm in both cases (the CUDA mean and 8-bit
-    /// search differ only in the last bits of the offset).
-    BnbCuda,
-}
 
 /// Options of [`quantize_with`].
 #[derive(Clone, Copy, Debug)]
@@ -96,6 +75,9 @@ pub struct Quantized4bit {
     pub shape: Vec<usize>,
     pub blocksize: usize,
     pub numel: usize,
+    /// Whose rounding produced the codes (kept so a re-quantization, e.g. a LoRA merge, uses
+    /// the same one).
+    pub kernel: Kernel,
 }
 
 /// Quantize with bitsandbytes' CPU rounding ([`Kernel::BnbTorch`]) on all cores.
@@ -180,6 +162,7 @@ pub fn quantize_with(
         shape: shape.to_vec(),
         blocksize: bs,
         numel,
+        kernel: opts.kernel,
     })
 }
 
@@ -194,123 +177,6 @@ fn double_quantize(absmax: &[f32]) -> DoubleQuant {
         offset,
         blocksize2: DOUBLE_QUANT_BLOCKSIZE,
         code: Box::new(dynamic_map()),
-    }
-}
-
-/// Per-thread quantizer: code selection tables for one (type, kernel).
-struct BlockKernel {
-    kernel: Kernel,
-    quant_type: QuantType,
-    bounds: [f32; 15],
-    order: [u8; 16],
-}
-
-impl BlockKernel {
-    fn new(quant_type: QuantType, kernel: Kernel) -> Self {
-        let (bounds, order) = match kernel {
-            Kernel::BnbTorch => (torch_bounds(quant_type), sort_order(quant_type)),
-            Kernel::BnbCuda => (CUDA_NF4_THRESHOLDS, [0u8; 16]),
-        };
-        Self {
-            kernel,
-            quant_type,
-            bounds,
-            order,
-        }
-    }
-
-    /// Quantize whole blocks of `values` (the last one may be a tail) into `packed`/`absmax`.
-    fn run(&self, values: &[f32], bs: usize, packed: &mut [u8], absmax: &mut [f32]) {
-        let mut scaled = [0f32; 4096 + 1];
-        let mut codes = [0u8; 4096 + 2];
-        let n_total = values.len();
-        for (b, blk) in values.chunks(bs).enumerate() {
-            let tail = blk.len() < bs;
-            let len = blk.len();
-            let mut am = 0f32;
-            for &x in blk {
-                am = am.max(x.abs());
-            }
-            let pad = match self.kernel {
-                Kernel::BnbTorch => {
-                    let floored = am.max(1e-38);
-                    if tail {
-                        absmax[b] = floored;
-                        for (s, &x) in scaled[..len].iter_mut().zip(blk) {
-                            *s = (x / floored).clamp(-1.0, 1.0);
-                        }
-                    } else {
-                        absmax[b] = am;
-                        let r = 1.0 / floored;
-                        for (s, &x) in scaled[..len].iter_mut().zip(blk) {
-                            *s = (x * r).clamp(-1.0, 1.0);
-                        }
-                    }
-                    0.0
-                }
-                Kernel::BnbCuda => {
-                    absmax[b] = am;
-                    let r = 1.0 / am;
-                    for (s, &x) in scaled[..len].iter_mut().zip(blk) {
-                        *s = x * r;
-                    }
-                    0.0 * r
-                }
-            };
-            // Odd total length: the last value is paired with a padding value.
-            let mut m = len;
-            if len % 2 == 1 {
-                debug_assert!(b * bs + len == n_total);
-                scaled[len] = pad;
-                m += 1;
-            }
-            self.codes(&scaled[..m], &mut codes[..m]);
-            let out = &mut packed[b * bs / 2..b * bs / 2 + m / 2];
-            for (o, pair) in out.iter_mut().zip(codes[..m].chunks_exact(2)) {
-                *o = (pair[0] << 4) | pair[1];
-            }
-        }
-    }
-
-    #[inline]
-    fn codes(&self, scaled: &[f32], codes: &mut [u8]) {
-        match (self.kernel, self.quant_type) {
-            (Kernel::BnbTorch, _) => {
-                // bucketize(right=False): #{bounds < x}; then sorted position -> code.
-                for (c, &x) in codes.iter_mut().zip(scaled) {
-                    let mut pos = 0u8;
-                    for &t in &self.bounds {
-                        pos += (x > t) as u8;
-                    }
-                    *c = pos;
-                }
-                if self.quant_type == QuantType::Fp4 {
-                    for c in codes.iter_mut() {
-                        *c = self.order[*c as usize];
-                    }
-                }
-            }
-            (Kernel::BnbCuda, QuantType::Nf4) => {
-                for (c, &x) in codes.iter_mut().zip(scaled) {
-                    let mut pos = 0u8;
-                    for &t in &self.bounds {
-                        pos += (x > t) as u8;
-                    }
-                    *c = pos; // NaN compares false everywhere: code 0, as the CUDA tree
-                }
-            }
-            (Kernel::BnbCuda, QuantType::Fp4) => {
-                for (c, &x) in codes.iter_mut().zip(scaled) {
-                    let sign = if x < 0.0 { 0b1000u8 } else { 0 };
-                    let a = x.abs();
-                    let mut pos = 0usize;
-                    for &t in &CUDA_FP4_THRESHOLDS {
-                        pos += (a > t) as usize;
-                    }
-                    *c = CUDA_FP4_MAGNITUDE_BITS[pos] + sign;
-                }
-            }
-        }
     }
 }
 

@@ -203,16 +203,30 @@ impl RunFolder {
             .chain(self.train.iter().map(|t| &t.summary))
     }
 
-    /// True when the model stages ran on Lugha-Llama (the paper's model): its name contains
-    /// "lugha" and no stage flags `demo_model: true`.
+    /// The model identities the model stages' provenance records (`model_identity`, set by
+    /// `LoadedRun::provenance` from the weights' SHA-256, the config + name, or `--model-id`).
+    pub fn model_identities(&self) -> Vec<lexalign_run::ModelIdentity> {
+        self.pilot_scans
+            .iter()
+            .map(|s| &s.provenance)
+            .chain(self.train.iter().map(|t| &t.provenance))
+            .chain(self.eval.iter().map(|e| &e.provenance))
+            .flatten()
+            .filter_map(|p| p.settings.get("model_identity"))
+            .filter_map(|v| serde_json::from_value(v.clone()).ok())
+            .collect()
+    }
+
+    /// True when the model stages ran on the paper's model (Lugha-Llama-8B-wura), decided from
+    /// the identities in their provenance, never from a name or the folder: every model stage
+    /// records one, all of them the paper's, and no stage flags `demo_model: true`.
     pub fn is_real_model(&self) -> bool {
         let demo = self
             .model_summaries()
             .any(|s| s.get("demo_model").and_then(|d| d.as_bool()) == Some(true));
-        !demo
-            && self
-                .model_name()
-                .is_some_and(|m| m.to_ascii_lowercase().contains("lugha"))
+        let n_stages = self.pilot_scans.len() + self.train.is_some() as usize + self.eval.is_some() as usize;
+        let ids = self.model_identities();
+        !demo && n_stages > 0 && ids.len() == n_stages && ids.iter().all(|i| i.paper_model)
     }
 
     /// True when a stage says it ran on the embedded demo model (SmolLM2-135M).

@@ -228,6 +228,19 @@ fn bad_hash_and_missing_file_are_clear_errors() {
     );
 }
 
+/// Each model stage's `provenance.json` with the identity `LoadedRun::provenance` records.
+fn add_identity(run: &Path, id: &str, method: &str, paper_model: bool) {
+    let identity = serde_json::json!({"id": id, "method": method, "detail": "test", "paper_model": paper_model});
+    for stage in ["pilot-scan", "tli-eval"] {
+        lexalign_run::Provenance::collect()
+            .stage(stage)
+            .setting("model_identity", &identity)
+            .unwrap()
+            .write(run.join(stage))
+            .unwrap();
+    }
+}
+
 /// Fake model stages: the published pilot as a scan and the published pairs as an evaluation.
 fn add_model_stages(run: &Path, model: &str) {
     let rf = RunFolder::load(run).unwrap();
@@ -283,6 +296,9 @@ fn lugha_llama_runs_fill_the_model_column() {
         return;
     };
     add_model_stages(&run, "Lugha-Llama/Lugha-Llama-8B-wura");
+    // The name alone does not make it the paper's model: the provenance identity does.
+    assert!(!RunFolder::load(&run).unwrap().is_real_model());
+    add_identity(&run, "lugha-llama-8b-wura", "config", true);
     let rf = RunFolder::load(&run).unwrap();
     assert!(rf.is_real_model());
     let g = generate(&claims_file(), &rf, &tmp.path().join("out")).unwrap();
@@ -295,6 +311,32 @@ fn lugha_llama_runs_fill_the_model_column() {
             (m, id) => panic!("claim {id}: unexpected model status {m:?}"),
         }
     }
+}
+
+/// Identity, not name or folder: a copy under any name, in a folder anywhere, whose provenance
+/// says lugha-llama-8b-wura (config match) fills the column; a renamed SmolLM2 (identified by
+/// its SHA-256) does not, whatever its name says.
+#[test]
+fn model_column_follows_the_provenance_identity() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(run) = published_run(&tmp.path().join("some/where/else")) else {
+        return;
+    };
+    add_model_stages(&run, "my-8b-copy");
+    add_identity(&run, "lugha-llama-8b-wura", "config", true);
+    let rf = RunFolder::load(&run).unwrap();
+    assert!(rf.is_real_model());
+    let g = generate(&claims_file(), &rf, &tmp.path().join("out")).unwrap();
+    assert!(g.results.iter().any(|r| matches!(r.model, ModelStatus::Checked { .. })));
+
+    let tmp2 = tempfile::tempdir().unwrap();
+    let run2 = published_run(tmp2.path()).unwrap();
+    add_model_stages(&run2, "Lugha-Llama-8B-wura");
+    add_identity(&run2, "smollm2-135m", "sha256", false);
+    let rf2 = RunFolder::load(&run2).unwrap();
+    assert!(!rf2.is_real_model());
+    let g2 = generate(&claims_file(), &rf2, &tmp2.path().join("out")).unwrap();
+    assert!(g2.results.iter().all(|r| !matches!(r.model, ModelStatus::Checked { .. })));
 }
 
 #[test]
@@ -311,6 +353,7 @@ fn demo_flag_wins_over_the_name() {
         return;
     };
     add_model_stages(&run, "Lugha-Llama-8B-wura");
+    add_identity(&run, "lugha-llama-8b-wura", "config", true);
     let s = std::fs::read_to_string(run.join("pilot-scan/summary.json")).unwrap();
     std::fs::write(
         run.join("pilot-scan/summary.json"),

@@ -10,6 +10,7 @@ mod embedded;
 mod fixtures;
 mod fsutil;
 mod hash;
+mod identity;
 mod logging;
 mod progress;
 mod provenance;
@@ -25,6 +26,9 @@ pub use fixtures::{missing_fixture, require_fixtures, require_fixtures_with, ENV
 pub use fsutil::{replace_symlink, swap_dir, temp_dir_beside, write_atomic, write_atomic_with};
 pub use hash::{
     check_hash, copy_hashed, hash_path, parse_sums, sha256_bytes, sha256_file, FileHash, HashCheck,
+};
+pub use identity::{
+    identify, known_model, ConfigFingerprint, IdentityMethod, KnownModel, ModelIdentity, KNOWN_MODELS,
 };
 pub use logging::init_logging;
 pub use progress::progress_bar;

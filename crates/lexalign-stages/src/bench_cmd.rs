@@ -231,7 +231,7 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
     let gpu = matches!(device, Device::Cuda(_)).then(GpuPeak::start);
     let t = Instant::now();
     let src = RandomSource::new(&cfg, args.seed, device);
-    let opts = LoadOptions { device, kind, quant, double_quant: false, max_blocks: None };
+    let opts = LoadOptions { device, kind, quant, ..LoadOptions::default() }; // bnb kernel: auto, by device
     let mut model = build(&cfg, &src, &opts).context("building the random-weight model")?;
     sync(device);
     let build_s = t.elapsed().as_secs_f64();

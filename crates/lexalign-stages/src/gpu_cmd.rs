@@ -78,7 +78,7 @@ fn compare(model: Option<&std::path::Path>, dtype: &str) -> Result<i32> {
     let kind = if dtype == "bf16" { Kind::BFloat16 } else { Kind::Float };
     let tol = if dtype == "bf16" { BF16_TOL } else { F32_TOL };
     let load = |device| {
-        lexalign_model::load(&path, &LoadOptions { device, kind, quant: QuantMode::None, double_quant: false, max_blocks: None })
+        lexalign_model::load(&path, &LoadOptions { device, kind, quant: QuantMode::None, ..LoadOptions::default() })
     };
     let cpu = load(Device::Cpu)?;
     let layers: Vec<usize> = (0..cpu.model.num_hidden_states()).collect();

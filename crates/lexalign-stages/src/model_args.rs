@@ -1,4 +1,4 @@
-//! `--model --device --dtype --quant --double-quant --threads`.
+//! `--model --device --dtype --quant --double-quant --bnb-kernel --model-id --threads`.
 
 use anyhow::{Context, Result};
 use clap::builder::{PossibleValue, PossibleValuesParser};
@@ -32,9 +32,31 @@ pub struct ModelArgs {
     /// less memory, slower). By default they are dequantized once after loading.
     #[arg(long)]
     pub low_memory: bool,
+    /// Whose 4-bit rounding to reproduce: auto (bitsandbytes' CUDA kernel on a GPU, its CPU
+    /// path otherwise) | cpu | cuda. `cuda` on a CPU reproduces a GPU run's bytes.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "cpu", "cuda"])]
+    pub bnb_kernel: String,
+    /// Assert the model's identity (a registry id such as lugha-llama-8b-wura) for a copy the
+    /// registry cannot recognise; recorded as asserted. Refused if its configuration differs.
+    #[arg(long)]
+    pub model_id: Option<String>,
+    /// The model's SHA-256, already computed by the caller (`cargo xtask reproduce` hashes an
+    /// 8B checkpoint once and passes it to every stage).
+    #[arg(long, hide = true, value_parser = parse_sha256)]
+    pub model_sha256: Option<String>,
     /// Torch intra-op threads (recorded; fixed for reproducible CPU numbers).
     #[arg(long, default_value_t = 2, value_parser = parse_threads)]
     pub threads: usize,
+}
+
+/// `--model-sha256`: 64 hex digits (lower-cased).
+pub fn parse_sha256(s: &str) -> Result<String, String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s)
+    } else {
+        Err(format!("`{s}` is not a SHA-256 (64 hex digits)"))
+    }
 }
 
 // Clap value parsers: a bad flag value is refused while the command line is parsed (exit 2,
@@ -126,7 +148,11 @@ pub struct LoadedRun {
     pub double_quant: bool,
     pub notes: Vec<String>,
     pub threads: usize,
-    /// The model's SHA-256, computed on first use (an 8B checkpoint takes a while to hash).
+    /// bitsandbytes rounding used for the 4-bit weights.
+    pub bnb_kernel: lexalign_quant::Kernel,
+    model_id: Option<String>,
+    /// The model's SHA-256: `--model-sha256`, else computed on first use (an 8B checkpoint
+    /// takes a while to hash).
     model_hash: std::sync::OnceLock<lexalign_run::FileHash>,
 }
 
@@ -149,14 +175,16 @@ impl ModelArgs {
             None => default_quant,
         };
         let path = self.model_path()?;
-        let opts = LoadOptions { device, kind, quant, double_quant: self.double_quant, max_blocks };
+        let bnb_kernel = lexalign_quant::KernelChoice::parse(&self.bnb_kernel)?;
+        let opts = LoadOptions { device, kind, quant, double_quant: self.double_quant, max_blocks, bnb_kernel };
         log::info!(
-            "loading {} on {} ({}, quant {}{})",
+            "loading {} on {} ({}, quant {}{}{})",
             path.display(),
             device_name(device),
             kind_name(kind),
             quant.name(),
-            if self.double_quant { " + double quant" } else { "" }
+            if self.double_quant { " + double quant" } else { "" },
+            if quant == QuantMode::None { String::new() } else { format!(", bitsandbytes {} rounding", opts.kernel().as_str()) }
         );
         let model = lexalign_model::load(&path, &opts).with_context(|| format!("cannot load model {}", path.display()))?;
         let mut notes = Vec::new();
@@ -168,6 +196,10 @@ impl ModelArgs {
             }
             notes.push(n);
         }
+        let model_hash = std::sync::OnceLock::new();
+        if let Some(sha) = &self.model_sha256 {
+            let _ = model_hash.set(lexalign_run::FileHash { path: path.display().to_string(), sha256: sha.clone() });
+        }
         Ok(LoadedRun {
             model,
             model_path: path,
@@ -177,7 +209,9 @@ impl ModelArgs {
             double_quant: self.double_quant,
             notes,
             threads: self.threads,
-            model_hash: std::sync::OnceLock::new(),
+            bnb_kernel: opts.kernel(),
+            model_id: self.model_id.clone(),
+            model_hash,
         })
     }
 }
@@ -197,33 +231,52 @@ impl LoadedRun {
     /// A provenance record with the model, device, dtype, quantization and threads filled in.
     pub fn provenance(&self, stage: &str) -> Result<Provenance> {
         let quant = format!("{}{}", self.quant.name(), if self.double_quant { "+dq" } else { "" });
-        let hash = match self.model_hash.get() {
-            Some(h) => h.clone(),
-            None => {
-                let h = lexalign_run::hash_path(&self.model_path)?;
-                self.model_hash.get_or_init(|| h).clone()
-            }
-        };
+        let sha = self.model_sha256()?;
         let mut p = Provenance::collect()
             .stage(stage)
             .tch_version("0.24.0")
             .torch_version(lexalign_model::TORCH_VERSION)
-            .model_hashed(&self.model_path, hash.sha256)
+            .model_hashed(&self.model_path, sha)
             .device(self.device.clone())
             .dtype(self.dtype.clone())
             .quant(quant)
             .threads(self.threads);
         p = p.setting("model_name", &self.model.info.name)?;
         p = p.setting("model_format", self.model.info.format)?;
+        if let Some(id) = self.identity()? {
+            p = p.setting("model_identity", id)?;
+        }
+        if self.quant != QuantMode::None {
+            p = p.setting("bnb_kernel", self.bnb_kernel.as_str())?;
+        }
         if !self.notes.is_empty() {
             p = p.setting("notes", &self.notes)?;
         }
         Ok(p)
     }
 
-    /// Whether this is the embedded English-only demo model (its numbers are never the paper's).
+    /// The model's SHA-256 (`--model-sha256`, else hashed once).
+    pub fn model_sha256(&self) -> Result<String> {
+        if let Some(h) = self.model_hash.get() {
+            return Ok(h.sha256.clone());
+        }
+        let h = lexalign_run::hash_path(&self.model_path)?;
+        Ok(self.model_hash.get_or_init(|| h).sha256.clone())
+    }
+
+    /// Which known model this is (weights SHA-256, config + name, or `--model-id`), if any.
+    pub fn identity(&self) -> Result<Option<lexalign_run::ModelIdentity>> {
+        let fp = self.model.model.cfg.fingerprint();
+        lexalign_run::identify(&self.model_sha256()?, &fp, &self.model.info.name, self.model_id.as_deref())
+    }
+
+    /// Whether this is the embedded English-only demo model (its numbers are never the paper's):
+    /// identified as smollm2-135m by the registry (a renamed copy too, by its SHA-256).
     pub fn is_demo_model(&self) -> bool {
-        self.model.info.name.to_lowercase().contains("smollm")
+        match self.identity() {
+            Ok(Some(id)) => id.id == lexalign_run::SMOLLM2_135M.name,
+            _ => self.model.info.name.to_lowercase().contains("smollm"),
+        }
     }
 }
 
@@ -245,5 +298,7 @@ mod tests {
         assert!(parse_layer_spec("0,,2").unwrap_err().contains("`` is not a layer number"));
         assert!(parse_device("cuda:x").unwrap_err().contains("unknown device"));
         assert_eq!(parse_device("cuda:1"), Ok("cuda:1".into()));
+        assert_eq!(parse_sha256(&"AB".repeat(32)), Ok("ab".repeat(32)));
+        assert!(parse_sha256("abc").unwrap_err().contains("64 hex digits"));
     }
 }

@@ -182,9 +182,9 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
     let n_blocks = run.model.model.cfg.num_hidden_layers;
     let mut notes = Vec::new();
     if run.device == "cpu" {
-        notes.push(
-            "the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string(),
-        );
+        // bf16 on the CPU (`--dtype bf16`) is the authors' compute dtype: the base and the
+        // forward in bf16, the LoRA A/B and AdamW state in f32 (as peft keeps them).
+        notes.push(format!("the authors computed in bf16 on a GPU; this CPU run computes in {}", run.dtype));
     }
     if run.quant != QuantMode::None {
         notes.push("4-bit weights of the loaded blocks dequantized once (bit-identical to dequantizing at every forward)".to_string());

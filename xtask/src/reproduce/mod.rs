@@ -121,6 +121,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     let control_model = lexalign_run::DEFAULT_MODEL.path_in(&assets.paths.cache);
     let ctx = Ctx {
         model: model.clone(),
+        model_sha256: inputs.model_sha256.clone(),
         study_model,
         control_model,
         paper_data: paper_data.clone(),

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 /// What a stage is given.
 pub struct Ctx {
     pub model: PathBuf,
+    /// `model`'s SHA-256, hashed once per reproduce and passed on (`--model-sha256`) so that no
+    /// stage hashes an 8B checkpoint again.
+    pub model_sha256: String,
     /// The multilingual model of the Korean-English / Swahili-English study (default: the
     /// embedded Gemma 3 270M) and its English-only negative control (the embedded SmolLM2).
     pub study_model: PathBuf,
@@ -141,6 +144,8 @@ fn model_args(c: &Ctx) -> Vec<OsString> {
         c.device.clone().into(),
         "--threads".into(),
         c.threads.to_string().into(),
+        "--model-sha256".into(),
+        c.model_sha256.clone().into(),
     ]
 }
 
@@ -183,6 +188,7 @@ mod tests {
         );
         let c = Ctx {
             model: "/m.gguf".into(),
+            model_sha256: "ab".repeat(32),
             study_model: "/g.gguf".into(),
             control_model: "/m.gguf".into(),
             paper_data: "/p".into(),
@@ -195,7 +201,11 @@ mod tests {
             .iter()
             .map(|s| s.to_string_lossy().into_owned())
             .collect();
-        assert_eq!(eval.join(" "), "--model /m.gguf --paper-data /p --device cpu --threads 2 --adapter /r/tli-train/adapter");
+        let sha = "ab".repeat(32);
+        assert_eq!(
+            eval.join(" "),
+            format!("--model /m.gguf --paper-data /p --device cpu --threads 2 --model-sha256 {sha} --adapter /r/tli-train/adapter")
+        );
         let args = |c: &Ctx, i: usize| (STAGES[i].args)(c).iter().map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
         assert!(!args(&c, 4).contains("--laser"), "no LASER-2 folder, no flag");
         let with = Ctx { laser: Some("/laser".into()), ..c };

@@ -62,7 +62,9 @@ pub fn merge(model: &mut Decoder) -> Result<()> {
     Ok(())
 }
 
-/// Quantises `w` (the shape of `like`) with `like`'s type, block size and double-quant setting.
+/// Quantises `w` (the shape of `like`) with `like`'s type, block size, double-quant setting and
+/// rounding kernel (bitsandbytes' CUDA rounding for a model loaded for a GPU, as peft's merge
+/// re-quantizes on the weight's device).
 fn requantize_like(like: &Quant4Weight, w: &Tensor, device: Device) -> Result<Quant4Weight> {
-    Quant4Weight::quantize(w, like.quant_type, like.blocksize as usize, like.is_double_quant(), device)
+    Quant4Weight::quantize(w, like.quant_type, like.blocksize as usize, like.is_double_quant(), like.kernel, device)
 }
