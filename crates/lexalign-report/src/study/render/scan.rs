@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{f3, figure_paths, s3};
 use crate::fmt::md_cell;
-use crate::study::load::{PairStudy, ScanRow, EVAL_POOLING, PILOT_POOLING};
+use crate::study::load::{PairStudy, ScanRow, ScanStage, EVAL_POOLING, PILOT_POOLING};
 use crate::study::values::chance;
 
 pub(super) fn sizes_md(p: &PairStudy) -> String {
@@ -81,6 +81,21 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy) {
     }
     let _ = writeln!(s, "{para}\n");
 
+    control_md(s, p, sc, b, &model);
+    super::laser::laser_md(s, p);
+    s.push_str(&scan_table_md(p));
+    let [scan_fig, _] = figure_paths(p.pair);
+    let _ = writeln!(s, "\n![{scan_fig}](../{scan_fig})\n");
+    let _ = writeln!(
+        s,
+        "Per hidden state: raw pair cosine, shuffled-pair cosine and centred pair cosine (`{EVAL_POOLING}`), with centred CSLS P@1; left {model}, right the English-only control.\n"
+    );
+}
+
+/// The English-only negative control's paragraph, against the main model's best row `b`.
+fn control_md(s: &mut String, p: &PairStudy, sc: &ScanStage, b: &ScanRow, model: &str) {
+    let lang = p.pair.source_language();
+    let g = |r: &ScanRow, c: &str| r.get(c);
     match &sc.control {
         None => {
             let _ = writeln!(s, "The English-only negative control is not in this run (`{}/negative-control/`).\n", p.pair.scan_stage());
@@ -118,14 +133,6 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy) {
             }
         }
     }
-    super::laser::laser_md(s, p);
-    s.push_str(&scan_table_md(p));
-    let [scan_fig, _] = figure_paths(p.pair);
-    let _ = writeln!(s, "\n![{scan_fig}](../{scan_fig})\n");
-    let _ = writeln!(
-        s,
-        "Per hidden state: raw pair cosine, shuffled-pair cosine and centred pair cosine (`{EVAL_POOLING}`), with centred CSLS P@1; left {model}, right the English-only control.\n"
-    );
 }
 
 /// The scan table: the multilingual model at its best layer and at hidden state 2, the
