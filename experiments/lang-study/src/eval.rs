@@ -5,7 +5,7 @@
 //! cosines (raw and centred), and a paired bootstrap CI of the change in centred CSLS P@1; per
 //! layer, Welch's test of the gain on trained vs held-out pairs.
 
-use crate::data::{study_pairs_in, LangPair};
+use crate::data::{study_pairs_in, LangPair, StudyPairs};
 use crate::scan::{first_file, stage_prefix, study_model};
 use anyhow::{Context, Result};
 use lexalign_stages::ModelArgs;
@@ -75,16 +75,7 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
-    let mut trained = s.train.clone();
-    if trained.len() > args.max_trained {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
-        trained.shuffle(&mut rng);
-        trained.truncate(args.max_trained);
-    }
-    let mut sets: Vec<(&str, Vec<Pair>)> = vec![("trained", trained), ("held-out", s.test.clone()), ("cldr", s.independent.clone())];
-    if !s.control.is_empty() {
-        sets.push(("control", s.control.clone()));
-    }
+    let sets = eval_sets(args, &s);
     // LASER-2's side of each set's CKA: TLI does not touch it, so it is embedded once.
     let laser_sides = match &laser {
         Some(l) => Some(sets.iter().map(|(n, p)| LaserSides::of_pairs(l, &pair_refs(p)).with_context(|| format!("LASER-2 on the {n} pairs"))).collect::<Result<Vec<_>>>()?),
@@ -111,30 +102,7 @@ pub fn run(args: &Args) -> Result<()> {
         let (after, cka_after) = scan_sets(&run, &sets, &opts, &format!("after {label}"), laser_sides.as_deref())?;
         lexalign_model::lora::detach(&mut run.model.model);
         let secs = started.elapsed().as_secs_f64();
-        let mut metrics_csv = csv::Writer::from_writer(Vec::new());
-        let mut header = vec!["set".to_string(), "state".into(), "layer".into()];
-        header.extend(lexalign_scan::metric_header());
-        metrics_csv.write_record(&header)?;
-        let mut rows = Vec::new();
-        for ((name, pairs), (b, a)) in sets.iter().zip(before.iter().zip(&after)) {
-            for (slot, &layer) in layers.iter().enumerate() {
-                for (state, r) in [("before", b), ("after", a)] {
-                    let mut rec = vec![name.to_string(), state.to_string(), layer.to_string()];
-                    rec.extend(lexalign_scan::metric_values(&r.layers[slot].metrics)?);
-                    metrics_csv.write_record(&rec)?;
-                }
-                rows.push(change_row(name, pairs.len(), layer, slot, b, a, args.bootstrap, args.seed)?);
-            }
-        }
-        let mut gains = Vec::new();
-        for (slot, &layer) in layers.iter().enumerate() {
-            for (vi, name) in sets.iter().map(|(n, _)| *n).enumerate().skip(1) {
-                gains.push(gain_test(layer, name, slot, (&before[0], &after[0]), (&before[vi], &after[vi])));
-            }
-        }
-        lexalign_run::write_atomic(out.join("metrics.csv"), metrics_csv.into_inner()?)?;
-        lexalign_run::write_atomic(out.join("changes.csv"), to_csv(&rows)?)?;
-        lexalign_run::write_atomic(out.join("gain_tests.csv"), to_csv(&gains)?)?;
+        write_tables(&out, &sets, &layers, (&before, &after), args)?;
         if laser_sides.is_some() {
             lexalign_run::write_atomic(out.join("cka.csv"), to_csv(&crate::laser::changes(&cka_before, &cka_after))?)?;
         }
@@ -158,6 +126,58 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let prov = run.provenance(&stage)?;
     prov.data_file(first_file(&s.files))?.seed(args.seed).write(&args.out)?;
+    Ok(())
+}
+
+/// The sets measured before and after: the trained pairs (a seeded sample of at most
+/// `--max-trained`), the held-out pairs, the CLDR pairs, and the control pairs where the pair has them.
+fn eval_sets<'a>(args: &Args, s: &StudyPairs) -> Vec<(&'a str, Vec<Pair>)> {
+    let mut trained = s.train.clone();
+    if trained.len() > args.max_trained {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+        trained.shuffle(&mut rng);
+        trained.truncate(args.max_trained);
+    }
+    let mut sets: Vec<(&str, Vec<Pair>)> = vec![("trained", trained), ("held-out", s.test.clone()), ("cldr", s.independent.clone())];
+    if !s.control.is_empty() {
+        sets.push(("control", s.control.clone()));
+    }
+    sets
+}
+
+/// `metrics.csv` (every metric, before and after), `changes.csv` (per set and layer, with the
+/// paired tests) and `gain_tests.csv` (trained gain vs each other set's) of one adapter.
+fn write_tables(
+    out: &std::path::Path,
+    sets: &[(&str, Vec<Pair>)],
+    layers: &[usize],
+    (before, after): (&[ScanResult], &[ScanResult]),
+    args: &Args,
+) -> Result<()> {
+    let mut metrics_csv = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["set".to_string(), "state".into(), "layer".into()];
+    header.extend(lexalign_scan::metric_header());
+    metrics_csv.write_record(&header)?;
+    let mut rows = Vec::new();
+    for ((name, pairs), (b, a)) in sets.iter().zip(before.iter().zip(after)) {
+        for (slot, &layer) in layers.iter().enumerate() {
+            for (state, r) in [("before", b), ("after", a)] {
+                let mut rec = vec![name.to_string(), state.to_string(), layer.to_string()];
+                rec.extend(lexalign_scan::metric_values(&r.layers[slot].metrics)?);
+                metrics_csv.write_record(&rec)?;
+            }
+            rows.push(change_row(name, pairs.len(), layer, slot, b, a, args.bootstrap, args.seed)?);
+        }
+    }
+    let mut gains = Vec::new();
+    for (slot, &layer) in layers.iter().enumerate() {
+        for (vi, name) in sets.iter().map(|(n, _)| *n).enumerate().skip(1) {
+            gains.push(gain_test(layer, name, slot, (&before[0], &after[0]), (&before[vi], &after[vi])));
+        }
+    }
+    lexalign_run::write_atomic(out.join("metrics.csv"), metrics_csv.into_inner()?)?;
+    lexalign_run::write_atomic(out.join("changes.csv"), to_csv(&rows)?)?;
+    lexalign_run::write_atomic(out.join("gain_tests.csv"), to_csv(&gains)?)?;
     Ok(())
 }
 
