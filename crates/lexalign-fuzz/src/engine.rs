@@ -204,6 +204,37 @@ pub fn start_watchdog(limit: Duration, epoch: Instant) {
     });
 }
 
+/// The `i`-th input: the seeds first, unmutated, then mutants of a seed (with its integer-field
+/// map) or of any corpus entry, cut to the target's length limit.
+fn next_input(rng: &mut ChaCha8Rng, input: &mut Vec<u8>, i: usize, seeds: &[Seed], corpus: &[Vec<u8>], target: &Target) {
+    input.clear();
+    let n_seeds = seeds.len();
+    if i < n_seeds {
+        input.extend_from_slice(&seeds[i].bytes);
+    } else {
+        // A seed (with its integer-field map) a third of the time, else any corpus entry.
+        let from_seed = rng.gen_bool(0.35);
+        let idx = if from_seed { rng.gen_range(0..n_seeds) } else { rng.gen_range(0..corpus.len()) };
+        input.extend_from_slice(&corpus[idx]);
+        if from_seed && !seeds[idx].ints.is_empty() && rng.gen_bool(0.6) {
+            for _ in 0..rng.gen_range(1..=2) {
+                mutate_known_int(rng, input, &seeds[idx].ints);
+            }
+            if rng.gen_bool(0.5) {
+                let other = &corpus[rng.gen_range(0..corpus.len())];
+                mutate_once(rng, input, other, target.dict);
+            }
+        } else {
+            let rounds = 1 << rng.gen_range(0..4);
+            for _ in 0..rounds {
+                let other = &corpus[rng.gen_range(0..corpus.len())];
+                mutate_once(rng, input, other, target.dict);
+            }
+        }
+        input.truncate(target.max_len);
+    }
+}
+
 /// Fuzzes one target within `budget`.
 pub fn run(target: &Target, budget: &Budget, epoch: Instant) -> Result<Report> {
     install_quiet_hook();
@@ -231,33 +262,7 @@ pub fn run(target: &Target, budget: &Budget, epoch: Instant) -> Result<Report> {
         if report.execs % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        input.clear();
-        let i = report.execs as usize;
-        if i < n_seeds {
-            input.extend_from_slice(&seeds[i].bytes);
-        } else {
-            // A seed (with its integer-field map) a third of the time, else any corpus entry.
-            let from_seed = rng.gen_bool(0.35);
-            let idx = if from_seed { rng.gen_range(0..n_seeds) } else { rng.gen_range(0..corpus.len()) };
-            input.extend_from_slice(&corpus[idx]);
-            if from_seed && !seeds[idx].ints.is_empty() && rng.gen_bool(0.6) {
-                for _ in 0..rng.gen_range(1..=2) {
-                    mutate_known_int(&mut rng, &mut input, &seeds[idx].ints);
-                }
-                if rng.gen_bool(0.5) {
-                    let other = &corpus[rng.gen_range(0..corpus.len())];
-                    mutate_once(&mut rng, &mut input, other, target.dict);
-                }
-            } else {
-                let rounds = 1 << rng.gen_range(0..4);
-                for _ in 0..rounds {
-                    let other = &corpus[rng.gen_range(0..corpus.len())];
-                    mutate_once(&mut rng, &mut input, other, target.dict);
-                }
-            }
-            input.truncate(target.max_len);
-        }
-
+        next_input(&mut rng, &mut input, report.execs as usize, &seeds, &corpus, target);
         guard::set_current_input(&input);
         let base = guard::live();
         guard::reset_peak();
