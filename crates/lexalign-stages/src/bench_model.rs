@@ -252,3 +252,36 @@ fn tli_case(model: &mut lexalign_model::LoadedModel, words: &[String], a: &Bench
 pub fn resolve(model: &Path) -> Result<PathBuf> {
     lexalign_gguf::resolve_model(Some(model))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys `cargo xtask bench` (xtask/src/bench/report.rs) and the anchors
+    /// (bench/anchor_common.py) read: the three must agree.
+    #[test]
+    fn the_json_line_has_the_fields_xtask_and_the_anchors_use() {
+        let line = BenchLine { tool: "lexalign".into(), case: "scan".into(), seconds: 1.5, tokens: 7, ..Default::default() };
+        let v: serde_json::Value = serde_json::from_str(&line.json_line().unwrap()).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let want = ["case", "layers", "load_s", "model", "padded_tokens", "peak_rss_bytes", "quant", "resident_weight_bytes", "seconds", "threads", "tokens", "tool", "words"];
+        assert_eq!(keys, want);
+        let anchors = include_str!("../../../bench/anchor_common.py");
+        for k in want {
+            assert!(anchors.contains(&format!("\"{k}\"")), "bench/anchor_common.py does not write `{k}`");
+        }
+        assert_eq!((v["seconds"].as_f64(), v["tokens"].as_u64()), (Some(1.5), Some(7)));
+    }
+
+    #[test]
+    fn word_files_refuse_empty_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("w.txt");
+        std::fs::write(&f, "물\n\nwater\n").unwrap();
+        let err = format!("{:#}", read_words(&f).unwrap_err());
+        assert!(err.contains("line 2"), "{err}");
+        std::fs::write(&f, "물\nwater\n").unwrap();
+        assert_eq!(read_words(&f).unwrap(), vec!["물", "water"]);
+    }
+}
