@@ -2,6 +2,7 @@
 //! paper's data; workspace tests; the full reproduction). Never links tch, so it builds before
 //! libtorch exists. Layout follows rust-analyzer's xtask: one module per subcommand.
 
+mod bench;
 mod doctor;
 mod gpu_check;
 mod lexicons;
@@ -32,6 +33,8 @@ enum Cmd {
     GpuCheck(gpu_check::GpuCheckArgs),
     /// Set up, run the whole workspace's tests, then `reproduce --check`.
     Test(test::TestArgs),
+    /// lexalign beside the transformers/peft anchors of bench/ (alternated repetitions, ratios, targets) into paper/generated/bench.md.
+    Bench(bench::BenchArgs),
     /// Set up, run every experiment stage in order into runs/<id>/, then regenerate the committed outputs.
     Reproduce(reproduce::ReproduceArgs),
 }
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         Cmd::GpuCheck(a) => gpu_check::run(&a),
         Cmd::Test(a) => test::run(&a),
         Cmd::Reproduce(a) => reproduce::run(&a),
+        Cmd::Bench(a) => bench::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

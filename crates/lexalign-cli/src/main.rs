@@ -33,7 +33,8 @@ enum Cmd {
     /// LASER-2 reference encoder: sentence vectors, and pair alignment in LASER-2 space.
     #[command(subcommand)]
     Laser(laser_cmd::LaserCmd),
-    /// Time the paper's workload on seeded random weights of a real shape (llama-3.1-8b or a config.json).
+    /// Time the paper's workload on seeded random weights of a real shape (llama-3.1-8b or a config.json),
+    /// or one case (`--model M --case words|load|scan|tli-step`, one JSON line) for `cargo xtask bench`.
     Bench(bench_cmd::BenchArgs),
     /// CUDA checks for `cargo xtask doctor` / `gpu-check` (exit 3: no CUDA device).
     #[command(subcommand, hide = true)]
@@ -94,7 +95,15 @@ fn run() -> Result<()> {
             println!("wrote {}", args.out.display());
         }
         Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock())?,
-        Cmd::Bench(args) => bench_cmd::print_report(&bench_cmd::run_bench(&args)?),
+        Cmd::Bench(args) => match (&args.model, &args.case.case) {
+            (Some(m), Some(case)) => {
+                let model = lexalign_stages::bench_model::resolve(m)?;
+                if let Some(line) = lexalign_stages::bench_model::run_case(&args, &model, case)? {
+                    println!("{}", line.json_line()?);
+                }
+            }
+            _ => bench_cmd::print_report(&bench_cmd::run_bench(&args)?),
+        },
         Cmd::Gpu(c) => std::process::exit(gpu_cmd::run_gpu(&c)?),
         Cmd::Memory { model, project_config } => memory::run_memory(&model, project_config.as_deref())?,
         Cmd::Convert { gguf, out, force } => convert_cmd::run_convert(&gguf, &out, force)?,

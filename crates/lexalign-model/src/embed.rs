@@ -88,8 +88,7 @@ impl LoadedModel {
         // Words are batched by token length (longest first) so that padding stays small, then
         // put back in input order; each row's result does not depend on its batch (right padding).
         let rows: Vec<Vec<i64>> = words.iter().map(|w| self.tokenizer.encode_content(w)).collect::<Result<_>>()?;
-        let mut order: Vec<usize> = (0..words.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(rows[i].len()));
+        let order = length_order(&rows);
         let mut parts: Vec<Vec<Vec<Tensor>>> = poolings.iter().map(|_| layers.iter().map(|_| Vec::new()).collect()).collect();
         let _guard = tch::no_grad_guard();
         let (mut done, mut real, mut padded) = (0, 0usize, 0usize);
@@ -125,6 +124,28 @@ impl LoadedModel {
                 vectors: per_layer.into_iter().map(|p| Tensor::cat(&p, 0).index_select(0, &inverse)).collect(),
             })
             .collect())
+    }
+}
+
+/// Row indices longest first (stable), the order [`LoadedModel::embed_multi`] batches in.
+fn length_order(rows: &[Vec<i64>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(rows[i].len()));
+    order
+}
+
+impl LoadedModel {
+    /// (real tokens, tokens once each batch is padded to its longest row) of `embed_multi` over
+    /// `words` in batches of `batch_size` (for the benchmark's padding fraction).
+    pub fn padding(&self, words: &[&str], batch_size: usize) -> Result<(usize, usize)> {
+        let rows: Vec<Vec<i64>> = words.iter().map(|w| self.tokenizer.encode_content(w)).collect::<Result<_>>()?;
+        let order = length_order(&rows);
+        let (mut real, mut padded) = (0, 0);
+        for chunk in order.chunks(batch_size.max(1)) {
+            real += chunk.iter().map(|&i| rows[i].len()).sum::<usize>();
+            padded += chunk.len() * chunk.iter().map(|&i| rows[i].len()).max().unwrap_or(0);
+        }
+        Ok((real, padded))
     }
 }
 

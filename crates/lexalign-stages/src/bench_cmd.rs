@@ -26,10 +26,16 @@ use lexalign_model::{lora, DeviceArg, ModelConfig, QuantMode};
 use crate::memory::{gib, peak_rss_bytes, project, LLAMA31_8B_CONFIG};
 
 #[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["random_weights", "model"]))]
 pub struct BenchArgs {
     /// `llama-3.1-8b` (the shape of Lugha-Llama-8B-wura) or a config.json path.
     #[arg(long, value_name = "NAME|CONFIG")]
-    pub random_weights: String,
+    pub random_weights: Option<String>,
+    /// A real model (an embedded name or a path) for one `--case` (see `bench_model`).
+    #[arg(long, requires = "case")]
+    pub model: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub case: crate::bench_model::CaseArgs,
     /// auto | cpu | cuda | cuda:N
     #[arg(long, default_value = "auto", value_parser = crate::model_args::parse_device)]
     pub device: String,
@@ -39,7 +45,7 @@ pub struct BenchArgs {
     /// nf4 (the authors' pilot and training) | fp4 | none (dense weights in the compute dtype).
     #[arg(long, default_value = "nf4", value_parser = ["none", "nf4", "fp4"])]
     pub quant: String,
-    /// Words of the pilot scan.
+    /// Words of the pilot scan (with `--case words --source lexicons`: of the word file).
     #[arg(long, default_value_t = 10_000, value_parser = crate::model_args::at_least_one)]
     pub words: usize,
     /// Words per forward in the scan and eval.
@@ -227,7 +233,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
         log::info!("{n}");
     }
     let quant: QuantMode = args.quant.parse()?;
-    let (label, cfg) = bench_config(&args.random_weights)?;
+    let spec = args.random_weights.as_deref().context("give --random-weights NAME|CONFIG")?;
+    let (label, cfg) = bench_config(spec)?;
     let gpu = matches!(device, Device::Cuda(_)).then(GpuPeak::start);
     let t = Instant::now();
     let src = RandomSource::new(&cfg, args.seed, device);

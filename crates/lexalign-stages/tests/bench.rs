@@ -14,7 +14,9 @@ const SMALL: &str = r#"{"architectures":["LlamaForCausalLM"],"model_type":"llama
 
 fn args(config: &str, quant: &str, dtype: &str) -> BenchArgs {
     BenchArgs {
-        random_weights: config.into(),
+        random_weights: Some(config.into()),
+        model: None,
+        case: Default::default(),
         device: "cpu".into(),
         dtype: dtype.into(),
         quant: quant.into(),
