@@ -143,6 +143,9 @@ fn model_args(a: &BenchArgs, model: &Path) -> ModelArgs {
         double_quant: false,
         low_memory: a.case.low_memory,
         threads: a.threads,
+        bnb_kernel: "auto".into(),
+        model_id: None,
+        model_sha256: None,
     }
 }
 
