@@ -20,7 +20,9 @@
 //! sign: we count those elements and allow [`GAP_FACTOR`] times peft's own count.
 //! Seen on the CPU (libtorch 2.11 here, torch 2.11 for the fixture): peft bf16 vs f32: loss 5.6e-4,
 //! gradients 2.5e-2 relative, 48 flipped updates; lexalign bf16 vs peft bf16: loss 6e-8,
-//! gradients and updated weights bit-identical.
+//! gradients and updated weights bit-identical. With lora_dropout 0.05 (same masks: same generator,
+//! same draw order) the gradients are bit-identical too; with the dropout applied in bf16 before the
+//! cast to f32 (lexalign before this test) they were 2.3e-2 relative off, as far as bf16 from f32.
 
 mod common;
 
@@ -74,10 +76,17 @@ struct StepOut {
     after: Vec<(String, Tensor)>,
 }
 
-fn lexalign_step(kind: Kind, r: &serde_json::Value) -> StepOut {
+/// lexalign's step on the fixture; `dropout`: the reference's lora_dropout and seed instead of 0.
+fn lexalign_step(kind: Kind, r: &serde_json::Value, dropout: bool) -> StepOut {
     let mut m = tiny_model(kind);
     assert_eq!(m.embed_tokens.kind(), kind);
     lora::load_peft(&mut m, &dir().join("initial_adapter"), true).unwrap();
+    let p = if dropout { r["dropout"].as_f64().unwrap() } else { 0.0 };
+    for block in m.layers.iter_mut() {
+        for module in ["q_proj", "v_proj"] {
+            lora::linear_mut(block, module).lora.as_mut().unwrap().dropout = p;
+        }
+    }
     let params = lora::trainable_params(&m);
     assert!(params.iter().all(|(_, t)| t.kind() == Kind::Float), "the adapter must stay f32 on a {kind:?} base, as in peft");
     let cfg = TrainConfig {
@@ -87,6 +96,8 @@ fn lexalign_step(kind: Kind, r: &serde_json::Value) -> StepOut {
         ..TrainConfig::default()
     };
     assert_eq!(cfg.pooling, "mean");
+    // Dropout masks come from the CPU generator in forward order, as in torch.
+    tch::manual_seed(r["dropout_seed"].as_i64().unwrap());
     let loss = tokenized_loss(&m, &rows(r, "anchors"), &rows(r, "positives"), &cfg, true).unwrap();
     loss.backward();
     let grads: Vec<(String, Tensor)> =
@@ -143,7 +154,7 @@ fn bf16_step_matches_peft() {
     let (pb_loss, pf_loss) = (r["bf16_loss"].as_f64().unwrap(), r["f32_loss"].as_f64().unwrap());
 
     // f32: lexalign's step is peft's step.
-    let f = lexalign_step(Kind::Float, &r);
+    let f = lexalign_step(Kind::Float, &r, false);
     let f_grad = rel_dist(&f.grads, &pf_grads);
     let (f_w, f_flips) = weight_gap(&f.after, &pf_after, lr);
     println!("f32: loss rust {:.8} peft {pf_loss:.8} (diff {:.2e}); grads max rel {f_grad:.2e}; weights max {f_w:.2e}, {f_flips} flips", f.loss, (f.loss - pf_loss).abs());
@@ -159,7 +170,7 @@ fn bf16_step_matches_peft() {
     assert!(gap_loss > 1e-5 && gap_grad > 1e-4, "bf16 barely changes peft's step: the fixture does not test bf16");
 
     // bf16: lexalign's bf16 step is as close to peft's bf16 step as bf16 is to f32.
-    let b = lexalign_step(Kind::BFloat16, &r);
+    let b = lexalign_step(Kind::BFloat16, &r, false);
     let b_grad = rel_dist(&b.grads, &pb_grads);
     let (b_w, b_flips) = weight_gap(&b.after, &pb_after, lr);
     let (b_loss, own_gap) = ((b.loss - pb_loss).abs(), (b.loss - f.loss).abs());
@@ -171,6 +182,29 @@ fn bf16_step_matches_peft() {
     let f_vs_pb = rel_dist(&f.grads, &pb_grads);
     assert!(f_vs_pb > GAP_FACTOR * gap_grad, "an f32 step ({f_vs_pb:e}) passes the bf16 tolerance: the test cannot fail");
     assert!(b_flips as f64 <= GAP_FACTOR * gap_flips.max(1) as f64, "bf16 weights: {b_flips} update signs differ from peft's ({gap_flips} between peft bf16 and f32)");
+}
+
+/// The same step with the authors' lora_dropout 0.05: the masks are drawn alike here and in torch
+/// (same generator, same order), and in bf16 the input is cast to f32 before the dropout as in
+/// peft (dropping out in bf16 and casting after rounds the 1/(1-p) scaling to bf16).
+#[test]
+fn bf16_dropout_step_matches_peft() {
+    let Some(r) = reference() else { return };
+    let (pb, pf) = (peft(&r, "bf16_dropout", "grads"), peft(&r, "f32_dropout", "grads"));
+    let (pb_loss, pf_loss) = (r["bf16_dropout_loss"].as_f64().unwrap(), r["f32_dropout_loss"].as_f64().unwrap());
+    let f = lexalign_step(Kind::Float, &r, true);
+    let f_grad = rel_dist(&f.grads, &pf);
+    println!("f32 + dropout: loss rust {:.8} peft {pf_loss:.8}; grads max rel {f_grad:.2e}", f.loss);
+    assert!((f.loss - pf_loss).abs() < 1e-5 && f_grad < 1e-4, "f32 + dropout: loss {} vs {pf_loss}, grads {f_grad:e}", f.loss);
+    // The masks matter: the dropout-free gradients are far from these.
+    let no_dropout = rel_dist(&peft(&r, "f32", "grads"), &pf);
+    assert!(no_dropout > 1e-2, "dropout barely changes the step ({no_dropout:e})");
+    let gap = rel_dist(&pb, &pf);
+    let b = lexalign_step(Kind::BFloat16, &r, true);
+    let b_grad = rel_dist(&b.grads, &pb);
+    println!("bf16 + dropout: loss rust {:.8} peft {pb_loss:.8}; grads max rel {b_grad:.2e} (peft bf16 vs f32 {gap:.2e})", b.loss);
+    assert!((b.loss - pb_loss).abs() <= GAP_FACTOR * (pb_loss - pf_loss).abs(), "bf16 + dropout loss {} vs {pb_loss}", b.loss);
+    assert!(b_grad <= GAP_FACTOR * gap, "bf16 + dropout gradients {b_grad:e} > {GAP_FACTOR} x peft's bf16 gap {gap:e}");
 }
 
 #[test]
