@@ -79,11 +79,13 @@ impl Linear {
         match &self.lora {
             None => y,
             Some(l) => {
-                let xin = if train && l.dropout > 0.0 { x.dropout(l.dropout, true) } else { x.shallow_clone() };
-                // peft casts the input to the adapter's dtype (f32 adapters on a bf16 base), adds
-                // the base output to the adapter's in the wider dtype, and casts the sum back
-                // (`(result + lora_B(lora_A(x)) * scaling).to(result.dtype)`): one rounding.
-                let xin = xin.to_kind(l.a.kind());
+                // peft (0.21 `lora.Linear.forward`) casts the input to the adapter's dtype (f32
+                // adapters on a bf16 base) before the dropout, so the 1/(1-p) scaling is not
+                // rounded to bf16; it adds the base output to the adapter's in the wider dtype and
+                // casts the sum back (`(result + lora_B(lora_A(dropout(x))) * scaling).to(result.dtype)`):
+                // one rounding. In f32 the cast is a no-op (same bits as dropout-then-cast).
+                let xin = x.to_kind(l.a.kind());
+                let xin = if train && l.dropout > 0.0 { xin.dropout(l.dropout, true) } else { xin };
                 let up = xin.matmul(&l.a.tr()).matmul(&l.b.tr()) * l.scale;
                 if up.kind() == y.kind() { y + up } else { (y.to_kind(up.kind()) + up).to_kind(x.kind()) }
             }

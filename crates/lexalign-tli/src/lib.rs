@@ -12,6 +12,7 @@ pub mod config;
 pub mod eval;
 pub mod loss;
 pub mod schedule;
+pub mod step;
 pub mod train;
 
 pub use adamw::AdamW;

@@ -7,13 +7,13 @@
 use crate::adamw::AdamW;
 use crate::checkpoint::{self, TrainerState};
 use crate::config::TrainConfig;
-use crate::loss::hardest_negative_triplet;
 use crate::schedule::LinearWarmup;
+use crate::step::{train_step, Step};
 use crate::Pair;
 use anyhow::{bail, Context, Result};
 use lexalign_model::lora::{self, LoraConfig};
 use lexalign_model::tokenize::WordTokenizer;
-use lexalign_model::{Decoder, PoolRequest};
+use lexalign_model::Decoder;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The step functions live in `crate::step`; re-exported so `train::batch_loss` keeps its path.
+pub use crate::step::{batch_loss, tokenized_loss};
 
 /// One row of `loss.csv`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,27 +81,6 @@ pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     idx
 }
 
-/// Loss of one batch of pairs (anchors: sources, positives: targets), differentiable.
-pub fn batch_loss(
-    model: &Decoder,
-    tok: &WordTokenizer,
-    batch: &[&Pair],
-    cfg: &TrainConfig,
-    train: bool,
-) -> Result<tch::Tensor> {
-    let req = PoolRequest {
-        layers: vec![cfg.target_layer],
-        pooling: cfg.pooling()?,
-    };
-    let src: Vec<&str> = batch.iter().map(|p| p.source.as_str()).collect();
-    let tgt: Vec<&str> = batch.iter().map(|p| p.target.as_str()).collect();
-    let a = tok.batch(&src, model.device)?;
-    let anchors = model.pooled(&a.input_ids, &a.masks, &req, train).remove(0);
-    let p = tok.batch(&tgt, model.device)?;
-    let positives = model.pooled(&p.input_ids, &p.masks, &req, train).remove(0);
-    Ok(hardest_negative_triplet(&anchors, &positives, cfg.margin))
-}
-
 /// Trains LoRA adapters on `model` (loaded with at least `target_layer` blocks; blocks beyond
 /// are never run). `on_step(done, total, loss)` is called after every step.
 pub fn train(
@@ -109,6 +91,55 @@ pub fn train(
     mut on_step: impl FnMut(usize, usize, f64),
 ) -> Result<TrainOutcome> {
     let cfg = &opts.cfg;
+    let pairs = training_pairs(model, pairs, cfg)?;
+    let n = pairs.len();
+    let spe = cfg.steps_per_epoch(n);
+    let total = spe * cfg.epochs;
+    let fp = checkpoint::fingerprint(&pairs);
+    let lora_cfg = prepare_model(model, opts)?;
+    let start = start_or_resume(model, opts, n, &fp)?;
+    let start_epoch = start.start_epoch;
+    let mut run = Run {
+        tok,
+        pairs: &pairs,
+        opts,
+        lora_cfg: &lora_cfg,
+        spe,
+        total,
+        sched: LinearWarmup { base_lr: cfg.lr, warmup: cfg.warmup_steps, total },
+        fp,
+        params: lora::trainable_params(model),
+        start,
+    };
+    let started = Instant::now();
+    let mut epochs_done = start_epoch;
+    let mut steps_run = 0usize;
+    let mut interrupted = false;
+    for epoch in start_epoch..cfg.epochs {
+        if opts.stop_after_epochs.is_some_and(|s| epoch >= s) {
+            interrupted = true;
+            break;
+        }
+        let (steps, stopped) = run.epoch(model, epoch, &mut on_step)?;
+        steps_run += steps;
+        if stopped {
+            interrupted = true;
+            break;
+        }
+        epochs_done = epoch + 1;
+        run.end_epoch(model, epochs_done)?;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let completed = epochs_done == cfg.epochs && !interrupted;
+    if completed {
+        write_final_adapter(model, &lora_cfg, cfg.seed, &opts.out)?;
+        write_loss_csv(&opts.out.join("loss.csv"), &run.start.log)?;
+    }
+    Ok(run.outcome(completed, interrupted, epochs_done, steps_run, secs))
+}
+
+/// The pairs training uses (the first `max_pairs`), after checking the config and the model.
+fn training_pairs(model: &Decoder, pairs: &[Pair], cfg: &TrainConfig) -> Result<Vec<Pair>> {
     cfg.validate()?;
     if model.layers.len() < cfg.target_layer {
         bail!(
@@ -125,20 +156,17 @@ pub fn train(
     if pairs.len() < 2 {
         bail!("training needs at least 2 pairs (got {})", pairs.len());
     }
-    let n = pairs.len();
-    let spe = cfg.steps_per_epoch(n);
-    let total = spe * cfg.epochs;
-    let sched = LinearWarmup {
-        base_lr: cfg.lr,
-        warmup: cfg.warmup_steps,
-        total,
-    };
-    let fp = checkpoint::fingerprint(&pairs);
+    Ok(pairs)
+}
+
+/// Creates the run folder, dequantizes 4-bit weights once and attaches fresh adapters; returns
+/// the adapter config the checkpoints are written with.
+fn prepare_model(model: &mut Decoder, opts: &TrainOptions) -> Result<LoraConfig> {
+    let cfg = &opts.cfg;
     let mut lora_cfg: LoraConfig = cfg.lora();
     lora_cfg.base_model_name_or_path = opts.base_model.clone();
     std::fs::create_dir_all(&opts.out)
         .with_context(|| format!("cannot create {}", opts.out.display()))?;
-
     let dequantized = dequantize_once(model);
     if dequantized > 0 {
         log::info!(
@@ -147,56 +175,52 @@ pub fn train(
         );
     }
     lora::attach(model, &lora_cfg, cfg.seed)?;
-    let Start {
-        mut adamw,
-        mut log,
-        start_epoch,
-        resumed_from,
-        mut last_good,
-    } = start_or_resume(model, opts, n, &fp)?;
-    let params = lora::trainable_params(model);
-    let n_trainable: i64 = params.iter().map(|(_, t)| t.numel() as i64).sum();
+    Ok(lora_cfg)
+}
 
-    let started = Instant::now();
-    let mut steps_run = 0usize;
-    let mut interrupted = false;
-    let mut epochs_done = start_epoch;
-    'epochs: for epoch in start_epoch..cfg.epochs {
-        if opts.stop_after_epochs.is_some_and(|s| epoch >= s) {
-            interrupted = true;
-            break;
-        }
-        let order = epoch_order(n, cfg.seed, epoch);
+/// What the epochs of one `train` call share; `start` carries the optimiser, the loss log and
+/// the last good checkpoint forward.
+struct Run<'a> {
+    tok: &'a WordTokenizer,
+    pairs: &'a [Pair],
+    opts: &'a TrainOptions,
+    lora_cfg: &'a LoraConfig,
+    spe: usize,
+    total: usize,
+    sched: LinearWarmup,
+    fp: String,
+    params: Vec<(String, tch::Tensor)>,
+    start: Start,
+}
+
+impl Run<'_> {
+    /// The steps of `epoch` (0-based); returns (steps run, interrupted by the flag).
+    fn epoch(&mut self, model: &Decoder, epoch: usize, on_step: &mut impl FnMut(usize, usize, f64)) -> Result<(usize, bool)> {
+        let cfg = &self.opts.cfg;
+        let order = epoch_order(self.pairs.len(), cfg.seed, epoch);
+        let mut steps = 0;
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            if opts
-                .interrupt
-                .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst))
-            {
-                interrupted = true;
-                break 'epochs;
+            if self.opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+                return Ok((steps, true));
             }
-            let k = epoch * spe + b;
+            let k = epoch * self.spe + b;
             tch::manual_seed((cfg.seed ^ k as u64) as i64);
-            let batch: Vec<&Pair> = chunk.iter().map(|&i| &pairs[i]).collect();
-            let lr = sched.lr(k);
-            let step = Step { k, epoch, lr, last_good: last_good.as_deref() };
-            let l = train_step(model, tok, &batch, cfg, &mut adamw, &params, &step)?;
-            log.push(LossRow {
-                step: k + 1,
-                epoch: epoch + 1,
-                loss: l,
-                lr,
-            });
-            steps_run += 1;
-            on_step(k + 1, total, l);
+            let batch: Vec<&Pair> = chunk.iter().map(|&i| &self.pairs[i]).collect();
+            let lr = self.sched.lr(k);
+            let step = Step { k, epoch, lr, last_good: self.start.last_good.as_deref() };
+            let l = train_step(model, self.tok, &batch, cfg, &mut self.start.adamw, &self.params, &step)?;
+            self.start.log.push(LossRow { step: k + 1, epoch: epoch + 1, loss: l, lr });
+            steps += 1;
+            on_step(k + 1, self.total, l);
         }
-        epochs_done = epoch + 1;
-        let el: Vec<f64> = log
-            .iter()
-            .filter(|r| r.epoch == epochs_done)
-            .map(|r| r.loss)
-            .collect();
+        Ok((steps, false))
+    }
+
+    /// Logs epoch `epochs_done` (1-based)'s mean loss, writes its checkpoint and `loss.csv`.
+    fn end_epoch(&mut self, model: &Decoder, epochs_done: usize) -> Result<()> {
+        let cfg = &self.opts.cfg;
+        let log = &self.start.log;
+        let el = epoch_losses(log, epochs_done);
         log::info!(
             "epoch {epochs_done}/{}: mean loss {:.4}",
             cfg.epochs,
@@ -204,49 +228,45 @@ pub fn train(
         );
         let state = TrainerState {
             epoch: epochs_done,
-            global_step: epochs_done * spe,
-            steps_per_epoch: spe,
-            total_steps: total,
-            n_pairs: n,
-            pairs_fingerprint: fp.clone(),
+            global_step: epochs_done * self.spe,
+            steps_per_epoch: self.spe,
+            total_steps: self.total,
+            n_pairs: self.pairs.len(),
+            pairs_fingerprint: self.fp.clone(),
             config: cfg.clone(),
             loss: log.clone(),
         };
-        last_good = Some(checkpoint::write_checkpoint(&opts.out, model, &lora_cfg, &adamw, &state)?);
-        write_loss_csv(&opts.out.join("loss.csv"), &log)?;
+        let dir = checkpoint::write_checkpoint(&self.opts.out, model, self.lora_cfg, &self.start.adamw, &state)?;
+        self.start.last_good = Some(dir);
+        write_loss_csv(&self.opts.out.join("loss.csv"), &self.start.log)
     }
-    let secs = started.elapsed().as_secs_f64();
-    let completed = epochs_done == cfg.epochs && !interrupted;
-    if completed {
-        write_final_adapter(model, &lora_cfg, cfg.seed, &opts.out)?;
-        write_loss_csv(&opts.out.join("loss.csv"), &log)?;
+
+    fn outcome(self, completed: bool, interrupted: bool, epochs_done: usize, steps_run: usize, secs: f64) -> TrainOutcome {
+        let log = self.start.log;
+        let last_epoch = epoch_losses(&log, epochs_done);
+        TrainOutcome {
+            completed,
+            interrupted,
+            epochs_done,
+            steps_done: log.len(),
+            total_steps: self.total,
+            steps_per_epoch: self.spe,
+            n_pairs: self.pairs.len(),
+            resumed_from_epoch: self.start.resumed_from,
+            first_loss: log.first().map(|r| r.loss),
+            final_epoch_mean_loss: (!last_epoch.is_empty())
+                .then(|| last_epoch.iter().sum::<f64>() / last_epoch.len() as f64),
+            n_trainable_params: self.params.iter().map(|(_, t)| t.numel() as i64).sum(),
+            mean_step_seconds: if steps_run > 0 { secs / steps_run as f64 } else { 0.0 },
+            train_seconds: secs,
+            loss: log,
+        }
     }
-    let last_epoch: Vec<f64> = log
-        .iter()
-        .filter(|r| r.epoch == epochs_done)
-        .map(|r| r.loss)
-        .collect();
-    Ok(TrainOutcome {
-        completed,
-        interrupted,
-        epochs_done,
-        steps_done: log.len(),
-        total_steps: total,
-        steps_per_epoch: spe,
-        n_pairs: n,
-        resumed_from_epoch: resumed_from,
-        first_loss: log.first().map(|r| r.loss),
-        final_epoch_mean_loss: (!last_epoch.is_empty())
-            .then(|| last_epoch.iter().sum::<f64>() / last_epoch.len() as f64),
-        n_trainable_params: n_trainable,
-        mean_step_seconds: if steps_run > 0 {
-            secs / steps_run as f64
-        } else {
-            0.0
-        },
-        train_seconds: secs,
-        loss: log,
-    })
+}
+
+/// The losses logged in epoch `epoch` (1-based).
+fn epoch_losses(log: &[LossRow], epoch: usize) -> Vec<f64> {
+    log.iter().filter(|r| r.epoch == epoch).map(|r| r.loss).collect()
 }
 
 /// Where training starts: fresh adapters and optimiser, or the last checkpoint with `--resume`.
@@ -291,70 +311,6 @@ fn start_or_resume(model: &mut Decoder, opts: &TrainOptions, n: usize, fp: &str)
         (false, None) => {}
     }
     Ok(start)
-}
-
-/// One optimisation step `k` (0-based) of `epoch`, for the messages of a non-finite stop.
-struct Step<'a> {
-    k: usize,
-    epoch: usize,
-    lr: f64,
-    last_good: Option<&'a Path>,
-}
-
-/// Loss, backward, AdamW update and zeroed gradients of one batch; returns the loss. A
-/// non-finite loss or update stops training before it reaches the weights or a checkpoint.
-fn train_step(
-    model: &Decoder,
-    tok: &WordTokenizer,
-    batch: &[&Pair],
-    cfg: &TrainConfig,
-    adamw: &mut AdamW,
-    params: &[(String, tch::Tensor)],
-    step: &Step,
-) -> Result<f64> {
-    let Step { k, epoch, lr, last_good } = *step;
-    let loss = batch_loss(model, tok, batch, cfg, true)?;
-    let l = loss.double_value(&[]);
-    if !l.is_finite() {
-        bail!(non_finite_stop(&format!("the loss became {l}"), k, epoch, last_good));
-    }
-    loss.backward();
-    adamw.step(params, lr);
-    for (_, p) in params {
-        let mut g = p.grad();
-        if g.defined() {
-            let _ = g.zero_();
-        }
-    }
-    // A finite loss can still give a non-finite update (too high a learning rate):
-    // those weights never reach a checkpoint either.
-    if let Some(name) = first_non_finite(params) {
-        bail!(non_finite_stop(&format!("the adapter weight `{name}` became NaN or Inf after the update"), k, epoch, last_good));
-    }
-    Ok(l)
-}
-
-/// The error of a step `k` (0-based) whose loss or update was not finite.
-fn non_finite_stop(what: &str, k: usize, epoch: usize, last_good: Option<&Path>) -> String {
-    let kept = match last_good {
-        Some(d) => format!("the last good checkpoint, {}, is kept", d.display()),
-        None => "no checkpoint had been written yet (the first is written when epoch 1 ends)".into(),
-    };
-    format!(
-        "training stopped at step {} (epoch {}): {what}; {kept}; lower --lr (or raise --warmup-steps) and train into a new --out",
-        k + 1,
-        epoch + 1
-    )
-}
-
-/// The name of the first trainable tensor holding a NaN or Inf, if any (one reduction per tensor).
-fn first_non_finite(params: &[(String, tch::Tensor)]) -> Option<String> {
-    tch::no_grad(|| {
-        params
-            .iter()
-            .find(|(_, t)| t.isfinite().all().int64_value(&[]) == 0)
-            .map(|(n, _)| n.clone())
-    })
 }
 
 /// Replaces the 4-bit base weights of the loaded blocks by their dequantized values in the

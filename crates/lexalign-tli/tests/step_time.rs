@@ -1,6 +1,8 @@
-//! Time per training step on the embedded model (f32, CPU), to compare with
+//! Time per training step on the embedded model (CPU), to compare with
 //! `bench/hf_peft_step.py` (HF transformers + peft, every block run) on the same batch and threads:
 //!     cargo test -p lexalign-tli --test step_time -- --ignored --nocapture
+//! `THREADS=n` sets the thread count (default 2), `DTYPE=bf16` the compute dtype (default f32;
+//! the adapter and AdamW stay f32 either way, as in peft).
 //! Prints the time with the forward stopped at layer 2 (what tli-train does) and with every
 //! block run (the pooled output of the last layer requested too), which isolates the
 //! implementation from the early stop.
@@ -29,7 +31,9 @@ fn time_steps(all_blocks: bool) -> f64 {
         .ok()
         .and_then(|t| t.parse().ok())
         .unwrap_or(2);
-    let Some(mut m) = demo_model(if all_blocks { 30 } else { 2 }) else {
+    let bf16 = std::env::var("DTYPE").is_ok_and(|d| d == "bf16");
+    let kind = if bf16 { tch::Kind::BFloat16 } else { tch::Kind::Float };
+    let Some(mut m) = demo_model_in(if all_blocks { 30 } else { 2 }, kind) else {
         return f64::NAN;
     };
     tch::set_num_threads(threads as i32);
@@ -74,7 +78,7 @@ fn time_steps(all_blocks: bool) -> f64 {
     }
     let ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;
     println!(
-        "{{\"impl\": \"lexalign ({})\", \"threads\": {threads}, \"ms_per_step\": {ms:.2}}}",
+        "{{\"impl\": \"lexalign ({})\", \"dtype\": \"{kind:?}\", \"threads\": {threads}, \"ms_per_step\": {ms:.2}}}",
         if all_blocks {
             "all 30 blocks"
         } else {

@@ -12,6 +12,11 @@ pub fn fixtures() -> PathBuf {
 /// `cargo xtask test` / CI, else `None` (the test skips with a printed reason); see
 /// `lexalign_run::require_fixtures`.
 pub fn demo_model(max_blocks: usize) -> Option<LoadedModel> {
+    demo_model_in(max_blocks, tch::Kind::Float)
+}
+
+/// [`demo_model`] computing in `kind` (bf16: the authors' compute dtype).
+pub fn demo_model_in(max_blocks: usize, kind: tch::Kind) -> Option<LoadedModel> {
     let path = match lexalign_gguf::default_model_path() {
         Ok(p) => p,
         Err(e) => {
@@ -22,6 +27,7 @@ pub fn demo_model(max_blocks: usize) -> Option<LoadedModel> {
     tch::set_num_threads(2);
     let opts = LoadOptions {
         max_blocks: Some(max_blocks),
+        kind,
         ..LoadOptions::default()
     };
     Some(load(&path, &opts).expect("load the embedded model"))
