@@ -137,11 +137,29 @@ impl LlamaGguf {
         }
     }
 
+    /// The HF shape of a tensor (the GGUF dims reversed).
+    pub fn hf_shape(&self, hf_name: &str) -> Result<Vec<usize>> {
+        Ok(self.tensor_info(hf_name)?.hf_shape())
+    }
+
     /// Loads one tensor by HF name as f32 in HF layout, exactly as transformers does
     /// (dequantised, q/k rows un-permuted). `lm_head.weight` returns the embedding when tied.
     pub fn load_hf(&self, hf_name: &str) -> Result<HfTensor> {
         let info = self.tensor_info(hf_name)?;
-        let mut data = self.gguf.dequantize(&info.name)?;
+        let shape = info.hf_shape();
+        // The header parse checked that the element count fits and the data lies in the file.
+        let mut data = vec![0f32; info.n_elements() as usize];
+        self.load_hf_into(hf_name, &mut data)?;
+        Ok(HfTensor { name: hf_name.to_string(), shape, data })
+    }
+
+    /// [`Self::load_hf`] into `out` (exactly the tensor's element count), so a caller can
+    /// dequantise straight into its own buffer (a torch tensor) without a second copy.
+    pub fn load_hf_into(&self, hf_name: &str, out: &mut [f32]) -> Result<()> {
+        let info = self.tensor_info(hf_name)?;
+        crate::dequant::dequantize_into(info.ggml_type, self.gguf.tensor_bytes(info), out)
+            .with_context(|| format!("{}: dequantizing tensor '{}'", self.gguf.path().display(), info.name))?;
+        let data = out;
         let shape = info.hf_shape();
         let arch = self.arch();
         if arch.norms_offset_by_one() && info.name.contains("norm.weight") {
@@ -161,38 +179,27 @@ impl LlamaGguf {
         } else {
             None
         };
-        let data = match heads {
-            Some(n) => {
-                let rows = shape[0];
-                // Checked: with a 0 dim the file's element count is 0 whatever the other dims are.
-                let cols = shape
-                    .iter()
-                    .skip(1)
-                    .try_fold(1usize, |a, &d| a.checked_mul(d))
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "{}: tensor '{}' has dims {:?} whose product overflows",
-                            self.gguf.path().display(),
-                            info.name,
-                            info.dims
-                        )
-                    })?
-                    .max(1);
-                reverse_permute_rows(&data, rows, cols, n).with_context(|| {
-                    format!(
-                        "{}: un-permuting '{}'",
+        if let Some(n) = heads {
+            let rows = shape[0];
+            // Checked: with a 0 dim the file's element count is 0 whatever the other dims are.
+            let cols = shape
+                .iter()
+                .skip(1)
+                .try_fold(1usize, |a, &d| a.checked_mul(d))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: tensor '{}' has dims {:?} whose product overflows",
                         self.gguf.path().display(),
-                        info.name
+                        info.name,
+                        info.dims
                     )
                 })?
-            }
-            None => data,
-        };
-        Ok(HfTensor {
-            name: hf_name.to_string(),
-            shape,
-            data,
-        })
+                .max(1);
+            let permuted = reverse_permute_rows(data, rows, cols, n)
+                .with_context(|| format!("{}: un-permuting '{}'", self.gguf.path().display(), info.name))?;
+            data.copy_from_slice(&permuted);
+        }
+        Ok(())
     }
 
     /// Loads every HF tensor (see [`Self::hf_tensor_names`]); for small models and `convert`.

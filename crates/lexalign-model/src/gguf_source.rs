@@ -7,13 +7,21 @@ use crate::tokenize::WordTokenizer;
 use anyhow::{Context, Result};
 use lexalign_gguf::LlamaGguf;
 use std::path::Path;
-use tch::Tensor;
+use tch::{Device, Kind, Tensor};
 
 impl TensorSource for LlamaGguf {
+    /// Dequantised straight into the tensor's own memory: a `Vec` then `from_slice` held every
+    /// tensor twice at once (Gemma's 262k x 640 embedding table: 0.67 GB extra at load).
     fn tensor(&self, name: &str) -> Result<Tensor> {
-        let t = self.load_hf(name)?;
-        let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
-        Ok(Tensor::from_slice(&t.data).view(shape.as_slice()))
+        let shape: Vec<i64> = self.hf_shape(name)?.iter().map(|&d| d as i64).collect();
+        let mut t = Tensor::zeros(shape.as_slice(), (Kind::Float, Device::Cpu));
+        let n = t.numel();
+        // Safety: `t` is a fresh, contiguous f32 CPU tensor of exactly `n` elements, borrowed
+        // mutably for the duration of the write and by nothing else.
+        let out = unsafe { std::slice::from_raw_parts_mut(t.data_ptr() as *mut f32, n) };
+        self.load_hf_into(name, out)?;
+        let _ = &mut t;
+        Ok(t)
     }
     fn has(&self, name: &str) -> bool {
         self.tensor_info(name).is_ok()
