@@ -21,7 +21,7 @@ use lexalign_model::load::{build, LoadOptions, TensorSource};
 use lexalign_model::pooling::{PoolMasks, Pooling};
 use lexalign_model::shapes::ExpectedShapes;
 use lexalign_model::tch::{self, Device, Kind, Tensor};
-use lexalign_model::{lora, DeviceArg, ModelConfig, QuantMode};
+use lexalign_model::{lora, Decoder, DeviceArg, ModelConfig, QuantMode};
 
 use crate::memory::{gib, peak_rss_bytes, project, LLAMA31_8B_CONFIG};
 
@@ -225,6 +225,85 @@ impl GpuPeak {
     }
 }
 
+/// TLI steps on the (4-bit) base as training runs them: LoRA r 16 on q_proj+v_proj, hidden
+/// state 2, batch 8, lexalign-tli's hardest-negative triplet loss and AdamW. Returns the mean
+/// step time (the first step is a warm-up unless it is the only one) and the tokens of a step.
+fn time_tli_steps(model: &mut Decoder, cfg: &ModelConfig, args: &BenchArgs, device: Device) -> Result<(f64, usize)> {
+    let bos = cfg.bos_ids().first().copied().unwrap_or(1);
+    let lcfg = lora::LoraConfig::new(16, 32.0, 0.05, &["q_proj", "v_proj"]);
+    lora::attach(model, &lcfg, args.seed)?;
+    let params = lora::trainable_params(model);
+    let mut adamw = lexalign_tli::AdamW::new(Default::default());
+    let tli_rows = words(16, cfg.vocab_size, bos, args.seed + 1);
+    let (src_ids, src_m, n_src) = batch(&tli_rows[..8], device);
+    let (tgt_ids, tgt_m, n_tgt) = batch(&tli_rows[8..], device);
+    let mut step_times = Vec::new();
+    for _ in 0..args.tli_steps {
+        let t = Instant::now();
+        let a = model.pooled_multi(&src_ids, &src_m, &[2], &[Pooling::Mean], true).remove(0).remove(0);
+        let b = model.pooled_multi(&tgt_ids, &tgt_m, &[2], &[Pooling::Mean], true).remove(0).remove(0);
+        let loss = lexalign_tli::hardest_negative_triplet(&a.to_kind(Kind::Float), &b.to_kind(Kind::Float), 0.4);
+        loss.backward();
+        adamw.step(&params, 2e-4);
+        for (_, p) in &params {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        sync(device);
+        step_times.push(t.elapsed().as_secs_f64());
+    }
+    lora::detach(model);
+    let mean = if step_times.len() > 1 {
+        step_times[1..].iter().sum::<f64>() / (step_times.len() - 1) as f64
+    } else {
+        step_times[0]
+    };
+    Ok((mean, n_src + n_tgt))
+}
+
+/// Scan and eval timings of [`run_bench`].
+struct ScanTimes {
+    scan_tokens: usize,
+    scan_s: f64,
+    eval_tokens: usize,
+    eval_s: f64,
+}
+
+/// The pilot scan (every hidden state, `--words` words) and the eval pass (before and after, at
+/// hidden state 2), words sorted by length as the pipeline batches them.
+fn time_scans(model: &Decoder, cfg: &ModelConfig, args: &BenchArgs, device: Device) -> ScanTimes {
+    let _g = tch::no_grad_guard();
+    let bos = cfg.bos_ids().first().copied().unwrap_or(1);
+    let all: Vec<usize> = (0..=cfg.num_hidden_layers).collect();
+    let run = |rows: &[Vec<i64>], layers: &[usize]| -> usize {
+        let mut tokens = 0;
+        for chunk in rows.chunks(args.batch_size) {
+            let (ids, m, n) = batch(chunk, device);
+            let out = model.pooled_multi(&ids, &m, layers, &[Pooling::Mean], false);
+            // Bring the vectors to the host as the scan does.
+            for t in out.into_iter().flatten() {
+                let _ = t.to_device(Device::Cpu);
+            }
+            tokens += n;
+        }
+        sync(device);
+        tokens
+    };
+    let mut scan_rows = words(args.words, cfg.vocab_size, bos, args.seed + 2);
+    scan_rows.sort_by_key(|r| std::cmp::Reverse(r.len()));
+    let t = Instant::now();
+    let scan_tokens = run(&scan_rows, &all);
+    let scan_s = t.elapsed().as_secs_f64();
+    let mut eval_rows = words(2 * args.eval_pairs, cfg.vocab_size, bos, args.seed + 3);
+    eval_rows.sort_by_key(|r| std::cmp::Reverse(r.len()));
+    let t = Instant::now();
+    let eval_tokens = run(&eval_rows, &[2]) + run(&eval_rows, &[2]); // before and after
+    let eval_s = t.elapsed().as_secs_f64();
+    ScanTimes { scan_tokens, scan_s, eval_tokens, eval_s }
+}
+
 pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
     tch::set_num_threads(args.threads as i32);
     let device = args.device.parse::<DeviceArg>()?.resolve()?;
@@ -252,82 +331,16 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
     } else {
         (7 * cfg.num_hidden_layers * lexalign_quant::quantized_bytes(64, 64, false).code_books) as u64
     };
-    let bos = cfg.bos_ids().first().copied().unwrap_or(1);
-
-    // TLI step on the 4-bit base (training never dequantizes it once).
-    let lcfg = lora::LoraConfig::new(16, 32.0, 0.05, &["q_proj", "v_proj"]);
-    lora::attach(&mut model, &lcfg, args.seed)?;
-    let params: Vec<Tensor> = lora::trainable_params(&model).into_iter().map(|(_, t)| t).collect();
-    let tli_rows = words(16, cfg.vocab_size, bos, args.seed + 1);
-    let (src_ids, src_m, n_src) = batch(&tli_rows[..8], device);
-    let (tgt_ids, tgt_m, n_tgt) = batch(&tli_rows[8..], device);
-    let mut step_times = Vec::new();
-    for _ in 0..args.tli_steps {
-        let t = Instant::now();
-        let a = model.pooled_multi(&src_ids, &src_m, &[2], &[Pooling::Mean], true).remove(0).remove(0);
-        let b = model.pooled_multi(&tgt_ids, &tgt_m, &[2], &[Pooling::Mean], true).remove(0).remove(0);
-        let sim = a.to_kind(Kind::Float).matmul(&b.to_kind(Kind::Float).tr());
-        // Hardest-negative triplet loss (margin 0.4), as TLI trains.
-        let pos = sim.diag(0);
-        let neg = (&sim - Tensor::eye(8, (Kind::Float, device)) * 4.0).amax([1], false);
-        let loss = (neg - &pos + 0.4).clamp_min(0.0).mean(Kind::Float);
-        loss.backward();
-        tch::no_grad(|| {
-            for p in &params {
-                let g = p.grad();
-                if g.defined() {
-                    let _ = p.shallow_clone().f_sub_(&(g * 2e-4)).map(|_| ());
-                }
-                let mut g = p.grad();
-                if g.defined() {
-                    let _ = g.zero_();
-                }
-            }
-        });
-        sync(device);
-        step_times.push(t.elapsed().as_secs_f64());
-    }
-    let tli_step_s = if step_times.len() > 1 {
-        step_times[1..].iter().sum::<f64>() / (step_times.len() - 1) as f64
-    } else {
-        step_times[0]
-    };
-    lora::detach(&mut model);
+    let (tli_step_s, tli_tokens_per_step) = time_tli_steps(&mut model, &cfg, args, device)?;
     // Scans and evaluations dequantize the 4-bit weights once, as the pipeline does.
     if quant != QuantMode::None {
         model.dequantize_4bit();
     }
-    let _g = tch::no_grad_guard();
-    let all: Vec<usize> = (0..=cfg.num_hidden_layers).collect();
-    let run = |rows: &[Vec<i64>], layers: &[usize]| -> usize {
-        let mut tokens = 0;
-        for chunk in rows.chunks(args.batch_size) {
-            let (ids, m, n) = batch(chunk, device);
-            let out = model.pooled_multi(&ids, &m, layers, &[Pooling::Mean], false);
-            // Bring the vectors to the host as the scan does.
-            for t in out.into_iter().flatten() {
-                let _ = t.to_device(Device::Cpu);
-            }
-            tokens += n;
-        }
-        sync(device);
-        tokens
-    };
-    let mut scan_rows = words(args.words, cfg.vocab_size, bos, args.seed + 2);
-    scan_rows.sort_by_key(|r| std::cmp::Reverse(r.len()));
-    let t = Instant::now();
-    let scan_tokens = run(&scan_rows, &all);
-    let scan_s = t.elapsed().as_secs_f64();
-    let mut eval_rows = words(2 * args.eval_pairs, cfg.vocab_size, bos, args.seed + 3);
-    eval_rows.sort_by_key(|r| std::cmp::Reverse(r.len()));
-    let t = Instant::now();
-    let eval_tokens = run(&eval_rows, &[2]) + run(&eval_rows, &[2]); // before and after
-    let eval_s = t.elapsed().as_secs_f64();
+    let timed = time_scans(&model, &cfg, args, device);
     let (peak, peak_kind) = match gpu {
         Some(g) => (Some(g.finish()), "cuda (nvidia-smi, process)"),
         None => (peak_rss_bytes(), "cpu peak RSS"),
     };
-    let _ = (n_src, n_tgt);
     Ok(BenchReport {
         config: label,
         device: device_name(device),
@@ -338,12 +351,12 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
         projected_weight_bytes: proj.lexalign_total(),
         code_book_bytes: code_books,
         scan_words: args.words,
-        scan_tokens,
-        scan_s,
+        scan_tokens: timed.scan_tokens,
+        scan_s: timed.scan_s,
         tli_step_s,
-        tli_tokens_per_step: n_src + n_tgt,
-        eval_s,
-        eval_tokens,
+        tli_tokens_per_step,
+        eval_s: timed.eval_s,
+        eval_tokens: timed.eval_tokens,
         peak_memory_bytes: peak,
         peak_memory_kind: peak_kind,
     })
