@@ -89,7 +89,7 @@ fn time_steps(all_blocks: bool) -> f64 {
 }
 
 #[test]
-#[ignore = "timing; run by hand next to bench/hf_peft_step.py"]
+#[ignore = "timing; run by hand next to crates/lexalign-tli/bench/hf_peft_step.py (cargo xtask bench runs the committed anchors)"]
 fn step_time() {
     time_steps(false);
     time_steps(true);
