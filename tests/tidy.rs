@@ -180,6 +180,8 @@ const HOMES: &[(&str, &str)] = &[
     ("struct QuantitativeRow", "crates/lexalign-data/src/paper.rs"),
     ("struct EvalRow", "crates/lexalign-data/src/paper.rs"),
     ("struct EvalStats", "crates/lexalign-published/src/eval.rs"),
+    // The bench's result line: printed by `lexalign bench` and the anchors, parsed by xtask.
+    ("struct BenchLine", "crates/lexalign-run/src/bench_line.rs"),
     // The study's CSV rows: written by lang-study, read by the report.
     ("struct ChangeRow", "crates/lexalign-data/src/study_rows.rs"),
     ("struct CkaRow", "crates/lexalign-data/src/study_rows.rs"),

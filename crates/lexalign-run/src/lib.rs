@@ -5,6 +5,7 @@
 //! Pure Rust, no tch (xtask depends on it and must build before libtorch exists): the torch/tch
 //! versions are passed in by the caller as strings.
 
+mod bench_line;
 mod cache;
 mod embedded;
 mod fixtures;
@@ -17,6 +18,7 @@ mod provenance;
 mod rundir;
 mod time;
 
+pub use bench_line::{parse_bench_line, BenchLine};
 pub use cache::{cache_dir, cache_dir_with, ENV_CACHE};
 pub use embedded::{
     embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, EMBEDDED_MODELS,

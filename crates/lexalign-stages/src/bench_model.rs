@@ -20,7 +20,6 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lexalign_model::{lora, Pooling, QuantMode};
-use serde::{Deserialize, Serialize};
 
 use crate::bench_cmd::BenchArgs;
 use crate::memory::peak_rss_bytes;
@@ -56,32 +55,7 @@ pub struct CaseArgs {
     pub lexicon_dir: Option<PathBuf>,
 }
 
-/// What one `--case` measured (one JSON line on stdout; xtask parses it).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct BenchLine {
-    pub tool: String,
-    pub case: String,
-    pub model: String,
-    pub quant: String,
-    pub threads: usize,
-    pub load_s: f64,
-    /// Seconds of the timed work (scan: all batches; tli-step: the median step).
-    pub seconds: f64,
-    pub words: usize,
-    pub layers: usize,
-    /// Real tokens, and tokens once each batch is padded to its longest row.
-    pub tokens: usize,
-    pub padded_tokens: usize,
-    pub resident_weight_bytes: u64,
-    pub peak_rss_bytes: u64,
-}
-
-impl BenchLine {
-    /// The line `cargo xtask bench` parses.
-    pub fn json_line(&self) -> Result<String> {
-        Ok(serde_json::to_string(self)?)
-    }
-}
+pub use lexalign_run::BenchLine;
 
 /// Reads a word file (one word a line, empty lines refused).
 pub fn read_words(path: &Path) -> Result<Vec<String>> {

@@ -5,59 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use anyhow::{bail, Context, Result};
-use serde_json::Value;
 
-/// One run's result.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Line {
-    pub tool: String,
-    pub case: String,
-    pub quant: String,
-    pub threads: usize,
-    pub load_s: f64,
-    pub seconds: f64,
-    pub words: usize,
-    pub layers: usize,
-    pub tokens: usize,
-    pub padded_tokens: usize,
-    pub resident_weight_bytes: u64,
-    pub peak_rss_bytes: u64,
-}
-
-/// The last line of `stdout` that is a JSON object, as a [`Line`]; `what` names the run.
-pub fn parse_line(stdout: &str, what: &str) -> Result<Line> {
-    let text = stdout
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.starts_with('{'))
-        .with_context(|| format!("{what}: no JSON line in its output"))?;
-    let v: Value = serde_json::from_str(text).with_context(|| format!("{what}: bad JSON line `{text}`"))?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string).with_context(|| format!("{what}: field `{k}` missing or not a string"));
-    let f = |k: &str| -> Result<f64> {
-        let x = v.get(k).and_then(Value::as_f64).with_context(|| format!("{what}: field `{k}` missing or not a number"))?;
-        if !x.is_finite() || x < 0.0 {
-            bail!("{what}: field `{k}` is {x}, not a finite non-negative number");
-        }
-        Ok(x)
-    };
-    let u = |k: &str| -> Result<u64> { v.get(k).and_then(Value::as_u64).with_context(|| format!("{what}: field `{k}` missing or not a whole number")) };
-    Ok(Line {
-        tool: s("tool")?,
-        case: s("case")?,
-        quant: s("quant")?,
-        threads: u("threads")? as usize,
-        load_s: f("load_s")?,
-        seconds: f("seconds")?,
-        words: u("words")? as usize,
-        layers: u("layers")? as usize,
-        tokens: u("tokens")? as usize,
-        padded_tokens: u("padded_tokens")? as usize,
-        resident_weight_bytes: u("resident_weight_bytes")?,
-        peak_rss_bytes: u("peak_rss_bytes")?,
-    })
-}
+/// One run's result, and its parser: the line lexalign and the anchors print.
+pub use lexalign_run::{parse_bench_line as parse_line, BenchLine as Line};
 
 /// Median and range of repeated timings.
 #[derive(Debug, Clone, Copy, PartialEq)]
