@@ -6,6 +6,7 @@ use crate::config::ModelConfig;
 use crate::family::{Family, LayerType};
 use crate::linear::Linear;
 use crate::norm::RmsNorm;
+use crate::pack::Packing;
 use crate::rope::{self, Ropes};
 use tch::{Device, Kind, Tensor};
 
@@ -75,40 +76,129 @@ impl Decoder {
         train: bool,
         observe: &mut dyn FnMut(usize, &Tensor),
     ) {
+        self.forward_segments(&[(input_ids, attention)], max_layer, train, &mut |_, i, h| observe(i, h));
+    }
+
+    /// [`Self::forward_hidden`] of several right-padded batches ("segments", e.g. a TLI step's
+    /// anchors and positives) in one packed forward ([`Packing`]): `observe(segment, i, h)` gets
+    /// each segment's own `[batch, seq, hidden]`. The results are those of one forward per segment
+    /// in order, LoRA dropout masks included (drawn up front in that order).
+    pub fn forward_segments(
+        &self,
+        segments: &[(&Tensor, &Tensor)],
+        max_layer: usize,
+        train: bool,
+        observe: &mut dyn FnMut(usize, usize, &Tensor),
+    ) {
         let n_layers = self.cfg.num_hidden_layers;
         assert!(max_layer <= n_layers, "layer {max_layer} > {n_layers}");
         assert!(max_layer <= self.layers.len() || max_layer == 0, "layer {max_layer} needs blocks that were not loaded");
-        let (b, s) = (input_ids.size()[0], input_ids.size()[1]);
-        let mut h = Tensor::embedding(&self.embed_tokens, input_ids, -1, false, false);
+        let shapes: Vec<(i64, i64)> = segments.iter().map(|(ids, _)| (ids.size()[0], ids.size()[1])).collect();
+        let s = shapes.iter().map(|x| x.1).max().expect("at least one segment");
+        let widen = |t: &Tensor, si: i64| if si == s { t.shallow_clone() } else { t.constant_pad_nd([0, s - si]) };
+        let (input_ids, attention) = if segments.len() == 1 {
+            (segments[0].0.shallow_clone(), segments[0].1.shallow_clone())
+        } else {
+            let ids: Vec<Tensor> = segments.iter().zip(&shapes).map(|((ids, _), &(_, si))| widen(ids, si)).collect();
+            let att: Vec<Tensor> = segments.iter().zip(&shapes).map(|((_, att), &(_, si))| widen(att, si)).collect();
+            (Tensor::cat(&ids, 0), Tensor::cat(&att, 0))
+        };
+        let b = input_ids.size()[0];
+        let mut emit = |i: usize, h: &Tensor| {
+            let mut row = 0;
+            for (k, &(bk, sk)) in shapes.iter().enumerate() {
+                if shapes.len() == 1 {
+                    observe(k, i, h);
+                } else {
+                    observe(k, i, &h.narrow(0, row, bk).narrow(1, 0, sk));
+                }
+                row += bk;
+            }
+        };
+        let mut h = Tensor::embedding(&self.embed_tokens, &input_ids, -1, false, false);
         if let Some(scale) = self.embed_scale {
             h = h * scale;
         }
-        let mut h = h.to_kind(self.kind);
-        observe(0, &h);
+        let h = h.to_kind(self.kind);
+        emit(0, &h);
         if max_layer == 0 {
             return;
         }
+        // Masks first, in the order one forward per segment would draw them.
+        let noise = if train { self.dropout_noise(segments, &shapes, max_layer) } else { None };
+        // Padded batches run their row-wise work on the real tokens only.
+        let pack = Packing::of(&attention);
+        let mut h = match &pack {
+            Some(p) => p.pack(&h),
+            None => h,
+        };
+        let unpacked = |t: Tensor| match &pack {
+            Some(p) => p.unpack(&t),
+            None => t,
+        };
         let full = self.ropes.full.cos_sin(s, self.kind);
         let sliding = self.ropes.sliding.cos_sin(s, self.kind);
         let mut masks: Vec<(LayerType, Tensor)> = Vec::new();
         for (i, block) in self.layers.iter().enumerate().take(max_layer) {
             let ty = block.layer_type;
             if !masks.iter().any(|(t, _)| *t == ty) {
-                masks.push((ty, self.attention_bias(attention, b, s, ty)));
+                masks.push((ty, self.attention_bias(&attention, b, s, ty)));
             }
             let mask = &masks.iter().find(|(t, _)| *t == ty).expect("mask built").1;
             let (cos, sin) = match ty {
                 LayerType::Full => &full,
                 LayerType::Sliding(_) => &sliding,
             };
-            h = block.forward(&h, cos, sin, mask, &self.cfg, train);
+            let ctx = Ctx { cos, sin, mask, pack: pack.as_ref(), noise: noise.as_ref().map(|n| &n[i]), shape: (b, s) };
+            h = block.forward(&h, &ctx, &self.cfg, train);
             let idx = i + 1;
             if idx == n_layers {
-                observe(idx, &self.norm.forward(&h));
+                emit(idx, &unpacked(self.norm.forward(&h)));
             } else {
-                observe(idx, &h);
+                emit(idx, &unpacked(h.shallow_clone()));
             }
         }
+    }
+
+    /// Per block, per linear layer (HF module order), the LoRA dropout multiplier of the packed
+    /// rows: drawn segment by segment, block by block, module by module (the order of one forward
+    /// per segment), each over its segment's padded shape, then its real rows kept. `None` when
+    /// no adapter below `max_layer` drops out.
+    fn dropout_noise(&self, segments: &[(&Tensor, &Tensor)], shapes: &[(i64, i64)], max_layer: usize) -> Option<Vec<[Option<Tensor>; 7]>> {
+        let blocks = &self.layers[..max_layer];
+        let drops = |l: &Linear| l.lora.as_ref().filter(|a| a.dropout > 0.0).map(|a| (a.dropout, a.a.kind(), l.base.out_in().1));
+        if !blocks.iter().any(|b| b.linears().into_iter().any(|l| drops(l).is_some())) {
+            return None;
+        }
+        let mut per_segment: Vec<Vec<[Option<Tensor>; 7]>> = Vec::new();
+        for ((_, att), &(bk, sk)) in segments.iter().zip(shapes) {
+            let pack = Packing::of(att);
+            let drawn = blocks
+                .iter()
+                .map(|block| {
+                    block.linears().map(|l| {
+                        drops(l).map(|(p, kind, width)| {
+                            let n = crate::pack::dropout_noise(bk * sk, width, p, kind, self.device);
+                            match &pack {
+                                Some(pk) => pk.select(&n),
+                                None => n,
+                            }
+                        })
+                    })
+                })
+                .collect();
+            per_segment.push(drawn);
+        }
+        Some(
+            (0..blocks.len())
+                .map(|bi| {
+                    std::array::from_fn(|j| {
+                        let parts: Vec<Tensor> = per_segment.iter().filter_map(|seg| seg[bi][j].as_ref().map(Tensor::shallow_clone)).collect();
+                        (!parts.is_empty()).then(|| if parts.len() == 1 { parts[0].shallow_clone() } else { Tensor::cat(&parts, 0) })
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// Additive mask `[batch, 1, seq, seq]`: causal (within the window for sliding layers) plus
@@ -181,49 +271,77 @@ impl Block {
         [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj]
     }
 
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, cfg: &ModelConfig, train: bool) -> Tensor {
+    /// `x` is `[batch, seq, hidden]`, or `[tokens, hidden]` packed by `ctx.pack`.
+    fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig, train: bool) -> Tensor {
         let h = self.input_layernorm.forward(x);
-        let h = self.self_attn.forward(&h, cos, sin, mask, cfg, train);
+        let h = self.self_attn.forward(&h, ctx, cfg, train);
         match (&self.pre_feedforward_layernorm, &self.post_feedforward_layernorm) {
             (Some(pre), Some(post)) => {
                 let x = x + self.post_attention_layernorm.forward(&h);
-                let h = post.forward(&self.mlp.forward(&pre.forward(&x), train));
+                let h = post.forward(&self.mlp.forward(&pre.forward(&x), ctx, train));
                 x + h
             }
             _ => {
                 let x = x + h;
-                let h = self.mlp.forward(&self.post_attention_layernorm.forward(&x), train);
+                let h = self.mlp.forward(&self.post_attention_layernorm.forward(&x), ctx, train);
                 x + h
             }
         }
     }
 }
 
+/// What every block of one forward shares: RoPE tables, the attention mask, the packing of the
+/// rows, this block's dropout multipliers (HF module order) and the padded `(batch, seq)`.
+struct Ctx<'a> {
+    cos: &'a Tensor,
+    sin: &'a Tensor,
+    mask: &'a Tensor,
+    pack: Option<&'a Packing>,
+    noise: Option<&'a [Option<Tensor>; 7]>,
+    shape: (i64, i64),
+}
+
+impl Ctx<'_> {
+    /// The dropout multiplier of linear layer `j` (HF module order), if drawn.
+    fn noise(&self, j: usize) -> Option<&Tensor> {
+        self.noise.and_then(|n| n[j].as_ref())
+    }
+}
+
 impl Attention {
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, cfg: &ModelConfig, train: bool) -> Tensor {
-        let (b, s) = (x.size()[0], x.size()[1]);
+    /// Projections on `x` as given (packed or not); the attention itself on the padded layout.
+    fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig, train: bool) -> Tensor {
+        let (b, s) = ctx.shape;
         let (nh, nkv, hd) = (cfg.num_attention_heads as i64, cfg.num_kv_heads() as i64, cfg.head_dim() as i64);
-        let mut q = self.q_proj.forward(x, train).view([b, s, nh, hd]);
-        let mut k = self.k_proj.forward(x, train).view([b, s, nkv, hd]);
-        let v = self.v_proj.forward(x, train).view([b, s, nkv, hd]).transpose(1, 2);
+        let padded = |t: Tensor| match ctx.pack {
+            Some(p) => p.unpack(&t),
+            None => t,
+        };
+        let mut q = padded(self.q_proj.forward_with_noise(x, train, ctx.noise(0))).view([b, s, nh, hd]);
+        let mut k = padded(self.k_proj.forward_with_noise(x, train, ctx.noise(1))).view([b, s, nkv, hd]);
+        let v = padded(self.v_proj.forward_with_noise(x, train, ctx.noise(2))).view([b, s, nkv, hd]).transpose(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(&q);
             k = kn.forward(&k);
         }
-        let q = rope::apply(&q.transpose(1, 2), cos, sin);
-        let k = rope::apply(&k.transpose(1, 2), cos, sin);
+        let q = rope::apply(&q.transpose(1, 2), ctx.cos, ctx.sin);
+        let k = rope::apply(&k.transpose(1, 2), ctx.cos, ctx.sin);
         let rep = nh / nkv;
         let (k, v) = if rep > 1 { (repeat_kv(&k, rep), repeat_kv(&v, rep)) } else { (k, v) };
         // f32: the fused kernel (within the f32 parity tolerances). bf16/f16: HF's eager order of
         // roundings (probabilities cast to the compute dtype before the value matmul), which the
         // fused kernel skips: it was 1.6e-3 off transformers' bf16 where eager is bit-identical.
         let out = if q.kind() == Kind::Float {
-            sdpa(&q, &k, &v, mask, cfg.attention_scale())
+            sdpa(&q, &k, &v, ctx.mask, cfg.attention_scale())
         } else {
-            eager_attention(&q, &k, &v, mask, cfg.attention_scale())
+            eager_attention(&q, &k, &v, ctx.mask, cfg.attention_scale())
         };
         let out = out.transpose(1, 2).contiguous().view([b, s, nh * hd]);
-        self.o_proj.forward(&out, train)
+        let out = match ctx.pack {
+            Some(p) => p.pack(&out),
+            None => out,
+        };
+        self.o_proj.forward_with_noise(&out, train, ctx.noise(3))
     }
 }
 
@@ -248,11 +366,11 @@ fn repeat_kv(x: &Tensor, rep: i64) -> Tensor {
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let g = self.gate_proj.forward(x, train);
+    fn forward(&self, x: &Tensor, ctx: &Ctx, train: bool) -> Tensor {
+        let g = self.gate_proj.forward_with_noise(x, train, ctx.noise(4));
         let g = if self.gelu_tanh { g.gelu("tanh") } else { g.silu() };
-        let u = self.up_proj.forward(x, train);
-        self.down_proj.forward(&(g * u), train)
+        let u = self.up_proj.forward_with_noise(x, train, ctx.noise(5));
+        self.down_proj.forward_with_noise(&(g * u), train, ctx.noise(6))
     }
 }
 

@@ -2,6 +2,8 @@
 //! hidden state as it passes, for every pooling asked for, in one forward per batch.
 
 use crate::decoder::Decoder;
+use crate::layer_store::LayerEmbeddings;
+use crate::layer_store::{LayerSink, IN_MEMORY_BUDGET_BYTES};
 use crate::load::LoadedModel;
 use crate::pooling::{pool, PoolMasks, Pooling};
 use anyhow::Result;
@@ -20,6 +22,25 @@ impl Decoder {
     /// running only the blocks the highest requested layer needs.
     pub fn pooled(&self, input_ids: &Tensor, masks: &PoolMasks, req: &PoolRequest, train: bool) -> Vec<Tensor> {
         self.pooled_multi(input_ids, masks, &req.layers, &[req.pooling], train).remove(0)
+    }
+
+    /// Per segment (a right-padded batch with its masks), one `[batch, hidden]` pooled tensor per
+    /// requested layer, all segments in one packed forward ([`Decoder::forward_segments`]): the
+    /// values of one [`Self::pooled`] per segment in order, dropout masks included.
+    pub fn pooled_segments(&self, segments: &[(&Tensor, &PoolMasks)], req: &PoolRequest, train: bool) -> Vec<Vec<Tensor>> {
+        let max_layer = *req.layers.iter().max().expect("at least one layer requested");
+        let mut out: Vec<Vec<Option<Tensor>>> = segments.iter().map(|_| req.layers.iter().map(|_| None).collect()).collect();
+        let inputs: Vec<(&Tensor, &Tensor)> = segments.iter().map(|(ids, m)| (*ids, &m.attention)).collect();
+        self.forward_segments(&inputs, max_layer, train, &mut |k, idx, h| {
+            let mut pooled: Option<Tensor> = None;
+            for (slot, &want) in req.layers.iter().enumerate() {
+                if want == idx {
+                    let p = pooled.get_or_insert_with(|| pool(h, segments[k].1, req.pooling));
+                    out[k][slot] = Some(p.shallow_clone());
+                }
+            }
+        });
+        out.into_iter().map(|per| per.into_iter().map(|t| t.expect("every requested layer pooled")).collect()).collect()
     }
 
     /// `[pooling][layer slot]` pooled tensors from a single forward.
@@ -50,12 +71,6 @@ impl Decoder {
     }
 }
 
-/// Per requested layer, a `[n_words, hidden]` f32 CPU tensor of L2-normalised vectors.
-pub struct LayerEmbeddings {
-    pub layers: Vec<usize>,
-    pub vectors: Vec<Tensor>,
-}
-
 impl LoadedModel {
     /// Embeds `words` in batches of `batch_size`; `on_batch` is called with the number of words done.
     pub fn embed(
@@ -76,6 +91,20 @@ impl LoadedModel {
         layers: &[usize],
         poolings: &[Pooling],
         batch_size: usize,
+        on_batch: impl FnMut(usize),
+    ) -> Result<Vec<LayerEmbeddings>> {
+        self.embed_multi_within(words, layers, poolings, batch_size, IN_MEMORY_BUDGET_BYTES, on_batch)
+    }
+
+    /// [`Self::embed_multi`] keeping at most `memory_budget` bytes of pooled vectors in memory
+    /// (the rest wait in temp files; same bits either way).
+    pub fn embed_multi_within(
+        &self,
+        words: &[&str],
+        layers: &[usize],
+        poolings: &[Pooling],
+        batch_size: usize,
+        memory_budget: u64,
         mut on_batch: impl FnMut(usize),
     ) -> Result<Vec<LayerEmbeddings>> {
         let n_hidden = self.model.num_hidden_states();
@@ -85,14 +114,14 @@ impl LoadedModel {
         let loaded_blocks = self.model.layers.len();
         let need = *layers.iter().max().unwrap_or(&0);
         anyhow::ensure!(need <= loaded_blocks || need == 0, "layer {need} needs {need} blocks but only {loaded_blocks} were loaded");
-        // Words are batched by token length (longest first) so that padding stays small, then
-        // put back in input order; each row's result does not depend on its batch (right padding).
+        // Words are batched by exact token length ([`batch_plan`]), so no batch holds padding,
+        // then put back in input order; each row's result does not depend on its batch.
         let rows: Vec<Vec<i64>> = words.iter().map(|w| self.tokenizer.encode_content(w)).collect::<Result<_>>()?;
-        let order = length_order(&rows);
-        let mut parts: Vec<Vec<Vec<Tensor>>> = poolings.iter().map(|_| layers.iter().map(|_| Vec::new()).collect()).collect();
+        let plan = batch_plan(&rows, batch_size);
+        let mut sink = LayerSink::new(words.len(), self.model.cfg.hidden_size, layers, poolings.len(), memory_budget)?;
         let _guard = tch::no_grad_guard();
         let (mut done, mut real, mut padded) = (0, 0usize, 0usize);
-        for chunk in order.chunks(batch_size.max(1)) {
+        for chunk in &plan {
             let batch_rows: Vec<Vec<i64>> = chunk.iter().map(|&i| rows[i].clone()).collect();
             let chunk_words: Vec<&str> = chunk.iter().map(|&i| words[i]).collect();
             real += batch_rows.iter().map(Vec::len).sum::<usize>();
@@ -103,7 +132,7 @@ impl LoadedModel {
                 for (slot, t) in per_layer.into_iter().enumerate() {
                     let t = t.to_device(Device::Cpu).to_kind(Kind::Float);
                     crate::finite::ensure_rows_finite(&t, &chunk_words, layers[slot])?;
-                    parts[pi][slot].push(t);
+                    sink.push(pi, slot, t)?;
                 }
             }
             done += chunk.len();
@@ -112,45 +141,69 @@ impl LoadedModel {
         if padded > 0 {
             log::info!("embedded {} words: {real} tokens, {padded} with padding ({:.1} % padding)", words.len(), 100.0 * (padded - real) as f64 / padded as f64);
         }
-        let mut inverse = vec![0i64; order.len()];
-        for (pos, &i) in order.iter().enumerate() {
+        let mut inverse = vec![0i64; rows.len()];
+        for (pos, &i) in plan.iter().flatten().enumerate() {
             inverse[i] = pos as i64;
         }
-        let inverse = Tensor::from_slice(&inverse);
-        Ok(parts
-            .into_iter()
-            .map(|per_layer| LayerEmbeddings {
-                layers: layers.to_vec(),
-                vectors: per_layer.into_iter().map(|p| Tensor::cat(&p, 0).index_select(0, &inverse)).collect(),
-            })
-            .collect())
+        sink.finish(&inverse)
     }
 }
 
-/// Row indices longest first (stable), the order [`LoadedModel::embed_multi`] batches in.
-fn length_order(rows: &[Vec<i64>]) -> Vec<usize> {
+/// The forwards of a scan: row indices grouped by exact token length (longest first, input order
+/// within a length), each group cut into batches of about `batch_size` words' worth of tokens
+/// (`batch_size` x the mean row length), so that a forward never holds padding and costs about
+/// the same whatever the words' lengths. Every row appears exactly once.
+pub fn batch_plan(rows: &[Vec<i64>], batch_size: usize) -> Vec<Vec<usize>> {
+    let total: usize = rows.iter().map(Vec::len).sum();
+    let mean = total.div_ceil(rows.len().max(1)).max(1);
+    let budget = batch_size.max(1) * mean;
     let mut order: Vec<usize> = (0..rows.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(rows[i].len()));
-    order
+    let mut plan = Vec::new();
+    for group in order.chunk_by(|&a, &b| rows[a].len() == rows[b].len()) {
+        let per_batch = (budget / rows[group[0]].len().max(1)).max(1);
+        plan.extend(group.chunks(per_batch).map(<[usize]>::to_vec));
+    }
+    plan
 }
 
 impl LoadedModel {
     /// (real tokens, tokens once each batch is padded to its longest row) of `embed_multi` over
-    /// `words` in batches of `batch_size` (for the benchmark's padding fraction).
+    /// `words` (for the benchmark's padding fraction; 0 % padding by construction of
+    /// [`batch_plan`], counted rather than assumed).
     pub fn padding(&self, words: &[&str], batch_size: usize) -> Result<(usize, usize)> {
         let rows: Vec<Vec<i64>> = words.iter().map(|w| self.tokenizer.encode_content(w)).collect::<Result<_>>()?;
-        let order = length_order(&rows);
         let (mut real, mut padded) = (0, 0);
-        for chunk in order.chunks(batch_size.max(1)) {
+        for chunk in batch_plan(&rows, batch_size) {
             real += chunk.iter().map(|&i| rows[i].len()).sum::<usize>();
             padded += chunk.len() * chunk.iter().map(|&i| rows[i].len()).max().unwrap_or(0);
         }
         Ok((real, padded))
     }
 }
-
 /// Row-wise cosine of two `[n, d]` L2-normalised matrices (a dot product), as f64.
 pub fn rowwise_cosine(a: &Tensor, b: &Tensor) -> Vec<f64> {
     let dots = (a.to_kind(Kind::Double) * b.to_kind(Kind::Double)).sum_dim_intlist(1, false, Kind::Double);
     Vec::<f64>::try_from(dots).expect("cosines to host")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_plan;
+
+    #[test]
+    fn batches_hold_one_length_and_every_row_once() {
+        let lens = [2usize, 5, 2, 3, 2, 5, 1, 2, 2, 3];
+        let rows: Vec<Vec<i64>> = lens.iter().map(|&n| vec![7; n]).collect();
+        // Mean length 27/10 -> 3; budget 2 x 3 = 6 tokens: 1 row of 5, 2 of 3, 3 of 2, 6 of 1.
+        let plan = batch_plan(&rows, 2);
+        assert_eq!(plan, vec![vec![1], vec![5], vec![3, 9], vec![0, 2, 4], vec![7, 8], vec![6]]);
+        let mut seen: Vec<usize> = plan.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..lens.len()).collect::<Vec<_>>());
+        for b in &plan {
+            assert!(b.iter().all(|&i| lens[i] == lens[b[0]]), "{b:?} mixes lengths");
+        }
+        assert!(batch_plan(&[], 4).is_empty());
+    }
 }

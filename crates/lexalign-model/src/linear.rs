@@ -71,6 +71,12 @@ impl Linear {
 
     /// `x` is `[..., in]` in the compute dtype; `train` enables LoRA dropout.
     pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        self.forward_with_noise(x, train, None)
+    }
+
+    /// [`Self::forward`] with the LoRA dropout multiplier given (`[rows of x, in]`, drawn before
+    /// the forward by [`crate::pack::dropout_noise`]) instead of drawn here.
+    pub fn forward_with_noise(&self, x: &Tensor, train: bool, noise: Option<&Tensor>) -> Tensor {
         let w = self.base.weight(x.kind());
         let y = match &self.bias {
             None => x.matmul(&w.tr()),
@@ -85,7 +91,11 @@ impl Linear {
                 // casts the sum back (`(result + lora_B(lora_A(dropout(x))) * scaling).to(result.dtype)`):
                 // one rounding. In f32 the cast is a no-op (same bits as dropout-then-cast).
                 let xin = x.to_kind(l.a.kind());
-                let xin = if train && l.dropout > 0.0 { xin.dropout(l.dropout, true) } else { xin };
+                let xin = match (train && l.dropout > 0.0, noise) {
+                    (false, _) => xin,
+                    (true, None) => xin.dropout(l.dropout, true),
+                    (true, Some(noise)) => xin * noise,
+                };
                 let up = xin.matmul(&l.a.tr()).matmul(&l.b.tr()) * l.scale;
                 if up.kind() == y.kind() { y + up } else { (y.to_kind(up.kind()) + up).to_kind(x.kind()) }
             }

@@ -39,7 +39,7 @@ fn check(model: &LoadedModel, r: &Value) -> f64 {
             let got = model.embed(&[text], &layers, pooling, 1, |_| {}).unwrap();
             for (slot, l) in layers.iter().enumerate() {
                 let want = decode_f32(w["mean"][l.to_string()].as_str().unwrap());
-                let d = max_abs_diff(&got.vectors[slot], &want);
+                let d = max_abs_diff(&got.vectors(slot).unwrap(), &want);
                 worst = worst.max(d);
                 assert!(d < TOL, "{text:?} layer {l} {pooling}: max abs diff {d}");
             }
@@ -52,7 +52,7 @@ fn check(model: &LoadedModel, r: &Value) -> f64 {
     for (i, w) in words.iter().enumerate() {
         for (slot, l) in common_layers.iter().enumerate() {
             let want = decode_f32(w["mean"][l.to_string()].as_str().unwrap());
-            let d = max_abs_diff(&got.vectors[slot].get(i as i64), &want);
+            let d = max_abs_diff(&got.vectors(slot).unwrap().get(i as i64), &want);
             worst = worst.max(d);
             assert!(d < TOL, "batched {:?} layer {l}: max abs diff {d}", texts[i]);
         }

@@ -34,7 +34,7 @@ fn four_bit_hidden_states_match_transformers_bitsandbytes() {
         for (i, w) in words.iter().enumerate() {
             for (slot, l) in layers.iter().enumerate() {
                 let want = decode_f32(r[key][*w][l.to_string()].as_str().unwrap());
-                let d = max_abs_diff(&got.vectors[slot].get(i as i64), &want);
+                let d = max_abs_diff(&got.vectors(slot).unwrap().get(i as i64), &want);
                 worst = worst.max(d);
                 assert!(d < 1e-4, "{key} {w:?} layer {l}: max abs diff {d}");
             }

@@ -142,7 +142,7 @@ pub fn scan_visit(
             partner: partner.clone(),
         };
         for (slot, &layer) in opts.layers.iter().enumerate() {
-            let all = matrix_of(&emb.vectors[slot])?;
+            let all = matrix_of(&emb.vectors(slot)?)?;
             let src = all.select_rows(&index[0]);
             let cand = all.select_rows(&index[1]);
             visit(&LayerVectors { pooling: *pooling, layer, sources: &src, candidates: &cand })?;

@@ -9,8 +9,8 @@
 //!   en names), in file order; past the 7,025 distinct words they hold, the list repeats them.
 //! - `load`: model load time, resident weight bytes, peak RSS.
 //! - `scan`: every word of `--word-file` through `--layers`, mean pooling (BOS included, the
-//!   pilot's), batches of `--batch-size` words sorted by token length; the vectors are kept as
-//!   the scan keeps them.
+//!   pilot's), batches of one token length each (`batch_plan`, about `--batch-size` words' worth of tokens);
+//!   the vectors are kept as the scan keeps them (in temp files past 512 MiB) and read back.
 //! - `tli-step`: LoRA r 16 q_proj+v_proj, hardest-negative triplet loss at `--layer`, batch 8,
 //!   forward + backward + AdamW; one warm-up step, then the median of `--tli-steps`.
 
@@ -179,6 +179,11 @@ fn scan_case(model: &lexalign_model::LoadedModel, words: &[String], a: &BenchArg
     let t = Instant::now();
     let out = model.embed_multi(&refs, &layers, &[Pooling::Mean], a.batch_size, |_| {})?;
     line.seconds = t.elapsed().as_secs_f64();
+    // Read back as the scan's metrics do (one hidden state at a time), so that the peak RSS is
+    // the scan's, spilled vectors included.
+    for slot in 0..layers.len() {
+        drop(out[0].vectors(slot)?);
+    }
     drop(out);
     line.words = words.len();
     line.layers = layers.len();

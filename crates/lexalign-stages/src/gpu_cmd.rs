@@ -87,8 +87,8 @@ fn compare(model: Option<&std::path::Path>, dtype: &str) -> Result<i32> {
     let gpu = load(Device::Cuda(0))?;
     let b = gpu.embed(WORDS, &layers, Pooling::Mean, 8, |_| {})?;
     let mut worst = (0.0f64, 0usize);
-    for (l, (x, y)) in a.vectors.iter().zip(&b.vectors).enumerate() {
-        let d = (x - y).abs().max().double_value(&[]);
+    for l in 0..layers.len() {
+        let d = (a.vectors(l)? - b.vectors(l)?).abs().max().double_value(&[]);
         if !(d <= worst.0) {
             worst = (d, l);
         }

@@ -28,7 +28,7 @@ pub fn batch_loss(
 
 /// [`batch_loss`] of already tokenized anchors and positives (row `i` of each is a pair): the
 /// pooled hidden state `cfg.target_layer` (pooled in f32 whatever the compute dtype), then the
-/// hardest-negative triplet loss. Anchors run first, so dropout masks come in the same order.
+/// hardest-negative triplet loss. Anchors' dropout masks are drawn first, as in two forwards.
 pub fn tokenized_loss(
     model: &Decoder,
     anchors: &Batch,
@@ -40,8 +40,11 @@ pub fn tokenized_loss(
         layers: vec![cfg.target_layer],
         pooling: cfg.pooling()?,
     };
-    let a = model.pooled(&anchors.input_ids, &anchors.masks, &req, train).remove(0);
-    let p = model.pooled(&positives.input_ids, &positives.masks, &req, train).remove(0);
+    // One packed forward for both batches (one pass over the weights), with the results and
+    // dropout masks of two forwards, anchors first.
+    let mut out = model.pooled_segments(&[(&anchors.input_ids, &anchors.masks), (&positives.input_ids, &positives.masks)], &req, train);
+    let p = out.pop().expect("positives").remove(0);
+    let a = out.pop().expect("anchors").remove(0);
     Ok(hardest_negative_triplet(&a, &p, cfg.margin))
 }
 

@@ -91,7 +91,7 @@ fn scan_with_laser_writes_cka_and_laser_rows() {
     let lex = Lexicon::from_pairs(PAIRS, &[] as &[&str]).unwrap();
     let words: Vec<&str> = lex.sources.iter().chain(&lex.candidates).map(String::as_str).collect();
     let e = lm.embed_multi(&words, &[3], &[lexalign_model::Pooling::MeanContent], 64, |_| {}).unwrap();
-    let llm = matrix(&e[0].vectors[0]);
+    let llm = matrix(&e[0].vectors(0).unwrap());
     let (ls, lc) = lexalign_stages::laser_cmd::lexicon_vectors(&laser, &lex, 64).unwrap();
     let want = linear_cka(&llm, &stack(&ls, &lc).unwrap()).unwrap();
     let row = rows.iter().find(|r| r[0] == "mean-content" && r[1] == "3" && r[2] == "both").unwrap();
