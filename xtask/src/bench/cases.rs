@@ -51,6 +51,10 @@ pub struct Plan {
 
 const CASES: [&str; 4] = ["scan-pairs", "scan-words", "tli-l2", "tli-best"];
 const SCALING_WORDS: [usize; 3] = [1_000, 10_000, 100_000];
+/// Blocks run in the scaling-by-blocks runs (hidden states 0..=n of the large word file).
+const SCALING_BLOCKS: [usize; 3] = [1, 4, 8];
+const SCALING_BY_WORDS: &str = "by words";
+const SCALING_BY_BLOCKS: &str = "by blocks";
 
 impl Plan {
     pub fn new(args: &BenchArgs, paths: &Paths, bin: &Path, python: Option<&PathBuf>, work: &Path) -> Result<Self> {
@@ -129,15 +133,16 @@ impl Plan {
         Some(Run { model: m.name.clone(), case: case.into(), variant: variant.into(), program: python.clone(), args, threads: self.args.threads })
     }
 
-    /// One repetition: every case of every model, each variant back to back.
-    pub fn runs(&self) -> Vec<Run> {
+    /// Repetition `rep` (0-based): every case of every model, each variant back to back; the
+    /// large scan only in the first `--large-reps` repetitions (it takes minutes on each side).
+    pub fn runs(&self, rep: usize) -> Vec<Run> {
         let s = |x: &str| x.to_string();
         let mut out = Vec::new();
         for m in &self.models {
             let pairs = self.word_file("pairs").display().to_string();
             let words = self.word_file(&format!("words-{}", self.args.words)).display().to_string();
             for (case, file) in [("scan-pairs", &pairs), ("scan-words", &words)] {
-                if !self.wants(case) {
+                if !self.wants(case) || (case == "scan-words" && rep >= self.args.large_reps) {
                     continue;
                 }
                 let wf = vec![s("--word-file"), file.clone()];
@@ -162,20 +167,21 @@ impl Plan {
         out
     }
 
-    /// Scan time vs words (all hidden states) and vs blocks run (the large word file), lexalign only.
+    /// Scan time vs words (at hidden states 0-2, two blocks) and vs blocks run (the large word
+    /// file), lexalign only, once each.
     pub fn scaling_runs(&self) -> Vec<Run> {
         let s = |x: &str| x.to_string();
         let mut out = Vec::new();
         for m in &self.models {
+            let scan = |file: String, layers: &str| [s("--case"), s("scan"), s("--quant"), s("none"), s("--word-file"), file, s("--layers"), s(layers)];
             for n in SCALING_WORDS {
                 let f = self.word_file(&format!("words-{n}")).display().to_string();
-                let a = [s("--case"), s("scan"), s("--quant"), s("none"), s("--word-file"), f, s("--layers"), s("all")];
-                out.push(self.lexalign(m, &format!("words-{n}"), "all hidden states", &a));
+                out.push(self.lexalign(m, &format!("words-{n}"), SCALING_BY_WORDS, &scan(f, "0,1,2")));
             }
-            for (label, layers) in [("1 block", "0,1"), ("4 blocks", "0,1,2,3,4")] {
+            for blocks in SCALING_BLOCKS {
                 let f = self.word_file(&format!("words-{}", self.args.words)).display().to_string();
-                let a = [s("--case"), s("scan"), s("--quant"), s("none"), s("--word-file"), f, s("--layers"), s(layers)];
-                out.push(self.lexalign(m, &format!("words-{}", self.args.words), label, &a));
+                let layers: Vec<String> = (0..=blocks).map(|l| l.to_string()).collect();
+                out.push(self.lexalign(m, &format!("words-{}", self.args.words), SCALING_BY_BLOCKS, &scan(f, &layers.join(","))));
             }
         }
         out
@@ -186,7 +192,7 @@ impl Plan {
         let mut p = lexalign_run::Provenance::collect().stage("bench").threads(self.args.threads).device("cpu");
         p.command_line = std::iter::once("cargo xtask bench".to_string()).chain(std::env::args().skip(2)).collect();
         let models: Vec<_> = self.models.iter().map(|m| serde_json::json!({"name": m.name, "sha256": m.sha256})).collect();
-        p = p.setting("models", models)?.setting("reps", self.args.reps)?.setting("cpu", cpu_name())?;
+        p = p.setting("models", models)?.setting("reps", self.args.reps)?.setting("large_reps", self.args.large_reps.min(self.args.reps))?.setting("cpu", cpu_name())?;
         p = p.setting("anchors", self.python_versions.clone().unwrap_or_else(|| "not run".into()))?;
         let path = page.with_extension("provenance.json");
         let mut json = serde_json::to_string_pretty(&p)?;
@@ -218,7 +224,7 @@ fn ratio_line(out: &mut String, runs: &Runs, case: &str, slow: &str, fast: &str,
 /// The markdown page.
 pub fn render(plan: &Plan, results: &[(String, Runs)], scaling: &[(Run, Line)], no_anchor: Option<&str>, load: (&str, &str)) -> String {
     let mut s = String::from("# Benchmark: lexalign beside transformers and peft\n\nWritten by `cargo xtask bench` (see the README's Benchmark section); do not edit.\n\n");
-    let _ = writeln!(s, "- CPU: {}; {} torch threads on both sides; {} repetitions, alternated; load average {} at the start, {} at the end.", cpu_name(), plan.args.threads, plan.args.reps, load.0, load.1);
+    let _ = writeln!(s, "- CPU: {}; {} torch threads on both sides; {} repetitions, alternated ({} of the {}-word scan); load average {} at the start, {} at the end.", cpu_name(), plan.args.threads, plan.args.reps, plan.args.large_reps.min(plan.args.reps), plan.args.words, load.0, load.1);
     let _ = writeln!(s, "- Anchors: {}.", match (no_anchor, &plan.python_versions) {
         (Some(why), _) => format!("not run: {why}; lexalign's figures alone"),
         (None, Some(v)) => format!("{v} (`bench/scan_transformers.py`, `bench/tli_step_peft.py`, the same GGUF loaded by transformers' `gguf_file=` dequantized to f32)"),
@@ -227,7 +233,7 @@ pub fn render(plan: &Plan, results: &[(String, Runs)], scaling: &[(Run, Line)], 
     for m in &plan.models {
         let _ = writeln!(s, "- {}: SHA-256 {}", m.name, m.sha256);
     }
-    s.push_str("- Times are in-process (model load excluded; it is the load column). Scans: mean pooling over every hidden state, 64 words a batch, f32; lexalign sorts words by token length before batching, the anchor batches in file order (its padding column). TLI steps: LoRA r 16 on q_proj+v_proj, batch 8, triplet loss, AdamW, median of 3 after one warm-up; lexalign runs only the blocks up to the loss's hidden state, peft runs every block.\n- Words: `pairs` are the paper's 623 training pairs (1,246 words); the large scan takes the first distinct words of kengdic (Korean headwords, then English glosses), then FreeDict sw-en, then CLDR.\n");
+    s.push_str("- Times are in-process (model load excluded; it is the load column). Scans: mean pooling over every hidden state, 64 words a batch, f32; lexalign batches words of one token length together (no padding), the anchor batches in file order (its padding column). TLI steps: LoRA r 16 on q_proj+v_proj, batch 8, triplet loss, AdamW, median of 3 after one warm-up; lexalign runs only the blocks up to the loss's hidden state, peft runs every block.\n- Words: `pairs` are the paper's 623 training pairs (1,246 words); the large scan takes the first distinct words of kengdic (Korean headwords, then English glosses), then FreeDict sw-en, then CLDR.\n");
     for (name, runs) in results {
         let _ = writeln!(s, "\n## {name}\n\n{}", table(runs));
         let mut t = String::new();
@@ -255,27 +261,27 @@ pub fn render(plan: &Plan, results: &[(String, Runs)], scaling: &[(Run, Line)], 
 
 /// Scan time vs tokens (the word counts) and vs blocks run, with the least-squares cost model.
 fn scaling_section(scaling: &[(Run, Line)]) -> String {
-    let mut s = String::from("\n## Scaling (lexalign, unquantized, one run each)\n\n| model | words | hidden states | tokens (padded) | time | peak RSS |\n|---|---|---|---|---|---|\n");
+    let mut s = String::from("\n## Scaling (lexalign, unquantized, one run each)\n\n| model | series | words | hidden states | tokens (padded) | time | peak RSS |\n|---|---|---|---|---|---|---|\n");
     for (run, l) in scaling {
-        let _ = writeln!(s, "| {} | {} | {} ({}) | {} ({}) | {:.2} s | {} |", run.model, l.words, l.layers, run.variant, l.tokens, l.padded_tokens, l.seconds, mib(l.peak_rss_bytes));
+        let _ = writeln!(s, "| {} | {} | {} | {} | {} ({}) | {:.2} s | {} |", run.model, run.variant, l.words, l.layers, l.tokens, l.padded_tokens, l.seconds, mib(l.peak_rss_bytes));
     }
     let mut models: Vec<&str> = scaling.iter().map(|(r, _)| r.model.as_str()).collect();
     models.dedup();
     for m in models {
-        let all: Vec<&Line> = scaling.iter().filter(|(r, _)| r.model == m && r.variant == "all hidden states").map(|(_, l)| l).collect();
-        let (x, y): (Vec<f64>, Vec<f64>) = all.iter().map(|l| (l.padded_tokens as f64, l.seconds)).unzip();
+        let series = |v: &str| -> Vec<&Line> { scaling.iter().filter(|(r, _)| r.model == m && r.variant == v).map(|(_, l)| l).collect() };
+        let words = series(SCALING_BY_WORDS);
+        let (x, y): (Vec<f64>, Vec<f64>) = words.iter().map(|l| (l.padded_tokens as f64, l.seconds)).unzip();
         if let Some((a, b, r2)) = fit_linear(&x, &y) {
-            let _ = writeln!(s, "\n- {m}, every hidden state: time ≈ {a:.2} s + {:.3} ms × padded tokens (R² {r2:.4}): linear in tokens.", b * 1000.0);
+            let _ = writeln!(s, "\n- {m}, hidden states 0-2 (2 blocks): time ≈ {a:.2} s + {:.4} ms × padded tokens (R² {r2:.4}): linear in tokens.", b * 1000.0);
         }
-        let big = all.iter().map(|l| l.words).max().unwrap_or(0);
-        let blocks: Vec<(f64, f64)> = scaling
-            .iter()
-            .filter(|(r, l)| r.model == m && l.words == big)
-            .map(|(_, l)| ((l.layers.saturating_sub(1)) as f64, l.seconds))
-            .collect();
-        let (x, y): (Vec<f64>, Vec<f64>) = blocks.into_iter().unzip();
+        let blocks = series(SCALING_BY_BLOCKS);
+        let big = blocks.iter().map(|l| l.words).max().unwrap_or(0);
+        let (x, y): (Vec<f64>, Vec<f64>) = blocks.iter().map(|l| ((l.layers.saturating_sub(1)) as f64, l.seconds)).unzip();
         if let Some((a, b, r2)) = fit_linear(&x, &y) {
             let _ = writeln!(s, "- {m}, {big} words: time ≈ {a:.2} s + {b:.3} s × blocks run (R² {r2:.4}): linear in the blocks the deepest requested hidden state needs.");
+        }
+        if let Some(l) = words.iter().max_by_key(|l| l.words) {
+            let _ = writeln!(s, "- {m}, {} words: peak RSS {} (pooled vectors past 512 MiB wait in temp files, one hidden state read back at a time).", l.words, mib(l.peak_rss_bytes));
         }
     }
     s
@@ -296,14 +302,15 @@ mod tests {
         let run = |variant: &str| Run { model: "m".into(), case: "c".into(), variant: variant.into(), program: PathBuf::new(), args: vec![], threads: 1 };
         let line = |words, layers, padded, seconds| Line { words, layers, padded_tokens: padded, tokens: padded, seconds, ..Default::default() };
         let sc = vec![
-            (run("all hidden states"), line(1000, 31, 4000, 1.0 + 4.0)),
-            (run("all hidden states"), line(10000, 31, 40000, 1.0 + 40.0)),
-            (run("1 block"), line(10000, 2, 40000, 2.0 + 1.0)),
-            (run("4 blocks"), line(10000, 5, 40000, 2.0 + 4.0)),
+            (run(SCALING_BY_WORDS), line(1000, 3, 4000, 1.0 + 4.0)),
+            (run(SCALING_BY_WORDS), line(10000, 3, 40000, 1.0 + 40.0)),
+            (run(SCALING_BY_BLOCKS), line(10000, 2, 40000, 2.0 + 1.0)),
+            (run(SCALING_BY_BLOCKS), line(10000, 5, 40000, 2.0 + 4.0)),
         ];
         let s = scaling_section(&sc);
-        assert!(s.contains("time ≈ 1.00 s + 1.000 ms × padded tokens (R² 1.0000)"), "{s}");
-        assert!(s.contains("m, 10000 words: time ≈ "), "{s}");
-        assert!(s.contains("| m | 1000 | 31 (all hidden states) | 4000 (4000) | 5.00 s | 0 MiB |"), "{s}");
+        assert!(s.contains("time ≈ 1.00 s + 1.0000 ms × padded tokens (R² 1.0000)"), "{s}");
+        assert!(s.contains("m, 10000 words: time ≈ 2.00 s + 1.000 s × blocks run (R² 1.0000)"), "{s}");
+        assert!(s.contains("| m | by words | 1000 | 3 | 4000 (4000) | 5.00 s | 0 MiB |"), "{s}");
+        assert!(s.contains("m, 10000 words: peak RSS 0 MiB"), "{s}");
     }
 }

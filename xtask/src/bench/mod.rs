@@ -37,7 +37,10 @@ pub struct BenchArgs {
     /// Words of the large scan case (real lexicon words).
     #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
     pub words: usize,
-    /// Also measure scaling: scan time at 1k/10k/100k words and at 1, 4 and all blocks (lexalign, once each).
+    /// Repetitions of the large scan (`--words`; minutes on each side), the first of `--reps`.
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
+    pub large_reps: usize,
+    /// Also measure scaling: scan time at 1k/10k/100k words (hidden states 0-2) and at 1, 4 and 8 blocks of `--words` (lexalign, once each).
     #[arg(long)]
     pub scaling: bool,
     /// Only these cases (comma list of scan-pairs, scan-words, tli-l2, tli-best).
@@ -96,7 +99,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let load_before = cases::load_average();
     let mut results: Vec<(String, Runs)> = args.models.iter().map(|m| (m.clone(), Runs::default())).collect();
     for rep in 0..args.reps {
-        for run in plan.runs() {
+        for run in plan.runs(rep) {
             let line = execute(&run, &paths.repo)?;
             println!("[rep {}/{}] {} {} {}: {:.3} s", rep + 1, args.reps, run.model, run.case, run.variant, line.seconds);
             let slot = results.iter_mut().find(|(m, _)| *m == run.model).expect("model planned");
