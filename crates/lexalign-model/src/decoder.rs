@@ -150,7 +150,7 @@ impl Decoder {
                 LayerType::Sliding(_) => &sliding,
             };
             let ctx = Ctx { cos, sin, mask, pack: pack.as_ref(), noise: noise.as_ref().map(|n| &n[i]), shape: (b, s) };
-            h = block.forward(&h, &ctx, &self.cfg, train);
+            h = block.forward(&h, &ctx, &self.cfg);
             let idx = i + 1;
             if idx == n_layers {
                 emit(idx, &unpacked(self.norm.forward(&h)));
@@ -272,18 +272,18 @@ impl Block {
     }
 
     /// `x` is `[batch, seq, hidden]`, or `[tokens, hidden]` packed by `ctx.pack`.
-    fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig, train: bool) -> Tensor {
+    fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig) -> Tensor {
         let h = self.input_layernorm.forward(x);
-        let h = self.self_attn.forward(&h, ctx, cfg, train);
+        let h = self.self_attn.forward(&h, ctx, cfg);
         match (&self.pre_feedforward_layernorm, &self.post_feedforward_layernorm) {
             (Some(pre), Some(post)) => {
                 let x = x + self.post_attention_layernorm.forward(&h);
-                let h = post.forward(&self.mlp.forward(&pre.forward(&x), ctx, train));
+                let h = post.forward(&self.mlp.forward(&pre.forward(&x), ctx));
                 x + h
             }
             _ => {
                 let x = x + h;
-                let h = self.mlp.forward(&self.post_attention_layernorm.forward(&x), ctx, train);
+                let h = self.mlp.forward(&self.post_attention_layernorm.forward(&x), ctx);
                 x + h
             }
         }
@@ -302,7 +302,8 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// The dropout multiplier of linear layer `j` (HF module order), if drawn.
+    /// The LoRA dropout multiplier of linear layer `j` (HF module order): drawn when training
+    /// for every adapter with dropout, `None` otherwise.
     fn noise(&self, j: usize) -> Option<&Tensor> {
         self.noise.and_then(|n| n[j].as_ref())
     }
@@ -310,16 +311,16 @@ impl Ctx<'_> {
 
 impl Attention {
     /// Projections on `x` as given (packed or not); the attention itself on the padded layout.
-    fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig, train: bool) -> Tensor {
+    fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig) -> Tensor {
         let (b, s) = ctx.shape;
         let (nh, nkv, hd) = (cfg.num_attention_heads as i64, cfg.num_kv_heads() as i64, cfg.head_dim() as i64);
         let padded = |t: Tensor| match ctx.pack {
             Some(p) => p.unpack(&t),
             None => t,
         };
-        let mut q = padded(self.q_proj.forward_with_noise(x, train, ctx.noise(0))).view([b, s, nh, hd]);
-        let mut k = padded(self.k_proj.forward_with_noise(x, train, ctx.noise(1))).view([b, s, nkv, hd]);
-        let v = padded(self.v_proj.forward_with_noise(x, train, ctx.noise(2))).view([b, s, nkv, hd]).transpose(1, 2);
+        let mut q = padded(self.q_proj.forward(x, ctx.noise(0))).view([b, s, nh, hd]);
+        let mut k = padded(self.k_proj.forward(x, ctx.noise(1))).view([b, s, nkv, hd]);
+        let v = padded(self.v_proj.forward(x, ctx.noise(2))).view([b, s, nkv, hd]).transpose(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(&q);
             k = kn.forward(&k);
@@ -341,7 +342,7 @@ impl Attention {
             Some(p) => p.pack(&out),
             None => out,
         };
-        self.o_proj.forward_with_noise(&out, train, ctx.noise(3))
+        self.o_proj.forward(&out, ctx.noise(3))
     }
 }
 
@@ -366,11 +367,11 @@ fn repeat_kv(x: &Tensor, rep: i64) -> Tensor {
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor, ctx: &Ctx, train: bool) -> Tensor {
-        let g = self.gate_proj.forward_with_noise(x, train, ctx.noise(4));
+    fn forward(&self, x: &Tensor, ctx: &Ctx) -> Tensor {
+        let g = self.gate_proj.forward(x, ctx.noise(4));
         let g = if self.gelu_tanh { g.gelu("tanh") } else { g.silu() };
-        let u = self.up_proj.forward_with_noise(x, train, ctx.noise(5));
-        self.down_proj.forward_with_noise(&(g * u), train, ctx.noise(6))
+        let u = self.up_proj.forward(x, ctx.noise(5));
+        self.down_proj.forward(&(g * u), ctx.noise(6))
     }
 }
 

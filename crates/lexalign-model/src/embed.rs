@@ -24,25 +24,6 @@ impl Decoder {
         self.pooled_multi(input_ids, masks, &req.layers, &[req.pooling], train).remove(0)
     }
 
-    /// Per segment (a right-padded batch with its masks), one `[batch, hidden]` pooled tensor per
-    /// requested layer, all segments in one packed forward ([`Decoder::forward_segments`]): the
-    /// values of one [`Self::pooled`] per segment in order, dropout masks included.
-    pub fn pooled_segments(&self, segments: &[(&Tensor, &PoolMasks)], req: &PoolRequest, train: bool) -> Vec<Vec<Tensor>> {
-        let max_layer = *req.layers.iter().max().expect("at least one layer requested");
-        let mut out: Vec<Vec<Option<Tensor>>> = segments.iter().map(|_| req.layers.iter().map(|_| None).collect()).collect();
-        let inputs: Vec<(&Tensor, &Tensor)> = segments.iter().map(|(ids, m)| (*ids, &m.attention)).collect();
-        self.forward_segments(&inputs, max_layer, train, &mut |k, idx, h| {
-            let mut pooled: Option<Tensor> = None;
-            for (slot, &want) in req.layers.iter().enumerate() {
-                if want == idx {
-                    let p = pooled.get_or_insert_with(|| pool(h, segments[k].1, req.pooling));
-                    out[k][slot] = Some(p.shallow_clone());
-                }
-            }
-        });
-        out.into_iter().map(|per| per.into_iter().map(|t| t.expect("every requested layer pooled")).collect()).collect()
-    }
-
     /// `[pooling][layer slot]` pooled tensors from a single forward.
     pub fn pooled_multi(
         &self,
@@ -52,21 +33,38 @@ impl Decoder {
         poolings: &[Pooling],
         train: bool,
     ) -> Vec<Vec<Tensor>> {
+        self.pooled_segments(&[(input_ids, masks)], layers, poolings, train).remove(0)
+    }
+
+    /// `[segment][pooling][layer slot]` pooled tensors of several right-padded batches (each
+    /// with its masks) in one packed forward ([`Decoder::forward_segments`]): the values of one
+    /// [`Self::pooled_multi`] per segment in order, dropout masks included.
+    pub fn pooled_segments(
+        &self,
+        segments: &[(&Tensor, &PoolMasks)],
+        layers: &[usize],
+        poolings: &[Pooling],
+        train: bool,
+    ) -> Vec<Vec<Vec<Tensor>>> {
         let max_layer = *layers.iter().max().expect("at least one layer requested");
-        let mut out: Vec<Vec<Option<Tensor>>> = poolings.iter().map(|_| layers.iter().map(|_| None).collect()).collect();
-        self.forward_hidden(input_ids, &masks.attention, max_layer, train, &mut |idx, h| {
+        let mut out: Vec<Vec<Vec<Option<Tensor>>>> =
+            segments.iter().map(|_| poolings.iter().map(|_| layers.iter().map(|_| None).collect()).collect()).collect();
+        let inputs: Vec<(&Tensor, &Tensor)> = segments.iter().map(|(ids, m)| (*ids, &m.attention)).collect();
+        self.forward_segments(&inputs, max_layer, train, &mut |k, idx, h| {
             for (pi, &pooling) in poolings.iter().enumerate() {
                 let mut pooled: Option<Tensor> = None;
                 for (slot, &want) in layers.iter().enumerate() {
                     if want == idx {
-                        let p = pooled.get_or_insert_with(|| pool(h, masks, pooling));
-                        out[pi][slot] = Some(p.shallow_clone());
+                        let p = pooled.get_or_insert_with(|| pool(h, segments[k].1, pooling));
+                        out[k][pi][slot] = Some(p.shallow_clone());
                     }
                 }
             }
         });
         out.into_iter()
-            .map(|per| per.into_iter().map(|t| t.expect("every requested layer pooled")).collect())
+            .map(|per_pooling| {
+                per_pooling.into_iter().map(|per| per.into_iter().map(|t| t.expect("every requested layer pooled")).collect()).collect()
+            })
             .collect()
     }
 }

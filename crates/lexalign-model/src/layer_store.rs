@@ -37,9 +37,11 @@ impl LayerEmbeddings {
                 File::open(path)
                     .and_then(|mut f| f.read_to_end(&mut bytes))
                     .with_context(|| format!("cannot read the spilled vectors {}", path.display()))?;
-                let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-                let n = values.len() as i64 / hidden;
-                Ok(Tensor::from_slice(&values).view([n, *hidden]).index_select(0, inverse))
+                // Native-endian f32 written by this process: one copy into the tensor, none via f32s.
+                let n = (bytes.len() / 4) as i64 / hidden;
+                let plan_order = Tensor::from_data_size(&bytes, &[n, *hidden], Kind::Float);
+                drop(bytes);
+                Ok(plan_order.index_select(0, inverse))
             }
         }
     }
@@ -99,7 +101,7 @@ impl LayerSink {
             Sink::Spill { files, .. } => {
                 let (path, w) = &mut files[pi][slot];
                 let values = Vec::<f32>::try_from(t.contiguous().view(-1)).context("pooled vectors to host")?;
-                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
                 w.write_all(&bytes).with_context(|| format!("cannot write the spilled vectors {} (is the disk full?)", path.display()))?;
             }
         }
@@ -115,7 +117,7 @@ impl LayerSink {
                 .into_iter()
                 .map(|per| LayerEmbeddings {
                     layers: layers.clone(),
-                    rows: Rows::Memory(per.into_iter().map(|p| Tensor::cat(&p, 0).to_kind(Kind::Float).index_select(0, &inverse)).collect()),
+                    rows: Rows::Memory(per.into_iter().map(|p| Tensor::cat(&p, 0).index_select(0, &inverse)).collect()),
                 })
                 .collect()),
             Sink::Spill { dir, files, hidden } => {

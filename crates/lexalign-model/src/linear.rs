@@ -69,14 +69,10 @@ impl Linear {
         Self { base: BaseWeight::Dense(w), bias: None, lora: None }
     }
 
-    /// `x` is `[..., in]` in the compute dtype; `train` enables LoRA dropout.
-    pub fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        self.forward_with_noise(x, train, None)
-    }
-
-    /// [`Self::forward`] with the LoRA dropout multiplier given (`[rows of x, in]`, drawn before
-    /// the forward by [`crate::pack::dropout_noise`]) instead of drawn here.
-    pub fn forward_with_noise(&self, x: &Tensor, train: bool, noise: Option<&Tensor>) -> Tensor {
+    /// `x` is `[..., in]` in the compute dtype. `dropout` is the LoRA input's dropout multiplier
+    /// (`[rows of x, in]`), drawn before the forward by the decoder ([`crate::pack::dropout_noise`],
+    /// training only) so that packed rows get the masks of the padded batch; `None`: no dropout.
+    pub fn forward(&self, x: &Tensor, dropout: Option<&Tensor>) -> Tensor {
         let w = self.base.weight(x.kind());
         let y = match &self.bias {
             None => x.matmul(&w.tr()),
@@ -91,10 +87,9 @@ impl Linear {
                 // casts the sum back (`(result + lora_B(lora_A(dropout(x))) * scaling).to(result.dtype)`):
                 // one rounding. In f32 the cast is a no-op (same bits as dropout-then-cast).
                 let xin = x.to_kind(l.a.kind());
-                let xin = match (train && l.dropout > 0.0, noise) {
-                    (false, _) => xin,
-                    (true, None) => xin.dropout(l.dropout, true),
-                    (true, Some(noise)) => xin * noise,
+                let xin = match dropout {
+                    Some(noise) => xin * noise,
+                    None => xin,
                 };
                 let up = xin.matmul(&l.a.tr()).matmul(&l.b.tr()) * l.scale;
                 if up.kind() == y.kind() { y + up } else { (y.to_kind(up.kind()) + up).to_kind(x.kind()) }

@@ -240,10 +240,9 @@ fn time_tli_steps(model: &mut Decoder, cfg: &ModelConfig, args: &BenchArgs, devi
     let mut step_times = Vec::new();
     for _ in 0..args.tli_steps {
         let t = Instant::now();
-        let req = lexalign_model::PoolRequest { layers: vec![2], pooling: Pooling::Mean };
-        let mut out = model.pooled_segments(&[(&src_ids, &src_m), (&tgt_ids, &tgt_m)], &req, true);
-        let b = out.pop().expect("targets").remove(0);
-        let a = out.pop().expect("sources").remove(0);
+        let mut out = model.pooled_segments(&[(&src_ids, &src_m), (&tgt_ids, &tgt_m)], &[2], &[Pooling::Mean], true);
+        let b = out.pop().expect("targets").remove(0).remove(0);
+        let a = out.pop().expect("sources").remove(0).remove(0);
         let loss = lexalign_tli::hardest_negative_triplet(&a.to_kind(Kind::Float), &b.to_kind(Kind::Float), 0.4);
         loss.backward();
         adamw.step(&params, 2e-4);

@@ -42,9 +42,10 @@ pub fn tokenized_loss(
     };
     // One packed forward for both batches (one pass over the weights), with the results and
     // dropout masks of two forwards, anchors first.
-    let mut out = model.pooled_segments(&[(&anchors.input_ids, &anchors.masks), (&positives.input_ids, &positives.masks)], &req, train);
-    let p = out.pop().expect("positives").remove(0);
-    let a = out.pop().expect("anchors").remove(0);
+    let segments = [(&anchors.input_ids, &anchors.masks), (&positives.input_ids, &positives.masks)];
+    let mut out = model.pooled_segments(&segments, &req.layers, &[req.pooling], train);
+    let p = out.pop().expect("positives").remove(0).remove(0);
+    let a = out.pop().expect("anchors").remove(0).remove(0);
     Ok(hardest_negative_triplet(&a, &p, cfg.margin))
 }
 

@@ -56,9 +56,9 @@ fn time_steps(all_blocks: bool) -> f64 {
     let mut step = |k: usize| {
         let a = m.tokenizer.batch(&src, m.model.device).unwrap();
         let p = m.tokenizer.batch(&tgt, m.model.device).unwrap();
-        let mut out = m.model.pooled_segments(&[(&a.input_ids, &a.masks), (&p.input_ids, &p.masks)], &req, true);
-        let positives = out.pop().unwrap().remove(0);
-        let anchors = out.pop().unwrap().remove(0);
+        let mut out = m.model.pooled_segments(&[(&a.input_ids, &a.masks), (&p.input_ids, &p.masks)], &req.layers, &[req.pooling], true);
+        let positives = out.pop().unwrap().remove(0).remove(0);
+        let anchors = out.pop().unwrap().remove(0).remove(0);
         let loss = hardest_negative_triplet(&anchors, &positives, cfg.margin);
         loss.backward();
         opt.step(&params, sched.lr(k));
