@@ -3,8 +3,10 @@
 //! outputs. A run is built in `<run>.partial/` and renamed when every stage succeeded, so
 //! `runs/<id>/` is always complete; a failed run is kept as `<run>.failed/` for inspection.
 //!
-//! [`stages`] is the stage table, [`provenance`] the run's record.
+//! [`stages`] is the stage table, [`provenance`] the run's record, [`cache`] the stage cache that
+//! reuses a stage whose inputs, settings and code are unchanged.
 
+mod cache;
 mod provenance;
 mod stages;
 
@@ -18,6 +20,7 @@ use lexalign_run::RunDir;
 
 use crate::setup::{self, Assets, SetupArgs};
 use crate::util::{self, disp};
+use cache::{CacheInputs, StageCache, StageRecord};
 use provenance::Inputs;
 use stages::{present_stages, Ctx, Stage, REPORT_PACKAGE};
 
@@ -48,6 +51,10 @@ pub struct ReproduceArgs {
     /// The multilingual model of the Korean-English and Swahili-English study stages.
     #[arg(long, value_name = "DIR|FILE", default_value = "gemma3-270m")]
     pub study_model: PathBuf,
+    /// Run every stage even where the stage cache (`<cache>/stages/`) holds outputs with the same
+    /// key; `--check` implies it.
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 impl Default for ReproduceArgs {
@@ -61,6 +68,7 @@ impl Default for ReproduceArgs {
             threads: 2,
             quick: false,
             study_model: PathBuf::from("gemma3-270m"),
+            fresh: false,
         }
     }
 }
@@ -131,8 +139,15 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         laser: stages::laser_from_env(),
     };
     provenance::write(dirs.partial(), args, &assets, &inputs, &[])?;
-    let timings = run_stages(args, &assets, &ctx, &stages, &dirs)?;
-    provenance::write(dirs.partial(), args, &assets, &inputs, &timings)?;
+    let mut cache = match stage_cache(args, &assets, &ctx) {
+        Ok(c) => c,
+        Err(e) => {
+            dirs.abandon();
+            return Err(e);
+        }
+    };
+    let records = run_stages(args, &assets, &ctx, &stages, &dirs, &mut cache)?;
+    provenance::write(dirs.partial(), args, &assets, &inputs, &records)?;
     dirs.complete(&runs)?;
     println!("reproduce: run folder {}", disp(dirs.path()));
 
@@ -146,6 +161,39 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The stage cache for this run: `--check` and `--fresh` recompute every stage (and store it).
+fn stage_cache(args: &ReproduceArgs, assets: &Assets, ctx: &stages::Ctx) -> Result<StageCache> {
+    let mut models = vec![(ctx.model.clone(), ctx.model_sha256.clone())];
+    for m in [&ctx.study_model, &ctx.control_model] {
+        if models.iter().any(|(p, _)| p == m) {
+            continue;
+        }
+        let embedded = lexalign_run::EMBEDDED_MODELS
+            .iter()
+            .find(|e| e.path_in(&assets.paths.cache) == *m);
+        let sha = match embedded {
+            // Setup checked the installed file against this pin.
+            Some(e) => e.sha256.to_string(),
+            None => lexalign_run::hash_path(m)?.sha256,
+        };
+        models.push((m.clone(), sha));
+    }
+    StageCache::new(
+        CacheInputs {
+            cache_root: assets.paths.cache.join("stages"),
+            repo: &assets.paths.repo,
+            reuse: !(args.fresh || args.check),
+            quick: args.quick,
+            torch_version: assets
+                .torch_dir
+                .as_deref()
+                .and_then(crate::paths::torch_version),
+            models,
+        },
+        ctx,
+    )
 }
 
 /// `--model` (a path or an embedded model's name), else the default model setup installed.
@@ -188,32 +236,55 @@ fn build_binaries(assets: &Assets, binaries: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Run each stage into `<partial>/<stage>/`; on a failure the partial run is kept as `<run>.failed`.
+/// Run each stage into `<partial>/<stage>/`, or copy it from the stage cache when its key
+/// matches; on a failure the partial run is kept as `<run>.failed`.
 fn run_stages(
     args: &ReproduceArgs,
     assets: &Assets,
     ctx: &Ctx,
     stages: &[&'static Stage],
     dirs: &RunDir,
-) -> Result<Vec<(&'static str, f64)>> {
-    let mut timings = Vec::new();
-    for s in stages {
+    cache: &mut StageCache,
+) -> Result<Vec<StageRecord>> {
+    let recorded = cache.recorded_seconds();
+    let mut records = Vec::new();
+    for (i, s) in stages.iter().enumerate() {
         let out = dirs.stage_path(s.name);
         std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", disp(&out)))?;
-        let mut cmd = cargo_cmd(assets);
-        cmd.args(["run", "--quiet", "-p", s.package, "--bin", s.package, "--"])
-            .args((s.args)(ctx))
-            .arg("--out")
-            .arg(&out);
+        let mut stage_args = (s.args)(ctx);
         if args.quick {
-            cmd.args(s.quick_args);
+            stage_args.extend(s.quick_args.iter().map(OsString::from));
+        }
+        let key = cache.key(s, &stage_args)?;
+        let t = Instant::now();
+        if let Some((cached, meta)) = cache.lookup(&key) {
+            cache.restore(&cached, &out)?;
+            println!(
+                "reproduce: stage {} from the stage cache (key {}, computed in {} s on {})",
+                s.name,
+                &key[..12],
+                meta["seconds"],
+                meta["stored"].as_str().unwrap_or("?")
+            );
+            records.push(StageRecord {
+                stage: s.name,
+                key,
+                hit: true,
+                seconds: t.elapsed().as_secs_f64(),
+            });
+            continue;
         }
         println!(
-            "reproduce: stage {} -> {}",
+            "reproduce: stage {} -> {}{}",
             s.name,
-            disp(&dirs.path().join(s.name))
+            disp(&dirs.path().join(s.name)),
+            remaining_estimate(&stages[i..], &recorded)
         );
-        let t = Instant::now();
+        let mut cmd = cargo_cmd(assets);
+        cmd.args(["run", "--quiet", "-p", s.package, "--bin", s.package, "--"])
+            .args(&stage_args)
+            .arg("--out")
+            .arg(&out);
         let status = cmd.status();
         if !matches!(&status, Ok(st) if st.success()) {
             let kept = dirs.keep_failed();
@@ -229,18 +300,57 @@ fn run_stages(
         }
         let secs = t.elapsed().as_secs_f64();
         println!("reproduce: stage {} done in {secs:.1} s", s.name);
-        timings.push((s.name, secs));
+        cache.store(&key, s.name, &out, secs)?;
+        records.push(StageRecord {
+            stage: s.name,
+            key,
+            hit: false,
+            seconds: secs,
+        });
     }
-    Ok(timings)
+    Ok(records)
+}
+
+/// " (about N s left ...)" from the last computed time of each remaining stage, where known.
+fn remaining_estimate(
+    rest: &[&'static Stage],
+    recorded: &std::collections::BTreeMap<String, f64>,
+) -> String {
+    let known: Vec<f64> = rest
+        .iter()
+        .filter_map(|s| recorded.get(s.name).copied())
+        .collect();
+    if known.is_empty() {
+        return String::new();
+    }
+    let unknown = rest.len() - known.len();
+    format!(
+        " (about {:.0} s left for this and the remaining stages, from their last computed times{})",
+        known.iter().sum::<f64>(),
+        if unknown > 0 {
+            format!("; {unknown} without a record")
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// Regenerate (or with `--check`, verify) the committed outputs from the finished run.
 fn run_report(args: &ReproduceArgs, assets: &Assets, run: &Path) -> Result<()> {
     let mut cmd = cargo_cmd(assets);
-    cmd.args(["run", "--quiet", "-p", REPORT_PACKAGE, "--bin", REPORT_PACKAGE, "--", "--run"])
-        .arg(run)
-        .arg("--root")
-        .arg(&assets.paths.repo);
+    cmd.args([
+        "run",
+        "--quiet",
+        "-p",
+        REPORT_PACKAGE,
+        "--bin",
+        REPORT_PACKAGE,
+        "--",
+        "--run",
+    ])
+    .arg(run)
+    .arg("--root")
+    .arg(&assets.paths.repo);
     if args.check {
         cmd.arg("--check");
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Result;
 use lexalign_run::Provenance;
 
+use super::cache::StageRecord;
 use super::ReproduceArgs;
 use crate::paths;
 use crate::setup::Assets;
@@ -43,13 +44,14 @@ impl<'a> Inputs<'a> {
     }
 }
 
-/// Write `<dir>/provenance.json` for the stages completed so far (name, seconds).
+/// Write `<dir>/provenance.json` for the stages completed so far (name, cache key, hit or
+/// computed, seconds).
 pub fn write(
     dir: &Path,
     args: &ReproduceArgs,
     assets: &Assets,
     inputs: &Inputs,
-    timings: &[(&str, f64)],
+    stages: &[StageRecord],
 ) -> Result<()> {
     let mut p = Provenance::collect()
         .stage("reproduce")
@@ -65,13 +67,11 @@ pub fn write(
     for (rel, sha) in &inputs.data_sums {
         p = p.data_file_hashed(inputs.paper_data.join(rel), sha);
     }
-    let stages: Vec<_> = timings
-        .iter()
-        .map(|(n, s)| serde_json::json!({"stage": n, "seconds": (s * 10.0).round() / 10.0}))
-        .collect();
+    let stages: Vec<_> = stages.iter().map(StageRecord::to_json).collect();
     p = p
         .setting("check", args.check)?
         .setting("quick", args.quick)?
+        .setting("fresh", args.fresh)?
         .setting("stages_completed", stages)?;
     p.write(dir)?;
     Ok(())

@@ -25,7 +25,9 @@ pub struct Ctx {
 
 /// `$LEXALIGN_LASER` when set and not empty (the name lexalign-laser reads; xtask never links tch).
 pub fn laser_from_env() -> Option<PathBuf> {
-    std::env::var_os("LEXALIGN_LASER").filter(|v| !v.is_empty()).map(PathBuf::from)
+    std::env::var_os("LEXALIGN_LASER")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// One experiment stage: the binary of `experiments/<package>/`, writing `<run>/<name>/`.
@@ -72,13 +74,32 @@ pub const STAGES: &[Stage] = &[
     Stage {
         name: "koen-tli-train-l2",
         package: "lang-study",
-        args: |c| study(c, "train", "ko-en", &[("--target-layer", "2".into())], false),
+        args: |c| {
+            study(
+                c,
+                "train",
+                "ko-en",
+                &[("--target-layer", "2".into())],
+                false,
+            )
+        },
         quick_args: &[],
     },
     Stage {
         name: "koen-tli-train-best",
         package: "lang-study",
-        args: |c| study(c, "train", "ko-en", &[("--target-layer", "best".into()), ("--scan", c.run.join("koen-scan").into())], false),
+        args: |c| {
+            study(
+                c,
+                "train",
+                "ko-en",
+                &[
+                    ("--target-layer", "best".into()),
+                    ("--scan", c.run.join("koen-scan").into()),
+                ],
+                false,
+            )
+        },
         quick_args: &[],
     },
     Stage {
@@ -86,7 +107,16 @@ pub const STAGES: &[Stage] = &[
         package: "lang-study",
         args: |c| {
             let a = |s: &str| c.run.join(s).join("adapter").into_os_string();
-            study(c, "eval", "ko-en", &[("--adapter", a("koen-tli-train-l2")), ("--adapter", a("koen-tli-train-best"))], false)
+            study(
+                c,
+                "eval",
+                "ko-en",
+                &[
+                    ("--adapter", a("koen-tli-train-l2")),
+                    ("--adapter", a("koen-tli-train-best")),
+                ],
+                false,
+            )
         },
         quick_args: &[],
     },
@@ -99,26 +129,59 @@ pub const STAGES: &[Stage] = &[
     Stage {
         name: "swen-tli-train",
         package: "lang-study",
-        args: |c| study(c, "train", "sw-en", &[("--target-layer", "2".into())], false),
+        args: |c| {
+            study(
+                c,
+                "train",
+                "sw-en",
+                &[("--target-layer", "2".into())],
+                false,
+            )
+        },
         quick_args: &[],
     },
     Stage {
         name: "swen-eval",
         package: "lang-study",
-        args: |c| study(c, "eval", "sw-en", &[("--adapter", c.run.join("swen-tli-train").join("adapter").into())], false),
+        args: |c| {
+            study(
+                c,
+                "eval",
+                "sw-en",
+                &[(
+                    "--adapter",
+                    c.run.join("swen-tli-train").join("adapter").into(),
+                )],
+                false,
+            )
+        },
         quick_args: &[],
     },
 ];
 
 /// `lang-study <cmd> --pair P` on the study model, with the paper data (sw-en uses the paper's
 /// pairs), and the English-only negative control for scans.
-fn study(c: &Ctx, cmd: &str, pair: &str, extra: &[(&str, OsString)], control: bool) -> Vec<OsString> {
+fn study(
+    c: &Ctx,
+    cmd: &str,
+    pair: &str,
+    extra: &[(&str, OsString)],
+    control: bool,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec![cmd.into(), "--pair".into(), pair.into()];
     a.extend(["--model".into(), c.study_model.clone().into_os_string()]);
     a.extend(["--paper-data".into(), c.paper_data.clone().into_os_string()]);
-    a.extend(["--device".into(), c.device.clone().into(), "--threads".into(), c.threads.to_string().into()]);
+    a.extend([
+        "--device".into(),
+        c.device.clone().into(),
+        "--threads".into(),
+        c.threads.to_string().into(),
+    ]);
     if control {
-        a.extend(["--negative-control".into(), c.control_model.clone().into_os_string()]);
+        a.extend([
+            "--negative-control".into(),
+            c.control_model.clone().into_os_string(),
+        ]);
     }
     if let (Some(l), "scan" | "eval") = (&c.laser, cmd) {
         a.extend(["--laser".into(), l.clone().into_os_string()]);
@@ -171,7 +234,6 @@ pub fn present_stages(repo: &Path) -> Vec<&'static Stage> {
         .collect()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,8 +244,17 @@ mod tests {
         assert_eq!(
             names,
             [
-                "published-data", "pilot-scan", "tli-train", "tli-eval", "koen-scan", "koen-tli-train-l2",
-                "koen-tli-train-best", "koen-eval", "swen-scan", "swen-tli-train", "swen-eval"
+                "published-data",
+                "pilot-scan",
+                "tli-train",
+                "tli-eval",
+                "koen-scan",
+                "koen-tli-train-l2",
+                "koen-tli-train-best",
+                "koen-eval",
+                "swen-scan",
+                "swen-tli-train",
+                "swen-eval"
             ]
         );
         let c = Ctx {
@@ -206,12 +277,35 @@ mod tests {
             eval.join(" "),
             format!("--model /m.gguf --paper-data /p --device cpu --threads 2 --model-sha256 {sha} --adapter /r/tli-train/adapter")
         );
-        let args = |c: &Ctx, i: usize| (STAGES[i].args)(c).iter().map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
-        assert!(!args(&c, 4).contains("--laser"), "no LASER-2 folder, no flag");
-        let with = Ctx { laser: Some("/laser".into()), ..c };
-        assert!(args(&with, 4).ends_with("--negative-control /m.gguf --laser /laser"), "{}", args(&with, 4));
-        assert!(args(&with, 7).contains(" --laser /laser --adapter /r/koen-tli-train-l2/adapter"), "{}", args(&with, 7));
-        assert!(!args(&with, 5).contains("--laser"), "training does not read LASER-2");
+        let args = |c: &Ctx, i: usize| {
+            (STAGES[i].args)(c)
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(
+            !args(&c, 4).contains("--laser"),
+            "no LASER-2 folder, no flag"
+        );
+        let with = Ctx {
+            laser: Some("/laser".into()),
+            ..c
+        };
+        assert!(
+            args(&with, 4).ends_with("--negative-control /m.gguf --laser /laser"),
+            "{}",
+            args(&with, 4)
+        );
+        assert!(
+            args(&with, 7).contains(" --laser /laser --adapter /r/koen-tli-train-l2/adapter"),
+            "{}",
+            args(&with, 7)
+        );
+        assert!(
+            !args(&with, 5).contains("--laser"),
+            "training does not read LASER-2"
+        );
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
             .any(|s| s.name == "published-data"));
