@@ -5,6 +5,7 @@
 //! 1. No machine-specific paths in tracked text files (the checkout must work anywhere).
 //! 2. Each shared helper is defined once, in its home (no second `write_atomic`, `cache_dir`...).
 //! 3. Crate dependencies point down the layer graph; pure crates never depend on tch.
+//! 4. Every module starts with a `//!` doc saying what it is for.
 //!
 //! Allow-lists are exact (file, text) pairs with a reason, and an entry that no longer matches
 //! anything fails too, so they only ever shrink.
@@ -160,12 +161,9 @@ fn machine_path_checker() {
 const HOMES: &[(&str, &str)] = &[
     ("fn write_atomic", "crates/lexalign-run/src/fsutil.rs"),
     ("fn write_atomic_with", "crates/lexalign-run/src/fsutil.rs"),
-    ("fn write_file_atomic", "crates/lexalign-run/src/fsutil.rs"),
     ("fn swap_dir", "crates/lexalign-run/src/fsutil.rs"),
-    ("fn replace_dir", "crates/lexalign-run/src/fsutil.rs"),
     ("fn replace_symlink", "crates/lexalign-run/src/fsutil.rs"),
     ("struct RunDir", "crates/lexalign-run/src/rundir.rs"),
-    ("struct RunDirs", "crates/lexalign-run/src/rundir.rs"),
     ("fn unique_run_dir", "crates/lexalign-run/src/rundir.rs"),
     ("fn cache_dir", "crates/lexalign-run/src/cache.rs"),
     ("fn cache_dir_with", "crates/lexalign-run/src/cache.rs"),
@@ -176,9 +174,8 @@ const HOMES: &[(&str, &str)] = &[
     ("fn parse_sums", "crates/lexalign-run/src/hash.rs"),
     ("fn resolve_model", "crates/lexalign-gguf/src/locate.rs"),
     ("struct Pair", "crates/lexalign-data/src/pairs/mod.rs"),
-    // The eval row: lexalign-data's `QuantitativeRow` (tli and the report alias it `EvalRow`).
+    // The eval row (tli and the report alias it `EvalRow`).
     ("struct QuantitativeRow", "crates/lexalign-data/src/paper.rs"),
-    ("struct EvalRow", "crates/lexalign-data/src/paper.rs"),
     ("struct EvalStats", "crates/lexalign-published/src/eval.rs"),
     // The bench's result line: printed by `lexalign bench` and the anchors, parsed by xtask.
     ("struct BenchLine", "crates/lexalign-run/src/bench_line.rs"),
@@ -188,12 +185,20 @@ const HOMES: &[(&str, &str)] = &[
     ("struct CkaChangeRow", "crates/lexalign-data/src/study_rows.rs"),
     // One config type per model family; the GGUF side only derives its `config.json`.
     ("struct ModelConfig", "crates/lexalign-model/src/config.rs"),
-    ("struct LlamaConfig", "crates/lexalign-model/src/config.rs"),
     ("struct LoraConfig", "crates/lexalign-lora-config/src/lib.rs"),
     ("fn shuffled_partners", "crates/lexalign-metrics/src/baseline.rs"),
-    ("fn derangement", "crates/lexalign-metrics/src/baseline.rs"),
-    // tli-eval once had its own (ChaCha20, fixed points allowed): never again.
-    ("fn shuffle_order", "crates/lexalign-metrics/src/baseline.rs"),
+];
+
+/// Names of retired copies: defined nowhere, ever again (what, what to use instead). Kept apart
+/// from [`HOMES`], whose every entry must be defined in its home.
+const RETIRED: &[(&str, &str)] = &[
+    ("fn write_file_atomic", "lexalign_run::write_atomic"),
+    ("fn replace_dir", "lexalign_run::temp_dir_beside + swap_dir"),
+    ("struct RunDirs", "lexalign_run::RunDir"),
+    ("struct EvalRow", "lexalign_data::QuantitativeRow (tli and the report alias it `EvalRow`)"),
+    ("struct LlamaConfig", "lexalign_model::ModelConfig (one config type per family)"),
+    ("fn derangement", "lexalign_metrics::shuffled_partners"),
+    ("fn shuffle_order", "lexalign_metrics::shuffled_partners (tli-eval once had its own ChaCha20 shuffle with fixed points)"),
 ];
 
 /// Second definitions still waiting for their issue-16 clean-up: (what, file, why).
@@ -230,6 +235,11 @@ fn shared_helpers_are_defined_once() {
     let mut used = vec![false; SECOND_DEFINITIONS_ALLOWED.len()];
     for f in files.iter().filter(|f| f.ends_with(".rs") && *f != "tests/tidy.rs") {
         let Some(text) = read_text(f) else { continue };
+        for (what, use_instead) in RETIRED {
+            for line in definitions(&text, what) {
+                bad.push(format!("{f}:{line}: `{what}` is a retired copy: use {use_instead}"));
+            }
+        }
         for (what, home) in HOMES {
             for line in definitions(&text, what) {
                 if f == home {
@@ -255,6 +265,32 @@ fn shared_helpers_are_defined_once() {
         "shared helpers defined outside their home (call the shared one instead):\n  {}",
         bad.join("\n  ")
     );
+}
+
+#[test]
+fn every_home_defines_its_item_once() {
+    let mut bad = Vec::new();
+    for (what, home) in HOMES {
+        match read_text(home).map(|t| definitions(&t, what).len()) {
+            None => bad.push(format!("{home}: missing (the home of `{what}`)")),
+            Some(1) => {}
+            Some(n) => bad.push(format!("{home}: {n} definitions of `{what}`, want exactly 1")),
+        }
+    }
+    assert!(bad.is_empty(), "stale or doubled one-home entries in tests/tidy.rs:\n  {}", bad.join("\n  "));
+}
+
+#[test]
+fn every_module_says_why_it_exists() {
+    let Some(files) = tracked_or_skip() else {
+        return;
+    };
+    let bad: Vec<&String> = files
+        .iter()
+        .filter(|f| f.ends_with(".rs") && !f.ends_with("build.rs") && !f.contains("/fixtures/"))
+        .filter(|f| read_text(f).is_some_and(|t| !t.trim_start().starts_with("//!")))
+        .collect();
+    assert!(bad.is_empty(), "modules without a `//!` doc comment at the top (say what the module is for and why):\n  {bad:?}");
 }
 
 #[test]
