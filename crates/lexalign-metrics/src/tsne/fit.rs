@@ -77,7 +77,7 @@ pub fn tsne(x: &Matrix, o: &TsneOptions) -> Result<Tsne> {
     }
     let mean0 = y.iter().map(|r| r[0]).sum::<f64>() / n as f64;
     let sd0 = (y.iter().map(|r| (r[0] - mean0).powi(2)).sum::<f64>() / n as f64).sqrt();
-    if !(sd0 > 0.0) {
+    if sd0.is_nan() || sd0 <= 0.0 {
         bail!("t-SNE: the points have no spread along their first principal component");
     }
     let sd0 = sd0 as f32 as f64;
