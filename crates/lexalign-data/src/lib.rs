@@ -21,7 +21,7 @@ pub use pairs::{
 pub use paper::{
     parse_sums, read_layer_alignment, read_quantitative, Group, LayerAlignment, PaperData,
     QuantitativeRow, ADAPTER_CONFIG, CONTROL_PAIRS, ENV_PAPER_DATA, FIGURE_1, LAYER_ALIGNMENT,
-    PAPER_COMMIT, PAPER_REPO, PAPER_SUMS, PROBE_RESULTS, QUANTITATIVE_RESULTS, RELEASED_FILES,
+    PAPER_COMMIT, PAPER_REPO, PAPER_SUMS, PROBE_RESULTS, SCRIPT04_SAMPLE, QUANTITATIVE_RESULTS, RELEASED_FILES,
     TRAINING_PAIRS, TSNE_POST, TSNE_PRE,
 };
 pub use probe::{parse_probe, probe_prompt, read_probe, ProbeRow, PROBE_TEMPLATES};

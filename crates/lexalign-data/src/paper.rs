@@ -29,6 +29,14 @@ pub const PROBE_RESULTS: &str = "results/evaluation/qualitative_probe_results.md
 pub const TSNE_PRE: &str = "results/evaluation/tsne_embedding_space_PRE_TLI.png";
 /// The same after TLI (PNG).
 pub const TSNE_POST: &str = "results/evaluation/tsne_embedding_space_POST_TLI.png";
+/// Indices into the 623 training pairs that script 04 drew for its t-SNE (`random.seed(42);
+/// random.sample(pairs, 25)`; from `tests/fixtures/gen_script_samples.py`, checked against its
+/// output by `tests/script_samples.rs`). Script 05's 7 probe pairs are the first 7.
+pub const SCRIPT04_SAMPLE: [usize; 25] = [
+    114, 25, 281, 250, 228, 142, 104, 558, 89, 604, 432, 32, 30, 95, 223, 238, 517, 616, 27, 574, 203,
+    429, 225, 459, 603,
+];
+
 /// Every released file, in the order the report lists them.
 pub const RELEASED_FILES: [&str; 9] = [
     TRAINING_PAIRS,
@@ -125,6 +133,19 @@ impl PaperData {
     /// The authors' pilot scan (layers 0-31).
     pub fn layer_alignment(&self) -> Result<Vec<LayerAlignment>> {
         read_layer_alignment(self.path(LAYER_ALIGNMENT))
+    }
+
+    /// The 25 training pairs of script 04's t-SNE, in sampling order ([`SCRIPT04_SAMPLE`]).
+    pub fn tsne_pairs(&self) -> Result<Vec<crate::Pair>> {
+        let all = self.training_pairs()?;
+        SCRIPT04_SAMPLE
+            .iter()
+            .map(|&i| {
+                all.pairs.get(i).cloned().with_context(|| {
+                    format!("{}: no pair {i} (script 04 sampled from 623 pairs)", self.path(TRAINING_PAIRS).display())
+                })
+            })
+            .collect()
     }
 
     /// The authors' qualitative probe (script 05): 42 rows, 7 pairs x 6 prompts.
