@@ -3,13 +3,16 @@
 //!
 //! Pure Rust (no tch). Every error names the file, the line (or JSON index) and what to do.
 
+pub mod corpora;
 pub mod lexicon;
 mod locate;
 mod pairs;
 mod paper;
+pub mod probe;
 pub mod split;
 pub mod study_rows;
 
+pub use corpora::{Corpora, KolibriLang, CORPORA_SUMS, ENV_CORPORA};
 pub use lexicon::{gold, Lexicon, LexiconStats, Lexicons, ENV_LEXICONS, LEXICON_SUMS};
 pub use pairs::{
     parse_delimited_pairs, parse_json_pairs, read_pairs, read_pairs_with, Columns, Duplicate,
@@ -18,6 +21,8 @@ pub use pairs::{
 pub use paper::{
     parse_sums, read_layer_alignment, read_quantitative, Group, LayerAlignment, PaperData,
     QuantitativeRow, ADAPTER_CONFIG, CONTROL_PAIRS, ENV_PAPER_DATA, FIGURE_1, LAYER_ALIGNMENT,
-    PAPER_COMMIT, PAPER_REPO, PAPER_SUMS, QUANTITATIVE_RESULTS, TRAINING_PAIRS,
+    PAPER_COMMIT, PAPER_REPO, PAPER_SUMS, PROBE_RESULTS, SCRIPT04_SAMPLE, QUANTITATIVE_RESULTS, RELEASED_FILES,
+    TRAINING_PAIRS, TSNE_POST, TSNE_PRE,
 };
+pub use probe::{parse_probe, probe_prompt, read_probe, ProbeRow, PROBE_TEMPLATES};
 pub use split::{overlap, split_disjoint, Overlap, Split};

@@ -23,6 +23,32 @@ pub const LAYER_ALIGNMENT: &str = "results/pilot_study/layer_alignment_results.c
 pub const FIGURE_1: &str = "results/pilot_study/layer_alignment_analysis.png";
 pub const QUANTITATIVE_RESULTS: &str = "results/evaluation/quantitative_results.csv";
 pub const ADAPTER_CONFIG: &str = "results/tli_lora_adapters/final/adapter_config.json";
+/// Script 05's output: base and tuned generations for 7 pairs x 6 prompts (a Markdown table).
+pub const PROBE_RESULTS: &str = "results/evaluation/qualitative_probe_results.md";
+/// Script 04's t-SNE of 25 pairs' layer-2 vectors before TLI (PNG).
+pub const TSNE_PRE: &str = "results/evaluation/tsne_embedding_space_PRE_TLI.png";
+/// The same after TLI (PNG).
+pub const TSNE_POST: &str = "results/evaluation/tsne_embedding_space_POST_TLI.png";
+/// Indices into the 623 training pairs that script 04 drew for its t-SNE (`random.seed(42);
+/// random.sample(pairs, 25)`; from `tests/fixtures/gen_script_samples.py`, checked against its
+/// output by `tests/script_samples.rs`). Script 05's 7 probe pairs are the first 7.
+pub const SCRIPT04_SAMPLE: [usize; 25] = [
+    114, 25, 281, 250, 228, 142, 104, 558, 89, 604, 432, 32, 30, 95, 223, 238, 517, 616, 27, 574, 203,
+    429, 225, 459, 603,
+];
+
+/// Every released file, in the order the report lists them.
+pub const RELEASED_FILES: [&str; 9] = [
+    TRAINING_PAIRS,
+    CONTROL_PAIRS,
+    LAYER_ALIGNMENT,
+    FIGURE_1,
+    QUANTITATIVE_RESULTS,
+    ADAPTER_CONFIG,
+    PROBE_RESULTS,
+    TSNE_PRE,
+    TSNE_POST,
+];
 
 const WHAT_TO_DO: &str = "run `cargo xtask setup` (it fetches and checks the authors' files), \
 or point LEXALIGN_PAPER_DATA (or --paper-data) at a `tli_project` folder";
@@ -107,6 +133,24 @@ impl PaperData {
     /// The authors' pilot scan (layers 0-31).
     pub fn layer_alignment(&self) -> Result<Vec<LayerAlignment>> {
         read_layer_alignment(self.path(LAYER_ALIGNMENT))
+    }
+
+    /// The 25 training pairs of script 04's t-SNE, in sampling order ([`SCRIPT04_SAMPLE`]).
+    pub fn tsne_pairs(&self) -> Result<Vec<crate::Pair>> {
+        let all = self.training_pairs()?;
+        SCRIPT04_SAMPLE
+            .iter()
+            .map(|&i| {
+                all.pairs.get(i).cloned().with_context(|| {
+                    format!("{}: no pair {i} (script 04 sampled from 623 pairs)", self.path(TRAINING_PAIRS).display())
+                })
+            })
+            .collect()
+    }
+
+    /// The authors' qualitative probe (script 05): 42 rows, 7 pairs x 6 prompts.
+    pub fn probe(&self) -> Result<Vec<crate::probe::ProbeRow>> {
+        crate::probe::read_probe(self.path(PROBE_RESULTS))
     }
 
     /// The authors' per-pair evaluation (686 rows).
@@ -248,18 +292,12 @@ mod tests {
     }
 
     #[test]
-    fn committed_sums_list_the_six_files() {
+    fn committed_sums_list_every_released_file() {
         let sums = parse_sums(PAPER_SUMS, "paper/paper-data.sha256").unwrap();
-        for f in [
-            TRAINING_PAIRS,
-            CONTROL_PAIRS,
-            LAYER_ALIGNMENT,
-            FIGURE_1,
-            QUANTITATIVE_RESULTS,
-            ADAPTER_CONFIG,
-        ] {
+        for f in RELEASED_FILES {
             assert!(sums.contains_key(f), "{f}");
         }
+        assert_eq!(sums.len(), RELEASED_FILES.len());
     }
 
     #[test]
@@ -374,5 +412,30 @@ mod tests {
         let q = pd.quantitative().unwrap();
         assert_eq!(q.len(), 686);
         assert_eq!(q.iter().filter(|r| r.group == Group::Control).count(), 63);
+    }
+
+    /// The real probe table: 7 pairs x 6 templates, the split prompt joined back.
+    #[test]
+    fn real_probe_table() {
+        let Ok(pd) = PaperData::locate(None) else {
+            lexalign_run::missing_fixture("paper data not found (set LEXALIGN_PAPER_DATA)");
+            return;
+        };
+        pd.verify().unwrap();
+        let rows = pd.probe().unwrap();
+        assert_eq!(rows.len(), 42);
+        let pairs: std::collections::BTreeSet<(&str, &str)> =
+            rows.iter().map(|r| (r.swahili.as_str(), r.english.as_str())).collect();
+        assert_eq!(pairs.len(), 7);
+        let training = pd.training_pairs().unwrap();
+        for (sw, en) in &pairs {
+            assert!(training.pairs.iter().any(|p| p.source == *sw && p.target == *en), "{sw} / {en}");
+        }
+        for (name, _) in crate::probe::PROBE_TEMPLATES {
+            assert_eq!(rows.iter().filter(|r| r.template == name).count(), 7, "{name}");
+        }
+        let split = rows.iter().find(|r| r.swahili == "Jumatatu" && r.prompt.contains('\n')).unwrap();
+        assert_eq!(split.prompt, "Swahili: Jumatatu\nEnglish meaning: ");
+        assert!(rows.iter().all(|r| !r.base.contains("<br>") && !r.tuned.contains("<br>")));
     }
 }

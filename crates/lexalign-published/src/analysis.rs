@@ -107,6 +107,10 @@ pub struct PublishedSummary {
     pub eval: EvalStats,
     pub pairs: PairSets,
     pub adapter: Adapter,
+    /// The audit of the released probe (script 05); absent when the lexicons or corpora it
+    /// needs for its vocabulary were not found, or in a summary written before it existed.
+    #[serde(default)]
+    pub probe: Option<crate::probe::ProbeAudit>,
 }
 
 /// The summary plus the per-pair rows (the rows go to the git-ignored run folder only).
@@ -149,16 +153,20 @@ fn read_adapter(path: &Path) -> Result<Adapter> {
     })
 }
 
+/// The probe audit over the vocabulary of the lexicons, the corpora and the paper's pairs.
+fn probe_audit(dir: &Path, trained: &[Pair], control: &[Pair]) -> Result<Option<crate::probe::ProbeAudit>> {
+    let rows = lexalign_data::read_probe(dir.join(lexalign_data::PROBE_RESULTS))?;
+    let pairs: Vec<Pair> = trained.iter().chain(control).cloned().collect();
+    match crate::probe::Vocabulary::locate(&pairs)? {
+        Some(v) => Ok(Some(crate::probe::audit(&rows, &v)?)),
+        None => Ok(None),
+    }
+}
+
 /// Verify and summarise the authors' data in `dir` (the `tli_project` folder).
 pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     let sums = parse_sums(sums_text, "paper-data sums")?;
-    let files = [
-        TRAIN_PAIRS,
-        CONTROL_PAIRS,
-        PILOT_CSV,
-        EVAL_CSV,
-        ADAPTER_CONFIG,
-    ]
+    let files = lexalign_data::RELEASED_FILES
     .iter()
     .map(|rel| verified(dir, rel, &sums))
     .collect::<Result<Vec<_>>>()?;
@@ -169,6 +177,7 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     let trained = read_pairs(dir.join(TRAIN_PAIRS))?.pairs;
     let control = read_pairs(dir.join(CONTROL_PAIRS))?.pairs;
     let adapter = read_adapter(&dir.join(ADAPTER_CONFIG))?;
+    let probe = probe_audit(dir, &trained, &control)?;
 
     let set = |v: &[Pair], f: fn(&Pair) -> String| v.iter().map(f).collect::<BTreeSet<String>>();
     let (ts, cs) = (
@@ -212,6 +221,7 @@ pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
             eval,
             pairs,
             adapter,
+            probe,
         },
         rows,
     })

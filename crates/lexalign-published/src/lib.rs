@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod eval;
+pub mod probe;
 pub mod stage;
 
 pub use analysis::{

@@ -136,7 +136,43 @@ pub fn published_values(s: &PublishedSummary) -> Values {
         "adapter.target_modules".into(),
         Val::Text(a.target_modules.join(", ")),
     );
+    probe_values(&mut v, s.probe.as_ref());
     v
+}
+
+/// `probe.*` keys of the probe audit (none when the run has no audit: findings over them then
+/// read "needs the study stages" with the missing key).
+pub fn probe_values(v: &mut Values, a: Option<&lexalign_published::probe::ProbeAudit>) {
+    let Some(a) = a else { return };
+    num(v, "probe.rows", a.rows as f64);
+    num(v, "probe.pairs", a.pairs as f64);
+    num(v, "probe.identical", a.identical_outputs as f64);
+    for (name, s) in [("base", &a.base), ("tuned", &a.tuned), ("prompts", &a.prompts)] {
+        let p = format!("probe.{name}");
+        num(v, format!("{p}.pair_word"), s.with_pair_word as f64);
+        num(v, format!("{p}.foreign"), s.with_foreign_script as f64);
+        num(v, format!("{p}.foreign_share"), s.with_foreign_script as f64 / s.outputs.max(1) as f64);
+        num(v, format!("{p}.empty"), s.empty as f64);
+        num(v, format!("{p}.tokens"), s.tokens as f64);
+        num(v, format!("{p}.known_share"), s.known_share);
+        let share = |k: usize| if s.tokens == 0 { 0.0 } else { k as f64 / s.tokens as f64 };
+        num(v, format!("{p}.english_share"), share(s.english_tokens));
+        num(v, format!("{p}.swahili_share"), share(s.swahili_tokens));
+        let scripts: Vec<String> = s.scripts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let scripts = if scripts.is_empty() { "none".to_string() } else { scripts.join(", ") };
+        v.insert(format!("{p}.scripts"), Val::Text(scripts));
+    }
+    for (name, t) in [
+        ("pair_word", &a.pair_word_test),
+        ("foreign", &a.foreign_script_test),
+        ("known", &a.known_share_test),
+    ] {
+        num(v, format!("probe.test.{name}.base_only"), t.base_only as f64);
+        num(v, format!("probe.test.{name}.tuned_only"), t.tuned_only as f64);
+        num(v, format!("probe.test.{name}.p"), t.p);
+    }
+    num(v, "probe.vocab.english", a.vocabulary.english_words as f64);
+    num(v, "probe.vocab.swahili", a.vocabulary.swahili_words as f64);
 }
 
 fn quoted(list: &[String]) -> String {

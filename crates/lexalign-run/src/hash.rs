@@ -229,6 +229,6 @@ mod tests {
         assert!(parse_sums("", "s").is_err());
         // The committed sums parse.
         let committed = include_str!("../../../paper/paper-data.sha256");
-        assert_eq!(parse_sums(committed, "paper/paper-data.sha256").unwrap().len(), 6);
+        assert_eq!(parse_sums(committed, "paper/paper-data.sha256").unwrap().len(), 9);
     }
 }

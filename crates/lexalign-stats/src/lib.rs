@@ -3,12 +3,14 @@
 //!
 //! Everything is pure Rust (statrs underneath for the special functions); no tch.
 
+mod binom;
 mod describe;
 mod paired;
 mod tdist;
 mod tests_t;
 mod wilcoxon;
 
+pub use binom::{mcnemar_exact_p, sign_test, sign_test_p};
 pub use describe::{mean, percent_change, sd};
 pub use paired::PairedSummary;
 pub use tdist::{t_quantile, t_two_sided_p};

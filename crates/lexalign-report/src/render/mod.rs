@@ -13,6 +13,7 @@ use crate::figures::{
 use crate::run::RunFolder;
 use crate::values::published_values;
 
+mod authors;
 mod report_md;
 mod tables;
 mod tex;
@@ -183,7 +184,10 @@ fn model_figures(out: &mut Out<'_>, run: &RunFolder, real: bool) -> Result<Vec<S
 /// The study's figures and LaTeX numbers; returns the findings' verdicts for the report.
 fn study_outputs(out: &mut Out<'_>, claims: &ClaimsFile, run: &RunFolder) -> Result<Vec<crate::study::findings::FindingResult>> {
     let study_values = run.study.values();
-    let findings = crate::study::findings::evaluate(&claims.finding, &study_values)?;
+    // Findings see the study's keys and the published data's `probe.*` keys.
+    let mut finding_values = study_values.clone();
+    crate::values::probe_values(&mut finding_values, run.published.probe.as_ref());
+    let findings = crate::study::findings::evaluate(&claims.finding, &finding_values)?;
     for p in run.study.pairs() {
         let [scan_fig, p1_fig] = crate::study::render::figure_paths(p.pair);
         if let Some(svg) = crate::study::figures::scan_figure(p)? {

@@ -44,6 +44,7 @@ pub(super) fn report_md(
     s.push_str("\n### Evidence\n\n");
     s.push_str(&evidence_md(results));
     s.push_str(&published_sections_md(run));
+    s.push_str(&super::authors::authors_md(run, findings));
     if run.has_model_stages() {
         s.push_str(&model_section_md(run, model_figs, demo));
     }

@@ -16,7 +16,8 @@ pub struct Finding {
     pub short: String,
     /// The finding as a claim that the run supports or not.
     pub claim: String,
-    /// `ko-en` or `sw-en`.
+    /// `ko-en` or `sw-en` (the study), or `authors` (the authors' released outputs; its
+    /// conditions use the `probe.*` keys of the published data).
     pub pair: String,
     /// The condition under which the run supports the claim.
     pub supported_if: String,
@@ -24,6 +25,9 @@ pub struct Finding {
     pub evidence: String,
     pub caveat: Option<String>,
 }
+
+/// The `pair` of findings about the authors' released outputs (rendered in their own section).
+pub const AUTHORS: &str = "authors";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum FindingVerdict {
@@ -129,8 +133,8 @@ pub fn decide(cond: &str, v: &Values) -> Result<FindingVerdict> {
 /// Check a findings list when the registry is loaded: known pair, parsable condition.
 pub fn validate(findings: &[Finding], origin: &str) -> Result<()> {
     for f in findings {
-        if f.pair != "ko-en" && f.pair != "sw-en" {
-            bail!("{origin}: finding {}: pair must be `ko-en` or `sw-en`, not `{}`", f.id, f.pair);
+        if !["ko-en", "sw-en", AUTHORS].contains(&f.pair.as_str()) {
+            bail!("{origin}: finding {}: pair must be `ko-en`, `sw-en` or `{AUTHORS}`, not `{}`", f.id, f.pair);
         }
         parse(&f.supported_if).with_context(|| format!("{origin}: finding {}", f.id))?;
     }
