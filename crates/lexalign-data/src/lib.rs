@@ -3,6 +3,7 @@
 //!
 //! Pure Rust (no tch). Every error names the file, the line (or JSON index) and what to do.
 
+pub mod corpora;
 pub mod lexicon;
 mod locate;
 mod pairs;
@@ -10,6 +11,7 @@ mod paper;
 pub mod split;
 pub mod study_rows;
 
+pub use corpora::{Corpora, Trilingual, CORPORA_SUMS, ENV_CORPORA};
 pub use lexicon::{gold, Lexicon, LexiconStats, Lexicons, ENV_LEXICONS, LEXICON_SUMS};
 pub use pairs::{
     parse_delimited_pairs, parse_json_pairs, read_pairs, read_pairs_with, Columns, Duplicate,
