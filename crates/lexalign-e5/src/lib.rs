@@ -16,6 +16,7 @@
 //! (`tests/fixtures/gen_e5_fixture.py`); the engine quantises activations to 8 bits, this
 //! implementation does not.
 
+mod cursor;
 pub mod encoder;
 pub mod format;
 pub mod tokenizer;
