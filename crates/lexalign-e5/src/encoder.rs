@@ -125,7 +125,7 @@ impl Encoder {
             flat.extend(
                 row.iter()
                     .copied()
-                    .chain(std::iter::repeat(self.pad).take(t as usize - row.len())),
+                    .chain(std::iter::repeat_n(self.pad, t as usize - row.len())),
             );
             mask.extend((0..t as usize).map(|i| if i < row.len() { 1f32 } else { 0f32 }));
         }

@@ -185,7 +185,7 @@ impl E5File {
 
 /// Dequantises Q4_0 `blocks` into `out` (`out.len() / 32` blocks); a non-finite scale is an error.
 pub fn dequantize_q4_0(blocks: &[u8], out: &mut [f32]) -> Result<()> {
-    if blocks.len() != out.len() / QK * Q4_BLOCK_BYTES || out.len() % QK != 0 {
+    if blocks.len() != out.len() / QK * Q4_BLOCK_BYTES || !out.len().is_multiple_of(QK) {
         bail!(
             "{} Q4_0 bytes cannot hold {} weights",
             blocks.len(),
@@ -336,7 +336,7 @@ fn read_directory(c: &mut Cursor, file_len: usize) -> Result<Vec<TensorEntry>> {
         );
         let want = match dtype {
             0 => count * 4,
-            1 if count % QK == 0 => count / QK * Q4_BLOCK_BYTES,
+            1 if count.is_multiple_of(QK) => count / QK * Q4_BLOCK_BYTES,
             _ => bail!("model file {}: tensor `{name}` has dtype {dtype} and {count} values (known: 0 f32, 1 Q4_0 in blocks of 32); {FIX}", c.label),
         };
         if nbytes != want || offset.checked_add(nbytes).is_none_or(|e| e > file_len) {
