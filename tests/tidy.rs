@@ -305,7 +305,7 @@ fn definition_checker() {
 // ------------------------------------------------------------------ 3. dependencies point down
 
 /// The layer of each workspace crate: a crate may depend only on crates of a lower layer.
-/// run < data/stats/quant/gguf/lora-config < metrics/published (they use stats) < model/laser
+/// run < data/stats/quant/gguf/lora-config < metrics/published (they use stats) < model/laser/e5
 /// (the tch encoders) < scan/tli < report/cli < experiments.
 const LAYERS: &[(&str, u32)] = &[
     ("lexalign-build", 0),
@@ -319,6 +319,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("lexalign-published", 15),
     ("lexalign-model", 20),
     ("lexalign-laser", 20),
+    ("lexalign-e5", 20),
     ("lexalign-scan", 30),
     ("lexalign-tli", 30),
     // Fuzz targets over data/gguf, and over model with `--features tch`.

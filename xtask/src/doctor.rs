@@ -113,7 +113,7 @@ fn print_torch(paths: &Paths) {
 /// Each embedded model's file and SHA-256; the files that fail their check.
 fn check_models(paths: &Paths) -> Result<Vec<String>> {
     let mut bad = Vec::new();
-    for m in lexalign_run::EMBEDDED_MODELS {
+    for m in lexalign_run::EMBEDDED_MODELS.iter().chain(lexalign_run::EMBEDDED_ENCODERS) {
         let gguf = m.path_in(&paths.cache);
         let label = format!("model {}:", m.name);
         match check_hash(&gguf, m.sha256)? {

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use lexalign_run::{EMBEDDED_MODELS, GEMMA3_270M, SMOLLM2_135M};
+use lexalign_run::{EMBEDDED_ENCODERS, EMBEDDED_MODELS, GEMMA3_270M, SMOLLM2_135M};
 
 fn link_or_copy(from: &Path, to: &Path) {
     if std::fs::hard_link(from, to).is_err() {
@@ -19,7 +19,7 @@ fn link_or_copy(from: &Path, to: &Path) {
 fn setup_and_binaries_agree_under_xdg_cache_home() {
     let real = lexalign_run::cache_dir().unwrap();
     let mut files: Vec<&str> = Vec::new();
-    for m in EMBEDDED_MODELS {
+    for m in EMBEDDED_MODELS.iter().chain(EMBEDDED_ENCODERS) {
         files.push(m.file);
         files.extend(m.licence_file);
     }
@@ -45,7 +45,7 @@ fn setup_and_binaries_agree_under_xdg_cache_home() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
-    for m in EMBEDDED_MODELS {
+    for m in EMBEDDED_MODELS.iter().chain(EMBEDDED_ENCODERS) {
         let p = models.join(m.file);
         assert!(
             out.contains(&format!("model {}: {} (SHA-256 ok)", m.name, p.display())),

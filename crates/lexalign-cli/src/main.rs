@@ -7,7 +7,7 @@ use lexalign_model::QuantMode;
 use lexalign_stages::eval_cmd::{print_table, run_eval, EvalArgs};
 use lexalign_stages::scan_cmd::{run_scan, ScanArgs};
 use lexalign_stages::train_cmd::{run_train, TrainArgs};
-use lexalign_stages::{bench_cmd, convert_cmd, gpu_cmd, laser_cmd, memory, tables};
+use lexalign_stages::{bench_cmd, convert_cmd, e5_cmd, gpu_cmd, laser_cmd, memory, tables};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -33,6 +33,10 @@ enum Cmd {
     /// LASER-2 reference encoder: sentence vectors, and pair alignment in LASER-2 space.
     #[command(subcommand)]
     Laser(laser_cmd::LaserCmd),
+    /// multilingual-e5-small (installed by setup): sentence vectors, and LASER's xSIM / P@1
+    /// protocol on the Korean-English and Swahili-English sentence pairs of the corpora.
+    #[command(subcommand)]
+    E5(e5_cmd::E5Cmd),
     /// Time the paper's workload on seeded random weights of a real shape (llama-3.1-8b or a config.json),
     /// or one case (`--model M --case words|load|scan|tli-step`, one JSON line) for `cargo xtask bench`.
     Bench(bench_cmd::BenchArgs),
@@ -95,6 +99,7 @@ fn run() -> Result<()> {
             println!("wrote {}", args.out.display());
         }
         Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock())?,
+        Cmd::E5(c) => e5_cmd::run_e5(&c, &mut std::io::stdout().lock())?,
         Cmd::Bench(args) => match (&args.model, &args.case.case) {
             (Some(m), Some(case)) => {
                 let model = lexalign_stages::bench_model::resolve(m)?;

@@ -12,7 +12,7 @@ pub mod probe;
 pub mod split;
 pub mod study_rows;
 
-pub use corpora::{Corpora, KolibriLang, CORPORA_SUMS, ENV_CORPORA};
+pub use corpora::{Corpora, KolibriLang, Trilingual, CORPORA_SUMS, ENV_CORPORA};
 pub use lexicon::{gold, Lexicon, LexiconStats, Lexicons, ENV_LEXICONS, LEXICON_SUMS};
 pub use pairs::{
     parse_delimited_pairs, parse_json_pairs, read_pairs, read_pairs_with, Columns, Duplicate,

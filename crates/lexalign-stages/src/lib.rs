@@ -8,6 +8,7 @@ pub mod bench_model;
 pub mod convert_cmd;
 pub mod eval_cmd;
 pub mod gpu_cmd;
+pub mod e5_cmd;
 pub mod laser_cmd;
 pub mod memory;
 pub mod model_args;

