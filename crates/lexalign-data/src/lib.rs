@@ -9,11 +9,13 @@ mod pairs;
 mod paper;
 pub mod split;
 pub mod study_rows;
+pub mod word2vec;
 
 pub use lexicon::{gold, Lexicon, LexiconStats, Lexicons, ENV_LEXICONS, LEXICON_SUMS};
 pub use pairs::{
-    parse_delimited_pairs, parse_json_pairs, read_pairs, read_pairs_with, Columns, Duplicate,
-    Location, Origin, Pair, PairFile,
+    detect_pair_format, muse_pairs_text, muse_word, parse_delimited_pairs, parse_json_pairs,
+    parse_muse_pairs, read_pairs, read_pairs_as, read_pairs_with, write_muse_pairs, Columns,
+    Duplicate, Location, Origin, Pair, PairFile, PairFormat,
 };
 pub use paper::{
     parse_sums, read_layer_alignment, read_quantitative, Group, LayerAlignment, PaperData,
@@ -21,3 +23,4 @@ pub use paper::{
     PAPER_COMMIT, PAPER_REPO, PAPER_SUMS, QUANTITATIVE_RESULTS, TRAINING_PAIRS,
 };
 pub use split::{overlap, split_disjoint, Overlap, Split};
+pub use word2vec::{parse_vec, vec_text, VecFile};
