@@ -21,6 +21,12 @@ pub fn parse_muse_pairs(text: &str, origin: &str) -> Result<PairFile> {
             continue;
         }
         let at = Location::Line(i as u64 + 1);
+        if line.contains('\u{feff}') {
+            bail!(
+                "{origin}: {at}: a byte-order mark (U+FEFF) inside the file (files joined with `cat`?); \
+                 remove it: only the file's first character may be one"
+            );
+        }
         let (s, t) = split_line(line).map_err(|why| {
             anyhow::anyhow!(
                 "{origin}: {at}: {why}; a MUSE/VecMap dictionary has one pair a line, \
