@@ -277,3 +277,66 @@ fn version_names_the_commit_and_help_says_what_it_does() {
         assert!(h.contains(want), "--help lacks {want:?}:\n{h}");
     }
 }
+
+/// `eval --save-vectors`: the exported before/after vectors give back the pair cosines of
+/// quantitative_results.csv (the evaluation's vectors are unit rows, so cosine = dot product).
+#[test]
+fn eval_exports_the_vectors_it_compared() {
+    if !model_present() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let (tr, ctl) = (t.path().join("tr.txt"), t.path().join("ctl.txt"));
+    std::fs::write(
+        &tr,
+        "mbwa dog\npaka cat\nmaji water\nnyumba house\nnyumba home\n",
+    )
+    .unwrap();
+    std::fs::write(&ctl, "kitabu book\nmti tree\nsamaki fish\n").unwrap();
+    let adapter = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../lexalign-tli/tests/fixtures/peft_parity/peft_adapter");
+    let (out, vectors) = (t.path().join("eval"), t.path().join("vectors"));
+    let o = lexalign(&[
+        "eval",
+        "--model",
+        "smollm2-135m",
+        "--device",
+        "cpu",
+        "--pairs",
+        tr.to_str().unwrap(),
+        "--control-pairs",
+        ctl.to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--save-vectors",
+        vectors.to_str().unwrap(),
+        "--vec",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut rdr = csv::Reader::from_path(out.join("quantitative_results.csv")).unwrap();
+    let mut checked = 0;
+    for rec in rdr.deserialize::<std::collections::HashMap<String, String>>() {
+        let rec = rec.unwrap();
+        for (when, col) in [("pre", "sim_pre_tli"), ("post", "sim_post_tli")] {
+            let tag = format!("mean-content.layer2.{}-{when}", rec["group"]);
+            let src = read_vec(&vectors.join(format!("{tag}.source.vec")));
+            let tgt = read_vec(&vectors.join(format!("{tag}.target.vec")));
+            let row = |f: &lexalign_data::VecFile, w: &str| {
+                f.row(f.words.iter().position(|x| x == w).unwrap()).to_vec()
+            };
+            let (a, b) = (row(&src, &rec["swahili"]), row(&tgt, &rec["english"]));
+            let dot: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            let want: f64 = rec[col].parse().unwrap();
+            assert!(
+                (dot - want).abs() < 1e-5,
+                "{tag} {}/{}: {dot} vs {want}",
+                rec["swahili"],
+                rec["english"]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 16, "8 pairs, before and after");
+}

@@ -69,7 +69,10 @@ fn refs_main_picks_its_snapshot() {
         &["config.json", "model.safetensors"],
         false,
     );
-    assert_eq!(resolve_repo_in("org/m", &[hub.clone()]).unwrap(), snap);
+    assert_eq!(
+        resolve_repo_in("org/m", std::slice::from_ref(&hub)).unwrap(),
+        snap
+    );
     // Without refs/main, the only complete snapshot.
     assert!(resolve_repo_in("org/old", &[hub])
         .unwrap()
@@ -136,7 +139,7 @@ fn incomplete_snapshots_are_errors_naming_the_folder() {
         &["config.json", "tokenizer.json"],
         true,
     );
-    let e = err(resolve_repo_in("org/cut", &[hub.clone()]));
+    let e = err(resolve_repo_in("org/cut", std::slice::from_ref(&hub)));
     assert!(
         e.contains("not a complete model")
             && e.contains("snapshots/h")
@@ -145,7 +148,7 @@ fn incomplete_snapshots_are_errors_naming_the_folder() {
     );
     // No refs/main and no complete snapshot: the repository's folder is named.
     repo_dir(&hub, "org/empty", "h", &["config.json"], false);
-    let e = err(resolve_repo_in("org/empty", &[hub.clone()]));
+    let e = err(resolve_repo_in("org/empty", std::slice::from_ref(&hub)));
     assert!(
         e.contains("models--org--empty") && e.contains("no complete snapshot"),
         "{e}"

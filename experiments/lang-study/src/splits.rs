@@ -90,7 +90,7 @@ fn tsv_bytes(pairs: &[Pair]) -> Result<Vec<u8>> {
     for p in pairs {
         w.write_record([&p.source, &p.target])?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[cfg(test)]
