@@ -1,1 +1,4 @@
-fn main() { lexalign_build::link_torch(); }
+fn main() {
+    lexalign_build::link_torch();
+    lexalign_build::emit_git_commit();
+}

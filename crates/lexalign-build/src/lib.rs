@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
+mod git;
 mod libtorch;
+pub use git::emit_git_commit;
 pub use libtorch::{libtorch_dir, SETUP_HINT};
 
 /// Emit the run-path (DT_RUNPATH) to libtorch's `lib/` for this package's binaries, tests and examples.

@@ -1,18 +1,49 @@
-//! `lexalign`: measure and change cross-lingual word alignment inside decoder language models.
-//! A thin binary: it parses the flags and calls the stage library (`lexalign-stages`).
+//! `lexalign`: measure and change how the words of two languages line up inside decoder language
+//! models. A thin binary: it parses the flags and calls the stage library (`lexalign-stages`).
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use lexalign_model::QuantMode;
 use lexalign_stages::eval_cmd::{print_table, run_eval, EvalArgs};
 use lexalign_stages::scan_cmd::{run_scan, ScanArgs};
+use lexalign_stages::tables::{print_json, scan_json};
 use lexalign_stages::train_cmd::{run_train, TrainArgs};
 use lexalign_stages::{bench_cmd, convert_cmd, e5_cmd, gpu_cmd, laser_cmd, memory, tables};
 use std::path::PathBuf;
 
+/// `0.1.0 (git 1a2b3c4)`: the crate version and the commit it was built from (build.rs; `unknown`
+/// when built outside a git checkout, e.g. from a source tarball).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("LEXALIGN_GIT_COMMIT"), ")");
+
 #[derive(Parser)]
-#[command(name = "lexalign", version, about)]
+#[command(
+    name = "lexalign",
+    version = VERSION,
+    about = "Measure, and change, how the words of two languages line up inside a language model's hidden states.",
+    long_about = "Measure, and change, how the words of two languages line up inside a language model's
+hidden states.
+
+Give it translation pairs (a MUSE/VecMap dictionary, CSV/TSV with a header, or JSON) and a model
+(an HF folder, a .gguf file, an ORG/NAME already in the Hugging Face cache, or an embedded model),
+and it reports, for every layer, how close translations sit compared with random pairs and how
+often a word's nearest neighbour across languages is its translation (bilingual lexicon
+induction: P@1/5/10 with NN and CSLS). It can then train a small LoRA adapter that pulls
+translations together at one layer (Targeted Lexical Injection) and measure the change.
+
+Start with:
+  lexalign bli   --model gemma3-270m --pairs ko-en.txt --layers 12 --out bli/
+  lexalign scan  --model gemma3-270m --pairs pairs.tsv --out scan/
+  lexalign train --pairs pairs.json --out tli/
+  lexalign eval  --pairs pairs.json --control-pairs control.json --adapter tli/adapter --out eval/
+
+--save-vectors DIR (scan, bli, eval) exports the pooled vectors (safetensors; word2vec .vec with
+--vec) for MUSE, VecMap or fastText; --json prints any table as JSON.",
+    after_help = "Each command has its own --help (`lexalign bli --help`)."
+)]
 struct Cli {
+    /// Print the command's table as one JSON document on stdout instead of tab-separated text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -20,13 +51,13 @@ struct Cli {
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once; boxing the flag structs buys nothing
 enum Cmd {
-    /// Per hidden layer: translation-pair cosine against a shuffled-pair baseline, raw and
-    /// centred, and every BLI retrieval metric (written to layers.csv).
+    /// Per layer: how close translations sit (pair cosine) against shuffled pairs, raw and
+    /// centred, with every retrieval metric (layers.csv, pairs.csv).
     Scan(ScanArgs),
-    /// Bilingual lexicon induction: P@1/5/10 with NN and CSLS retrieval, both directions, raw and
-    /// centred, per layer (`--layers 12` for one); the same run and files as `scan`.
+    /// Bilingual lexicon induction: how often a word's nearest neighbour across languages is its
+    /// translation (P@1/5/10, NN and CSLS, both directions, raw and centred) per layer.
     Bli(ScanArgs),
-    /// Targeted Lexical Injection: train LoRA adapters so translations align at an early layer.
+    /// Targeted Lexical Injection: train a LoRA adapter that pulls translations together at one layer.
     Train(TrainArgs),
     /// Pair cosine before and after merging an adapter (the authors' evaluation).
     Eval(EvalArgs),
@@ -73,17 +104,28 @@ fn main() {
     }
 }
 
+/// `wrote PATH`: on stdout after a table, on stderr after JSON (stdout stays one document).
+fn wrote(json: bool, path: &std::path::Path) {
+    if json {
+        eprintln!("wrote {}", path.display());
+    } else {
+        println!("wrote {}", path.display());
+    }
+}
+
 fn run() -> Result<()> {
-    match Cli::parse().cmd {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match cli.cmd {
         Cmd::Scan(args) => {
             let (_, results) = run_scan(&args, "scan", QuantMode::None)?;
-            tables::print_scan(&results);
-            println!("wrote {}", args.out.display());
+            if json { print_json(&scan_json(&results)?)? } else { tables::print_scan(&results) }
+            wrote(json, &args.out);
         }
         Cmd::Bli(args) => {
             let (_, results) = run_scan(&args, "bli", QuantMode::None)?;
-            tables::print_bli(&results);
-            println!("wrote {}", args.out.join("layers.csv").display());
+            if json { print_json(&scan_json(&results)?)? } else { tables::print_bli(&results) }
+            wrote(json, &args.out.join("layers.csv"));
         }
         Cmd::Train(args) => {
             let (_, o) = run_train(&args, "train")?;
@@ -95,11 +137,11 @@ fn run() -> Result<()> {
         }
         Cmd::Eval(args) => {
             let (_, o) = run_eval(&args, "eval")?;
-            print_table(&o);
-            println!("wrote {}", args.out.display());
+            if json { print_json(&o.sets)? } else { print_table(&o) }
+            wrote(json, &args.out);
         }
-        Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock())?,
-        Cmd::E5(c) => e5_cmd::run_e5(&c, &mut std::io::stdout().lock())?,
+        Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock(), json)?,
+        Cmd::E5(c) => e5_cmd::run_e5(&c, &mut std::io::stdout().lock(), json)?,
         Cmd::Bench(args) => match (&args.model, &args.case.case) {
             (Some(m), Some(case)) => {
                 let model = lexalign_stages::bench_model::resolve(m)?;
@@ -107,7 +149,10 @@ fn run() -> Result<()> {
                     println!("{}", line.json_line()?);
                 }
             }
-            _ => bench_cmd::print_report(&bench_cmd::run_bench(&args)?),
+            _ => {
+                let report = bench_cmd::run_bench(&args)?;
+                if json { print_json(&report)? } else { bench_cmd::print_report(&report) }
+            }
         },
         Cmd::Gpu(c) => std::process::exit(gpu_cmd::run_gpu(&c)?),
         Cmd::Memory { model, project_config } => memory::run_memory(&model, project_config.as_deref())?,
@@ -115,4 +160,3 @@ fn run() -> Result<()> {
     }
     Ok(())
 }
-

@@ -11,12 +11,14 @@ mod paper;
 pub mod probe;
 pub mod split;
 pub mod study_rows;
+pub mod word2vec;
 
 pub use corpora::{Corpora, KolibriLang, Trilingual, CORPORA_SUMS, ENV_CORPORA};
 pub use lexicon::{gold, Lexicon, LexiconStats, Lexicons, ENV_LEXICONS, LEXICON_SUMS};
 pub use pairs::{
-    parse_delimited_pairs, parse_json_pairs, read_pairs, read_pairs_with, Columns, Duplicate,
-    Location, Origin, Pair, PairFile,
+    detect_pair_format, muse_pairs_text, muse_word, parse_delimited_pairs, parse_json_pairs,
+    parse_muse_pairs, read_pairs, read_pairs_as, read_pairs_with, write_muse_pairs, Columns,
+    Duplicate, Location, Origin, Pair, PairFile, PairFormat,
 };
 pub use paper::{
     parse_sums, read_layer_alignment, read_quantitative, Group, LayerAlignment, PaperData,
@@ -26,3 +28,4 @@ pub use paper::{
 };
 pub use probe::{parse_probe, probe_prompt, read_probe, ProbeRow, PROBE_TEMPLATES};
 pub use split::{overlap, split_disjoint, Overlap, Split};
+pub use word2vec::{parse_vec, vec_text, VecFile};

@@ -13,6 +13,7 @@
 pub mod arch;
 pub mod convert;
 pub mod dequant;
+pub mod hf_cache;
 pub mod hf_config;
 pub mod llama;
 pub mod locate;

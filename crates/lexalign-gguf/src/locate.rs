@@ -45,9 +45,10 @@ pub fn embedded_model_path(model: &EmbeddedModel) -> Result<PathBuf> {
     )
 }
 
-/// What `--model` names: nothing (the default model), an existing file or folder, or the name
-/// of an embedded model (`smollm2-135m`, `gemma3-270m`). Anything else is an error that lists
-/// the names.
+/// What `--model` names: nothing (the default model), an existing file or folder, the name
+/// of an embedded model (`smollm2-135m`, `gemma3-270m`), or a Hugging Face repository id
+/// (`ORG/NAME`) already in the local HF cache ([`crate::hf_cache`], never downloaded). Anything
+/// else is an error that lists the names and the cache folders looked in.
 pub fn resolve_model(spec: Option<&Path>) -> Result<PathBuf> {
     let Some(spec) = spec else {
         return default_model_path();
@@ -58,9 +59,13 @@ pub fn resolve_model(spec: Option<&Path>) -> Result<PathBuf> {
     if let Some(m) = spec.to_str().and_then(embedded_model) {
         return embedded_model_path(m);
     }
+    if let Some(repo) = spec.to_str().filter(|s| crate::hf_cache::is_repo_id(s)) {
+        return crate::hf_cache::resolve_repo(repo);
+    }
     bail!(
         "--model {}: no such file or folder, and not an embedded model name (one of: {}); give an \
-         HF checkpoint folder, a .gguf file or one of those names",
+         HF checkpoint folder, a .gguf file, one of those names or a Hugging Face repository id \
+         (ORG/NAME) already in the local HF cache",
         spec.display(),
         embedded_model_names()
     )

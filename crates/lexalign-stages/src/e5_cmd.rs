@@ -87,12 +87,18 @@ impl E5Args {
 }
 
 /// Runs one `lexalign e5` subcommand, printing its report to `w`.
-pub fn run_e5(cmd: &E5Cmd, w: &mut dyn Write) -> Result<()> {
+/// Runs an e5 command, printing its table to `w` (with `json`, one JSON document instead).
+pub fn run_e5(cmd: &E5Cmd, w: &mut dyn Write, json: bool) -> Result<()> {
     match cmd {
-        E5Cmd::Embed(a) => embed(a, w),
+        E5Cmd::Embed(a) => embed(a, w, json),
         E5Cmd::Xsim(a) => {
             let rows = xsim(a)?;
-            print_xsim(&rows, w)
+            if json {
+                writeln!(w, "{}", serde_json::to_string_pretty(&rows)?)?;
+                Ok(())
+            } else {
+                print_xsim(&rows, w)
+            }
         }
     }
 }
@@ -110,7 +116,7 @@ fn read_lines(path: &Path) -> Result<Vec<String>> {
     Ok(lines)
 }
 
-fn embed(a: &E5EmbedArgs, w: &mut dyn Write) -> Result<()> {
+fn embed(a: &E5EmbedArgs, w: &mut dyn Write, json: bool) -> Result<()> {
     let lines = read_lines(&a.input)?;
     if let Some(out) = &a.out {
         if out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
@@ -126,22 +132,34 @@ fn embed(a: &E5EmbedArgs, w: &mut dyn Write) -> Result<()> {
         .map_err(|e| anyhow!("{}: {e:#}", a.input.display()))?;
     let secs = t0.elapsed().as_secs_f64();
     let (n, d, values) = to_rows(&emb)?;
-    writeln!(w, "index\tn_tokens\tnorm\ttokenized")?;
+    let mut rows = Vec::with_capacity(n);
     for (i, t) in texts.iter().enumerate() {
         let row = &values[i * d..(i + 1) * d];
         let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
         let ids = e5.content_ids(i, t, role)?;
-        writeln!(
-            w,
-            "{i}\t{}\t{norm:.4}\t{}",
-            ids.len() + 2,
-            e5.tokenizer.pieces_of(&ids)
-        )?;
+        rows.push((i, ids.len() + 2, norm, e5.tokenizer.pieces_of(&ids)));
     }
-    writeln!(w, "# {n} texts embedded in {secs:.2} s")?;
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(i, n, norm, tok)| serde_json::json!({"index": i, "n_tokens": n, "norm": norm, "tokenized": tok}))
+            .collect();
+        writeln!(w, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(w, "index\tn_tokens\tnorm\ttokenized")?;
+        for (i, n, norm, tok) in &rows {
+            writeln!(w, "{i}\t{n}\t{norm:.4}\t{tok}")?;
+        }
+        writeln!(w, "# {n} texts embedded in {secs:.2} s")?;
+    }
     if let Some(out) = &a.out {
         write_embeddings(out, &values, n, d, &e5, &sha, a, role)?;
-        writeln!(w, "wrote {} ({n} x {d} f32)", out.display())?;
+        let line = format!("wrote {} ({n} x {d} f32)", out.display());
+        if json {
+            eprintln!("{line}");
+        } else {
+            writeln!(w, "{line}")?;
+        }
     }
     Ok(())
 }
@@ -333,7 +351,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<String> {
         let t = T::try_parse_from(std::iter::once("e5").chain(args.iter().copied()))?;
         let mut out = Vec::new();
-        run_e5(&t.cmd, &mut out)?;
+        run_e5(&t.cmd, &mut out, false)?;
         Ok(String::from_utf8(out)?)
     }
 

@@ -4,7 +4,7 @@
 
 use crate::model_args::{LoadedRun, ModelArgs};
 use crate::stage_io::write_summary;
-use crate::train_cmd::{pair_file, read_pair_list, CONTROL_PAIRS, TRAIN_PAIRS};
+use crate::train_cmd::{pair_file, read_pair_list_as, CONTROL_PAIRS, TRAIN_PAIRS};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lexalign_model::QuantMode;
@@ -25,6 +25,11 @@ pub struct EvalArgs {
     /// Control pair file; overrides --paper-data.
     #[arg(long)]
     pub control_pairs: Option<PathBuf>,
+    /// Read --pairs and --control-pairs as this format instead of detecting it: json | csv | tsv | muse.
+    #[arg(long, value_name = "FORMAT", value_parser = crate::scan_cmd::parse_pair_format)]
+    pub pairs_format: Option<lexalign_data::PairFormat>,
+    #[command(flatten)]
+    pub vectors: crate::vectors_out::SaveVectorsArgs,
     /// peft adapter folder (adapter_config.json + adapter_model.safetensors), e.g. a tli-train run's adapter/.
     #[arg(long)]
     pub adapter: PathBuf,
@@ -83,17 +88,27 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
         CONTROL_PAIRS,
         "--control-pairs",
     )?;
-    let trained = read_pair_list(&trained_path)?;
-    let control = read_pair_list(&control_path)?;
+    let trained = read_pair_list_as(&trained_path, args.pairs_format)?;
+    let control = read_pair_list_as(&control_path, args.pairs_format)?;
+    let mut sink = crate::vectors_out::VectorSink::open(&args.vectors)?;
     // The authors' evaluation loaded 4-bit without a quant type: bitsandbytes' default, FP4.
     let mut run = args.model.load(QuantMode::Fp4, Some(cfg.target_layer))?;
     let started = std::time::Instant::now();
     let sets: Vec<(Group, &[lexalign_tli::Pair])> =
         vec![(Group::Trained, &trained), (Group::Control, &control)];
+    if let Some(sink) = sink.as_mut() {
+        crate::eval_vectors::add_sets(sink, &run, &sets, &cfg, "pre")?;
+    }
     let device = run.device.clone();
     let outcome = crate::oom::with_oom_hint(cfg.batch_size, &device, || {
         evaluate(&mut run.model.model, &run.model.tokenizer, &sets, &args.adapter, &cfg)
     })?;
+    if let Some(mut sink) = sink {
+        crate::eval_vectors::add_sets(&mut sink, &run, &sets, &cfg, "post")?;
+        let all: Vec<lexalign_tli::Pair> = trained.iter().chain(&control).cloned().collect();
+        let meta = crate::scan_cmd::vector_metadata(&run, stage, &trained_path, 0)?;
+        sink.finish(meta, &all)?;
+    }
     let secs = started.elapsed().as_secs_f64();
 
     std::fs::create_dir_all(&args.out)

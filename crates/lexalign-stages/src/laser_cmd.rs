@@ -76,11 +76,16 @@ impl LaserArgs {
 }
 
 /// Runs one `lexalign laser` subcommand, printing its report to `w`.
-pub fn run_laser(cmd: &LaserCmd, w: &mut dyn Write) -> Result<()> {
+/// Runs a laser command, printing its table to `w` (with `json`, one JSON document instead).
+pub fn run_laser(cmd: &LaserCmd, w: &mut dyn Write, json: bool) -> Result<()> {
     match cmd {
-        LaserCmd::Embed(a) => embed(a, w),
+        LaserCmd::Embed(a) => embed(a, w, json),
         LaserCmd::Scan(a) => {
             let r = scan(a)?;
+            if json {
+                writeln!(w, "{}", serde_json::to_string_pretty(&r)?)?;
+                return Ok(());
+            }
             print_scan(&r, w)?;
             if let Some(out) = &a.out {
                 writeln!(w, "wrote {}", out.display())?;
@@ -99,17 +104,26 @@ pub(crate) fn read_lines(path: &Path) -> Result<Vec<String>> {
     Ok(lines)
 }
 
-fn embed(a: &EmbedArgs, w: &mut dyn Write) -> Result<()> {
+fn embed(a: &EmbedArgs, w: &mut dyn Write, json: bool) -> Result<()> {
     let lines = read_lines(&a.input)?;
     let laser = a.laser.load()?;
     let texts: Vec<&str> = lines.iter().map(String::as_str).collect();
     let emb = laser.embed(&texts, a.laser.batch_size)?;
     let (n, d, values) = to_rows(&emb)?;
-    writeln!(w, "index\tn_tokens\tnorm\ttokenized")?;
+    let mut rows = Vec::new();
     for (i, t) in texts.iter().enumerate() {
         let row = &values[i * d..(i + 1) * d];
         let norm = row.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-        writeln!(w, "{i}\t{}\t{norm:.4}\t{}", laser.ids(t)?.len(), laser.tokenize(t)?)?;
+        rows.push((i, laser.ids(t)?.len(), norm, laser.tokenize(t)?));
+    }
+    if json {
+        let v: Vec<_> = rows.iter().map(|(i, n, norm, tok)| serde_json::json!({"index": i, "n_tokens": n, "norm": norm, "tokenized": tok})).collect();
+        writeln!(w, "{}", serde_json::to_string_pretty(&v)?)?;
+    } else {
+        writeln!(w, "index\tn_tokens\tnorm\ttokenized")?;
+        for (i, n, norm, tok) in &rows {
+            writeln!(w, "{i}\t{n}\t{norm:.4}\t{tok}")?;
+        }
     }
     if let Some(out) = &a.out {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -123,7 +137,11 @@ fn embed(a: &EmbedArgs, w: &mut dyn Write) -> Result<()> {
         let st = safetensors::tensor::serialize([("embeddings", view)], &Some(meta))
             .map_err(|e| anyhow!("cannot serialise {}: {e}", out.display()))?;
         lexalign_run::write_atomic(out, st)?;
-        writeln!(w, "wrote {} ({n} x {d} f32)", out.display())?;
+        if json {
+            eprintln!("wrote {} ({n} x {d} f32)", out.display());
+        } else {
+            writeln!(w, "wrote {} ({n} x {d} f32)", out.display())?;
+        }
     }
     Ok(())
 }
@@ -294,7 +312,7 @@ mod tests {
     fn run(args: &[&str]) -> Result<String> {
         let t = T::try_parse_from(std::iter::once("laser").chain(args.iter().copied()))?;
         let mut out = Vec::new();
-        run_laser(&t.cmd, &mut out)?;
+        run_laser(&t.cmd, &mut out, false)?;
         Ok(String::from_utf8(out)?)
     }
 

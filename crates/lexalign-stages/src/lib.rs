@@ -7,6 +7,7 @@ pub mod bench_cmd;
 pub mod bench_model;
 pub mod convert_cmd;
 pub mod eval_cmd;
+pub mod eval_vectors;
 pub mod gpu_cmd;
 pub mod e5_cmd;
 pub mod laser_cmd;
@@ -17,5 +18,6 @@ pub mod scan_cmd;
 pub mod stage_io;
 pub mod tables;
 pub mod train_cmd;
+pub mod vectors_out;
 
 pub use model_args::{LoadedRun, ModelArgs};

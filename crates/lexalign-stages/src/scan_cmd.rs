@@ -7,15 +7,22 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lexalign_model::{Pooling, QuantMode};
 use lexalign_scan::{parse_layers, write_outputs, ScanOptions, ScanResult};
+use crate::vectors_out::{describe, f32_rows, tensor_name, VectorSink};
+use lexalign_metrics::Lexicon;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Pair file: the authors' JSON (`[{"swahili":..,"english":..}]`) or CSV/TSV with a header.
+    /// Pair file: the authors' JSON (`[{"swahili":..,"english":..}]`), CSV/TSV with a header, or a
+    /// MUSE/VecMap dictionary (`SOURCE TARGET` a line, no header); the format is detected.
     #[arg(long, required_unless_present = "lexicon", conflicts_with = "lexicon")]
     pub pairs: Option<PathBuf>,
+    /// Read --pairs as this format instead of detecting it: json | csv | tsv | muse.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_pair_format)]
+    pub pairs_format: Option<lexalign_data::PairFormat>,
     /// A lexicon instead of a pair file, read and SHA-256-checked through lexalign-data:
     /// kengdic (ko-en) | freedict-sw-en | cldr-ko-en | cldr-sw-en.
     #[arg(long, value_parser = ["kengdic", "freedict-sw-en", "cldr-ko-en", "cldr-sw-en"])]
@@ -43,6 +50,13 @@ pub struct ScanArgs {
     /// Output folder.
     #[arg(long)]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub vectors: crate::vectors_out::SaveVectorsArgs,
+}
+
+/// `--pairs-format json|csv|tsv|muse`, checked while the command line is parsed.
+pub fn parse_pair_format(s: &str) -> Result<lexalign_data::PairFormat, String> {
+    s.parse().map_err(|e: anyhow::Error| e.to_string())
 }
 
 /// The pairs of a named lexicon (every pair; gold translations repeat the source), and its first file.
@@ -61,9 +75,14 @@ pub fn lexicon_pairs(name: &str, dir: Option<&Path>) -> Result<(Vec<String>, Vec
     Ok((s, t, file))
 }
 
-/// Reads a pair file into (source, target) lists, in file order.
+/// Reads a pair file into (source, target) lists, in file order (format detected).
 pub fn read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
-    let file = lexalign_data::read_pairs(path)?;
+    read_pairs_as(path, None)
+}
+
+/// [`read_pairs`] in `format` (`None`: detected from the content).
+pub fn read_pairs_as(path: &Path, format: Option<lexalign_data::PairFormat>) -> Result<(Vec<String>, Vec<String>)> {
+    let file = lexalign_data::read_pairs_as(path, &lexalign_data::Columns::default(), format)?;
     Ok(file.pairs.into_iter().map(|p| (p.source, p.target)).unzip())
 }
 
@@ -73,7 +92,7 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
     let poolings = crate::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let (sources, targets, pairs_file) = match (&args.pairs, &args.lexicon) {
         (Some(p), _) => {
-            let (s, t) = read_pairs(p)?;
+            let (s, t) = read_pairs_as(p, args.pairs_format)?;
             (s, t, p.clone())
         }
         (None, Some(name)) => lexicon_pairs(name, args.lexicon_dir.as_deref())?,
@@ -89,6 +108,7 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
     } else {
         args.layers.split(',').filter_map(|s| s.trim().parse::<usize>().ok()).max()
     };
+    let sink = VectorSink::open(&args.vectors)?;
     let mut run = args.model.load(default_quant, max_layer)?;
     run.dequantize_for_inference(args.model.low_memory);
     let job = ScanJob {
@@ -104,8 +124,41 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
         out: &args.out,
         stage,
     };
-    let result = scan_and_write(&run, &job)?;
+    let result = match sink {
+        None => scan_and_write(&run, &job)?,
+        Some(mut sink) => {
+            let lex = Lexicon::from_pairs(&sources.iter().zip(&targets).collect::<Vec<_>>(), &candidates)?;
+            let result = scan_and_write_visit(&run, &job, |v| {
+                let p = v.pooling.name();
+                sink.add(&tensor_name(p, v.layer, None, "source"), "source", &lex.sources, v.sources.cols, &f32_rows(v.sources))?;
+                sink.add(&tensor_name(p, v.layer, None, "target"), "target", &lex.candidates, v.candidates.cols, &f32_rows(v.candidates))
+            })?;
+            let pairs: Vec<lexalign_data::Pair> =
+                sources.iter().zip(&targets).map(|(s, t)| lexalign_data::Pair::new(s.as_str(), t.as_str())).collect();
+            let meta = vector_metadata(&run, stage, &pairs_file, lex.n_pair_targets)?;
+            sink.finish(meta, &pairs)?;
+            log::info!("vectors: {}", describe(args.vectors.save_vectors.as_deref().unwrap_or(&args.out), args.vectors.vec));
+            result
+        }
+    };
     Ok((run, result))
+}
+
+/// The safetensors metadata of a saved-vectors folder: model, stage, pair file, row order.
+pub fn vector_metadata(run: &LoadedRun, stage: &str, pairs_file: &Path, n_pair_targets: usize) -> Result<BTreeMap<String, String>> {
+    Ok(BTreeMap::from([
+        ("model".to_string(), run.model.info.name.clone()),
+        ("model_path".to_string(), run.model_path.display().to_string()),
+        ("stage".to_string(), stage.to_string()),
+        ("pairs_file".to_string(), pairs_file.display().to_string()),
+        ("dtype".to_string(), run.dtype.to_string()),
+        ("quant".to_string(), run.quant.name().to_string()),
+        ("n_pair_targets".to_string(), n_pair_targets.to_string()),
+        (
+            "rows".to_string(),
+            "source rows: distinct sources in pair order; target rows: the pairs' distinct targets, then extra candidates".to_string(),
+        ),
+    ]))
 }
 
 /// One scan over an already loaded model.

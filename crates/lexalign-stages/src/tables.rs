@@ -1,6 +1,39 @@
-//! The tab-separated tables that `lexalign scan` and `lexalign bli` print to stdout.
+//! The tables the `lexalign` commands print to stdout: tab-separated for a person, or with
+//! `--json` one JSON document holding every number (the table's columns and the rest), so a
+//! script never parses the text table.
 
+use anyhow::Result;
 use lexalign_scan::ScanResult;
+use serde_json::{json, Map, Value};
+
+/// One JSON object per (pooling, hidden state): `pooling`, then `LayerStat`'s fields with the
+/// metrics flattened in (the columns of `layers.csv`).
+pub fn scan_json(results: &[ScanResult]) -> Result<Value> {
+    let mut rows = Vec::new();
+    for r in results {
+        for l in &r.layers {
+            let mut row = Map::new();
+            row.insert("pooling".into(), json!(r.pooling.name()));
+            let Value::Object(stat) = serde_json::to_value(l)? else { unreachable!("a struct") };
+            for (k, v) in stat {
+                match (k.as_str(), v) {
+                    ("metrics", Value::Object(m)) => row.extend(m),
+                    (_, v) => {
+                        row.insert(k, v);
+                    }
+                }
+            }
+            rows.push(Value::Object(row));
+        }
+    }
+    Ok(Value::Array(rows))
+}
+
+/// Prints `value` as pretty JSON on stdout (what `--json` prints instead of a table).
+pub fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
 
 /// Per pooling and layer: pair vs shuffled cosine, raw and centred, and CSLS P@1.
 pub fn print_scan(results: &[ScanResult]) {

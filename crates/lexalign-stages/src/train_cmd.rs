@@ -33,7 +33,12 @@ pub fn pair_file(
 
 /// The pairs of a file in order (duplicates kept, as the authors' scripts kept them).
 pub fn read_pair_list(path: &Path) -> Result<Vec<lexalign_tli::Pair>> {
-    let file = lexalign_data::read_pairs(path)?;
+    read_pair_list_as(path, None)
+}
+
+/// [`read_pair_list`] in `format` (`None`: detected from the content).
+pub fn read_pair_list_as(path: &Path, format: Option<lexalign_data::PairFormat>) -> Result<Vec<lexalign_tli::Pair>> {
+    let file = lexalign_data::read_pairs_as(path, &lexalign_data::Columns::default(), format)?;
     if !file.duplicates.is_empty() {
         log::info!(
             "{}: {} duplicate pairs (kept, as the authors' scripts did)",
@@ -52,9 +57,13 @@ pub struct TrainArgs {
     /// `lexalign-data` does ($LEXALIGN_PAPER_DATA, ../shared/paper-data/tli_project, the setup cache).
     #[arg(long)]
     pub paper_data: Option<PathBuf>,
-    /// Training pair file (JSON `[{"swahili","english"}]` or CSV/TSV); overrides --paper-data.
+    /// Training pair file (JSON `[{"swahili","english"}]`, CSV/TSV with a header, or a MUSE/VecMap
+    /// dictionary); overrides --paper-data.
     #[arg(long)]
     pub pairs: Option<PathBuf>,
+    /// Read --pairs as this format instead of detecting it: json | csv | tsv | muse.
+    #[arg(long, value_name = "FORMAT", value_parser = crate::scan_cmd::parse_pair_format)]
+    pub pairs_format: Option<lexalign_data::PairFormat>,
     /// Run folder: loss.csv, adapter/, checkpoints/epoch-N/, summary.json, provenance.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -176,7 +185,7 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
     let cfg = args.config()?;
     crate::stage_io::prepare_out_dir(&args.out)?;
     let pairs_path = pair_file(&args.pairs, &args.paper_data, TRAIN_PAIRS, "--pairs")?;
-    let pairs = read_pair_list(&pairs_path)?;
+    let pairs = read_pair_list_as(&pairs_path, args.pairs_format)?;
     // The loss reads hidden_states[target_layer]: only the blocks below it are loaded and run.
     let mut run = args.model.load(QuantMode::Nf4, Some(cfg.target_layer))?;
     let n_blocks = run.model.model.cfg.num_hidden_layers;

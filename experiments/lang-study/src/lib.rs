@@ -5,4 +5,5 @@ pub mod data;
 pub mod eval;
 pub mod laser;
 pub mod scan;
+pub mod splits;
 pub mod train;

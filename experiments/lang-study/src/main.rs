@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{eval, scan, train};
+use lang_study::{eval, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -24,6 +24,9 @@ enum Cmd {
     /// TLI with the authors' recipe on the study's training pairs, at hidden state 2 or the
     /// scan's best layer.
     Train(train::Args),
+    /// Write the study's pair sets (train, test, independent, control) as TSV, and with --muse
+    /// as MUSE/VecMap dictionaries, for evaluation with other tools.
+    Splits(splits::Args),
 }
 
 fn main() {
@@ -33,6 +36,7 @@ fn main() {
         Cmd::Train(a) => train::run(&a),
         Cmd::Scan(a) => scan::run(&a),
         Cmd::Eval(a) => eval::run(&a),
+        Cmd::Splits(a) => splits::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,13 +1,21 @@
-//! Translation-pair files: the authors' JSON (`[{"swahili":..,"english":..}]`) and CSV/TSV with a
-//! header naming the two language columns. Order is kept; duplicates are reported, not dropped.
+//! Translation-pair files: the authors' JSON (`[{"swahili":..,"english":..}]`), CSV/TSV with a
+//! header naming the two language columns, and MUSE/VecMap dictionaries (`SOURCE TARGET` a line,
+//! no header), read and written. Order is kept; duplicates are reported, not dropped.
 
 use std::fmt;
 
+mod muse;
 mod parse;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_muse;
 
-pub use parse::{parse_delimited_pairs, parse_json_pairs, read_pairs, read_pairs_with};
+pub use muse::{muse_pairs_text, muse_word, parse_muse_pairs, write_muse_pairs};
+pub use parse::{
+    detect_pair_format, parse_delimited_pairs, parse_json_pairs, read_pairs, read_pairs_as,
+    read_pairs_with, PairFormat,
+};
 
 /// One translation pair (source language word, target language word), as written in the file,
 /// with where it was read from (so later checks can name the file and line).
@@ -126,7 +134,7 @@ impl Columns {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Location {
-    /// 1-based line of a CSV/TSV file.
+    /// 1-based line of a CSV/TSV file or a MUSE dictionary.
     Line(u64),
     /// 0-based index in the JSON array.
     Index(usize),

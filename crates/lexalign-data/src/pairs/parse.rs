@@ -1,4 +1,5 @@
-//! Reading pair files: the authors' JSON and CSV/TSV, in file order, duplicates reported.
+//! Reading pair files: the authors' JSON, CSV/TSV with a header, and (`super::muse`) MUSE/VecMap
+//! dictionaries, in file order, duplicates reported; the format detected from the content.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,35 +9,131 @@ use serde_json::Value;
 
 use super::{Columns, Duplicate, Location, Pair, PairFile};
 
-/// Read a pair file with the default columns (`swahili`,`english`, or `source`,`target`).
+/// Read a pair file with the default columns (`swahili`,`english`, or `source`,`target`),
+/// its format detected from its content.
 pub fn read_pairs(path: impl AsRef<Path>) -> Result<PairFile> {
     read_pairs_with(path, &Columns::default())
 }
 
-/// Read a pair file. The format follows the extension (`.json`, `.csv`, `.tsv`); other names are
-/// sniffed (a leading `[` is JSON, a tab in the header is TSV, else CSV).
+/// [`read_pairs_as`] with the format detected from the content ([`detect_pair_format`]).
 pub fn read_pairs_with(path: impl AsRef<Path>, columns: &Columns) -> Result<PairFile> {
+    read_pairs_as(path, columns, None)
+}
+
+/// Read a pair file in `format`, or (`None`) the format [`detect_pair_format`] finds.
+pub fn read_pairs_as(
+    path: impl AsRef<Path>,
+    columns: &Columns,
+    format: Option<PairFormat>,
+) -> Result<PairFile> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read pair file {}", path.display()))?;
     let origin = path.display().to_string();
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("json") => parse_json_pairs(&text, &origin, columns),
-        Some("csv") => parse_delimited_pairs(&text, &origin, b',', columns),
-        Some("tsv") | Some("tab") => parse_delimited_pairs(&text, &origin, b'\t', columns),
-        _ => {
-            let body = text.trim_start_matches('\u{feff}').trim_start();
-            if body.starts_with('[') {
-                parse_json_pairs(&text, &origin, columns)
-            } else if body.lines().next().is_some_and(|l| l.contains('\t')) {
-                parse_delimited_pairs(&text, &origin, b'\t', columns)
-            } else {
-                parse_delimited_pairs(&text, &origin, b',', columns)
-            }
+    let format = match format {
+        Some(f) => f,
+        None => detect_pair_format(&text, &origin, columns)?,
+    };
+    match format {
+        PairFormat::Json => parse_json_pairs(&text, &origin, columns),
+        PairFormat::Csv => parse_delimited_pairs(&text, &origin, b',', columns),
+        PairFormat::Tsv => parse_delimited_pairs(&text, &origin, b'\t', columns),
+        PairFormat::Muse => super::muse::parse_muse_pairs(&text, &origin),
+    }
+}
+
+/// The format of a pair file, from its content (the extension is not trusted: a MUSE file is
+/// often `.txt`, a VecMap one `.tsv`): a leading `[` or `{` is JSON; a first line whose
+/// comma- or tab-separated fields include the two column names (or `source`,`target`) is CSV or
+/// TSV with that header; a first line of exactly two whitespace-separated words is a MUSE/VecMap
+/// dictionary. A first line that fits both (the two column names separated by a space, or two
+/// words with a comma in them) is an error asking for `--pairs-format`.
+pub fn detect_pair_format(text: &str, origin: &str, columns: &Columns) -> Result<PairFormat> {
+    let body = text.trim_start_matches('\u{feff}');
+    if body.trim_start().starts_with(['[', '{']) {
+        return Ok(PairFormat::Json);
+    }
+    let first = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim_end_matches('\r');
+    let names = |sep: char| {
+        let fields: Vec<&str> = first.split(sep).map(str::trim).collect();
+        [columns.clone(), Columns::generic()]
+            .iter()
+            .any(|c| fields.contains(&c.source.as_str()) && fields.contains(&c.target.as_str()))
+    };
+    let header = if first.contains('\t') && names('\t') {
+        Some(PairFormat::Tsv)
+    } else if names(',') {
+        Some(PairFormat::Csv)
+    } else {
+        None
+    };
+    let words: Vec<&str> = first.split_whitespace().collect();
+    let two_words = words.len() == 2;
+    let ambiguous = |why: &str| {
+        anyhow!(
+            "{origin}: line 1: {first:?} {why}; pass --pairs-format muse|csv|tsv|json to say which"
+        )
+    };
+    let named = [columns.clone(), Columns::generic()]
+        .iter()
+        .any(|c| words == [c.source.as_str(), c.target.as_str()]);
+    match header {
+        Some(f) => Ok(f),
+        None if two_words && named => Err(ambiguous(
+            "names the two columns but is separated by a space: a header (CSV and TSV need a comma or \
+             a tab) or a MUSE pair (MUSE dictionaries have no header)",
+        )),
+        None if two_words && first.contains(',') => {
+            Err(ambiguous("could be a MUSE pair with a comma in a word or a CSV row without a header"))
         }
+        None if two_words => Ok(PairFormat::Muse),
+        // Not a pair line: the CSV/TSV reader says what header it wanted, the MUSE reader
+        // (words separated by spaces only) how many fields the line has.
+        None if first.contains('\t') => Ok(PairFormat::Tsv),
+        None if first.contains(',') => Ok(PairFormat::Csv),
+        None => Ok(PairFormat::Muse),
+    }
+}
+
+/// The pair-file formats (`--pairs-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairFormat {
+    /// The authors' JSON array of objects.
+    Json,
+    /// Comma-separated with a header naming the two columns.
+    Csv,
+    /// Tab-separated with a header naming the two columns.
+    Tsv,
+    /// MUSE/VecMap dictionary: `SOURCE TARGET` a line, no header.
+    Muse,
+}
+
+impl PairFormat {
+    /// Every format's name, as `--pairs-format` takes it.
+    pub const NAMES: [&'static str; 4] = ["json", "csv", "tsv", "muse"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PairFormat::Json => "json",
+            PairFormat::Csv => "csv",
+            PairFormat::Tsv => "tsv",
+            PairFormat::Muse => "muse",
+        }
+    }
+}
+
+impl std::str::FromStr for PairFormat {
+    type Err = anyhow::Error;
+
+    /// `json`, `csv`, `tsv`, `muse` (also `vecmap`, `txt`).
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "json" => PairFormat::Json,
+            "csv" => PairFormat::Csv,
+            "tsv" | "tab" => PairFormat::Tsv,
+            "muse" | "vecmap" | "txt" => PairFormat::Muse,
+            other => bail!("unknown pair format `{other}`: use json, csv, tsv or muse"),
+        })
     }
 }
 
@@ -122,7 +219,8 @@ pub fn parse_delimited_pairs(
     let (si, ti, cols) = find(columns).or_else(|| find(&Columns::generic())).ok_or_else(|| {
         anyhow!(
             "{origin}: line 1: the header {:?} has no \"{}\" and \"{}\" columns (nor \"source\" and \"target\"); \
-             name the two language columns in the first row or pass the column names",
+             name the two language columns in the first row or pass the column names \
+             (a MUSE/VecMap dictionary has two words a line and no header: --pairs-format muse)",
             header,
             columns.source,
             columns.target
@@ -151,14 +249,14 @@ pub fn parse_delimited_pairs(
 }
 
 /// Collects pairs, refuses empty fields and records duplicates.
-struct Builder<'a> {
+pub(super) struct Builder<'a> {
     origin: &'a str,
     seen: HashMap<Pair, Location>,
     out: PairFile,
 }
 
 impl<'a> Builder<'a> {
-    fn new(origin: &'a str) -> Self {
+    pub(super) fn new(origin: &'a str) -> Self {
         Self {
             origin,
             seen: HashMap::new(),
@@ -170,7 +268,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn push(
+    pub(super) fn push(
         &mut self,
         at: Location,
         (sk, s): (&str, String),
@@ -199,7 +297,7 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn finish(self) -> PairFile {
+    pub(super) fn finish(self) -> PairFile {
         let dups = &self.out.duplicates;
         if !dups.is_empty() {
             let examples: Vec<String> = dups

@@ -15,6 +15,7 @@ pub fn all() -> Vec<Target> {
         Target { name: "gguf-tokenizer", about: "tokenizer_from_gguf_full (byte-level BPE and Gemma SentencePiece) and one encode", seeds: gguf::tokenizer_seeds, dict: gguf::DICT, max_len: 4 << 10, run: gguf::run_tokenizer },
         Target { name: "pairs-json", about: "parse_json_pairs (the authors' JSON)", seeds: text::json_seeds, dict: text::JSON_DICT, max_len: 4 << 10, run: text::run_json },
         Target { name: "pairs-csv", about: "parse_delimited_pairs (CSV and TSV)", seeds: text::csv_seeds, dict: text::CSV_DICT, max_len: 4 << 10, run: text::run_csv },
+        Target { name: "pairs-muse", about: "detect_pair_format + parse_muse_pairs (MUSE/VecMap dictionaries), write/read round trip", seeds: text::muse_seeds, dict: text::MUSE_DICT, max_len: 4 << 10, run: text::run_muse },
         Target { name: "lexicon-kengdic", about: "kengdic::parse (PostgreSQL COPY dump)", seeds: text::kengdic_seeds, dict: text::KENGDIC_DICT, max_len: 4 << 10, run: text::run_kengdic },
         Target { name: "lexicon-freedict", about: "freedict::parse (+ gunzip): dictd index and data", seeds: text::freedict_seeds, dict: text::FREEDICT_DICT, max_len: 4 << 10, run: text::run_freedict },
         Target { name: "lexicon-cldr", about: "cldr::pair_names (annotation XML, two files)", seeds: text::cldr_seeds, dict: text::CLDR_DICT, max_len: 4 << 10, run: text::run_cldr },

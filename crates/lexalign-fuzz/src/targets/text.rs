@@ -1,10 +1,10 @@
-//! Text targets: pair files (the authors' JSON, CSV/TSV) and the lexicon readers (kengdic's SQL
+//! Text targets: pair files (the authors' JSON, CSV/TSV, MUSE/VecMap dictionaries) and the lexicon readers (kengdic's SQL
 //! dump, FreeDict's dictd index + data, CLDR annotation XML). Bytes are read as UTF-8 with
 //! replacement characters, as the parsers take `&str`.
 
 use anyhow::Result;
 use lexalign_data::lexicon::{cldr, freedict, kengdic};
-use lexalign_data::{parse_delimited_pairs, parse_json_pairs, Columns};
+use lexalign_data::{detect_pair_format, muse_pairs_text, parse_delimited_pairs, parse_json_pairs, parse_muse_pairs, Columns};
 
 use crate::engine::{Ctx, Outcome};
 use crate::mutate::Seed;
@@ -89,6 +89,41 @@ pub fn run_csv(_: &Ctx, input: &[u8]) -> Outcome {
     match (ok, last) {
         (true, _) | (false, None) => Outcome::Ok,
         (false, Some(e)) => Outcome::Err(e),
+    }
+}
+
+pub const MUSE_DICT: &[&[u8]] = &[
+    b" ", b"\t", b"\r\n", b"\n", b"\xef\xbb\xbf", b"\xc2\xa0", b"\xe3\x80\x80", b"source", b"target", b",", b"_",
+];
+
+pub fn muse_seeds() -> Vec<Seed> {
+    [
+        "물 water\n물 waters\n불\tfire\n\n개 dog\n",
+        "\u{feff}mbwa\tdog\r\npaka\tcat\r\n",
+        "물 water\n불\n",
+        "물 water\n불 fire flame\n",
+        "물 \twater\n",
+        "source target\na b\n",
+    ]
+    .iter()
+    .map(|s| Seed::new(s.as_bytes()))
+    .collect()
+}
+
+/// Format detection, then the MUSE reader; a file it reads is written and read back to the
+/// same pairs (the writer and the reader agree on what a word is).
+pub fn run_muse(_: &Ctx, input: &[u8]) -> Outcome {
+    let t = text(input);
+    let _ = detect_pair_format(&t, "fuzz.txt", &Columns::default());
+    match parse_muse_pairs(&t, "fuzz.txt") {
+        Ok(f) => {
+            assert_eq!(f.pairs.len(), f.locations.len());
+            let written = muse_pairs_text(&f.pairs).expect("pairs read from a dictionary can be written");
+            let back = parse_muse_pairs(&written, "fuzz.txt").expect("a written dictionary reads back");
+            assert_eq!(back.pairs, f.pairs, "MUSE write/read round trip");
+            Outcome::Ok
+        }
+        Err(e) => Outcome::Err(e),
     }
 }
 
