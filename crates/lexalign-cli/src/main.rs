@@ -30,6 +30,12 @@ enum Cmd {
     Train(TrainArgs),
     /// Pair cosine before and after merging an adapter (the authors' evaluation).
     Eval(EvalArgs),
+    /// Continue prompts with the model (greedy, or sampled with --temperature/--top-k/--top-p/--seed),
+    /// with or without a peft adapter: generations.jsonl, generations.md.
+    Generate(lexalign_stages::generate_cmd::GenerateArgs),
+    /// Language-model loss of a text file (one text per line), with or without a peft adapter:
+    /// lm_loss.csv, mean NLL per token and bits per UTF-8 byte.
+    LmLoss(lexalign_stages::lm_loss_cmd::LmLossArgs),
     /// LASER-2 reference encoder: sentence vectors, and pair alignment in LASER-2 space.
     #[command(subcommand)]
     Laser(laser_cmd::LaserCmd),
@@ -93,6 +99,19 @@ fn run() -> Result<()> {
             let (_, o) = run_eval(&args, "eval")?;
             print_table(&o);
             println!("wrote {}", args.out.display());
+        }
+        Cmd::Generate(args) => {
+            let rows = lexalign_stages::generate_cmd::run_generate(&args, "generate")?;
+            for r in &rows {
+                println!("{}\t{}", r.prompt.replace('\n', "\\n"), r.text.replace('\n', "\\n"));
+            }
+            println!("wrote {}", args.out.join("generations.jsonl").display());
+        }
+        Cmd::LmLoss(args) => {
+            let (_, s) = lexalign_stages::lm_loss_cmd::run_lm_loss(&args, "lm-loss")?;
+            println!("texts\ttokens\tbytes\tnll_per_token\tbits_per_byte");
+            println!("{}\t{}\t{}\t{:.4}\t{:.4}", s.texts, s.tokens, s.bytes, s.mean_nll_per_token, s.bits_per_byte);
+            println!("wrote {}", args.out.join("lm_loss.csv").display());
         }
         Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock())?,
         Cmd::Bench(args) => match (&args.model, &args.case.case) {

@@ -7,6 +7,7 @@ pub mod lexicon;
 mod locate;
 mod pairs;
 mod paper;
+pub mod lm_rows;
 pub mod split;
 pub mod study_rows;
 

@@ -1,5 +1,5 @@
 //! The stage library: the commands of the `lexalign` binary and the experiment binaries (scan,
-//! train, eval, LASER-2, bench, memory, convert), with the model flags they share, so that every
+//! train, eval, generate, lm-loss, LASER-2, bench, memory, convert), with the model flags they share, so that every
 //! entry point loads models, picks devices and records provenance the same way. The binaries
 //! only parse their flags and call in here.
 
@@ -7,14 +7,17 @@ pub mod bench_cmd;
 pub mod bench_model;
 pub mod convert_cmd;
 pub mod eval_cmd;
+pub mod generate_cmd;
 pub mod gpu_cmd;
 pub mod laser_cmd;
+pub mod lm_loss_cmd;
 pub mod memory;
 pub mod model_args;
 pub mod oom;
 pub mod scan_cmd;
 pub mod stage_io;
 pub mod tables;
+pub mod text_input;
 pub mod train_cmd;
 
 pub use model_args::{LoadedRun, ModelArgs};
