@@ -71,7 +71,7 @@ mod tests {
         let lines = read_lines(&p, "--prompts").unwrap();
         assert_eq!(lines, ["a", "b\\nc"]);
         assert_eq!(unescape_prompt(&lines[1]), "b\nc");
-        std::fs::write(&p, "ok\n\xff\xfe\n").unwrap();
+        std::fs::write(&p, b"ok\n\xff\xfe\n").unwrap();
         let e = read_lines(&p, "--prompts").unwrap_err().to_string();
         assert!(e.contains("line 2 is not UTF-8"), "{e}");
         std::fs::write(&p, "ok\n \nx\n").unwrap();
