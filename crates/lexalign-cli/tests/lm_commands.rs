@@ -35,7 +35,7 @@ fn bad_generation_and_loss_input_is_refused_before_the_model_loads() {
     let t = tmp.path();
     refused(t, "generate", &["--prompt", "hi", "--max-new-tokens", "0"], &["--max-new-tokens", "1 or more"]);
     refused(t, "generate", &["--prompt", "hi", "--max-new-tokens", "4", "--temperature", "0"], &["--temperature", "not above 0"]);
-    refused(t, "generate", &["--prompt", "hi", "--max-new-tokens", "4", "--temperature", "-0.5"], &["--temperature"]);
+    refused(t, "generate", &["--prompt", "hi", "--max-new-tokens", "4", "--temperature=-0.5"], &["--temperature", "not above 0"]);
     refused(t, "generate", &["--prompt", "hi", "--max-new-tokens", "4", "--top-p", "1.5"], &["--top-p", "(0, 1]"]);
     refused(t, "generate", &["--prompt", "hi", "--max-new-tokens", "4", "--top-p", "0"], &["--top-p", "(0, 1]"]);
     refused(t, "generate", &["--prompt", "  ", "--max-new-tokens", "4"], &["--prompt is empty"]);
