@@ -42,11 +42,15 @@ pub fn generations_jsonl(rows: &[GenerationRow]) -> Result<Vec<u8>> {
 
 /// Reads `generations.jsonl`, naming the line that does not parse.
 pub fn read_generations(path: &Path) -> Result<Vec<GenerationRow>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{} line {}: not a generation row", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {}: not a generation row", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -61,10 +65,13 @@ pub fn lm_loss_csv(rows: &[LmLossRow]) -> Result<Vec<u8>> {
 
 /// Reads `lm_loss.csv`, naming the row that does not parse.
 pub fn read_lm_loss(path: &Path) -> Result<Vec<LmLossRow>> {
-    let mut r = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     r.deserialize()
         .enumerate()
-        .map(|(i, row)| row.with_context(|| format!("{} row {}: not an lm_loss row", path.display(), i + 1)))
+        .map(|(i, row)| {
+            row.with_context(|| format!("{} row {}: not an lm_loss row", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -75,11 +82,21 @@ mod tests {
     #[test]
     fn rows_round_trip_through_their_files() {
         let dir = tempfile::tempdir().unwrap();
-        let g = vec![GenerationRow { prompt: "a\nb, \"c\"".into(), prompt_ids: vec![2, 5], new_ids: vec![7, 1], text: "사랑".into() }];
+        let g = vec![GenerationRow {
+            prompt: "a\nb, \"c\"".into(),
+            prompt_ids: vec![2, 5],
+            new_ids: vec![7, 1],
+            text: "사랑".into(),
+        }];
         let p = dir.path().join("generations.jsonl");
         std::fs::write(&p, generations_jsonl(&g).unwrap()).unwrap();
         assert_eq!(read_generations(&p).unwrap(), g);
-        let l = vec![LmLossRow { text: "x, \"y\"\tz".into(), tokens: 3, nll_sum: 4.25, bytes: 9 }];
+        let l = vec![LmLossRow {
+            text: "x, \"y\"\tz".into(),
+            tokens: 3,
+            nll_sum: 4.25,
+            bytes: 9,
+        }];
         let p = dir.path().join("lm_loss.csv");
         std::fs::write(&p, lm_loss_csv(&l).unwrap()).unwrap();
         assert_eq!(read_lm_loss(&p).unwrap(), l);

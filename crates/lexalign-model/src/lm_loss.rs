@@ -39,10 +39,17 @@ impl Decoder {
     /// The negative log-likelihood of `ids` (special tokens as the tokenizer adds them).
     pub fn text_nll(&self, ids: &[i64]) -> Result<TextLoss> {
         if ids.len() < 2 {
-            bail!("a text of {} token(s) has nothing to predict: the loss needs at least 2 tokens", ids.len());
+            bail!(
+                "a text of {} token(s) has nothing to predict: the loss needs at least 2 tokens",
+                ids.len()
+            );
         }
         if ids.len() > self.cfg.max_position_embeddings {
-            bail!("a text of {} tokens passes the model's context of {} tokens", ids.len(), self.cfg.max_position_embeddings);
+            bail!(
+                "a text of {} tokens passes the model's context of {} tokens",
+                ids.len(),
+                self.cfg.max_position_embeddings
+            );
         }
         let _guard = tch::no_grad_guard();
         let h = self.final_hidden(ids);
@@ -52,14 +59,25 @@ impl Decoder {
         let mut start = 0;
         while start < n {
             let len = CHUNK.min(n - start);
-            let logp = self.logits(&h.narrow(0, start, len))?.log_softmax(-1, Kind::Float);
+            let logp = self
+                .logits(&h.narrow(0, start, len))?
+                .log_softmax(-1, Kind::Float);
             let picked = logp.gather(1, &targets.narrow(0, start, len).unsqueeze(1), false);
-            nll_sum -= picked.to_kind(Kind::Double).sum(Kind::Double).double_value(&[]);
+            nll_sum -= picked
+                .to_kind(Kind::Double)
+                .sum(Kind::Double)
+                .double_value(&[]);
             start += len;
         }
         if !nll_sum.is_finite() {
-            bail!("the loss of a text of {} tokens is not finite ({nll_sum})", ids.len());
+            bail!(
+                "the loss of a text of {} tokens is not finite ({nll_sum})",
+                ids.len()
+            );
         }
-        Ok(TextLoss { tokens: n as usize, nll_sum })
+        Ok(TextLoss {
+            tokens: n as usize,
+            nll_sum,
+        })
     }
 }

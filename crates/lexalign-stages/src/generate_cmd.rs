@@ -51,7 +51,9 @@ pub struct GenerateArgs {
 pub fn parse_temperature(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(t) if t.is_finite() && t > 0.0 => Ok(t),
-        Ok(t) => Err(format!("{t} is not above 0 (use --greedy for arg-max decoding)")),
+        Ok(t) => Err(format!(
+            "{t} is not above 0 (use --greedy for arg-max decoding)"
+        )),
         Err(_) => Err(format!("`{s}` is not a number")),
     }
 }
@@ -68,7 +70,10 @@ pub fn parse_top_p(s: &str) -> Result<f64, String> {
 impl GenerateArgs {
     /// Greedy unless a sampling flag is given; sampling defaults as transformers' (T 1, no top-k/p).
     pub fn sampling(&self) -> Option<Sampling> {
-        let any = self.temperature.is_some() || self.top_p.is_some() || self.top_k.is_some() || self.seed.is_some();
+        let any = self.temperature.is_some()
+            || self.top_p.is_some()
+            || self.top_k.is_some()
+            || self.seed.is_some();
         (any && !self.greedy).then(|| Sampling {
             temperature: self.temperature.unwrap_or(1.0),
             top_k: self.top_k.unwrap_or(0),
@@ -82,7 +87,10 @@ impl GenerateArgs {
         match (&self.prompt, &self.prompts) {
             (Some(p), _) if p.trim().is_empty() => bail!("--prompt is empty: give some text"),
             (Some(p), _) => Ok(vec![p.clone()]),
-            (None, Some(f)) => Ok(read_lines(f, "--prompts")?.iter().map(|l| unescape_prompt(l)).collect()),
+            (None, Some(f)) => Ok(read_lines(f, "--prompts")?
+                .iter()
+                .map(|l| unescape_prompt(l))
+                .collect()),
             (None, None) => bail!("give --prompt TEXT or --prompts FILE"),
         }
     }
@@ -101,10 +109,19 @@ pub fn run_generate(args: &GenerateArgs, stage: &str) -> Result<Vec<GenerationRo
     }
     let path = args.model.model_path()?;
     let (tok, cfg) = lexalign_model::load::load_tokenizer(&path)?;
-    let room = cfg.max_position_embeddings.saturating_sub(args.max_new_tokens);
-    let hint = format!(" (the context is {} tokens, --max-new-tokens {})", cfg.max_position_embeddings, args.max_new_tokens);
+    let room = cfg
+        .max_position_embeddings
+        .saturating_sub(args.max_new_tokens);
+    let hint = format!(
+        " (the context is {} tokens, --max-new-tokens {})",
+        cfg.max_position_embeddings, args.max_new_tokens
+    );
     let prompt_ids = tokenize_all(&tok, &prompts, "prompt", 1, room, &hint)?;
-    let gen = GenerateConfig { max_new_tokens: args.max_new_tokens, sampling, eos_ids: tok.eos_ids.clone() };
+    let gen = GenerateConfig {
+        max_new_tokens: args.max_new_tokens,
+        sampling,
+        eos_ids: tok.eos_ids.clone(),
+    };
     gen.validate()?;
 
     let mut run = args.model.load_with_head(QuantMode::None, None, true)?;
@@ -120,14 +137,26 @@ pub fn run_generate(args: &GenerateArgs, stage: &str) -> Result<Vec<GenerationRo
         let new_ids = run.model.model.generate(&ids, &gen)?;
         new_tokens += new_ids.len();
         let text = decode(&run.model.tokenizer, &new_ids)?;
-        rows.push(GenerationRow { prompt: prompt.clone(), prompt_ids: ids, new_ids, text });
+        rows.push(GenerationRow {
+            prompt: prompt.clone(),
+            prompt_ids: ids,
+            new_ids,
+            text,
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    lexalign_run::write_atomic(args.out.join("generations.jsonl"), generations_jsonl(&rows)?)?;
+    lexalign_run::write_atomic(
+        args.out.join("generations.jsonl"),
+        generations_jsonl(&rows)?,
+    )?;
     lexalign_run::write_atomic(args.out.join("generations.md"), markdown(&rows))?;
-    let mut prov = run.provenance(stage)?.setting("generate", &gen)?.setting("new_tokens", new_tokens)?.setting("generate_seconds", secs)?;
+    let mut prov = run
+        .provenance(stage)?
+        .setting("generate", &gen)?
+        .setting("new_tokens", new_tokens)?
+        .setting("generate_seconds", secs)?;
     if let Some(s) = &sampling {
         prov = prov.seed(s.seed);
     }
@@ -135,7 +164,9 @@ pub fn run_generate(args: &GenerateArgs, stage: &str) -> Result<Vec<GenerationRo
         prov = prov.data_file(f)?;
     }
     if let Some(a) = &args.adapter {
-        prov = prov.data_file(a.join(lexalign_model::lora::ADAPTER_WEIGHTS))?.setting("adapter", a.display().to_string())?;
+        prov = prov
+            .data_file(a.join(lexalign_model::lora::ADAPTER_WEIGHTS))?
+            .setting("adapter", a.display().to_string())?;
     }
     prov.write(&args.out)?;
     Ok(rows)
@@ -144,15 +175,27 @@ pub fn run_generate(args: &GenerateArgs, stage: &str) -> Result<Vec<GenerationRo
 /// Token ids to text, special tokens skipped (`tokenizer.decode(ids, skip_special_tokens=True)`).
 pub fn decode(tok: &lexalign_model::tokenize::WordTokenizer, ids: &[i64]) -> Result<String> {
     let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
-    tok.inner.decode(&ids, true).map_err(|e| anyhow::anyhow!("cannot decode the generated tokens: {e}"))
+    tok.inner
+        .decode(&ids, true)
+        .map_err(|e| anyhow::anyhow!("cannot decode the generated tokens: {e}"))
 }
 
 /// `generations.md`: one table row per prompt (newlines as `<br>`, `|` escaped).
 pub fn markdown(rows: &[GenerationRow]) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace("\r\n", "<br>").replace('\n', "<br>");
+    let cell = |s: &str| {
+        s.replace('|', "\\|")
+            .replace("\r\n", "<br>")
+            .replace('\n', "<br>")
+    };
     let mut out = String::from("| # | prompt | continuation | new tokens |\n|---|---|---|---|\n");
     for (i, r) in rows.iter().enumerate() {
-        out.push_str(&format!("| {} | {} | {} | {} |\n", i + 1, cell(&r.prompt), cell(&r.text), r.new_ids.len()));
+        out.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            i + 1,
+            cell(&r.prompt),
+            cell(&r.text),
+            r.new_ids.len()
+        ));
     }
     out
 }
@@ -168,7 +211,12 @@ mod tests {
         assert_eq!(parse_top_p("1"), Ok(1.0));
         assert!(parse_top_p("0").unwrap_err().contains("outside (0, 1]"));
         assert!(parse_top_p("1.5").is_err());
-        let r = GenerationRow { prompt: "a|b\nc".into(), prompt_ids: vec![1], new_ids: vec![2, 3], text: "d".into() };
+        let r = GenerationRow {
+            prompt: "a|b\nc".into(),
+            prompt_ids: vec![1],
+            new_ids: vec![2, 3],
+            text: "d".into(),
+        };
         assert!(markdown(&[r]).contains("| 1 | a\\|b<br>c | d | 2 |"));
     }
 }

@@ -67,7 +67,10 @@ pub fn run_lm_loss(args: &LmLossArgs, stage: &str) -> Result<(Vec<LmLossRow>, Lm
     }
     let path = args.model.model_path()?;
     let (tok, cfg) = lexalign_model::load::load_tokenizer(&path)?;
-    let hint = format!(" (--text {}; the loss predicts every token after the first, within the model's context)", args.text.display());
+    let hint = format!(
+        " (--text {}; the loss predicts every token after the first, within the model's context)",
+        args.text.display()
+    );
     let ids = tokenize_all(&tok, &texts, "line", 2, cfg.max_position_embeddings, &hint)?;
 
     let mut run = args.model.load_with_head(QuantMode::None, None, true)?;
@@ -79,16 +82,24 @@ pub fn run_lm_loss(args: &LmLossArgs, stage: &str) -> Result<(Vec<LmLossRow>, Lm
     let mut rows = Vec::with_capacity(texts.len());
     for (text, ids) in texts.iter().zip(&ids) {
         let l = run.model.model.text_nll(ids)?;
-        rows.push(LmLossRow { text: text.clone(), tokens: l.tokens, nll_sum: l.nll_sum, bytes: text.len() });
+        rows.push(LmLossRow {
+            text: text.clone(),
+            tokens: l.tokens,
+            nll_sum: l.nll_sum,
+            bytes: text.len(),
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
     let summary = LmLossSummary::of(&rows);
     lexalign_run::write_atomic(args.out.join("lm_loss.csv"), lm_loss_csv(&rows)?)?;
     let mut prov = run.provenance(stage)?.data_file(&args.text)?;
-    let mut fields = serde_json::json!({ "lm_loss": summary, "text_file": args.text.display().to_string() });
+    let mut fields =
+        serde_json::json!({ "lm_loss": summary, "text_file": args.text.display().to_string() });
     if let Some(a) = &args.adapter {
-        prov = prov.data_file(a.join(lexalign_model::lora::ADAPTER_WEIGHTS))?.setting("adapter", a.display().to_string())?;
+        prov = prov
+            .data_file(a.join(lexalign_model::lora::ADAPTER_WEIGHTS))?
+            .setting("adapter", a.display().to_string())?;
         fields["adapter"] = serde_json::json!(a.display().to_string());
     }
     write_summary(&args.out, &run, &prov, fields)?;
@@ -103,8 +114,18 @@ mod tests {
     #[test]
     fn summary_is_per_token_and_per_byte() {
         let rows = [
-            LmLossRow { text: "ab".into(), tokens: 2, nll_sum: 3.0, bytes: 2 },
-            LmLossRow { text: "사랑".into(), tokens: 1, nll_sum: 1.5, bytes: 6 },
+            LmLossRow {
+                text: "ab".into(),
+                tokens: 2,
+                nll_sum: 3.0,
+                bytes: 2,
+            },
+            LmLossRow {
+                text: "사랑".into(),
+                tokens: 1,
+                nll_sum: 1.5,
+                bytes: 6,
+            },
         ];
         let s = LmLossSummary::of(&rows);
         assert_eq!((s.texts, s.tokens, s.bytes), (2, 3, 8));

@@ -28,22 +28,30 @@ impl KvCache {
 
 impl Decoder {
     pub fn new_cache(&self) -> KvCache {
-        KvCache { layers: self.layers.iter().map(|_| None).collect(), len: 0 }
+        KvCache {
+            layers: self.layers.iter().map(|_| None).collect(),
+            len: 0,
+        }
     }
 
     /// Runs `ids` (`[1, n]`, the tokens after those already in `cache`) through every block with
     /// the cache, appends their keys and values, and returns the hidden states after the final
     /// norm, `[1, n, hidden]` in the compute dtype. Needs every block loaded; never trains.
     pub fn forward_cached(&self, ids: &Tensor, cache: &mut KvCache) -> Tensor {
-        assert_eq!(self.layers.len(), self.cfg.num_hidden_layers, "generation needs every block loaded");
+        assert_eq!(
+            self.layers.len(),
+            self.cfg.num_hidden_layers,
+            "generation needs every block loaded"
+        );
         assert_eq!(ids.size()[0], 1, "the cached forward runs one sequence");
         let n = ids.size()[1];
         let past = cache.len;
         let total = past + n;
-        let mut h = Tensor::embedding(&self.embed_tokens, ids, -1, false, false);
-        if let Some(scale) = self.embed_scale {
-            h = h * scale;
-        }
+        let h = Tensor::embedding(&self.embed_tokens, ids, -1, false, false);
+        let h = match self.embed_scale {
+            Some(scale) => h * scale,
+            None => h,
+        };
         let mut h = h.to_kind(self.kind);
         let rope_at = |r: &rope::Rope| {
             let (c, s) = r.cos_sin(total, self.kind);
@@ -63,7 +71,15 @@ impl Decoder {
                 LayerType::Sliding(_) => &sliding,
             };
             let slot = &mut cache.layers[i];
-            h = block.forward_with(&h, |x| block.self_attn.forward_cached(x, cos, sin, mask, slot, self), [None, None, None]);
+            h = block.forward_with(
+                &h,
+                |x| {
+                    block
+                        .self_attn
+                        .forward_cached(x, cos, sin, mask, slot, self)
+                },
+                [None, None, None],
+            );
         }
         cache.len = total;
         self.norm.forward(&h)
@@ -81,20 +97,37 @@ impl Decoder {
             allowed = allowed.logical_and(&(&q - &k).lt(w as i64));
         }
         let blocked = allowed.logical_not().view([1, 1, n, past + n]);
-        Tensor::zeros([1, 1, n, past + n], (self.kind, dev)).masked_fill(&blocked, mask_min(self.kind))
+        Tensor::zeros([1, 1, n, past + n], (self.kind, dev))
+            .masked_fill(&blocked, mask_min(self.kind))
     }
 }
 
 impl Attention {
     /// The projections, q/k norms and RoPE of the padded forward on `x` `[1, n, hidden]`, with the
     /// new keys and values appended to `slot` before attending.
-    fn forward_cached(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, slot: &mut Option<(Tensor, Tensor)>, model: &Decoder) -> Tensor {
+    fn forward_cached(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        slot: &mut Option<(Tensor, Tensor)>,
+        model: &Decoder,
+    ) -> Tensor {
         let cfg = &model.cfg;
         let n = x.size()[1];
-        let (nh, nkv, hd) = (cfg.num_attention_heads as i64, cfg.num_kv_heads() as i64, cfg.head_dim() as i64);
+        let (nh, nkv, hd) = (
+            cfg.num_attention_heads as i64,
+            cfg.num_kv_heads() as i64,
+            cfg.head_dim() as i64,
+        );
         let mut q = self.q_proj.forward(x, None).view([1, n, nh, hd]);
         let mut k = self.k_proj.forward(x, None).view([1, n, nkv, hd]);
-        let v = self.v_proj.forward(x, None).view([1, n, nkv, hd]).transpose(1, 2);
+        let v = self
+            .v_proj
+            .forward(x, None)
+            .view([1, n, nkv, hd])
+            .transpose(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(&q);
             k = kn.forward(&k);
@@ -107,7 +140,11 @@ impl Attention {
         };
         *slot = Some((k.shallow_clone(), v.shallow_clone()));
         let rep = nh / nkv;
-        let (k, v) = if rep > 1 { (repeat_kv(&k, rep), repeat_kv(&v, rep)) } else { (k, v) };
+        let (k, v) = if rep > 1 {
+            (repeat_kv(&k, rep), repeat_kv(&v, rep))
+        } else {
+            (k, v)
+        };
         let out = if q.kind() == Kind::Float {
             sdpa(&q, &k, &v, mask, cfg.attention_scale())
         } else {

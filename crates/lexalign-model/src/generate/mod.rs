@@ -28,7 +28,11 @@ pub struct GenerateConfig {
 
 impl GenerateConfig {
     pub fn greedy(max_new_tokens: usize, eos_ids: Vec<i64>) -> Self {
-        Self { max_new_tokens, sampling: None, eos_ids }
+        Self {
+            max_new_tokens,
+            sampling: None,
+            eos_ids,
+        }
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -52,7 +56,9 @@ impl Decoder {
         let _guard = tch::no_grad_guard();
         let mut rng = cfg.sampling.map(|s| ChaCha20Rng::seed_from_u64(s.seed));
         let mut cache = self.new_cache();
-        let ids = Tensor::from_slice(prompt).view([1, -1]).to_device(self.device);
+        let ids = Tensor::from_slice(prompt)
+            .view([1, -1])
+            .to_device(self.device);
         let mut logits = self.next_logits(&ids, &mut cache)?;
         let mut out = Vec::with_capacity(cfg.max_new_tokens);
         loop {
@@ -64,7 +70,9 @@ impl Decoder {
             if cfg.eos_ids.contains(&next) || out.len() == cfg.max_new_tokens {
                 return Ok(out);
             }
-            let step = Tensor::from_slice(&[next]).view([1, 1]).to_device(self.device);
+            let step = Tensor::from_slice(&[next])
+                .view([1, 1])
+                .to_device(self.device);
             logits = self.next_logits(&step, &mut cache)?;
         }
     }

@@ -25,10 +25,16 @@ impl Sampling {
     /// Refuses settings transformers would refuse or that mean nothing, naming the flag.
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            bail!("--temperature {} must be a number above 0 (use --greedy for arg-max decoding)", self.temperature);
+            bail!(
+                "--temperature {} must be a number above 0 (use --greedy for arg-max decoding)",
+                self.temperature
+            );
         }
         if !(self.top_p.is_finite() && self.top_p > 0.0 && self.top_p <= 1.0) {
-            bail!("--top-p {} must be in (0, 1] (1 keeps every token)", self.top_p);
+            bail!(
+                "--top-p {} must be in (0, 1] (1 keeps every token)",
+                self.top_p
+            );
         }
         Ok(())
     }
@@ -42,11 +48,12 @@ impl Sampling {
 /// transformers' warpers on one row of f32 logits, in `_get_logits_processor`'s order; removed
 /// tokens get `-inf`. Each is skipped where transformers skips it (temperature 1, top-k 0, top-p 1).
 pub fn process(logits: &Tensor, temperature: f64, top_k: usize, top_p: f64) -> Tensor {
-    let mut scores = logits.to_kind(Kind::Float);
-    if temperature != 1.0 {
-        // TemperatureLogitsWarper: `scores / temperature`.
-        scores = scores / temperature;
-    }
+    // TemperatureLogitsWarper: `scores / temperature` (a new tensor: the caller's logits stay).
+    let mut scores = if temperature != 1.0 {
+        logits.to_kind(Kind::Float) / temperature
+    } else {
+        logits.to_kind(Kind::Float)
+    };
     let vocab = scores.size()[0];
     if top_k != 0 {
         // TopKLogitsWarper: `scores < topk(scores, k).values[-1]` removed, k = min(max(k, 1), vocab).
@@ -107,9 +114,18 @@ mod tests {
         let l = row(&[1.0, 5.0, 2.0, 5.0, -3.0]);
         let kept = |t: &Tensor| Vec::<f32>::try_from(t.isfinite()).unwrap();
         // A tiny top-p still keeps one token.
-        assert_eq!(kept(&process(&l, 1.0, 0, 1e-9)).iter().filter(|&&x| x > 0.0).count(), 1);
+        assert_eq!(
+            kept(&process(&l, 1.0, 0, 1e-9))
+                .iter()
+                .filter(|&&x| x > 0.0)
+                .count(),
+            1
+        );
         // top-k 1 with a tie at the top keeps both maxima (`<` the k-th value is removed).
-        assert_eq!(kept(&process(&l, 1.0, 1, 1.0)), vec![0.0, 1.0, 0.0, 1.0, 0.0]);
+        assert_eq!(
+            kept(&process(&l, 1.0, 1, 1.0)),
+            vec![0.0, 1.0, 0.0, 1.0, 0.0]
+        );
         assert_eq!(greedy(&l), 1, "first of equal maxima");
     }
 
@@ -118,20 +134,47 @@ mod tests {
         let probs = row(&[0.0, 0.25, 0.0, 0.75]);
         let mut rng = ChaCha20Rng::seed_from_u64(3);
         let draws: Vec<i64> = (0..4000).map(|_| draw(&probs, &mut rng)).collect();
-        assert!(draws.iter().all(|&d| d == 1 || d == 3), "never a zero-probability token");
+        assert!(
+            draws.iter().all(|&d| d == 1 || d == 3),
+            "never a zero-probability token"
+        );
         let share = draws.iter().filter(|&&d| d == 3).count() as f64 / 4000.0;
         assert!((share - 0.75).abs() < 0.03, "{share}");
         let mut again = ChaCha20Rng::seed_from_u64(3);
-        assert_eq!(draws[..10], (0..10).map(|_| draw(&probs, &mut again)).collect::<Vec<_>>()[..]);
+        assert_eq!(
+            draws[..10],
+            (0..10)
+                .map(|_| draw(&probs, &mut again))
+                .collect::<Vec<_>>()[..]
+        );
     }
 
     #[test]
     fn bad_settings_name_their_flag() {
-        let s = Sampling { temperature: 0.0, top_k: 0, top_p: 1.0, seed: 0 };
-        assert!(s.validate().unwrap_err().to_string().contains("--temperature"));
-        let s = Sampling { temperature: 1.0, top_k: 0, top_p: 1.5, seed: 0 };
+        let s = Sampling {
+            temperature: 0.0,
+            top_k: 0,
+            top_p: 1.0,
+            seed: 0,
+        };
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--temperature"));
+        let s = Sampling {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.5,
+            seed: 0,
+        };
         assert!(s.validate().unwrap_err().to_string().contains("--top-p"));
-        let s = Sampling { temperature: 1.0, top_k: 0, top_p: 0.0, seed: 0 };
+        let s = Sampling {
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 0.0,
+            seed: 0,
+        };
         assert!(s.validate().is_err());
     }
 }
