@@ -167,7 +167,10 @@ pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchL
             scan_case(&run.model, &words, a, &mut line)?
         }
         "tli-step" => tli_case(&mut run.model, &words, a, &mut line)?,
-        "generate" => generate_case(&run.model, &words, &mut line)?,
+        "generate" => {
+            run.dequantize_for_inference(false);
+            generate_case(&run.model, &words, &mut line)?
+        }
         other => bail!("--case `{other}`: give words, load, scan, tli-step or generate"),
     }
     line.peak_rss_bytes = peak_rss_bytes().unwrap_or(0);
