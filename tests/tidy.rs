@@ -183,6 +183,9 @@ const HOMES: &[(&str, &str)] = &[
     ("struct ChangeRow", "crates/lexalign-data/src/study_rows.rs"),
     ("struct CkaRow", "crates/lexalign-data/src/study_rows.rs"),
     ("struct CkaChangeRow", "crates/lexalign-data/src/study_rows.rs"),
+    // The language-model rows: written by `lexalign generate` / `lm-loss`, read by their tests.
+    ("struct GenerationRow", "crates/lexalign-data/src/lm_rows.rs"),
+    ("struct LmLossRow", "crates/lexalign-data/src/lm_rows.rs"),
     // One config type per model family; the GGUF side only derives its `config.json`.
     ("struct ModelConfig", "crates/lexalign-model/src/config.rs"),
     ("struct LoraConfig", "crates/lexalign-lora-config/src/lib.rs"),

@@ -61,6 +61,12 @@ enum Cmd {
     Train(TrainArgs),
     /// Pair cosine before and after merging an adapter (the authors' evaluation).
     Eval(EvalArgs),
+    /// Continue prompts with the model (greedy, or sampled with --temperature/--top-k/--top-p/--seed),
+    /// with or without a peft adapter: generations.jsonl, generations.md.
+    Generate(lexalign_stages::generate_cmd::GenerateArgs),
+    /// Language-model loss of a text file (one text per line), with or without a peft adapter:
+    /// lm_loss.csv, mean NLL per token and bits per UTF-8 byte.
+    LmLoss(lexalign_stages::lm_loss_cmd::LmLossArgs),
     /// LASER-2 reference encoder: sentence vectors, and pair alignment in LASER-2 space.
     #[command(subcommand)]
     Laser(laser_cmd::LaserCmd),
@@ -139,6 +145,27 @@ fn run() -> Result<()> {
             let (_, o) = run_eval(&args, "eval")?;
             if json { print_json(&o.sets)? } else { print_table(&o) }
             wrote(json, &args.out);
+        }
+        Cmd::Generate(args) => {
+            let rows = lexalign_stages::generate_cmd::run_generate(&args, "generate")?;
+            if json {
+                print_json(&rows)?
+            } else {
+                for r in &rows {
+                    println!("{}\t{}", r.prompt.replace('\n', "\\n"), r.text.replace('\n', "\\n"));
+                }
+            }
+            wrote(json, &args.out.join("generations.jsonl"));
+        }
+        Cmd::LmLoss(args) => {
+            let (_, s) = lexalign_stages::lm_loss_cmd::run_lm_loss(&args, "lm-loss")?;
+            if json {
+                print_json(&s)?
+            } else {
+                println!("texts\ttokens\tbytes\tnll_per_token\tbits_per_byte");
+                println!("{}\t{}\t{}\t{:.4}\t{:.4}", s.texts, s.tokens, s.bytes, s.mean_nll_per_token, s.bits_per_byte);
+            }
+            wrote(json, &args.out.join("lm_loss.csv"));
         }
         Cmd::Laser(c) => laser_cmd::run_laser(&c, &mut std::io::stdout().lock(), json)?,
         Cmd::E5(c) => e5_cmd::run_e5(&c, &mut std::io::stdout().lock(), json)?,

@@ -93,6 +93,9 @@ pub struct ModelConfig {
     pub query_pre_attn_scalar: Option<f64>,
     #[serde(default)]
     pub attn_logit_softcapping: Option<f64>,
+    /// Gemma: logits become `cap * tanh(logits / cap)` (null in Gemma 3's released configs).
+    #[serde(default)]
+    pub final_logit_softcapping: Option<f64>,
     #[serde(default)]
     pub sliding_window: Option<usize>,
     /// Qwen2/Qwen3: sliding-window attention switch (off in every released checkpoint).

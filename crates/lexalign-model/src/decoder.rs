@@ -49,6 +49,9 @@ pub struct Decoder {
     pub cfg: ModelConfig,
     pub family: Family,
     pub embed_tokens: Tensor,
+    /// The output head `[vocab, hidden]` of an untied model, when loaded (`LoadOptions::lm_head`);
+    /// tied models use `embed_tokens` (see [`crate::head`]).
+    pub lm_head: Option<Tensor>,
     /// Multiplier of the embeddings (Gemma: `sqrt(hidden_size)` rounded to the weights' dtype).
     pub embed_scale: Option<f64>,
     pub layers: Vec<Block>,
@@ -213,20 +216,14 @@ impl Decoder {
         }
         let keys = attention.to_kind(Kind::Bool).view([b, 1, 1, s]);
         let allowed = allowed.view([1, 1, s, s]).logical_and(&keys);
-        let min = match self.kind {
-            Kind::BFloat16 => -3.3895313892515355e38,
-            Kind::Half => -65504.0,
-            Kind::Double => f64::MIN,
-            _ => f32::MIN as f64,
-        };
-        Tensor::zeros([b, 1, s, s], (self.kind, dev)).masked_fill(&allowed.logical_not(), min)
+        Tensor::zeros([b, 1, s, s], (self.kind, dev)).masked_fill(&allowed.logical_not(), mask_min(self.kind))
     }
 
     /// Bytes of weights held on the device: (4-bit or dense linear layers, everything else).
     pub fn resident_weight_bytes(&self) -> (u64, u64) {
         let t = |x: &Tensor| (x.numel() * x.kind().elt_size_in_bytes()) as u64;
         let mut linear = 0;
-        let mut other = t(&self.embed_tokens) + t(&self.norm.weight);
+        let mut other = t(&self.embed_tokens) + t(&self.norm.weight) + self.lm_head.as_ref().map(t).unwrap_or(0);
         for b in &self.layers {
             for l in b.linears() {
                 linear += l.base.resident_bytes();
@@ -273,17 +270,24 @@ impl Block {
 
     /// `x` is `[batch, seq, hidden]`, or `[tokens, hidden]` packed by `ctx.pack`.
     fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig) -> Tensor {
+        let noise = [ctx.noise(4), ctx.noise(5), ctx.noise(6)];
+        self.forward_with(x, |h| self.self_attn.forward(h, ctx, cfg), noise)
+    }
+
+    /// The block's norms, residuals and MLP around `attention` (the padded forward's, or the
+    /// KV-cached one of generation); `noise` is the MLP's dropout multipliers (HF module order).
+    pub(crate) fn forward_with(&self, x: &Tensor, attention: impl FnOnce(&Tensor) -> Tensor, noise: [Option<&Tensor>; 3]) -> Tensor {
         let h = self.input_layernorm.forward(x);
-        let h = self.self_attn.forward(&h, ctx, cfg);
+        let h = attention(&h);
         match (&self.pre_feedforward_layernorm, &self.post_feedforward_layernorm) {
             (Some(pre), Some(post)) => {
                 let x = x + self.post_attention_layernorm.forward(&h);
-                let h = post.forward(&self.mlp.forward(&pre.forward(&x), ctx));
+                let h = post.forward(&self.mlp.forward(&pre.forward(&x), noise));
                 x + h
             }
             _ => {
                 let x = x + h;
-                let h = self.mlp.forward(&self.post_attention_layernorm.forward(&x), ctx);
+                let h = self.mlp.forward(&self.post_attention_layernorm.forward(&x), noise);
                 x + h
             }
         }
@@ -346,11 +350,22 @@ impl Attention {
     }
 }
 
+/// The additive mask's value for a blocked key: the dtype's minimum (HF's eager masks), so that
+/// fully masked rows stay finite.
+pub(crate) fn mask_min(kind: Kind) -> f64 {
+    match kind {
+        Kind::BFloat16 => -3.3895313892515355e38,
+        Kind::Half => -65504.0,
+        Kind::Double => f64::MIN,
+        _ => f32::MIN as f64,
+    }
+}
+
 /// libtorch's fused scaled-dot-product attention (its CPU flash kernel: one pass per query block,
 /// softmax accumulated in f32, no `[b, h, s, s]` probability tensor kept) with the additive
 /// mask and the family's scale. In f32 it matches HF within the parity tolerances, forward and
 /// backward (unit test below; the parity tests).
-fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, scale: f64) -> Tensor {
+pub(crate) fn sdpa(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, scale: f64) -> Tensor {
     Tensor::scaled_dot_product_attention(q, k, v, Some(mask), 0.0, false, scale, false)
 }
 
@@ -361,17 +376,17 @@ pub fn eager_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, scale:
     scores.softmax(-1, Kind::Float).to_kind(q.kind()).matmul(v)
 }
 
-fn repeat_kv(x: &Tensor, rep: i64) -> Tensor {
+pub(crate) fn repeat_kv(x: &Tensor, rep: i64) -> Tensor {
     let s = x.size();
     x.unsqueeze(2).expand([s[0], s[1], rep, s[2], s[3]], false).reshape([s[0], s[1] * rep, s[2], s[3]])
 }
 
 impl Mlp {
-    fn forward(&self, x: &Tensor, ctx: &Ctx) -> Tensor {
-        let g = self.gate_proj.forward(x, ctx.noise(4));
+    fn forward(&self, x: &Tensor, noise: [Option<&Tensor>; 3]) -> Tensor {
+        let g = self.gate_proj.forward(x, noise[0]);
         let g = if self.gelu_tanh { g.gelu("tanh") } else { g.silu() };
-        let u = self.up_proj.forward(x, ctx.noise(5));
-        self.down_proj.forward(&(g * u), ctx.noise(6))
+        let u = self.up_proj.forward(x, noise[1]);
+        self.down_proj.forward(&(g * u), noise[2])
     }
 }
 

@@ -31,6 +31,15 @@ impl TensorSource for LlamaGguf {
     }
 }
 
+/// The config and tokenizer transformers derives from a GGUF, without its weights.
+pub fn gguf_tokenizer(path: &Path) -> Result<(WordTokenizer, ModelConfig)> {
+    let g = LlamaGguf::open(path)?;
+    let cfg = ModelConfig::from_json_str(&g.config().to_hf_json().to_string())
+        .with_context(|| format!("config derived from {}", path.display()))?;
+    let tok = g.tokenizer().with_context(|| format!("tokenizer of {}", path.display()))?;
+    Ok((WordTokenizer::from_gguf(tok), cfg))
+}
+
 pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     let g = LlamaGguf::open(path)?;
     let cfg = ModelConfig::from_json_str(&g.config().to_hf_json().to_string())

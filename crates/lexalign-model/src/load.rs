@@ -60,6 +60,10 @@ pub struct LoadOptions {
     /// Whose 4-bit rounding to reproduce: `Auto` is bitsandbytes' CUDA kernel for a CUDA
     /// device and its CPU path otherwise (what bitsandbytes itself would run there).
     pub bnb_kernel: lexalign_quant::KernelChoice,
+    /// Load the output head of an untied model (`lm_head.weight`) for logits: generation and LM
+    /// loss. Off for hidden-state work (an 8B Llama's head is 1 GB in bf16); tied models never
+    /// need it.
+    pub lm_head: bool,
 }
 
 impl Default for LoadOptions {
@@ -71,6 +75,7 @@ impl Default for LoadOptions {
             double_quant: false,
             max_blocks: None,
             bnb_kernel: lexalign_quant::KernelChoice::Auto,
+            lm_head: false,
         }
     }
 }
@@ -123,6 +128,20 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
         load_hf_dir(path, opts)
     } else if path.is_file() {
         crate::gguf_source::load_gguf(path, opts)
+    } else {
+        bail!("model path {} does not exist: give an HF checkpoint folder or a .gguf file", path.display())
+    }
+}
+
+/// The tokenizer and config of a checkpoint without its weights, to check inputs (prompt
+/// lengths against the context) before the slow load.
+pub fn load_tokenizer(path: &Path) -> Result<(WordTokenizer, ModelConfig)> {
+    if path.is_dir() {
+        let cfg = ModelConfig::from_file(&path.join("config.json"))?;
+        let tok = WordTokenizer::from_hf_dir(path, &cfg.bos_ids(), &cfg.eos_ids())?;
+        Ok((tok, cfg))
+    } else if path.is_file() {
+        crate::gguf_source::gguf_tokenizer(path)
     } else {
         bail!("model path {} does not exist: give an HF checkpoint folder or a .gguf file", path.display())
     }
@@ -208,6 +227,14 @@ pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
         });
     }
     let final_norm = norm("model.norm.weight")?;
+    let lm_head = if opts.lm_head && !cfg.tie_word_embeddings() {
+        if !src.has("lm_head.weight") {
+            bail!("the model does not tie its output head to the embeddings (`tie_word_embeddings` false) but holds no `lm_head.weight`: the checkpoint is incomplete");
+        }
+        Some(dense("lm_head.weight")?)
+    } else {
+        None
+    };
     let embed_scale = family.scales_embeddings().then(|| {
         // HF: `embed_scale = hidden_size ** 0.5` as an f32 buffer, cast to the weights' dtype.
         Tensor::from((cfg.hidden_size as f64).sqrt() as f32).to_kind(opts.kind).double_value(&[])
@@ -220,6 +247,7 @@ pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
         cfg: cfg.clone(),
         family,
         embed_tokens,
+        lm_head,
         embed_scale,
         layers,
         norm: final_norm,

@@ -1,4 +1,4 @@
-//! `lexalign bench --model M --case words|load|scan|tli-step`: one timed piece of real work on a
+//! `lexalign bench --model M --case words|load|scan|tli-step|generate`: one timed piece of real work on a
 //! real model, printed as one JSON line (`BenchLine`) for `cargo xtask bench`, which runs these
 //! beside the transformers/peft anchors under `bench/` on the same word file.
 //!
@@ -13,6 +13,8 @@
 //!   the vectors are kept as the scan keeps them (in temp files past 512 MiB) and read back.
 //! - `tli-step`: LoRA r 16 q_proj+v_proj, hardest-negative triplet loss at `--layer`, batch 8,
 //!   forward + backward + AdamW; one warm-up step, then the median of `--tli-steps`.
+//! - `generate`: greedy generation, batch 1: a 32-token prompt (the word file's words joined by
+//!   spaces), 64 new tokens through the KV cache; the median of 3 runs after a warm-up.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -28,8 +30,8 @@ use crate::model_args::ModelArgs;
 /// The flags of `--model ... --case ...` (defaults: the pilot's settings).
 #[derive(Debug, Clone, Default, Args)]
 pub struct CaseArgs {
-    /// words | load | scan | tli-step (with --model).
-    #[arg(long, value_parser = ["words", "load", "scan", "tli-step"])]
+    /// words | load | scan | tli-step | generate (with --model).
+    #[arg(long, value_parser = ["words", "load", "scan", "tli-step", "generate"])]
     pub case: Option<String>,
     /// `--case words`: pairs (the paper's 623 training pairs) | lexicons.
     #[arg(long, default_value = "pairs", value_parser = ["pairs", "lexicons"])]
@@ -145,7 +147,7 @@ pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchL
         "tli-step" => Some(a.case.layer),
         _ => None,
     };
-    let mut run = margs.load(QuantMode::None, layer_cap)?;
+    let mut run = margs.load_with_head(QuantMode::None, layer_cap, case == "generate")?;
     let load_s = t.elapsed().as_secs_f64();
     let (lin, other) = run.model.model.resident_weight_bytes();
     let mut line = BenchLine {
@@ -165,7 +167,11 @@ pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchL
             scan_case(&run.model, &words, a, &mut line)?
         }
         "tli-step" => tli_case(&mut run.model, &words, a, &mut line)?,
-        other => bail!("--case `{other}`: give words, load, scan or tli-step"),
+        "generate" => {
+            run.dequantize_for_inference(false);
+            generate_case(&run.model, &words, &mut line)?
+        }
+        other => bail!("--case `{other}`: give words, load, scan, tli-step or generate"),
     }
     line.peak_rss_bytes = peak_rss_bytes().unwrap_or(0);
     Ok(Some(line))
@@ -227,6 +233,36 @@ fn tli_case(model: &mut lexalign_model::LoadedModel, words: &[String], a: &Bench
     line.seconds = times[times.len() / 2];
     line.words = 16;
     line.layers = a.case.layer;
+    Ok(())
+}
+
+/// Prompt tokens and new tokens of `--case generate` (batch 1, greedy, no end-of-sequence stop).
+pub const GENERATE_PROMPT_TOKENS: usize = 32;
+pub const GENERATE_NEW_TOKENS: usize = 64;
+/// Timed runs of `--case generate` (after a 4-token warm-up); the median is reported.
+const GENERATE_REPS: usize = 3;
+
+/// Greedy generation: the first 32 tokens of the word file's words joined by spaces, then 64 new
+/// tokens through the KV cache; `tokens` is the new tokens of one run, `words` the prompt's tokens.
+fn generate_case(model: &lexalign_model::LoadedModel, words: &[String], line: &mut BenchLine) -> Result<()> {
+    let mut ids = model.tokenizer.encode(&words.join(" "))?;
+    ids.truncate(GENERATE_PROMPT_TOKENS);
+    let run = |n: usize| -> Result<()> {
+        let got = model.model.generate(&ids, &lexalign_model::GenerateConfig::greedy(n, vec![]))?;
+        anyhow::ensure!(got.len() == n, "generated {} tokens, not {n}", got.len());
+        Ok(())
+    };
+    run(4)?;
+    let mut times = Vec::new();
+    for _ in 0..GENERATE_REPS {
+        let t = Instant::now();
+        run(GENERATE_NEW_TOKENS)?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    line.seconds = times[times.len() / 2];
+    line.words = ids.len();
+    line.tokens = GENERATE_NEW_TOKENS;
     Ok(())
 }
 

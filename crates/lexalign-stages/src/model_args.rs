@@ -167,6 +167,11 @@ impl ModelArgs {
     /// Loads the model with `default_quant` unless `--quant` was given (each experiment's default
     /// follows the authors' script it reproduces). `max_blocks` limits loading to the blocks needed.
     pub fn load(&self, default_quant: QuantMode, max_blocks: Option<usize>) -> Result<LoadedRun> {
+        self.load_with_head(default_quant, max_blocks, false)
+    }
+
+    /// [`Self::load`], with the output head of an untied model when `lm_head` (generation, LM loss).
+    pub fn load_with_head(&self, default_quant: QuantMode, max_blocks: Option<usize>, lm_head: bool) -> Result<LoadedRun> {
         lexalign_model::tch::set_num_threads(self.threads as i32);
         let device = self.device.parse::<DeviceArg>()?.resolve()?;
         // `auto` is the authors' bf16 compute on a GPU and f32 on the CPU (noted below); an
@@ -178,7 +183,7 @@ impl ModelArgs {
         };
         let path = self.model_path()?;
         let bnb_kernel = lexalign_quant::KernelChoice::parse(&self.bnb_kernel)?;
-        let opts = LoadOptions { device, kind, quant, double_quant: self.double_quant, max_blocks, bnb_kernel };
+        let opts = LoadOptions { device, kind, quant, double_quant: self.double_quant, max_blocks, bnb_kernel, lm_head };
         log::info!(
             "loading {} on {} ({}, quant {}{}{})",
             path.display(),

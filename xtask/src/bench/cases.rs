@@ -49,7 +49,7 @@ pub struct Plan {
     pub models: Vec<Model>,
 }
 
-const CASES: [&str; 4] = ["scan-pairs", "scan-words", "tli-l2", "tli-best"];
+const CASES: [&str; 5] = ["scan-pairs", "scan-words", "tli-l2", "tli-best", "generate"];
 const SCALING_WORDS: [usize; 3] = [1_000, 10_000, 100_000];
 /// Blocks run in the scaling-by-blocks runs (hidden states 0..=n of the large word file).
 const SCALING_BLOCKS: [usize; 3] = [1, 4, 8];
@@ -163,6 +163,12 @@ impl Plan {
                 let an = [s("--word-file"), pairs.clone(), s("--layer"), l, s("--steps"), s("3")];
                 out.extend(self.anchor(m, case, "transformers+peft", "tli_step_peft.py", &an));
             }
+            if self.wants("generate") {
+                // Greedy, batch 1: a 32-token prompt from the pair words, 64 new tokens.
+                let wf = vec![s("--word-file"), pairs.clone()];
+                out.push(self.lexalign(m, "generate", "lexalign", &[vec![s("--case"), s("generate"), s("--quant"), s("none")], wf.clone()].concat()));
+                out.extend(self.anchor(m, "generate", "transformers", "generate_transformers.py", &wf));
+            }
         }
         out
     }
@@ -227,7 +233,7 @@ pub fn render(plan: &Plan, results: &[(String, Runs)], scaling: &[(Run, Line)], 
     let _ = writeln!(s, "- CPU: {}; {} torch threads on both sides; {} repetitions, alternated ({} of the {}-word scan); load average {} at the start, {} at the end.", cpu_name(), plan.args.threads, plan.args.reps, plan.args.large_reps.min(plan.args.reps), plan.args.words, load.0, load.1);
     let _ = writeln!(s, "- Anchors: {}.", match (no_anchor, &plan.python_versions) {
         (Some(why), _) => format!("not run: {why}; lexalign's figures alone"),
-        (None, Some(v)) => format!("{v} (`bench/scan_transformers.py`, `bench/tli_step_peft.py`, the same GGUF loaded by transformers' `gguf_file=` dequantized to f32)"),
+        (None, Some(v)) => format!("{v} (`bench/scan_transformers.py`, `bench/tli_step_peft.py`, `bench/generate_transformers.py`, the same GGUF loaded by transformers' `gguf_file=` dequantized to f32)"),
         (None, None) => "not run".into(),
     });
     for m in &plan.models {
@@ -242,6 +248,14 @@ pub fn render(plan: &Plan, results: &[(String, Runs)], scaling: &[(Run, Line)], 
         let nf4 = ratio_line(&mut t, runs, "scan-pairs", "lexalign nf4", "lexalign none", "NF4 scan / unquantized scan (lexalign)");
         let tli = ratio_line(&mut t, runs, "tli-l2", "transformers+peft", "lexalign", "TLI step at hidden state 2, transformers+peft / lexalign");
         ratio_line(&mut t, runs, "tli-best", "transformers+peft", "lexalign", &format!("TLI step at hidden state {}, transformers+peft / lexalign", best_layer(name)));
+        if ratio_line(&mut t, runs, "generate", "transformers", "lexalign", "greedy generation (32-token prompt, 64 new tokens, batch 1), transformers / lexalign").is_some() {
+            for v in ["lexalign", "transformers"] {
+                let tps: Vec<f64> = runs.get("generate", v).iter().map(|l| l.tokens as f64 / l.seconds).collect();
+                if let Some(best) = tps.iter().copied().reduce(f64::max) {
+                    let _ = writeln!(t, "- greedy generation, {v}: {best:.1} new tokens/s (best of {})", tps.len());
+                }
+            }
+        }
         let rss = runs.get("scan-pairs", "lexalign none").iter().map(|l| (l.peak_rss_bytes, l.resident_weight_bytes)).max();
         let rss_target = rss.map(|(peak, res)| (peak as f64 / (1.5 * res as f64 + 300.0 * (1u64 << 20) as f64), peak, res));
         if let Some((_, peak, res)) = rss_target {

@@ -1,0 +1,100 @@
+//! Text generation with the decoder, as transformers' `generate` for one sequence: the prompt
+//! runs once through the KV-cached forward ([`cache`]), then one token per step; greedy or
+//! sampled ([`sampling`]); it stops after an end-of-sequence token (kept, as `generate` keeps it)
+//! or after `max_new_tokens`. A peft adapter attached with `lora::load_peft` takes part as it
+//! does in every forward (unmerged, no dropout).
+
+pub mod cache;
+pub mod sampling;
+
+pub use cache::KvCache;
+pub use sampling::Sampling;
+
+use crate::decoder::Decoder;
+use anyhow::{bail, Result};
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use tch::Tensor;
+
+/// How to continue a prompt.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GenerateConfig {
+    pub max_new_tokens: usize,
+    /// `None`: greedy.
+    pub sampling: Option<Sampling>,
+    /// Stop after any of these (the tokenizer's end-of-sequence ids).
+    pub eos_ids: Vec<i64>,
+}
+
+impl GenerateConfig {
+    pub fn greedy(max_new_tokens: usize, eos_ids: Vec<i64>) -> Self {
+        Self {
+            max_new_tokens,
+            sampling: None,
+            eos_ids,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.max_new_tokens == 0 {
+            bail!("--max-new-tokens 0 generates nothing: give 1 or more");
+        }
+        if let Some(s) = &self.sampling {
+            s.validate()?;
+        }
+        Ok(())
+    }
+}
+
+impl Decoder {
+    /// The tokens generated after `prompt` (token ids, special tokens included as the tokenizer
+    /// gives them), at most `cfg.max_new_tokens`, the end-of-sequence token included when one
+    /// was generated. The prompt plus the new tokens must fit the model's context.
+    pub fn generate(&self, prompt: &[i64], cfg: &GenerateConfig) -> Result<Vec<i64>> {
+        cfg.validate()?;
+        self.check_context(prompt.len(), cfg.max_new_tokens)?;
+        let _guard = tch::no_grad_guard();
+        let mut rng = cfg.sampling.map(|s| ChaCha20Rng::seed_from_u64(s.seed));
+        let mut cache = self.new_cache();
+        let ids = Tensor::from_slice(prompt)
+            .view([1, -1])
+            .to_device(self.device);
+        let mut logits = self.next_logits(&ids, &mut cache)?;
+        let mut out = Vec::with_capacity(cfg.max_new_tokens);
+        loop {
+            let next = match (&cfg.sampling, rng.as_mut()) {
+                (Some(s), Some(rng)) => sampling::draw(&s.distribution(&logits), rng),
+                _ => sampling::greedy(&logits),
+            };
+            out.push(next);
+            if cfg.eos_ids.contains(&next) || out.len() == cfg.max_new_tokens {
+                return Ok(out);
+            }
+            let step = Tensor::from_slice(&[next])
+                .view([1, 1])
+                .to_device(self.device);
+            logits = self.next_logits(&step, &mut cache)?;
+        }
+    }
+
+    /// The f32 logits `[vocab]` after the last of `ids`, appending `ids` to `cache`.
+    pub fn next_logits(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        let h = self.forward_cached(ids, cache);
+        let n = h.size()[1];
+        self.logits(&h.get(0).get(n - 1))
+    }
+
+    /// Refuses an empty prompt, or one whose continuation would pass `max_position_embeddings`.
+    pub fn check_context(&self, prompt_len: usize, max_new_tokens: usize) -> Result<()> {
+        let ctx = self.cfg.max_position_embeddings;
+        if prompt_len == 0 {
+            bail!("the prompt has no tokens: give some text");
+        }
+        if prompt_len + max_new_tokens > ctx {
+            bail!(
+                "the prompt has {prompt_len} tokens; with --max-new-tokens {max_new_tokens} that passes the model's context of {ctx} tokens: shorten the prompt or generate fewer tokens"
+            );
+        }
+        Ok(())
+    }
+}
