@@ -1,7 +1,10 @@
 //! Cross-lingual word-alignment metrics on pooled hidden states, one layer at a time: pair cosine
 //! against a shuffled baseline, BLI precision@k with NN and CSLS retrieval in both directions,
 //! a MEXA-style mutual-best score, raw and centred, with bootstrap intervals; and linear CKA
-//! between two representations of the same words ([`cka`]).
+//! between two representations of the same words ([`cka`]); and the baselines a fine-tuning
+//! gain is judged against: linear maps fitted on training pairs ([`linear_map`]: Procrustes,
+//! least squares, ridge toward the identity, MUSE's refinement), post-processing of frozen
+//! vectors ([`postprocess`]) and hubness ([`hubness`]).
 //!
 //! Pure Rust (no tch) so that it builds and is tested before libtorch exists. Matrices are
 //! row-major `f64` ([`Matrix`]); everything is computed in `f64`. Non-finite input is an error
@@ -11,10 +14,15 @@
 pub mod baseline;
 pub mod bootstrap;
 pub mod cka;
+pub mod hubness;
 pub mod kernel;
 pub mod lexicon;
+pub mod linalg;
+pub mod linear_map;
+pub mod mapped;
 pub mod matrix;
 pub mod mexa;
+pub mod postprocess;
 pub mod retrieval;
 
 pub use cka::{cka_of, linear_cka, CkaSide};
