@@ -24,6 +24,7 @@ pub mod matrix;
 pub mod mexa;
 pub mod postprocess;
 pub mod retrieval;
+pub mod svd;
 
 pub use cka::{cka_of, linear_cka, CkaSide};
 pub use baseline::{pair_cosines, shuffled_cosines, shuffled_partners};

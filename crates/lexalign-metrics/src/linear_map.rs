@@ -11,8 +11,9 @@
 //!   (`S2T&T2S`, `csls_knn_10`) among the vocabulary, refit Procrustes on it, repeat.
 
 use crate::kernel::{dense_sims, mean_topk};
-use crate::linalg::{identity, matmul, matmul_tn, svd_square, sym_eig, transpose, SymEig};
+use crate::linalg::{identity, matmul, matmul_tn, sym_eig, transpose, SymEig};
 use crate::matrix::Matrix;
+use crate::svd::svd_square;
 use anyhow::{bail, Result};
 
 fn check_pairs(x: &Matrix, y: &Matrix) -> Result<()> {
