@@ -384,8 +384,14 @@ pub fn run_all(
         .zip(mats)
         .map(|(&layer, all)| {
             let mut hits = Hits::new();
-            layer_rows(layer, &all, &words, s, methods, name, with_dev, &mut hits)
-                .map(|r| (r, hits))
+            let t = std::time::Instant::now();
+            let out = layer_rows(layer, &all, &words, s, methods, name, with_dev, &mut hits)
+                .map(|r| (r, hits));
+            log::info!(
+                "{what}: hidden state {layer} in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+            out
         })
         .collect::<Result<_>>()?;
     let (mut rows, mut hits) = (Vec::new(), Hits::new());

@@ -46,8 +46,10 @@ pub struct Args {
     /// Skip the baselines (linear maps and post-processing on the frozen hidden states).
     #[arg(long)]
     pub no_baselines: bool,
-    /// Iterations of MUSE's refinement of the Procrustes map (0: no `procrustes-refined` rows).
-    #[arg(long, default_value_t = 5)]
+    /// Iterations of MUSE's refinement of the Procrustes map (MUSE's default is 5; 0, the
+    /// default here: no `procrustes-refined` rows, as each iteration is one more SVD per hidden
+    /// state and split).
+    #[arg(long, default_value_t = 0)]
     pub refine_iterations: usize,
     #[arg(long)]
     pub out: PathBuf,

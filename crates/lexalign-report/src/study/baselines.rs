@@ -203,7 +203,14 @@ pub fn baseline_table_md(p: &PairStudy) -> String {
     let Some((frozen, adapters)) = parts(p) else {
         return s;
     };
-    s.push_str("| adapter | hidden state | set | base | best post-processing | Procrustes | Procrustes + refinement | least squares | ridge (λ) | TLI | TLI + Procrustes | TLI − Procrustes [95 % CI] | hubness base → TLI |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    // MUSE's refinement is an option of the scan: its column only when it ran.
+    let refined = frozen.iter().any(|r| r.method == "procrustes-refined");
+    let (rh, rs) = if refined {
+        (" Procrustes + refinement |", "---|")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(s, "| adapter | hidden state | set | base | best post-processing | Procrustes |{rh} least squares | ridge (λ) | TLI | TLI + Procrustes | TLI − Procrustes [95 % CI] | hubness base → TLI |\n|---|---|---|---|---|---|{rs}---|---|---|---|---|---|");
     for a in adapters {
         let (stage, adapted) = (a.stage, a.rows);
         for (tag, layer) in layers(frozen, a.target) {
@@ -233,10 +240,10 @@ pub fn baseline_table_md(p: &PairStudy) -> String {
                     .unwrap_or_else(|| "—".into());
                 let _ = writeln!(
                     s,
-                    "| {stage} | {layer} ({what}) | {set} | {} | {post} | {} | {} | {} | {ridge} | {} | {} | {vs} | {hub} |",
+                    "| {stage} | {layer} ({what}) | {set} | {} | {post} | {} |{} {} | {ridge} | {} | {} | {vs} | {hub} |",
                     cell(c.base),
                     cell(c.procrustes),
-                    cell(c.refined),
+                    if refined { format!(" {} |", cell(c.refined)) } else { String::new() },
                     cell(c.lstsq),
                     cell(c.tli),
                     cell(c.tli_procrustes)
@@ -255,7 +262,7 @@ pub fn baseline_intro_md(p: &PairStudy) -> String {
     "Baselines (issue 26), same retrieval protocol (centred CSLS P@1, `mean-content`): the frozen vectors as they are; \
      the best of z-scoring, PCA whitening and removing the top 1-3 principal components (each fitted on the training words of each language, \
      the best chosen on the development split); linear maps fitted on every training pair with the model frozen (orthogonal Procrustes; MUSE's \
-     refinement of it on mutual CSLS neighbours; least squares; ridge toward the identity map, λ chosen on the development split); then TLI, and a \
+     refinement of it on mutual CSLS neighbours where the scan ran it; least squares; ridge toward the identity map, λ chosen on the development split); then TLI, and a \
      Procrustes map fitted on the adapted training vectors. The development split is a seeded string-disjoint 12 % of the training pairs; the \
      dev-best hidden state is the frozen model's best on it (never on held-out pairs). Hubness is the skew of the k-occurrence distribution (k = 10).\n\n"
         .to_string()
