@@ -341,8 +341,8 @@ pub fn adapter_name(m: Method) -> String {
     }
 }
 
-/// Embeds every word of the study's sets at every hidden state (one forward, [`POOLING`]) and
-/// computes `methods`' rows per hidden state. Returns the rows, their hits and the seconds taken.
+/// Embeds every word of the study's sets at the hidden states `layers` (one forward up to the
+/// highest, [`POOLING`]) and computes `methods`' rows per hidden state. Returns the rows, their hits and the seconds taken.
 #[allow(clippy::too_many_arguments)]
 pub fn run_all(
     run: &lexalign_stages::LoadedRun,
@@ -350,9 +350,11 @@ pub fn run_all(
     methods: &[Method],
     name: Namer,
     with_dev: bool,
+    layers: &[usize],
     batch_size: usize,
     what: &str,
 ) -> Result<(Vec<BaselineRow>, Hits, f64)> {
+    anyhow::ensure!(!layers.is_empty(), "{what}: no hidden states to compute the baselines at");
     anyhow::ensure!(
         s.dev.len() >= 2 && s.test.len() >= 2 && s.independent.len() >= 2,
         "the baselines need a dev split, held-out and CLDR pairs (got {} dev, {} held-out, {} CLDR pairs from {} training pairs); pass --no-baselines",
@@ -364,11 +366,10 @@ pub fn run_all(
     let started = std::time::Instant::now();
     let words = Words::of(&[&s.train, &s.test, &s.independent]);
     let refs: Vec<&str> = words.words.iter().map(String::as_str).collect();
-    let layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
     let bar = lexalign_run::progress_bar(refs.len() as u64, &format!("{what}: embedding"));
     let emb = run
         .model
-        .embed_multi(&refs, &layers, &[POOLING], batch_size, |d| {
+        .embed_multi(&refs, layers, &[POOLING], batch_size, |d| {
             bar.set_position(d as u64)
         })?;
     bar.finish_and_clear();

@@ -52,9 +52,13 @@ pub struct Args {
     pub lexicon_dir: Option<PathBuf>,
     #[arg(long)]
     pub paper_data: Option<PathBuf>,
-    /// Skip `baselines.csv` (TLI and TLI + Procrustes at every hidden state).
+    /// Skip `baselines.csv` (TLI and TLI + Procrustes at the hidden states of --baseline-layers).
     #[arg(long)]
     pub no_baselines: bool,
+    /// Hidden states of the baselines: `targets` (hidden state 2 and every adapter's
+    /// `target_layer` from its training summary.json), `all`, or a list like 2,9.
+    #[arg(long, default_value = "targets")]
+    pub baseline_layers: crate::baseline_layers::BaselineLayers,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -88,6 +92,7 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
     let layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
+    let baseline_layers = if args.no_baselines { Vec::new() } else { resolve_baseline_layers(args, layers.len())? };
     let opts = ScanOptions {
         layers: layers.clone(),
         poolings: vec![pooling],
@@ -98,7 +103,7 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let (before, cka_before) = scan_sets(&run, &sets, &opts, "before", laser_sides.as_deref())?;
-    let frozen_hits = if args.no_baselines { None } else { Some(frozen_procrustes(&run, &s, args.batch_size)?) };
+    let frozen_hits = if args.no_baselines { None } else { Some(frozen_procrustes(&run, &s, &baseline_layers, args.batch_size)?) };
     let stage = format!("{}-eval", stage_prefix(args.pair));
     for adapter in &args.adapter {
         let label = adapter_label(adapter);
@@ -107,7 +112,7 @@ pub fn run(args: &Args) -> Result<()> {
         let lora = lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)?;
         let (after, cka_after) = scan_sets(&run, &sets, &opts, &format!("after {label}"), laser_sides.as_deref())?;
         let baseline_secs = match &frozen_hits {
-            Some((hits, _)) => Some(adapter_baselines(&out, &run, &s, hits, args, &label)?),
+            Some((hits, _)) => Some(adapter_baselines(&out, &run, &s, hits, &baseline_layers, args, &label)?),
             None => None,
         };
         lexalign_model::lora::detach(&mut run.model.model);
@@ -141,18 +146,31 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// The baselines' hidden states for every adapter (the frozen map is fitted once for all).
+fn resolve_baseline_layers(args: &Args, n_hidden: usize) -> Result<Vec<usize>> {
+    use crate::baseline_layers::{adapter_target_layer, BaselineLayers};
+    let targets = match args.baseline_layers {
+        BaselineLayers::Targets => args.adapter.iter().map(|a| adapter_target_layer(a)).collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    let layers = args.baseline_layers.resolve(n_hidden, &targets)?;
+    log::info!("baselines at hidden states {layers:?}");
+    Ok(layers)
+}
+
 /// The frozen model's Procrustes hits (the reference of the paired comparisons) and the seconds.
-fn frozen_procrustes(run: &lexalign_stages::LoadedRun, s: &StudyPairs, batch_size: usize) -> Result<(crate::baselines::Hits, f64)> {
+fn frozen_procrustes(run: &lexalign_stages::LoadedRun, s: &StudyPairs, layers: &[usize], batch_size: usize) -> Result<(crate::baselines::Hits, f64)> {
     use crate::baselines::{frozen_name, run_all, Method};
-    let (_, hits, secs) = run_all(run, s, &[Method::Procrustes], frozen_name, false, batch_size, "baselines before")?;
+    let (_, hits, secs) = run_all(run, s, &[Method::Procrustes], frozen_name, false, layers, batch_size, "baselines before")?;
     Ok((hits, secs))
 }
 
 /// `tli` and `tli+procrustes` rows of the adapted model into `<out>/baselines.csv`, their paired
 /// comparisons with the frozen model's Procrustes map into `<out>/baseline_tests.csv`; the seconds.
-fn adapter_baselines(out: &std::path::Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, frozen: &crate::baselines::Hits, args: &Args, label: &str) -> Result<f64> {
+#[allow(clippy::too_many_arguments)]
+fn adapter_baselines(out: &std::path::Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, frozen: &crate::baselines::Hits, layers: &[usize], args: &Args, label: &str) -> Result<f64> {
     use crate::baselines::{adapter_name, comparisons, run_all, Method};
-    let (rows, hits, secs) = run_all(run, s, &[Method::Base, Method::Procrustes], adapter_name, false, args.batch_size, &format!("baselines after {label}"))?;
+    let (rows, hits, secs) = run_all(run, s, &[Method::Base, Method::Procrustes], adapter_name, false, layers, args.batch_size, &format!("baselines after {label}"))?;
     lexalign_run::write_atomic(out.join("baselines.csv"), to_csv(&rows)?)?;
     lexalign_run::write_atomic(out.join("baseline_tests.csv"), to_csv(&comparisons(frozen, &hits, args.bootstrap, args.seed)?)?)?;
     Ok(secs)

@@ -3,8 +3,10 @@
 //! CSLS both ways; MEXA), for `mean` and `mean-content` pooling from one forward per batch. An
 //! English-only model can be scanned beside it as a negative control. The run folder also gets
 //! the pair sets as TSV files and, for the multilingual model, the baselines of
-//! [`crate::baselines`] at every hidden state (`baselines.csv`, `baselines.json`).
+//! [`crate::baselines`] at the hidden states of `--baseline-layers` (`baselines.csv`,
+//! `baselines.json`).
 
+use crate::baseline_layers::BaselineLayers;
 use crate::data::{study_pairs_in, LangPair, StudyPairs};
 use crate::laser::LaserSides;
 use anyhow::Result;
@@ -51,6 +53,10 @@ pub struct Args {
     /// state and split).
     #[arg(long, default_value_t = 0)]
     pub refine_iterations: usize,
+    /// Hidden states of the baselines: `targets` (hidden state 2 and the layer
+    /// `lang-study train --target-layer best` picks from this scan), `all`, or a list like 2,9.
+    #[arg(long, default_value = "targets")]
+    pub baseline_layers: BaselineLayers,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -71,19 +77,25 @@ pub fn run(args: &Args) -> Result<()> {
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     log::info!("{}", s.describe());
     crate::data::write_splits(&args.out, &s)?;
+    // Loaded (and --baseline-layers checked) before the scan, so a bad list fails fast.
+    let baseline_run = if args.no_baselines { None } else { Some(study_model(&args.model).load(QuantMode::None, None)?) };
+    if let Some(run) = &baseline_run {
+        args.baseline_layers.check(run.model.model.num_hidden_states())?;
+    }
     scan_pairs(args, &s, laser.as_ref())?;
-    if !args.no_baselines {
-        let run = study_model(&args.model).load(QuantMode::None, None)?;
-        write_baselines(&args.out, &run, &s, args.refine_iterations, args.batch_size)?;
+    if let Some(run) = &baseline_run {
+        let best = crate::train::best_layer(&args.out.join("layers.csv"))?;
+        let layers = args.baseline_layers.resolve(run.model.model.num_hidden_states(), &[best.layer])?;
+        write_baselines(&args.out, run, &s, args.refine_iterations, &layers, args.batch_size)?;
     }
     Ok(())
 }
 
 /// The frozen model's baselines into `<out>/baselines.csv`, and how long they took, with the
 /// settings, into `<out>/baselines.json`.
-pub fn write_baselines(out: &Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, refine: usize, batch_size: usize) -> Result<()> {
+pub fn write_baselines(out: &Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, refine: usize, layers: &[usize], batch_size: usize) -> Result<()> {
     use crate::baselines::{frozen_name, run_all, Method, LAMBDAS, POOLING};
-    let (rows, _, secs) = run_all(run, s, &Method::frozen(refine), frozen_name, true, batch_size, "baselines")?;
+    let (rows, _, secs) = run_all(run, s, &Method::frozen(refine), frozen_name, true, layers, batch_size, "baselines")?;
     lexalign_run::write_atomic(out.join("baselines.csv"), crate::eval::to_csv(&rows)?)?;
     let info = serde_json::json!({
         "pooling": POOLING.name(),
@@ -91,6 +103,7 @@ pub fn write_baselines(out: &Path, run: &lexalign_stages::LoadedRun, s: &StudyPa
         "k_csls": crate::baselines::K_CSLS,
         "ridge_lambdas": LAMBDAS,
         "refine_iterations": refine,
+        "layers": layers,
         "train_pairs": s.train.len(),
         "fit_pairs": s.fit.len(),
         "dev_pairs": s.dev.len(),

@@ -256,14 +256,21 @@ pub fn baseline_table_md(p: &PairStudy) -> String {
 
 /// The paragraph before the table: what the baselines are and how they were fitted.
 pub fn baseline_intro_md(p: &PairStudy) -> String {
-    if parts(p).is_none() {
+    let Some((frozen, _)) = parts(p) else {
         return String::new();
-    }
-    "Baselines (issue 26), same retrieval protocol (centred CSLS P@1, `mean-content`): the frozen vectors as they are; \
+    };
+    let mut computed: Vec<usize> = frozen.iter().map(|r| r.layer).collect();
+    computed.sort_unstable();
+    computed.dedup();
+    let computed: Vec<String> = computed.iter().map(usize::to_string).collect();
+    format!(
+        "Baselines (issue 26), same retrieval protocol (centred CSLS P@1, `mean-content`): the frozen vectors as they are; \
      the best of z-scoring, PCA whitening and removing the top 1-3 principal components (each fitted on the training words of each language, \
      the best chosen on the development split); linear maps fitted on every training pair with the model frozen (orthogonal Procrustes; MUSE's \
      refinement of it on mutual CSLS neighbours where the scan ran it; least squares; ridge toward the identity map, λ chosen on the development split); then TLI, and a \
      Procrustes map fitted on the adapted training vectors. The development split is a seeded string-disjoint 12 % of the training pairs; the \
-     dev-best hidden state is the frozen model's best on it (never on held-out pairs). Hubness is the skew of the k-occurrence distribution (k = 10).\n\n"
-        .to_string()
+     dev-best hidden state is the frozen model's best on it among the computed hidden states (never on held-out pairs). Hubness is the skew of the k-occurrence distribution (k = 10). \
+     The baselines were computed at hidden states {}.\n\n",
+        computed.join(", ")
+    )
 }
