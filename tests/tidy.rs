@@ -186,6 +186,13 @@ const HOMES: &[(&str, &str)] = &[
     // The language-model rows: written by `lexalign generate` / `lm-loss`, read by their tests.
     ("struct GenerationRow", "crates/lexalign-data/src/lm_rows.rs"),
     ("struct LmLossRow", "crates/lexalign-data/src/lm_rows.rs"),
+    ("struct BaselineRow", "crates/lexalign-data/src/study_rows.rs"),
+    ("struct BaselineTestRow", "crates/lexalign-data/src/study_rows.rs"),
+    // Dense linear algebra and the linear-map baselines (issue 26): one implementation.
+    ("fn sym_eig", "crates/lexalign-metrics/src/linalg.rs"),
+    ("fn svd_square", "crates/lexalign-metrics/src/svd.rs"),
+    ("fn procrustes", "crates/lexalign-metrics/src/linear_map.rs"),
+    ("fn k_occurrence_skew", "crates/lexalign-metrics/src/hubness.rs"),
     // One config type per model family; the GGUF side only derives its `config.json`.
     ("struct ModelConfig", "crates/lexalign-model/src/config.rs"),
     ("struct LoraConfig", "crates/lexalign-lora-config/src/lib.rs"),

@@ -53,3 +53,48 @@ pub struct CkaChangeRow {
     pub cka_after: f64,
     pub delta: f64,
 }
+
+/// One baseline's retrieval on one set at one hidden state (`<scan>/baselines.csv` for the frozen
+/// model, `<eval>/<label>/baselines.csv` after an adapter). Everything in the centred space with
+/// `mean-content` pooling: P@k source→target unless `t2s_`, CSLS with k = 10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRow {
+    /// `dev` (maps fitted on the training pairs less the dev pairs), `held-out` or `cldr` (maps
+    /// fitted on every training pair).
+    pub set: String,
+    pub layer: usize,
+    /// `base`, `zscore`, `whiten`, `remove-pc1`..`remove-pc3`, `procrustes`,
+    /// `procrustes-refined`, `lstsq`, `ridge`; after an adapter `tli` and `tli+procrustes`.
+    pub method: String,
+    /// Ridge's λ (chosen on the dev split); empty otherwise.
+    pub lambda: Option<f64>,
+    /// Training pairs the map or post-processing was fitted on (0 for `base` and `tli`).
+    pub n_fit: usize,
+    /// Distinct source words evaluated.
+    pub n_sources: usize,
+    pub p1_nn: f64,
+    pub p1_csls: f64,
+    pub p5_csls: f64,
+    pub p10_csls: f64,
+    pub t2s_p1_csls: f64,
+    /// Skew of the candidates' k-occurrence distribution (k = 10, NN), the hubness.
+    pub hub_skew: f64,
+}
+
+/// A paired comparison of an adapted model's retrieval with the frozen model's Procrustes map on
+/// the same words (`<eval>/<label>/baseline_tests.csv`): the change in centred CSLS P@1 and its
+/// paired bootstrap 95 % CI over source words.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineTestRow {
+    /// `held-out` or `cldr`.
+    pub set: String,
+    pub layer: usize,
+    /// `tli` or `tli+procrustes`.
+    pub method: String,
+    /// `procrustes` (on the frozen model).
+    pub versus: String,
+    /// P@1 of `method` minus P@1 of `versus`.
+    pub delta_p1: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+}

@@ -2,7 +2,10 @@
 //! against a shuffled baseline, BLI precision@k with NN and CSLS retrieval in both directions,
 //! a MEXA-style mutual-best score, raw and centred, with bootstrap intervals; and linear CKA
 //! between two representations of the same words ([`cka`]); exact t-SNE and trustworthiness as
-//! scikit-learn computes them ([`tsne`]); LASER's xSIM margin-retrieval error ([`xsim`]).
+//! scikit-learn computes them ([`tsne`]); LASER's xSIM margin-retrieval error ([`xsim`]); and the
+//! baselines a fine-tuning gain is judged against: linear maps fitted on training pairs
+//! ([`linear_map`]: Procrustes, least squares, ridge toward the identity, MUSE's refinement),
+//! post-processing of frozen vectors ([`postprocess`]) and hubness ([`hubness`]).
 //!
 //! Pure Rust (no tch) so that it builds and is tested before libtorch exists. Matrices are
 //! row-major `f64` ([`Matrix`]); everything is computed in `f64`. Non-finite input is an error
@@ -12,13 +15,19 @@
 pub mod baseline;
 pub mod bootstrap;
 pub mod cka;
+pub mod hubness;
 pub mod kernel;
 pub mod lexicon;
+pub mod linalg;
+pub mod linear_map;
+pub mod mapped;
 pub mod matrix;
 pub mod mexa;
+pub mod postprocess;
 pub mod retrieval;
 pub mod tsne;
 pub mod xsim;
+pub mod svd;
 
 pub use cka::{cka_of, linear_cka, CkaSide};
 pub use baseline::{pair_cosines, shuffled_cosines, shuffled_partners};

@@ -76,6 +76,34 @@ fn every_finding_and_multilingual_cell_is_measured_by_a_full_run() {
     assert_eq!(verdict(16), FindingVerdict::Supported);
     assert_eq!(verdict(22), FindingVerdict::Supported);
     assert_eq!(verdict(20), FindingVerdict::Supported);
+    // Baselines (issue 26): at the best adapter's layer TLI's CI lies above Procrustes (41) but
+    // TLI + Procrustes' contains 0 (42); at hidden state 2 TLI loses to the map (43, 44).
+    assert_eq!(verdict(41), FindingVerdict::Supported);
+    assert_eq!(verdict(42), FindingVerdict::NotSupported);
+    assert_eq!(verdict(43), FindingVerdict::NotSupported);
+    assert_eq!(verdict(44), FindingVerdict::NotSupported);
+}
+
+#[test]
+fn baseline_table_reads_both_stages_and_picks_on_the_dev_split() {
+    use lexalign_report::study::baselines::{baseline_table_md, best_post, dev_best_layer};
+    let s = Study::load(&fixture()).unwrap();
+    let frozen = s.koen.scan.as_ref().unwrap().baselines.as_ref().unwrap();
+    // Dev P@1 of the frozen model peaks at hidden state 3 in the fixture; the post-processing
+    // with the best dev P@1 there is the last one listed (its numbers rise with the method).
+    assert_eq!(dev_best_layer(frozen), Some(3));
+    assert_eq!(best_post(frozen, 3), Some("remove-pc3"));
+    let md = baseline_table_md(&s.koen);
+    assert!(md.contains("| koen-tli-train-best | 3 (target) | held-out |"), "{md}");
+    assert!(md.contains("| koen-tli-train-l2 | 2 (target) | cldr |") && md.contains("3 (dev-best)"), "{md}");
+    assert!(md.contains("+0.180 [+0.130, +0.230]"), "the paired CI column: {md}");
+    let v = s.values();
+    assert!(matches!(v.get("koen.best.bl.t.held_out.procrustes"), Some(lexalign_report::values::Val::Num(x)) if (*x - 0.42).abs() < 1e-9));
+    // Without the scan's baselines.csv the table is absent, never made up.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), tmp.path());
+    std::fs::remove_file(tmp.path().join("koen-scan/baselines.csv")).unwrap();
+    assert!(baseline_table_md(&Study::load(tmp.path()).unwrap().koen).is_empty());
 }
 
 #[test]

@@ -188,7 +188,8 @@ fn distinct_words(lists: &[&[String]]) -> (Vec<String>, Vec<Vec<usize>>) {
     (words, index)
 }
 
-fn matrix_of(t: &lexalign_model::tch::Tensor) -> Result<Matrix> {
+/// A `[n, d]` f32 tensor of pooled vectors as a metrics matrix (widened to f64).
+pub fn matrix_of(t: &lexalign_model::tch::Tensor) -> Result<Matrix> {
     let size = t.size();
     let data: Vec<f32> = Vec::<f32>::try_from(t.flatten(0, -1)).context("pooled vectors to host")?;
     Matrix::from_f32(size[0] as usize, size[1] as usize, &data)

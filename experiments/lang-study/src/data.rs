@@ -8,6 +8,10 @@
 //!   seeded string-disjoint sample of [`TEST_PAIRS`] is the held-out test set.
 //! - `independent`: the CLDR emoji-name pairs of the language, less those sharing a source or
 //!   a target string with the training pairs (so no independent pair was trained on).
+//! - `dev`: a seeded string-disjoint [`DEV_FRACTION`] of the training pairs ([`DEV_SEED`]), and
+//!   `fit`, the other training pairs. TLI still trains on every training pair; the baselines
+//!   choose their settings (ridge's λ, the layer) with maps fitted on `fit` and scored on `dev`,
+//!   never on held-out pairs, then refit on every training pair.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +24,10 @@ use std::collections::BTreeSet;
 pub const SPLIT_SEED: u64 = 12;
 /// Held-out test pairs per language pair.
 pub const TEST_PAIRS: usize = 600;
+/// Share of the training pairs in the development split (rounded).
+pub const DEV_FRACTION: f64 = 0.12;
+/// Seed of the development split (issue 26's number).
+pub const DEV_SEED: u64 = 26;
 
 /// `--pair ko-en|sw-en`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
@@ -60,6 +68,10 @@ pub struct StudyPairs {
     pub independent: Vec<Pair>,
     /// The paper's 63 control pairs (sw-en); empty for ko-en.
     pub control: Vec<Pair>,
+    /// A string-disjoint part of `train` for choosing the baselines' settings.
+    pub dev: Vec<Pair>,
+    /// `train` less `dev` (the baselines' fit pairs while choosing on `dev`).
+    pub fit: Vec<Pair>,
     /// Seed of the test split.
     pub seed: u64,
     /// How the split came out (`Split::describe`), for logs and summaries.
@@ -97,6 +109,8 @@ impl StudyPairs {
             "independent": self.independent.len(),
             "independent_dropped": self.independent_dropped,
             "control": self.control.len(),
+            "dev": self.dev.len(),
+            "dev_seed": DEV_SEED,
             "split": self.split,
         })
     }
@@ -143,9 +157,12 @@ pub fn ko_en(kengdic: Lexicon, cldr: Lexicon) -> Result<StudyPairs> {
         .context("splitting kengdic into the study's train/test pairs")?;
     check_disjoint(&split.train, &split.test, "kengdic train", "kengdic test")?;
     let (independent, dropped) = without_strings_of(&cldr.pairs, &[&split.train]);
+    let (fit, dev) = dev_split(&split.train)?;
     Ok(StudyPairs {
         pair: LangPair::KoEn,
         split: split.describe(),
+        dev,
+        fit,
         train: split.train,
         test: split.test,
         independent,
@@ -174,8 +191,11 @@ pub fn sw_en(
     let (independent, dropped) = without_strings_of(&cldr.pairs, &[&train]);
     let mut files = paper_files;
     files.extend(files_of(&[&freedict.stats, &cldr.stats]));
+    let (fit, dev) = dev_split(&train)?;
     Ok(StudyPairs {
         pair: LangPair::SwEn,
+        dev,
+        fit,
         split: split.describe(),
         train,
         test: split.test,
@@ -186,6 +206,45 @@ pub fn sw_en(
         files,
         lexicons: vec![freedict.stats, cldr.stats],
     })
+}
+
+/// The training pairs as (fit, dev): [`DEV_FRACTION`] of them, whole string-connected groups at a
+/// time, so that no dev word is a fit word. Fewer than two dev pairs: no dev split (the
+/// baselines then refuse to run).
+pub fn dev_split(train: &[Pair]) -> Result<(Vec<Pair>, Vec<Pair>)> {
+    let n_dev = ((train.len() as f64) * DEV_FRACTION).round() as usize;
+    if n_dev < 2 {
+        return Ok((train.to_vec(), Vec::new()));
+    }
+    let split = split_disjoint(train, None, n_dev, DEV_SEED).context("carving the development split from the training pairs")?;
+    check_disjoint(&split.train, &split.test, "fit pairs", "dev pairs")?;
+    Ok((split.train, split.test))
+}
+
+/// Writes the pair sets as `source<TAB>target` files into `dir`: `train.tsv` (every training
+/// pair, as TLI trains on them), `dev.tsv` (the part of them the baselines choose on),
+/// `held_out.tsv`, `cldr.tsv`, and `control.tsv` where there are control pairs.
+pub fn write_splits(dir: &Path, s: &StudyPairs) -> Result<()> {
+    let mut sets: Vec<(&str, &[Pair])> = vec![("train", &s.train), ("dev", &s.dev), ("held_out", &s.test), ("cldr", &s.independent)];
+    if !s.control.is_empty() {
+        sets.push(("control", &s.control));
+    }
+    for (name, pairs) in sets {
+        let file = dir.join(format!("{name}.tsv"));
+        lexalign_run::write_atomic(&file, tsv(pairs).with_context(|| format!("writing {}", file.display()))?)?;
+    }
+    Ok(())
+}
+
+fn tsv(pairs: &[Pair]) -> Result<Vec<u8>> {
+    let mut out = String::from("source\ttarget\n");
+    for (i, p) in pairs.iter().enumerate() {
+        for w in [&p.source, &p.target] {
+            ensure!(!w.contains(['\t', '\n', '\r']), "pair {i} (`{}`, `{}`) has a tab or line break in a word; a TSV cannot hold it", p.source, p.target);
+        }
+        out.push_str(&format!("{}\t{}\n", p.source, p.target));
+    }
+    Ok(out.into_bytes())
 }
 
 /// `pairs` less those sharing a source or target string with any of `with`; and how many went.
@@ -233,6 +292,25 @@ mod tests {
             },
             pairs,
         }
+    }
+
+    #[test]
+    fn dev_split_is_string_disjoint_and_written_as_tsv() {
+        let train: Vec<Pair> = (0..100).map(|i| Pair::new(format!("s{}", i % 90), format!("t{i}"))).collect();
+        let (fit, dev) = dev_split(&train).unwrap();
+        assert_eq!(dev.len(), 12);
+        assert_eq!(fit.len() + dev.len(), train.len());
+        assert!(overlap(&fit, &dev).is_empty());
+        assert_eq!(dev_split(&train).unwrap().1, dev, "seeded");
+        assert!(dev_split(&train[..5]).unwrap().1.is_empty());
+        let text = String::from_utf8(tsv(&dev).unwrap()).unwrap();
+        assert!(text.starts_with("source\ttarget\n"));
+        assert_eq!(text.lines().count(), 13);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("dev.tsv"), &text).unwrap();
+        let back = lexalign_data::read_pairs(dir.path().join("dev.tsv")).unwrap().pairs;
+        assert_eq!(back.iter().map(|p| (&p.source, &p.target)).collect::<Vec<_>>(), dev.iter().map(|p| (&p.source, &p.target)).collect::<Vec<_>>());
+        assert!(tsv(&[Pair::new("a\tb", "c")]).unwrap_err().to_string().contains("tab"));
     }
 
     #[test]

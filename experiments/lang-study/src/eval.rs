@@ -3,7 +3,9 @@
 //! pairs and (sw-en) the paper's controls; each set also carries its shuffled baseline. Per set
 //! and layer: every alignment metric before/after, a paired t-test and Wilcoxon on per-pair
 //! cosines (raw and centred), and a paired bootstrap CI of the change in centred CSLS P@1; per
-//! layer, Welch's test of the gain on trained vs held-out pairs.
+//! layer, Welch's test of the gain on trained vs held-out pairs. With the adapter loaded, also
+//! the baselines' protocol on the adapted vectors (`baselines.csv`: `tli` and `tli+procrustes`,
+//! a Procrustes map fitted on the adapted training pairs; [`crate::baselines`]).
 
 use crate::data::{study_pairs_in, LangPair, StudyPairs};
 use crate::scan::{first_file, stage_prefix, study_model};
@@ -50,6 +52,13 @@ pub struct Args {
     pub lexicon_dir: Option<PathBuf>,
     #[arg(long)]
     pub paper_data: Option<PathBuf>,
+    /// Skip `baselines.csv` (TLI and TLI + Procrustes at the hidden states of --baseline-layers).
+    #[arg(long)]
+    pub no_baselines: bool,
+    /// Hidden states of the baselines: `targets` (hidden state 2 and every adapter's
+    /// `target_layer` from its training summary.json), `all`, or a list like 2,9.
+    #[arg(long, default_value = "targets")]
+    pub baseline_layers: crate::baseline_layers::BaselineLayers,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -83,6 +92,7 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
     let layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
+    let baseline_layers = if args.no_baselines { Vec::new() } else { resolve_baseline_layers(args, layers.len())? };
     let opts = ScanOptions {
         layers: layers.clone(),
         poolings: vec![pooling],
@@ -93,6 +103,7 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let started = std::time::Instant::now();
     let (before, cka_before) = scan_sets(&run, &sets, &opts, "before", laser_sides.as_deref())?;
+    let frozen_hits = if args.no_baselines { None } else { Some(frozen_procrustes(&run, &s, &baseline_layers, args.batch_size)?) };
     let stage = format!("{}-eval", stage_prefix(args.pair));
     for adapter in &args.adapter {
         let label = adapter_label(adapter);
@@ -100,6 +111,10 @@ pub fn run(args: &Args) -> Result<()> {
         lexalign_stages::stage_io::prepare_out_dir(&out)?;
         let lora = lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)?;
         let (after, cka_after) = scan_sets(&run, &sets, &opts, &format!("after {label}"), laser_sides.as_deref())?;
+        let baseline_secs = match &frozen_hits {
+            Some((hits, _)) => Some(adapter_baselines(&out, &run, &s, hits, &baseline_layers, args, &label)?),
+            None => None,
+        };
         lexalign_model::lora::detach(&mut run.model.model);
         let secs = started.elapsed().as_secs_f64();
         write_tables(&out, &sets, &layers, (&before, &after), args)?;
@@ -115,6 +130,8 @@ pub fn run(args: &Args) -> Result<()> {
             "sets": sets.iter().map(|(n, p)| serde_json::json!({"set": n, "pairs": p.len()})).collect::<Vec<_>>(),
             "split": s.sizes(),
             "eval_seconds": (secs * 10.0).round() / 10.0,
+            "baselines_seconds": baseline_secs.map(|b| (b * 10.0).round() / 10.0),
+            "frozen_baselines_seconds": frozen_hits.as_ref().map(|(_, b)| (b * 10.0).round() / 10.0),
         });
         lexalign_stages::stage_io::write_summary(&out, &run, &prov, summary)?;
         prov.data_file(first_file(&s.files))?
@@ -127,6 +144,36 @@ pub fn run(args: &Args) -> Result<()> {
     let prov = run.provenance(&stage)?;
     prov.data_file(first_file(&s.files))?.seed(args.seed).write(&args.out)?;
     Ok(())
+}
+
+/// The baselines' hidden states for every adapter (the frozen map is fitted once for all).
+fn resolve_baseline_layers(args: &Args, n_hidden: usize) -> Result<Vec<usize>> {
+    use crate::baseline_layers::{adapter_target_layer, BaselineLayers};
+    let targets = match args.baseline_layers {
+        BaselineLayers::Targets => args.adapter.iter().map(|a| adapter_target_layer(a)).collect::<Result<Vec<_>>>()?,
+        _ => Vec::new(),
+    };
+    let layers = args.baseline_layers.resolve(n_hidden, &targets)?;
+    log::info!("baselines at hidden states {layers:?}");
+    Ok(layers)
+}
+
+/// The frozen model's Procrustes hits (the reference of the paired comparisons) and the seconds.
+fn frozen_procrustes(run: &lexalign_stages::LoadedRun, s: &StudyPairs, layers: &[usize], batch_size: usize) -> Result<(crate::baselines::Hits, f64)> {
+    use crate::baselines::{frozen_name, run_all, Method};
+    let (_, hits, secs) = run_all(run, s, &[Method::Procrustes], frozen_name, false, layers, batch_size, "baselines before")?;
+    Ok((hits, secs))
+}
+
+/// `tli` and `tli+procrustes` rows of the adapted model into `<out>/baselines.csv`, their paired
+/// comparisons with the frozen model's Procrustes map into `<out>/baseline_tests.csv`; the seconds.
+#[allow(clippy::too_many_arguments)]
+fn adapter_baselines(out: &std::path::Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, frozen: &crate::baselines::Hits, layers: &[usize], args: &Args, label: &str) -> Result<f64> {
+    use crate::baselines::{adapter_name, comparisons, run_all, Method};
+    let (rows, hits, secs) = run_all(run, s, &[Method::Base, Method::Procrustes], adapter_name, false, layers, args.batch_size, &format!("baselines after {label}"))?;
+    lexalign_run::write_atomic(out.join("baselines.csv"), to_csv(&rows)?)?;
+    lexalign_run::write_atomic(out.join("baseline_tests.csv"), to_csv(&comparisons(frozen, &hits, args.bootstrap, args.seed)?)?)?;
+    Ok(secs)
 }
 
 /// The sets measured before and after: the trained pairs (a seeded sample of at most

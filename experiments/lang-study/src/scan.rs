@@ -1,8 +1,12 @@
 //! `lang-study scan`: every hidden state of the multilingual model on the study's held-out pairs,
 //! with every alignment metric (pair vs shuffled cosine, raw and centred; BLI P@k with NN and
 //! CSLS both ways; MEXA), for `mean` and `mean-content` pooling from one forward per batch. An
-//! English-only model can be scanned beside it as a negative control.
+//! English-only model can be scanned beside it as a negative control. The run folder also gets
+//! the pair sets as TSV files and, for the multilingual model, the baselines of
+//! [`crate::baselines`] at the hidden states of `--baseline-layers` (`baselines.csv`,
+//! `baselines.json`).
 
+use crate::baseline_layers::BaselineLayers;
 use crate::data::{study_pairs_in, LangPair, StudyPairs};
 use crate::laser::LaserSides;
 use anyhow::Result;
@@ -41,6 +45,18 @@ pub struct Args {
     pub lexicon_dir: Option<PathBuf>,
     #[arg(long)]
     pub paper_data: Option<PathBuf>,
+    /// Skip the baselines (linear maps and post-processing on the frozen hidden states).
+    #[arg(long)]
+    pub no_baselines: bool,
+    /// Iterations of MUSE's refinement of the Procrustes map (MUSE's default is 5; 0, the
+    /// default here: no `procrustes-refined` rows, as each iteration is one more SVD per hidden
+    /// state and split).
+    #[arg(long, default_value_t = 0)]
+    pub refine_iterations: usize,
+    /// Hidden states of the baselines: `targets` (hidden state 2 and the layer
+    /// `lang-study train --target-layer best` picks from this scan), `all`, or a list like 2,9.
+    #[arg(long, default_value = "targets")]
+    pub baseline_layers: BaselineLayers,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -60,7 +76,42 @@ pub fn run(args: &Args) -> Result<()> {
     let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     log::info!("{}", s.describe());
-    scan_pairs(args, &s, laser.as_ref())
+    crate::data::write_splits(&args.out, &s)?;
+    // Loaded (and --baseline-layers checked) before the scan, so a bad list fails fast.
+    let baseline_run = if args.no_baselines { None } else { Some(study_model(&args.model).load(QuantMode::None, None)?) };
+    if let Some(run) = &baseline_run {
+        args.baseline_layers.check(run.model.model.num_hidden_states())?;
+    }
+    scan_pairs(args, &s, laser.as_ref())?;
+    if let Some(run) = &baseline_run {
+        let best = crate::train::best_layer(&args.out.join("layers.csv"))?;
+        let layers = args.baseline_layers.resolve(run.model.model.num_hidden_states(), &[best.layer])?;
+        write_baselines(&args.out, run, &s, args.refine_iterations, &layers, args.batch_size)?;
+    }
+    Ok(())
+}
+
+/// The frozen model's baselines into `<out>/baselines.csv`, and how long they took, with the
+/// settings, into `<out>/baselines.json`.
+pub fn write_baselines(out: &Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, refine: usize, layers: &[usize], batch_size: usize) -> Result<()> {
+    use crate::baselines::{frozen_name, run_all, Method, LAMBDAS, POOLING};
+    let (rows, _, secs) = run_all(run, s, &Method::frozen(refine), frozen_name, true, layers, batch_size, "baselines")?;
+    lexalign_run::write_atomic(out.join("baselines.csv"), crate::eval::to_csv(&rows)?)?;
+    let info = serde_json::json!({
+        "pooling": POOLING.name(),
+        "space": "centred",
+        "k_csls": crate::baselines::K_CSLS,
+        "ridge_lambdas": LAMBDAS,
+        "refine_iterations": refine,
+        "layers": layers,
+        "train_pairs": s.train.len(),
+        "fit_pairs": s.fit.len(),
+        "dev_pairs": s.dev.len(),
+        "seconds": (secs * 10.0).round() / 10.0,
+    });
+    lexalign_run::write_atomic(out.join("baselines.json"), serde_json::to_vec_pretty(&info)?)?;
+    println!("baselines: {} rows in {secs:.1} s", rows.len());
+    Ok(())
 }
 
 /// The scan of `s.test` (and the negative control), with LASER-2's rows when `laser` is given.

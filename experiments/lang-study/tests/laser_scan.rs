@@ -30,6 +30,8 @@ fn study(pairs_file: &Path) -> StudyPairs {
         test: PAIRS.iter().map(|(s, t)| Pair::new(*s, *t)).collect(),
         independent: Vec::new(),
         control: Vec::new(),
+        dev: Vec::new(),
+        fit: Vec::new(),
         seed: 12,
         split: "test fixture".into(),
         independent_dropped: 0,

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::run::LossRow;
-pub use lexalign_data::study_rows::{ChangeRow, CkaChangeRow, CkaRow};
+pub use lexalign_data::study_rows::{BaselineRow, BaselineTestRow, ChangeRow, CkaChangeRow, CkaRow};
 
 /// The pooling the evaluation and `--target-layer best` use.
 pub const EVAL_POOLING: &str = "mean-content";
@@ -77,6 +77,8 @@ pub struct ScanStage {
     pub laser: Option<serde_json::Value>,
     /// Linear CKA of the main model's hidden states against LASER-2 (`<scan>/cka.csv`, optional).
     pub cka: Option<Vec<CkaRow>>,
+    /// The frozen model's baselines (`<scan>/baselines.csv`, optional).
+    pub baselines: Option<Vec<BaselineRow>>,
 }
 
 
@@ -115,6 +117,10 @@ pub struct AdapterEval {
     pub gains: Vec<GainRow>,
     /// CKA against LASER-2 before/after (`<eval>/<label>/cka.csv`, optional).
     pub cka: Option<Vec<CkaChangeRow>>,
+    /// TLI and TLI + Procrustes rows (`<eval>/<label>/baselines.csv`, optional).
+    pub baselines: Option<Vec<BaselineRow>>,
+    /// Their paired comparisons with the frozen Procrustes map (`baseline_tests.csv`, optional).
+    pub baseline_tests: Option<Vec<BaselineTestRow>>,
 }
 
 impl AdapterEval {
@@ -253,6 +259,7 @@ impl PairStudy {
                 sizes: read_json_or_null(&sd.join("pairs-sizes.json"))?,
                 laser: if laser.is_file() { Some(read_json(&laser)?) } else { None },
                 cka: read_csv_opt(&sd.join("cka.csv"))?,
+                baselines: read_csv_opt(&sd.join("baselines.csv"))?,
             })
         } else {
             missing.push(pair.scan_stage().to_string());
@@ -278,6 +285,8 @@ impl PairStudy {
                     changes: read_csv(&ad.join("changes.csv"))?,
                     gains,
                     cka: read_csv_opt(&ad.join("cka.csv"))?,
+                    baselines: read_csv_opt(&ad.join("baselines.csv"))?,
+                    baseline_tests: read_csv_opt(&ad.join("baseline_tests.csv"))?,
                 })
             } else {
                 missing.push(format!("{}/{stage}", pair.eval_stage()));

@@ -15,6 +15,7 @@
 //!   p1_after, delta_p1, delta_ci_low, delta_ci_high, direction: +1 / 0 / -1 by the CI),
 //!   `<p>.<a>.<tag>.welch.<set>.{t, p, trained_gain, other_gain}`,
 //!   `<p>.<a>.above.{n_layers, n_up, n_down, max_delta, max_layer}` (held-out pairs, hidden states above the target).
+//! - The baselines' keys: [`super::baselines`].
 
 use crate::values::{Val, Values};
 
@@ -211,4 +212,5 @@ pub fn pair_values(v: &mut Values, s: &PairStudy) {
     for a in &s.adapters {
         adapter_values(v, p, a, best, s.pair.sets());
     }
+    super::baselines::baseline_values(v, s);
 }

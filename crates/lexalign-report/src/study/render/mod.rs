@@ -282,6 +282,13 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult]) {
             let _ = writeln!(s, "Centred CSLS P@1 per hidden state before (thin lines, hollow points) and after (thick lines) TLI, per set; the vertical line marks the adapter's target layer.\n");
         }
     }
+    let bt = super::baselines::baseline_table_md(p);
+    if !bt.is_empty() {
+        let _ = writeln!(s, "### Against baselines\n");
+        s.push_str(&super::baselines::baseline_intro_md(p));
+        s.push_str(&bt);
+        s.push('\n');
+    }
     let f = findings_md(findings, p.pair);
     if !f.is_empty() {
         let _ = writeln!(s, "### Findings\n");
