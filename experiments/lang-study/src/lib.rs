@@ -2,6 +2,7 @@
 //! (`src/main.rs` only parses the command line) on a handful of pairs and a small model.
 
 pub mod data;
+pub mod e5ref;
 pub mod eval;
 pub mod laser;
 pub mod scan;
