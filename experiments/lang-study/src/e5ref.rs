@@ -238,3 +238,46 @@ pub fn xsim_changes(before: &[LayerXsimRow], after: &[LayerXsimRow]) -> Vec<Xsim
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(layer: usize, corpus: &str, src: &str, x: f64) -> LayerXsimRow {
+        LayerXsimRow {
+            layer,
+            corpus: corpus.into(),
+            src: src.into(),
+            tgt: if src == "en" { "ko" } else { "en" }.into(),
+            n: 9,
+            xsim_error: x,
+            p1_nn: 0.5,
+            p1_csls: 1.0 - x,
+        }
+    }
+
+    #[test]
+    fn changes_match_layer_corpus_and_direction() {
+        let before = [
+            row(0, "udhr", "ko", 0.5),
+            row(0, "udhr", "en", 0.25),
+            row(1, "kolibri", "ko", 0.75),
+        ];
+        let after = [row(0, "udhr", "en", 0.125), row(0, "udhr", "ko", 0.375)];
+        let c = xsim_changes(&before, &after);
+        assert_eq!(c.len(), 2, "layer 1 has no after row");
+        assert_eq!(
+            (
+                c[0].src.as_str(),
+                c[0].xsim_before,
+                c[0].xsim_after,
+                c[0].delta
+            ),
+            ("ko", 0.5, 0.375, -0.125)
+        );
+        assert_eq!(
+            (c[1].src.as_str(), c[1].delta, c[1].p1_csls_after),
+            ("en", -0.125, 0.875)
+        );
+    }
+}
