@@ -98,3 +98,45 @@ pub struct BaselineTestRow {
     pub ci_low: f64,
     pub ci_high: f64,
 }
+
+/// One direction of one sentence corpus: xSIM (LASER's ratio-margin error) and P@1 NN/CSLS from
+/// `src` to `tgt` (`lexalign e5 xsim`, and `<scan>/e5/xsim.csv`: multilingual-e5-small's rows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XsimRow {
+    pub corpus: String,
+    pub src: String,
+    pub tgt: String,
+    pub n: usize,
+    pub xsim_error: f64,
+    pub xsim_errors: usize,
+    pub p1_nn: f64,
+    pub p1_csls: f64,
+}
+
+/// xSIM of one hidden state's mean-content pooled sentence vectors (`<scan>/sentence_xsim.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerXsimRow {
+    pub layer: usize,
+    pub corpus: String,
+    pub src: String,
+    pub tgt: String,
+    pub n: usize,
+    pub xsim_error: f64,
+    pub p1_nn: f64,
+    pub p1_csls: f64,
+}
+
+/// A hidden state's sentence xSIM before and after an adapter (`<eval>/<label>/sentence_xsim.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct XsimChangeRow {
+    pub layer: usize,
+    pub corpus: String,
+    pub src: String,
+    pub tgt: String,
+    pub n: usize,
+    pub xsim_before: f64,
+    pub xsim_after: f64,
+    pub delta: f64,
+    pub p1_csls_before: f64,
+    pub p1_csls_after: f64,
+}

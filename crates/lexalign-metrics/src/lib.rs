@@ -79,7 +79,7 @@ impl Default for MetricsOptions {
 }
 
 /// All metrics of one layer; field names are the CSV columns (source→target unless `t2s_`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct LayerMetrics {
     pub pairs_mean: f64,
     pub pairs_sd: f64,

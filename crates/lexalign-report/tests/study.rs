@@ -198,3 +198,49 @@ fn cka_files_add_a_laser_table_with_their_numbers_only() {
     let e = format!("{:#}", Study::load(dir.path()).unwrap_err());
     assert!(e.contains("cka.csv"), "{e}");
 }
+
+#[test]
+fn e5_files_add_the_reference_encoder_rows_with_their_numbers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), dir.path());
+    let scan = dir.path().join("koen-scan");
+    std::fs::create_dir_all(scan.join("e5")).unwrap();
+    std::fs::write(
+        scan.join("e5/xsim.csv"),
+        "corpus,src,tgt,n,xsim_error,xsim_errors,p1_nn,p1_csls\nkolibri,ko,en,300,0.1,30,0.8,0.9\nkolibri,en,ko,300,0.1133,34,0.79,0.88\nudhr,ko,en,92,0.0435,4,0.94,0.97\nudhr,en,ko,92,0.0435,4,0.91,0.94\n",
+    )
+    .unwrap();
+    // One LayerMetrics row, written by serde from lexalign-metrics' type.
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(lexalign_metrics::LayerMetrics { p1_nn: 0.411, p1_csls: 0.422, centered_p1_csls: 0.464, pairs_mean: 0.85, shuffled_mean: 0.75, ..Default::default() }).unwrap();
+    std::fs::write(scan.join("e5/words.csv"), w.into_inner().unwrap()).unwrap();
+    // Hidden state 3 has the lowest mean xSIM; 2 is the l2 adapter's target.
+    let mut csv = String::from("layer,corpus,src,tgt,n,xsim_error,p1_nn,p1_csls\n");
+    for l in 0..5usize {
+        let x = [0.98, 0.9, 0.8, 0.55, 0.7][l];
+        csv.push_str(&format!("{l},kolibri,ko,en,300,{x},0.1,0.2\n{l},kolibri,en,ko,300,{x},0.1,0.2\n"));
+    }
+    std::fs::write(scan.join("sentence_xsim.csv"), csv).unwrap();
+    std::fs::write(scan.join("cka_e5.csv"), "pooling,layer,side,n,cka\nmean-content,2,both,1200,0.31\nmean-content,3,both,1200,0.52\n").unwrap();
+    let eval = dir.path().join("koen-eval/koen-tli-train-l2");
+    std::fs::write(
+        eval.join("sentence_xsim.csv"),
+        "layer,corpus,src,tgt,n,xsim_before,xsim_after,delta,p1_csls_before,p1_csls_after\n2,kolibri,ko,en,300,0.8,0.75,-0.05,0.2,0.25\n",
+    )
+    .unwrap();
+    std::fs::write(eval.join("cka_e5.csv"), "set,layer,side,cka_before,cka_after,delta\nheld-out,2,both,0.31,0.36,0.05\n").unwrap();
+    let s = Study::load(dir.path()).unwrap();
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    let md = render::sections_md(&s, &f);
+    assert!(md.contains("**multilingual-e5-small**") && md.contains("whose weights are on no package registry"), "{md}");
+    assert!(md.contains("the first 300 Kolibri messages of at least five words and 92 UDHR segments"), "{md}");
+    assert!(md.contains("| multilingual-e5-small | kolibri | en→ko | 300 | 0.113 | 0.790 | 0.880 |"), "{md}");
+    assert!(md.contains("P@1 NN 0.411, P@1 CSLS 0.422, centred CSLS P@1 0.464"), "{md}");
+    assert!(md.contains("| 3 (lowest mean xSIM; `koen-tli-train-best` target) | kolibri | ko→en | 0.550 | 0.200 | — |"), "{md}");
+    assert!(md.contains("| 2 (`koen-tli-train-l2` target) | kolibri | ko→en | 0.800 | 0.200 | 0.800 → 0.750 (-0.050) |"), "{md}");
+    assert!(md.contains("| 2 | 0.310 | 0.310 → 0.360 (+0.050) |"), "{md}");
+    // Without the files (the committed fixture): no e5 rows.
+    let plain = render::sections_md(&Study::load(&fixture()).unwrap(), &f);
+    assert!(!plain.contains("multilingual-e5-small"));
+}

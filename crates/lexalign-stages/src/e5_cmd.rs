@@ -211,18 +211,7 @@ fn write_embeddings(
     Ok(())
 }
 
-/// One direction of one corpus: xSIM and P@1 (NN, CSLS) from `src` to `tgt`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct XsimRow {
-    pub corpus: String,
-    pub src: String,
-    pub tgt: String,
-    pub n: usize,
-    pub xsim_error: f64,
-    pub xsim_errors: usize,
-    pub p1_nn: f64,
-    pub p1_csls: f64,
-}
+pub use lexalign_data::study_rows::XsimRow;
 
 fn parse_pairs(p: &str) -> Result<Vec<&'static str>> {
     match p {
@@ -240,10 +229,7 @@ pub fn xsim(a: &E5XsimArgs) -> Result<Vec<XsimRow>> {
         bail!("--xsim-k and --k-csls must be at least 1");
     }
     let corpora = Corpora::locate(a.corpora.as_deref())?;
-    let sets = [
-        ("kolibri", corpora.kolibri_sentences()?),
-        ("udhr", corpora.udhr_segments()?),
-    ];
+    let sets = sentence_sets(&corpora, None)?;
     let (e5, sha) = a.e5.load()?;
     let role = if a.passage {
         Role::Passage
@@ -268,7 +254,9 @@ pub fn xsim(a: &E5XsimArgs) -> Result<Vec<XsimRow>> {
             } else {
                 side(|t| &t.sw)?
             };
-            rows.extend(directions(name, lang, &other, &en, a)?);
+            rows.extend(xsim_directions(
+                name, lang, &other, &en, a.xsim_k, a.k_csls,
+            )?);
         }
     }
     let secs = t0.elapsed().as_secs_f64();
@@ -290,24 +278,42 @@ pub fn xsim(a: &E5XsimArgs) -> Result<Vec<XsimRow>> {
     Ok(rows)
 }
 
-/// `lang -> en` and `en -> lang` rows (identity gold: row i of one side translates row i).
-fn directions(
+/// The sentence pairs of LASER's protocol: the Kolibri messages of at least five words (the
+/// first `kolibri_cap` of them when given) and the UDHR segments, named `kolibri` and `udhr`.
+pub fn sentence_sets(
+    corpora: &Corpora,
+    kolibri_cap: Option<usize>,
+) -> Result<Vec<(&'static str, Vec<Trilingual>)>> {
+    let mut kolibri = corpora.kolibri_sentences()?;
+    if let Some(cap) = kolibri_cap {
+        kolibri.truncate(cap);
+    }
+    Ok(vec![
+        ("kolibri", kolibri),
+        ("udhr", corpora.udhr_segments()?),
+    ])
+}
+
+/// `lang -> en` and `en -> lang` rows of one corpus (identity gold: row i of one side
+/// translates row i): xSIM with the ratio margin over `xsim_k` neighbours, P@1 NN and CSLS.
+pub fn xsim_directions(
     corpus: &str,
     lang: &str,
     other: &Matrix,
     en: &Matrix,
-    a: &E5XsimArgs,
+    xsim_k: usize,
+    k_csls: usize,
 ) -> Result<Vec<XsimRow>> {
     let n = en.rows;
     let gold = Gold::new(n, n, (0..n).map(|i| (i, i)).collect())?;
     let opts = MetricsOptions {
-        k_csls: a.k_csls,
+        k_csls,
         seed: 0,
         bootstrap: 1,
     };
     let m = layer_metrics(other, en, &gold, &opts)?;
-    let (x_fwd, e_fwd) = xsim_margin_error(other, en, &gold, a.xsim_k)?;
-    let (x_back, e_back) = xsim_margin_error(en, other, &gold, a.xsim_k)?;
+    let (x_fwd, e_fwd) = xsim_margin_error(other, en, &gold, xsim_k)?;
+    let (x_back, e_back) = xsim_margin_error(en, other, &gold, xsim_k)?;
     let row = |src: &str, tgt: &str, x: f64, e: usize, nn: f64, csls: f64| XsimRow {
         corpus: corpus.to_string(),
         src: src.to_string(),

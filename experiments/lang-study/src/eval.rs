@@ -48,6 +48,10 @@ pub struct Args {
     /// linear CKA against LASER-2 per set and hidden state, before and after. Without it, none.
     #[arg(long)]
     pub laser: Option<PathBuf>,
+    /// multilingual-e5-small as the reference encoder: `<out>/<label>/sentence_xsim.csv` and
+    /// `cka_e5.csv`, before and after.
+    #[command(flatten)]
+    pub e5: crate::e5ref::E5Flags,
     #[arg(long)]
     pub lexicon_dir: Option<PathBuf>,
     #[arg(long)]
@@ -83,11 +87,17 @@ pub fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("--adapter {} is not a peft adapter folder", adapter.display()))?;
     }
     let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
+    let e5 = crate::e5ref::load(&args.e5, args.pair)?;
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     let sets = eval_sets(args, &s);
     // LASER-2's side of each set's CKA: TLI does not touch it, so it is embedded once.
     let laser_sides = match &laser {
         Some(l) => Some(sets.iter().map(|(n, p)| LaserSides::of_pairs(l, &pair_refs(p)).with_context(|| format!("LASER-2 on the {n} pairs"))).collect::<Result<Vec<_>>>()?),
+        None => None,
+    };
+    // e5's side likewise, and the sentence pairs' rows of the model before any adapter.
+    let e5_sides = match &e5 {
+        Some(e) => Some(sets.iter().map(|(n, p)| e.words(&pair_refs(p), args.seed, 1).map(|w| w.1).with_context(|| format!("{} on the {n} pairs", crate::e5ref::ENCODER))).collect::<Result<Vec<_>>>()?),
         None => None,
     };
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
@@ -102,7 +112,11 @@ pub fn run(args: &Args) -> Result<()> {
         candidates: Vec::new(),
     };
     let started = std::time::Instant::now();
-    let (before, cka_before) = scan_sets(&run, &sets, &opts, "before", laser_sides.as_deref())?;
+    let refs: Vec<&[LaserSides]> = laser_sides.iter().chain(&e5_sides).map(Vec::as_slice).collect();
+    let (before, mut ckas_before) = scan_sets(&run, &sets, &opts, "before", &refs)?;
+    let e5_cka_before = if e5_sides.is_some() { ckas_before.pop().unwrap_or_default() } else { CkaTable::new() };
+    let cka_before = ckas_before.pop().unwrap_or_default();
+    let xsim_before = e5.as_ref().map(|e| e.decoder_xsim(&run.model, args.batch_size)).transpose()?;
     let frozen_hits = if args.no_baselines { None } else { Some(frozen_procrustes(&run, &s, &baseline_layers, args.batch_size)?) };
     let stage = format!("{}-eval", stage_prefix(args.pair));
     for adapter in &args.adapter {
@@ -110,7 +124,16 @@ pub fn run(args: &Args) -> Result<()> {
         let out = args.out.join(&label);
         lexalign_stages::stage_io::prepare_out_dir(&out)?;
         let lora = lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)?;
-        let (after, cka_after) = scan_sets(&run, &sets, &opts, &format!("after {label}"), laser_sides.as_deref())?;
+        let (after, mut ckas_after) = scan_sets(&run, &sets, &opts, &format!("after {label}"), &refs)?;
+        let e5_cka_after = if e5_sides.is_some() { ckas_after.pop().unwrap_or_default() } else { CkaTable::new() };
+        let cka_after = ckas_after.pop().unwrap_or_default();
+        if let (Some(e), Some(xb)) = (&e5, &xsim_before) {
+            let t = std::time::Instant::now();
+            let xa = e.decoder_xsim(&run.model, args.batch_size)?;
+            lexalign_run::write_atomic(out.join("cka_e5.csv"), to_csv(&crate::laser::changes(&e5_cka_before, &e5_cka_after))?)?;
+            lexalign_run::write_atomic(out.join("sentence_xsim.csv"), to_csv(&crate::e5ref::xsim_changes(xb, &xa))?)?;
+            log::info!("{label}: e5 CKA and sentence xSIM after the adapter in {:.1} s", t.elapsed().as_secs_f64());
+        }
         let baseline_secs = match &frozen_hits {
             Some((hits, _)) => Some(adapter_baselines(&out, &run, &s, hits, &baseline_layers, args, &label)?),
             None => None,
@@ -238,22 +261,23 @@ fn pair_refs(pairs: &[Pair]) -> Vec<(&str, &str)> {
     pairs.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect()
 }
 
-/// Every set scanned in one state of the model; with `laser` (one per set), CKA per layer and side.
+/// Every set scanned in one state of the model; per reference encoder in `refs` (LASER-2's and/or
+/// e5's sides, one per set), CKA per set, layer and side, in `refs` order.
 fn scan_sets(
     run: &lexalign_stages::LoadedRun,
     sets: &[(&str, Vec<Pair>)],
     opts: &ScanOptions,
     state: &str,
-    laser: Option<&[LaserSides]>,
-) -> Result<(Vec<ScanResult>, CkaTable)> {
-    let (mut out, mut cka) = (Vec::new(), CkaTable::new());
+    refs: &[&[LaserSides]],
+) -> Result<(Vec<ScanResult>, Vec<CkaTable>)> {
+    let (mut out, mut cka) = (Vec::new(), vec![CkaTable::new(); refs.len()]);
     for (i, (name, pairs)) in sets.iter().enumerate() {
         let (src, tgt): (Vec<&str>, Vec<&str>) = pair_refs(pairs).into_iter().unzip();
         let bar = lexalign_run::progress_bar(0, &format!("eval {state}: {name}"));
         let visit = |v: &lexalign_scan::LayerVectors| -> Result<()> {
-            if let Some(ls) = laser {
+            for (table, ls) in cka.iter_mut().zip(refs) {
                 for (side, (_, c)) in crate::laser::SIDES.iter().zip(ls[i].cka(v)?) {
-                    cka.push((name.to_string(), v.layer, *side, c));
+                    table.push((name.to_string(), v.layer, *side, c));
                 }
             }
             Ok(())

@@ -37,19 +37,27 @@ pub fn settings(seed: u64, bootstrap: usize, device: &str) -> LaserScanSettings 
     LaserScanSettings { seed, k_csls: 10, xsim_k: 4, bootstrap, batch_size: LASER_BATCH, device: device.to_string() }
 }
 
-/// LASER-2's side of every CKA of one pair set, prepared once for all layers.
+/// A reference encoder's side of every CKA of one pair set (LASER-2's, or multilingual-e5-small's
+/// in `crate::e5ref`), prepared once for all layers.
 pub struct LaserSides {
+    name: &'static str,
     sides: [CkaSide; 3],
 }
 
 impl LaserSides {
     /// From LASER-2's vectors of the set's distinct sources and candidates.
     pub fn new(sources: &Matrix, candidates: &Matrix) -> Result<Self> {
+        Self::named("LASER-2", sources, candidates)
+    }
+
+    /// From the encoder `name`'s vectors of the set's distinct sources and candidates.
+    pub fn named(name: &'static str, sources: &Matrix, candidates: &Matrix) -> Result<Self> {
         Ok(Self {
+            name,
             sides: [
-                CkaSide::new(sources, "LASER-2 source vectors")?,
-                CkaSide::new(candidates, "LASER-2 target vectors")?,
-                CkaSide::new(&stack(sources, candidates)?, "LASER-2 source and target vectors")?,
+                CkaSide::new(sources, &format!("{name} source vectors"))?,
+                CkaSide::new(candidates, &format!("{name} target vectors"))?,
+                CkaSide::new(&stack(sources, candidates)?, &format!("{name} source and target vectors"))?,
             ],
         })
     }
@@ -61,7 +69,7 @@ impl LaserSides {
         Self::new(&s, &c)
     }
 
-    /// CKA of one layer's vectors against LASER-2's, per side (in [`SIDES`] order), with `n`.
+    /// CKA of one layer's vectors against the encoder's, per side (in [`SIDES`] order), with `n`.
     pub fn cka(&self, v: &LayerVectors) -> Result<[(usize, f64); 3]> {
         let what = |side: &str| format!("hidden state {} ({}) {side} vectors", v.layer, v.pooling);
         let llm = [
@@ -71,7 +79,7 @@ impl LaserSides {
         ];
         let mut out = [(0, 0.0); 3];
         for (i, (a, b)) in llm.iter().zip(&self.sides).enumerate() {
-            out[i] = (a.n, cka_of(a, b).with_context(|| format!("CKA of {} against LASER-2", what(SIDES[i])))?);
+            out[i] = (a.n, cka_of(a, b).with_context(|| format!("CKA of {} against {}", what(SIDES[i]), self.name))?);
         }
         Ok(out)
     }

@@ -4,6 +4,7 @@
 pub mod baseline_layers;
 pub mod baselines;
 pub mod data;
+pub mod e5ref;
 pub mod eval;
 pub mod laser;
 pub mod scan;

@@ -8,6 +8,7 @@
 
 use crate::baseline_layers::BaselineLayers;
 use crate::data::{study_pairs_in, LangPair, StudyPairs};
+use crate::e5ref::E5Ref;
 use crate::laser::LaserSides;
 use anyhow::Result;
 use lexalign_laser::Laser2;
@@ -41,6 +42,9 @@ pub struct Args {
     /// and `cka.csv` (linear CKA of every hidden state against LASER-2). Without it, neither.
     #[arg(long)]
     pub laser: Option<PathBuf>,
+    /// multilingual-e5-small as the reference encoder (`e5/`, `sentence_xsim.csv`, `cka_e5.csv`).
+    #[command(flatten)]
+    pub e5: crate::e5ref::E5Flags,
     #[arg(long)]
     pub lexicon_dir: Option<PathBuf>,
     #[arg(long)]
@@ -74,6 +78,7 @@ pub fn run(args: &Args) -> Result<()> {
     lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
     lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
+    let e5 = crate::e5ref::load(&args.e5, args.pair)?;
     let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
     log::info!("{}", s.describe());
     crate::data::write_splits(&args.out, &s)?;
@@ -82,7 +87,7 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(run) = &baseline_run {
         args.baseline_layers.check(run.model.model.num_hidden_states())?;
     }
-    scan_pairs(args, &s, laser.as_ref())?;
+    scan_pairs(args, &s, laser.as_ref(), e5.as_ref())?;
     if let Some(run) = &baseline_run {
         let best = crate::train::best_layer(&args.out.join("layers.csv"))?;
         let layers = args.baseline_layers.resolve(run.model.model.num_hidden_states(), &[best.layer])?;
@@ -114,12 +119,17 @@ pub fn write_baselines(out: &Path, run: &lexalign_stages::LoadedRun, s: &StudyPa
     Ok(())
 }
 
-/// The scan of `s.test` (and the negative control), with LASER-2's rows when `laser` is given.
-pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>) -> Result<()> {
+/// The scan of `s.test` (and the negative control), with LASER-2's rows when `laser` is given
+/// and multilingual-e5-small's when `e5` is.
+pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>, e5: Option<&E5Ref>) -> Result<()> {
     let poolings = lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let (sources, targets): (Vec<String>, Vec<String>) = s.test.iter().map(|p| (p.source.clone(), p.target.clone())).unzip();
     let laser_sides = match laser {
         Some(l) => Some(laser_scan(args, s, l)?),
+        None => None,
+    };
+    let e5_sides = match e5 {
+        Some(e) => Some(e5_scan(args, s, e)?),
         None => None,
     };
     let mut models = vec![(study_model(&args.model), args.out.clone())];
@@ -144,18 +154,26 @@ pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>) -> Result
             out,
             stage: &format!("{}-scan", stage_prefix(args.pair)),
         };
-        let (mut cka_rows, mut cka_secs) = (Vec::new(), 0.0);
+        let (mut cka_rows, mut cka_secs, mut e5_cka) = (Vec::new(), 0.0, Vec::new());
         let results = scan_and_write_visit(&run, &job, |v| {
+            let t = std::time::Instant::now();
             if let Some(ls) = &laser_sides {
-                let t = std::time::Instant::now();
                 cka_rows.extend(crate::laser::cka_rows(v, ls.cka(v)?));
-                cka_secs += t.elapsed().as_secs_f64();
             }
+            if let Some(es) = &e5_sides {
+                e5_cka.extend(crate::laser::cka_rows(v, es.cka(v)?));
+            }
+            cka_secs += t.elapsed().as_secs_f64();
             Ok(())
         })?;
+        if let Some(e) = e5 {
+            write_e5_layers(e, &run, out, args.batch_size, &e5_cka)?;
+        }
         if laser_sides.is_some() {
             lexalign_run::write_atomic(out.join("cka.csv"), crate::eval::to_csv(&cka_rows)?)?;
-            log::info!("linear CKA against LASER-2: {} rows in {cka_secs:.1} s", cka_rows.len());
+        }
+        if laser_sides.is_some() || e5_sides.is_some() {
+            log::info!("linear CKA against the reference encoders: {} LASER-2 and {} e5 rows in {cka_secs:.1} s", cka_rows.len(), e5_cka.len());
         }
         lexalign_run::write_atomic(out.join("pairs-sizes.json"), serde_json::to_vec_pretty(&s.sizes())?)?;
         for r in &results {
@@ -170,6 +188,35 @@ pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>) -> Result
             );
         }
     }
+    Ok(())
+}
+
+/// multilingual-e5-small's own rows in `<out>/e5/`: sentence xSIM (`xsim.csv`) and the held-out
+/// pairs' metrics (`words.csv`); returns its CKA sides of the same words.
+fn e5_scan(args: &Args, s: &StudyPairs, e5: &E5Ref) -> Result<LaserSides> {
+    let started = std::time::Instant::now();
+    let dir = args.out.join("e5");
+    lexalign_stages::stage_io::prepare_out_dir(&dir)?;
+    let xsim = e5.encoder_xsim()?;
+    let pairs: Vec<(&str, &str)> = s.test.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect();
+    let (words, sides) = e5.words(&pairs, args.seed, args.bootstrap)?;
+    lexalign_run::write_atomic(dir.join("xsim.csv"), crate::eval::to_csv(&xsim)?)?;
+    lexalign_run::write_atomic(dir.join("words.csv"), crate::eval::to_csv(&[&words])?)?;
+    e5.write_provenance(&dir, &format!("{}-scan-e5", stage_prefix(args.pair)))?;
+    for r in &xsim {
+        println!("{}: {} {}->{} xSIM {:.4} (n {}), P@1 CSLS {:.4}", crate::e5ref::ENCODER, r.corpus, r.src, r.tgt, r.xsim_error, r.n, r.p1_csls);
+    }
+    println!("{}: held-out words centred CSLS P@1 {:.3} ({:.1} s)", crate::e5ref::ENCODER, words.centered_p1_csls, started.elapsed().as_secs_f64());
+    Ok(sides)
+}
+
+/// One model's `sentence_xsim.csv` (every hidden state) and `cka_e5.csv`.
+fn write_e5_layers(e5: &E5Ref, run: &lexalign_stages::LoadedRun, out: &Path, batch_size: usize, cka: &[crate::laser::CkaRow]) -> Result<()> {
+    let t = std::time::Instant::now();
+    let rows = e5.decoder_xsim(&run.model, batch_size)?;
+    lexalign_run::write_atomic(out.join("sentence_xsim.csv"), crate::eval::to_csv(&rows)?)?;
+    lexalign_run::write_atomic(out.join("cka_e5.csv"), crate::eval::to_csv(cka)?)?;
+    log::info!("{} sentence xSIM rows (every hidden state) in {:.1} s", rows.len(), t.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -66,7 +66,7 @@ fn scan_with_laser_writes_cka_and_laser_rows() {
 
     let out = dir.path().join("with");
     let started = std::time::Instant::now();
-    scan_pairs(&args(&model, &out), &s, Some(&laser)).unwrap();
+    scan_pairs(&args(&model, &out), &s, Some(&laser), None).unwrap();
     eprintln!("scan with LASER-2: {:.1} s", started.elapsed().as_secs_f64());
 
     // cka.csv: one row per (pooling, hidden state, side), values in [0, 1].
@@ -129,7 +129,7 @@ fn scan_with_laser_writes_cka_and_laser_rows() {
 
     // Without LASER-2: the scan's own files only.
     let plain = dir.path().join("without");
-    scan_pairs(&args(&model, &plain), &s, None).unwrap();
+    scan_pairs(&args(&model, &plain), &s, None, None).unwrap();
     assert!(plain.join("layers.csv").is_file());
     assert!(!plain.join("cka.csv").exists() && !plain.join("laser").exists());
     assert_eq!(std::fs::read(plain.join("layers.csv")).unwrap(), std::fs::read(out.join("layers.csv")).unwrap(), "LASER-2 changes nothing else");

@@ -159,6 +159,9 @@ pub const STAGES: &[Stage] = &[
     },
 ];
 
+/// Kolibri sentences (of 605) beside the 92 UDHR segments in the studies' sentence xSIM.
+const E5_SENTENCES: &str = "300";
+
 /// `lang-study <cmd> --pair P` on the study model, with the paper data (sw-en uses the paper's
 /// pairs), and the English-only negative control for scans.
 fn study(
@@ -182,6 +185,11 @@ fn study(
             "--negative-control".into(),
             c.control_model.clone().into_os_string(),
         ]);
+    }
+    if matches!(cmd, "scan" | "eval") {
+        // multilingual-e5-small, installed by setup, is the reference encoder (issue 29); the
+        // Kolibri sentences of its sentence xSIM are capped to keep each decoder pass short.
+        a.extend(["--e5-sentences".into(), E5_SENTENCES.into()]);
     }
     if let (Some(l), "scan" | "eval") = (&c.laser, cmd) {
         a.extend(["--laser".into(), l.clone().into_os_string()]);
@@ -293,7 +301,7 @@ mod tests {
             ..c
         };
         assert!(
-            args(&with, 4).ends_with("--negative-control /m.gguf --laser /laser"),
+            args(&with, 4).ends_with("--negative-control /m.gguf --e5-sentences 300 --laser /laser"),
             "{}",
             args(&with, 4)
         );
@@ -303,9 +311,10 @@ mod tests {
             args(&with, 7)
         );
         assert!(
-            !args(&with, 5).contains("--laser"),
-            "training does not read LASER-2"
+            !args(&with, 5).contains("--laser") && !args(&with, 5).contains("--e5"),
+            "training reads neither reference encoder"
         );
+        assert!(args(&with, 7).contains(" --e5-sentences 300 --laser /laser --adapter "), "{}", args(&with, 7));
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
             .any(|s| s.name == "published-data"));

@@ -9,7 +9,10 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::run::LossRow;
-pub use lexalign_data::study_rows::{BaselineRow, BaselineTestRow, ChangeRow, CkaChangeRow, CkaRow};
+pub use lexalign_data::study_rows::{
+    BaselineRow, BaselineTestRow, ChangeRow, CkaChangeRow, CkaRow, LayerXsimRow, XsimChangeRow, XsimRow,
+};
+pub use lexalign_metrics::LayerMetrics;
 
 /// The pooling the evaluation and `--target-layer best` use.
 pub const EVAL_POOLING: &str = "mean-content";
@@ -79,6 +82,34 @@ pub struct ScanStage {
     pub cka: Option<Vec<CkaRow>>,
     /// The frozen model's baselines (`<scan>/baselines.csv`, optional).
     pub baselines: Option<Vec<BaselineRow>>,
+    /// multilingual-e5-small as the reference encoder (`<scan>/e5/`, `sentence_xsim.csv`,
+    /// `cka_e5.csv`; absent with `--no-e5`).
+    pub e5: E5Scan,
+}
+
+/// The scan's multilingual-e5-small rows; each file is optional.
+#[derive(Debug, Clone, Default)]
+pub struct E5Scan {
+    /// The encoder's own sentence xSIM, both directions per corpus (`e5/xsim.csv`).
+    pub xsim: Option<Vec<XsimRow>>,
+    /// The held-out word pairs in e5 space (`e5/words.csv`, one row).
+    pub words: Option<LayerMetrics>,
+    /// Every hidden state's sentence xSIM (`sentence_xsim.csv`).
+    pub sentence_xsim: Option<Vec<LayerXsimRow>>,
+    /// Linear CKA of every hidden state against e5 (`cka_e5.csv`).
+    pub cka: Option<Vec<CkaRow>>,
+}
+
+impl E5Scan {
+    fn read(sd: &Path) -> Result<Self> {
+        let words: Option<Vec<LayerMetrics>> = read_csv_opt(&sd.join("e5").join("words.csv"))?;
+        Ok(Self {
+            xsim: read_csv_opt(&sd.join("e5").join("xsim.csv"))?,
+            words: words.and_then(|w| w.into_iter().next()),
+            sentence_xsim: read_csv_opt(&sd.join("sentence_xsim.csv"))?,
+            cka: read_csv_opt(&sd.join("cka_e5.csv"))?,
+        })
+    }
 }
 
 
@@ -121,6 +152,10 @@ pub struct AdapterEval {
     pub baselines: Option<Vec<BaselineRow>>,
     /// Their paired comparisons with the frozen Procrustes map (`baseline_tests.csv`, optional).
     pub baseline_tests: Option<Vec<BaselineTestRow>>,
+    /// CKA against multilingual-e5-small before/after (`<eval>/<label>/cka_e5.csv`, optional).
+    pub e5_cka: Option<Vec<CkaChangeRow>>,
+    /// Every hidden state's sentence xSIM before/after (`<eval>/<label>/sentence_xsim.csv`).
+    pub sentence_xsim: Option<Vec<XsimChangeRow>>,
 }
 
 impl AdapterEval {
@@ -260,6 +295,7 @@ impl PairStudy {
                 laser: if laser.is_file() { Some(read_json(&laser)?) } else { None },
                 cka: read_csv_opt(&sd.join("cka.csv"))?,
                 baselines: read_csv_opt(&sd.join("baselines.csv"))?,
+                e5: E5Scan::read(&sd)?,
             })
         } else {
             missing.push(pair.scan_stage().to_string());
@@ -287,6 +323,8 @@ impl PairStudy {
                     cka: read_csv_opt(&ad.join("cka.csv"))?,
                     baselines: read_csv_opt(&ad.join("baselines.csv"))?,
                     baseline_tests: read_csv_opt(&ad.join("baseline_tests.csv"))?,
+                    e5_cka: read_csv_opt(&ad.join("cka_e5.csv"))?,
+                    sentence_xsim: read_csv_opt(&ad.join("sentence_xsim.csv"))?,
                 })
             } else {
                 missing.push(format!("{}/{stage}", pair.eval_stage()));

@@ -10,6 +10,7 @@ use super::values::above;
 use super::Study;
 use crate::fmt::md_cell;
 
+mod e5;
 mod laser;
 mod scan;
 

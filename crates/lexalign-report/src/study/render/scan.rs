@@ -83,6 +83,7 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy) {
 
     control_md(s, p, sc, b, &model);
     super::laser::laser_md(s, p);
+    super::e5::e5_md(s, p);
     s.push_str(&scan_table_md(p));
     let [scan_fig, _] = figure_paths(p.pair);
     let _ = writeln!(s, "\n![{scan_fig}](../{scan_fig})\n");
