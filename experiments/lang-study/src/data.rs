@@ -225,26 +225,7 @@ pub fn dev_split(train: &[Pair]) -> Result<(Vec<Pair>, Vec<Pair>)> {
 /// pair, as TLI trains on them), `dev.tsv` (the part of them the baselines choose on),
 /// `held_out.tsv`, `cldr.tsv`, and `control.tsv` where there are control pairs.
 pub fn write_splits(dir: &Path, s: &StudyPairs) -> Result<()> {
-    let mut sets: Vec<(&str, &[Pair])> = vec![("train", &s.train), ("dev", &s.dev), ("held_out", &s.test), ("cldr", &s.independent)];
-    if !s.control.is_empty() {
-        sets.push(("control", &s.control));
-    }
-    for (name, pairs) in sets {
-        let file = dir.join(format!("{name}.tsv"));
-        lexalign_run::write_atomic(&file, tsv(pairs).with_context(|| format!("writing {}", file.display()))?)?;
-    }
-    Ok(())
-}
-
-fn tsv(pairs: &[Pair]) -> Result<Vec<u8>> {
-    let mut out = String::from("source\ttarget\n");
-    for (i, p) in pairs.iter().enumerate() {
-        for w in [&p.source, &p.target] {
-            ensure!(!w.contains(['\t', '\n', '\r']), "pair {i} (`{}`, `{}`) has a tab or line break in a word; a TSV cannot hold it", p.source, p.target);
-        }
-        out.push_str(&format!("{}\t{}\n", p.source, p.target));
-    }
-    Ok(out.into_bytes())
+    crate::splits::write_sets(dir, s, false).map(|_| ())
 }
 
 /// `pairs` less those sharing a source or target string with any of `with`; and how many went.
@@ -303,14 +284,13 @@ mod tests {
         assert!(overlap(&fit, &dev).is_empty());
         assert_eq!(dev_split(&train).unwrap().1, dev, "seeded");
         assert!(dev_split(&train[..5]).unwrap().1.is_empty());
-        let text = String::from_utf8(tsv(&dev).unwrap()).unwrap();
+        let text = String::from_utf8(crate::splits::tsv_bytes(&dev).unwrap()).unwrap();
         assert!(text.starts_with("source\ttarget\n"));
         assert_eq!(text.lines().count(), 13);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("dev.tsv"), &text).unwrap();
         let back = lexalign_data::read_pairs(dir.path().join("dev.tsv")).unwrap().pairs;
         assert_eq!(back.iter().map(|p| (&p.source, &p.target)).collect::<Vec<_>>(), dev.iter().map(|p| (&p.source, &p.target)).collect::<Vec<_>>());
-        assert!(tsv(&[Pair::new("a\tb", "c")]).unwrap_err().to_string().contains("tab"));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `lang-study splits`: the study's pair sets written out, so other tools (MUSE, VecMap, a
 //! baseline of one's own) evaluate on exactly the pairs lexalign trains and evaluates on:
 //! `<set>.tsv` (header `source<TAB>target`, readable by `lexalign scan --pairs`) for `train`,
-//! `test`, `independent` and (sw-en) `control`, and with `--muse` also `<set>.muse.txt`, the
-//! same pairs as a MUSE/VecMap dictionary (inner spaces of a word written `_`).
+//! `dev` (the baselines' development part of `train`), `held_out`, `cldr` and (sw-en) `control`,
+//! and with `--muse` also `<set>.muse.txt`, the same pairs as a MUSE/VecMap dictionary (inner
+//! spaces of a word written `_`). The scan stage writes the same TSVs through [`write_sets`].
 
 use std::path::{Path, PathBuf};
 
@@ -56,8 +57,9 @@ pub fn write_sets(out: &Path, s: &StudyPairs, muse: bool) -> Result<Vec<PathBuf>
     let mut written = Vec::new();
     for (name, pairs) in [
         ("train", &s.train),
-        ("test", &s.test),
-        ("independent", &s.independent),
+        ("dev", &s.dev),
+        ("held_out", &s.test),
+        ("cldr", &s.independent),
         ("control", &s.control),
     ] {
         if pairs.is_empty() {
@@ -82,7 +84,7 @@ pub fn write_sets(out: &Path, s: &StudyPairs, muse: bool) -> Result<Vec<PathBuf>
 }
 
 /// `source<TAB>target` then one row per pair (csv quoting where a word needs it).
-fn tsv_bytes(pairs: &[Pair]) -> Result<Vec<u8>> {
+pub(crate) fn tsv_bytes(pairs: &[Pair]) -> Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
         .delimiter(b'\t')
         .from_writer(Vec::new());
@@ -106,6 +108,8 @@ mod tests {
             test: vec![Pair::new("불", "fire"), Pair::new("개", "dog")],
             independent: vec![Pair::new("고양이", "cat")],
             control: vec![],
+            dev: vec![],
+            fit: vec![],
             seed: 12,
             split: String::new(),
             independent_dropped: 0,
@@ -117,8 +121,8 @@ mod tests {
         assert!(!t.path().join("control.tsv").exists());
         for (name, want) in [
             ("train", &s.train),
-            ("test", &s.test),
-            ("independent", &s.independent),
+            ("held_out", &s.test),
+            ("cldr", &s.independent),
         ] {
             for f in [format!("{name}.tsv"), format!("{name}.muse.txt")] {
                 let got = lexalign_data::read_pairs(t.path().join(&f)).unwrap().pairs;

@@ -95,6 +95,8 @@ fn scan_with_e5_writes_the_reference_rows() {
         test: PAIRS.iter().map(|(s, t)| Pair::new(*s, *t)).collect(),
         independent: Vec::new(),
         control: Vec::new(),
+        dev: Vec::new(),
+        fit: Vec::new(),
         seed: 12,
         split: "test fixture".into(),
         independent_dropped: 0,
