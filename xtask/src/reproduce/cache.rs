@@ -27,8 +27,8 @@ use crate::util::disp;
 
 /// The file in a cache entry that marks it complete and records where it came from.
 const ENTRY_FILE: &str = "cache-entry.json";
-/// Bump when the key's record changes shape, so old entries are never matched by accident.
-const KEY_SCHEMA: u32 = 1;
+/// Bump when the key's record or an entry's layout changes, so old entries are never matched.
+const KEY_SCHEMA: u32 = 2;
 
 /// How one stage was obtained in this run (recorded in the run's provenance).
 #[derive(Debug, Clone)]
@@ -168,21 +168,40 @@ impl StageCache {
         Some((dir.join("out"), meta))
     }
 
-    /// Copy a cached stage's outputs into the run's (empty) stage folder.
-    pub fn restore(&self, cached: &Path, out: &Path) -> Result<()> {
-        copy_tree(cached, out)
+    /// Copy a cached stage's outputs (its folder and any sibling folders it wrote, such as
+    /// `pilot-scan-mean-content`) into the run folder.
+    pub fn restore(&self, cached: &Path, run: &Path) -> Result<()> {
+        copy_tree(cached, run)
     }
 
-    /// Store a computed stage's outputs under its key (built beside, then swapped in whole).
-    pub fn store(&self, key: &str, stage: &str, out: &Path, seconds: f64) -> Result<()> {
+    /// Store a computed stage's outputs under its key (built beside, then swapped in whole):
+    /// `written` names every entry of the run folder the stage created.
+    pub fn store(
+        &self,
+        key: &str,
+        stage: &str,
+        run: &Path,
+        written: &[OsString],
+        seconds: f64,
+    ) -> Result<()> {
         let dest = self.entry_dir(key);
         std::fs::create_dir_all(&self.root)
             .with_context(|| format!("cannot create the stage cache {}", disp(&self.root)))?;
         let tmp = lexalign_run::temp_dir_beside(&dest)?;
-        copy_tree(out, &tmp.join("out"))?;
+        for name in written {
+            let from = run.join(name);
+            if from.is_dir() {
+                copy_tree(&from, &tmp.join("out").join(name))?;
+            } else {
+                std::fs::create_dir_all(tmp.join("out"))?;
+                std::fs::copy(&from, tmp.join("out").join(name))
+                    .with_context(|| format!("cannot copy {} into the stage cache", disp(&from)))?;
+            }
+        }
         let meta = json!({
             "stage": stage,
             "key": key,
+            "entries": written.iter().map(|n| n.to_string_lossy()).collect::<Vec<_>>(),
             "seconds": (seconds * 10.0).round() / 10.0,
             "stored": lexalign_run::utc_rfc3339(),
         });

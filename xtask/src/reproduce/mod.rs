@@ -250,7 +250,7 @@ fn run_stages(
     let mut records = Vec::new();
     for (i, s) in stages.iter().enumerate() {
         let out = dirs.stage_path(s.name);
-        std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", disp(&out)))?;
+        let before = dir_entries(dirs.partial())?;
         let mut stage_args = (s.args)(ctx);
         if args.quick {
             stage_args.extend(s.quick_args.iter().map(OsString::from));
@@ -258,7 +258,7 @@ fn run_stages(
         let key = cache.key(s, &stage_args)?;
         let t = Instant::now();
         if let Some((cached, meta)) = cache.lookup(&key) {
-            cache.restore(&cached, &out)?;
+            cache.restore(&cached, dirs.partial())?;
             println!(
                 "reproduce: stage {} from the stage cache (key {}, computed in {} s on {})",
                 s.name,
@@ -280,6 +280,7 @@ fn run_stages(
             disp(&dirs.path().join(s.name)),
             remaining_estimate(&stages[i..], &recorded)
         );
+        std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", disp(&out)))?;
         let mut cmd = cargo_cmd(assets);
         cmd.args(["run", "--quiet", "-p", s.package, "--bin", s.package, "--"])
             .args(&stage_args)
@@ -300,7 +301,12 @@ fn run_stages(
         }
         let secs = t.elapsed().as_secs_f64();
         println!("reproduce: stage {} done in {secs:.1} s", s.name);
-        cache.store(&key, s.name, &out, secs)?;
+        // A stage may write sibling folders too (pilot-scan writes `<out>-mean-content`).
+        let written: Vec<OsString> = dir_entries(dirs.partial())?
+            .difference(&before)
+            .cloned()
+            .collect();
+        cache.store(&key, s.name, dirs.partial(), &written, secs)?;
         records.push(StageRecord {
             stage: s.name,
             key,
@@ -309,6 +315,15 @@ fn run_stages(
         });
     }
     Ok(records)
+}
+
+/// The names in a folder.
+fn dir_entries(dir: &Path) -> Result<std::collections::BTreeSet<OsString>> {
+    let mut names = std::collections::BTreeSet::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", disp(dir)))? {
+        names.insert(e?.file_name());
+    }
+    Ok(names)
 }
 
 /// " (about N s left ...)" from the last computed time of each remaining stage, where known.

@@ -301,7 +301,8 @@ mod tests {
             ..c
         };
         assert!(
-            args(&with, 4).ends_with("--negative-control /m.gguf --e5-sentences 300 --laser /laser"),
+            args(&with, 4)
+                .ends_with("--negative-control /m.gguf --e5-sentences 300 --laser /laser"),
             "{}",
             args(&with, 4)
         );
@@ -314,7 +315,11 @@ mod tests {
             !args(&with, 5).contains("--laser") && !args(&with, 5).contains("--e5"),
             "training reads neither reference encoder"
         );
-        assert!(args(&with, 7).contains(" --e5-sentences 300 --laser /laser --adapter "), "{}", args(&with, 7));
+        assert!(
+            args(&with, 7).contains(" --e5-sentences 300 --laser /laser --adapter "),
+            "{}",
+            args(&with, 7)
+        );
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
             .any(|s| s.name == "published-data"));
