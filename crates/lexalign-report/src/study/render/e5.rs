@@ -99,6 +99,18 @@ fn shown_layers(p: &PairStudy, rows: &[LayerXsimRow]) -> Vec<(usize, String)> {
     out
 }
 
+/// A table's header and rule: the fixed columns, then one `` `stage`: what `` column per adapter.
+fn table_head(s: &mut String, fixed: &[&str], stages: &[&str], what: &str) {
+    s.push('|');
+    for c in fixed {
+        let _ = write!(s, " {c} |");
+    }
+    for stage in stages {
+        let _ = write!(s, " `{stage}`: {what} |");
+    }
+    let _ = writeln!(s, "\n|{}", "---|".repeat(fixed.len() + stages.len()));
+}
+
 /// The decoder's sentence xSIM at the shown hidden states, before and after each adapter.
 fn sentence_xsim_md(s: &mut String, p: &PairStudy) {
     let Some(rows) = p.scan.as_ref().and_then(|sc| sc.e5.sentence_xsim.as_ref()) else {
@@ -116,11 +128,8 @@ fn sentence_xsim_md(s: &mut String, p: &PairStudy) {
         })
         .collect();
     let _ = writeln!(s, "Sentence xSIM of {model}'s hidden states (`{EVAL_POOLING}` pooled sentence vectors, the same pairs), before and after each adapter:\n");
-    s.push_str("| hidden state | corpus | direction | xSIM error (scan) | P@1 CSLS (scan) |");
-    for (a, _) in &evals {
-        let _ = write!(s, " `{}`: xSIM before → after (change) |", a.stage);
-    }
-    let _ = writeln!(s, "\n|---|---|---|---|---|{}", "---|".repeat(evals.len()));
+    let stages: Vec<&str> = evals.iter().map(|(a, _)| a.stage.as_str()).collect();
+    table_head(s, &["hidden state", "corpus", "direction", "xSIM error (scan)", "P@1 CSLS (scan)"], &stages, "xSIM before → after (change)");
     for (layer, why) in shown_layers(p, rows) {
         for r in rows.iter().filter(|r| r.layer == layer) {
             let _ = write!(
@@ -180,11 +189,8 @@ fn cka_md(s: &mut String, p: &PairStudy) {
         })
         .collect();
     let _ = writeln!(s, "Linear CKA between the hidden states' `{EVAL_POOLING}` word vectors and {E5_NAME}'s vectors of the same words (held-out pairs, both sides stacked):\n");
-    s.push_str("| hidden state | CKA (scan) |");
-    for (a, _) in &evals {
-        let _ = write!(s, " `{}`: held-out before → after (change) |", a.stage);
-    }
-    let _ = writeln!(s, "\n|---|---|{}", "---|".repeat(evals.len()));
+    let stages: Vec<&str> = evals.iter().map(|(a, _)| a.stage.as_str()).collect();
+    table_head(s, &["hidden state", "CKA (scan)"], &stages, "held-out before → after (change)");
     for layer in layers {
         let scan = ranked
             .iter()
