@@ -1,5 +1,5 @@
-//! `cargo xtask test`: set up, run the whole workspace's tests with the assets' environment,
-//! then a fuzz smoke run (`lexalign-fuzz --smoke`) and `reproduce --check`. Under CI (`CI` set)
+//! `cargo xtask test`: set up, lint (rustfmt and clippy, warnings are errors), run the whole
+//! workspace's tests with the assets' environment, then a fuzz smoke run (`lexalign-fuzz --smoke`) and `reproduce --check`. Under CI (`CI` set)
 //! snapshots are never updated.
 
 use std::path::PathBuf;
@@ -50,6 +50,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 .env_remove("INSTA_FORCE_PASS");
         }
     };
+    lint(&assets)?;
     let hint = "see the failing tests above";
     if util::have("cargo-nextest") {
         let mut c = cargo_cmd(&assets);
@@ -105,4 +106,17 @@ pub fn run(args: &TestArgs) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// The conventions a reviewer should not have to check by eye: clippy with warnings as errors
+/// over every target (docs/CONVENTIONS.md "Style").
+fn lint(assets: &setup::Assets) -> Result<()> {
+    let mut c = cargo_cmd(assets);
+    c.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    println!("test: cargo clippy --workspace --all-targets -- -D warnings");
+    util::run_status(
+        &mut c,
+        "clippy (cargo clippy --workspace --all-targets -- -D warnings)",
+        "fix the warnings above (or, where a lint is wrong for the code, allow it on the item with a comment saying why)",
+    )
 }

@@ -58,7 +58,7 @@ pub fn generate_merges(tokens: &[String]) -> Vec<(String, String)> {
             merges.push((l, r, score, l.chars().count(), r.chars().count()));
         }
     }
-    merges.sort_by(|a, b| (b.2, b.3, b.4).cmp(&(a.2, a.3, a.4)));
+    merges.sort_by_key(|m| std::cmp::Reverse((m.2, m.3, m.4)));
     merges.into_iter().map(|(l, r, ..)| (l.to_string(), r.to_string())).collect()
 }
 

@@ -254,8 +254,7 @@ mod tests {
 
     #[test]
     fn unsupported_fields_are_refused_by_name() {
-        let mut cfg = LoraConfig::default();
-        cfg.use_dora = true;
+        let cfg = LoraConfig { use_dora: true, ..LoraConfig::default() };
         assert!(format!("{:#}", cfg.validate().unwrap_err()).contains("use_dora"));
         let mut cfg = LoraConfig::new(4, 8.0, 0.0, &["self_attn.q_proj", "lm_head"]);
         assert!(format!("{:#}", cfg.validate().unwrap_err()).contains("`lm_head`"));

@@ -57,7 +57,7 @@ impl CkaSide {
             }
         }
         // Rounding leaves ~1e-16 relative residue when every row is the same vector.
-        if !(ss_c > 1e-24 * ss_raw.max(f64::MIN_POSITIVE)) {
+        if ss_c.is_nan() || ss_c <= 1e-24 * ss_raw.max(f64::MIN_POSITIVE) {
             bail!("{what} has no variance (all {n} rows are the same vector); CKA is undefined");
         }
         let mut side = CkaSide { n, d, cols, gram: None, self_norm: 0.0 };

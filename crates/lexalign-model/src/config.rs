@@ -148,14 +148,14 @@ impl ModelConfig {
         if act != family.default_activation() && !(family == Family::Gemma3 && act == "gelu_pytorch_tanh") {
             bail!("unsupported activation `{act}` for {}: only `{}` is implemented", family.name(), family.default_activation());
         }
-        if self.num_attention_heads == 0 || self.num_kv_heads() == 0 || self.num_attention_heads % self.num_kv_heads() != 0 {
+        if self.num_attention_heads == 0 || self.num_kv_heads() == 0 || !self.num_attention_heads.is_multiple_of(self.num_kv_heads()) {
             bail!(
                 "`num_attention_heads` ({}) must be a positive multiple of `num_key_value_heads` ({})",
                 self.num_attention_heads,
                 self.num_kv_heads()
             );
         }
-        if self.head_dim.is_none() && self.hidden_size % self.num_attention_heads != 0 {
+        if self.head_dim.is_none() && !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             bail!("`hidden_size` is not divisible by `num_attention_heads` and no `head_dim` is given");
         }
         if self.attn_logit_softcapping.is_some() {
@@ -232,7 +232,7 @@ impl ModelConfig {
         match self.family()? {
             Family::Gemma3 => {
                 let pattern = self.sliding_window_pattern.unwrap_or(6).max(1);
-                if (i + 1) % pattern == 0 {
+                if (i + 1).is_multiple_of(pattern) {
                     Ok(LayerType::Full)
                 } else {
                     Ok(LayerType::Sliding(self.window()?))

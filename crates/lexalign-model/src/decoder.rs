@@ -120,7 +120,7 @@ impl Decoder {
         };
         let mut h = Tensor::embedding(&self.embed_tokens, &input_ids, -1, false, false);
         if let Some(scale) = self.embed_scale {
-            h = h * scale;
+            h *= scale;
         }
         let h = h.to_kind(self.kind);
         emit(0, &h);

@@ -16,7 +16,8 @@ static CUDA_LOADED: OnceLock<Result<(), String>> = OnceLock::new();
 pub fn load_cuda() -> Result<(), String> {
     CUDA_LOADED
         .get_or_init(|| {
-            for name in ["libtorch_cuda.so"] {
+            {
+                let name = "libtorch_cuda.so";
                 let c = std::ffi::CString::new(name).unwrap();
                 // SAFETY: plain dlopen of a shared library by name; the handle is kept for the process.
                 let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };

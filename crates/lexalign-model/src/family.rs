@@ -49,9 +49,10 @@ impl Family {
             };
             bail!("unsupported `model_type` `{mt}`{hint}: lexalign implements {}", Self::supported());
         }
-        for arch in architectures {
+        // transformers builds the model from the first listed architecture; so does lexalign.
+        if let Some(arch) = architectures.first() {
             let base = arch.trim_end_matches("Model").trim_end_matches("ForCausalLM");
-            if let Some((_, _, f)) = KNOWN.iter().find(|(_, a, _)| *a == arch || a.trim_end_matches("ForCausalLM") == base) {
+            if let Some((_, _, f)) = KNOWN.iter().find(|(_, a, _)| *a == arch.as_str() || a.trim_end_matches("ForCausalLM") == base) {
                 return Ok(*f);
             }
             bail!("unsupported architecture `{arch}` in field `architectures`: lexalign implements {}", Self::supported());

@@ -25,7 +25,7 @@ pub fn inv_freq(spec: &RopeSpec, dim: usize) -> Vec<f32> {
             for f in &mut inv {
                 let wavelen = 2.0 * std::f32::consts::PI / *f;
                 let scaled = if wavelen > low_wavelen { *f / factor } else { *f };
-                let is_medium = !(wavelen < high_wavelen) && !(wavelen > low_wavelen);
+                let is_medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
                 *f = if is_medium {
                     let smooth = (old / wavelen - lo) / (hi - lo);
                     (1.0 - smooth) * scaled / factor + smooth * scaled

@@ -89,7 +89,7 @@ fn compare(model: Option<&std::path::Path>, dtype: &str) -> Result<i32> {
     let mut worst = (0.0f64, 0usize);
     for l in 0..layers.len() {
         let d = (a.vectors(l)? - b.vectors(l)?).abs().max().double_value(&[]);
-        if !(d <= worst.0) {
+        if d.is_nan() || worst.0.is_nan() || d > worst.0 {
             worst = (d, l);
         }
     }

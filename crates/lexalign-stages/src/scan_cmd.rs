@@ -226,7 +226,7 @@ pub fn scan_and_write_visit(
     let summary = serde_json::json!({
         "pooling": pooling_names,
         "bootstrap": job.bootstrap,
-        "n_candidates": result.first().map(|r| r.layers.first().map(|l| l.metrics.n_candidates)).flatten(),
+        "n_candidates": result.first().and_then(|r| r.layers.first().map(|l| l.metrics.n_candidates)),
         "n_pairs": src.len(),
         "n_layers": run.model.model.cfg.num_hidden_layers,
         "layers": opts.layers,

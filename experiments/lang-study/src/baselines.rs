@@ -240,6 +240,7 @@ pub type Hits = HashMap<(String, usize, String), Vec<bool>>;
 /// Every row of one hidden state: methods fitted on `s.fit` and scored on dev (choosing ridge's
 /// λ), then refitted on `s.train` and scored on held-out and CLDR (whose hits go to `hits`).
 /// `with_dev: false` skips the dev rows (then ridge's λ cannot be chosen: no `Ridge` in `methods`).
+#[allow(clippy::too_many_arguments)] // the stage's inputs, each used once; a struct would only rename them
 pub fn layer_rows(
     layer: usize,
     all: &Matrix,

@@ -47,7 +47,10 @@ pub fn run_json(_: &Ctx, input: &[u8]) -> Outcome {
     match r {
         Ok(f) => {
             assert_eq!(f.pairs.len(), f.locations.len());
-            let _ = (f.sources(), f.targets(), f.pairs.iter().map(|p| p.whence()).count());
+            let _ = (f.sources(), f.targets());
+            f.pairs.iter().for_each(|p| {
+                let _ = p.whence();
+            });
             Outcome::Ok
         }
         Err(e) => Outcome::Err(e),

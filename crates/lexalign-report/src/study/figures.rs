@@ -34,8 +34,11 @@ fn svg(size: (u32, u32), draw: impl FnOnce(&Area) -> Result<()>) -> Result<Strin
     Ok(s)
 }
 
+/// One named curve: label, colour, solid (false: thin, light, hollow points), its (x, y) points.
+type Curve = (String, RGBColor, bool, Vec<(f64, f64)>);
+
 /// A panel of named per-layer curves; `solid[i]` false draws curve i thin and light with hollow points.
-fn panel(area: &Area, caption: &str, curves: &[(String, RGBColor, bool, Vec<(f64, f64)>)], vline: Option<f64>, y_desc: &str) -> Result<()> {
+fn panel(area: &Area, caption: &str, curves: &[Curve], vline: Option<f64>, y_desc: &str) -> Result<()> {
     let max_x = curves.iter().flat_map(|c| c.3.iter().map(|p| p.0)).fold(1.0, f64::max);
     let y_lo = curves.iter().flat_map(|c| c.3.iter().map(|p| p.1)).filter(|y| y.is_finite()).fold(0.0, f64::min);
     let y_lo = (y_lo * 10.0).floor() / 10.0;
@@ -83,7 +86,7 @@ fn panel(area: &Area, caption: &str, curves: &[(String, RGBColor, bool, Vec<(f64
     Ok(())
 }
 
-fn scan_curves(s: &Scan) -> Vec<(String, RGBColor, bool, Vec<(f64, f64)>)> {
+fn scan_curves(s: &Scan) -> Vec<Curve> {
     let rows = s.pooling(EVAL_POOLING);
     let curve = |c: &str| rows.iter().map(|r| (r.layer as f64, r.get(c))).collect::<Vec<_>>();
     vec![
@@ -115,7 +118,7 @@ pub fn scan_figure(p: &PairStudy) -> Result<Option<String>> {
     .map(Some)
 }
 
-fn p1_curves(p: &PairStudy, a: &Adapter) -> Vec<(String, RGBColor, bool, Vec<(f64, f64)>)> {
+fn p1_curves(p: &PairStudy, a: &Adapter) -> Vec<Curve> {
     let mut out = Vec::new();
     let Some(ev) = &a.eval else { return out };
     for (i, set) in p.pair.sets().iter().enumerate() {

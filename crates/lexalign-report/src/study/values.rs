@@ -188,7 +188,7 @@ pub fn pair_values(v: &mut Values, s: &PairStudy) {
         pilot_pooling_values(v, &format!("{p}.scan"), &sc.main);
         if let Some(c) = &sc.control {
             let n = format!("{p}.negctl");
-            scan_values(v, &n, &c);
+            scan_values(v, &n, c);
             let rows = c.pooling(EVAL_POOLING);
             let above = rows.iter().filter(|r| r.get("centered_p1_csls_ci_low") > chance(r)).count();
             num(v, format!("{n}.layers_above_chance"), above as f64);
