@@ -11,6 +11,7 @@ pub mod load;
 pub mod pair;
 pub mod render;
 pub mod values;
+pub mod verdict_values;
 
 use std::path::Path;
 
