@@ -244,3 +244,35 @@ fn e5_files_add_the_reference_encoder_rows_with_their_numbers_only() {
     let plain = render::sections_md(&Study::load(&fixture()).unwrap(), &f);
     assert!(!plain.contains("multilingual-e5-small"));
 }
+
+/// Issue 31: comparative words come from the comparison they state. With the English-only
+/// control above the model (as Swahili-English measured: 0.038 vs 0.033), the control's sentence
+/// says "higher than", never "below".
+#[test]
+fn control_above_the_model_is_worded_as_above() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), tmp.path());
+    let path = tmp.path().join("swen-scan/negative-control/layers.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let head = lines.next().unwrap();
+    let col = head.split(',').position(|c| c == "centered_p1_csls").unwrap();
+    let mut out = vec![head.to_string()];
+    for l in lines {
+        let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+        if cells.last().map(String::as_str) == Some("mean-content") {
+            cells[col] = "0.99".into();
+        }
+        out.push(cells.join(","));
+    }
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    let s = Study::load(tmp.path()).unwrap();
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    let md = render::sections_md(&s, &f);
+    let swen = &md[md.find("## Swahili-English").unwrap()..];
+    let para = swen.lines().find(|l| l.starts_with("The English-only negative control")).unwrap();
+    assert!(para.contains("Its best P@1, 0.990, is ") && para.contains("times higher than"), "{para}");
+    assert!(!para.contains("below") && !para.contains("lower than"), "{para}");
+    assert!(para.contains("[finding 78: not supported]"), "{para}");
+}
