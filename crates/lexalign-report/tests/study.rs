@@ -275,4 +275,29 @@ fn control_above_the_model_is_worded_as_above() {
     assert!(para.contains("Its best P@1, 0.990, is ") && para.contains("times higher than"), "{para}");
     assert!(!para.contains("below") && !para.contains("lower than"), "{para}");
     assert!(para.contains("[finding 78: not supported]"), "{para}");
+    // The answer paragraph says the arm cannot speak to alignment instead of reporting changes.
+    let md = render::sections_with_answers_md(&s, &f, &claims.answer);
+    let swen = &md[md.find("## Swahili-English").unwrap()..];
+    let answer = swen.lines().find(|l| l.starts_with("**The answer, from this run.**")).unwrap();
+    assert!(answer.contains("This arm cannot speak to Swahili-English alignment"), "{answer}");
+    assert!(!answer.contains("raised held-out") && !answer.contains("finding 28"), "{answer}");
+}
+
+/// Both answer paragraphs render on a full run, every value of their sentences known, with the
+/// cost slot saying "not measured" when no behaviour finding is registered.
+#[test]
+fn answer_paragraphs_render_from_the_verdicts() {
+    let s = Study::load(&fixture()).unwrap();
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    let md = render::sections_with_answers_md(&s, &f, &claims.answer);
+    let answers: Vec<&str> = md.lines().filter(|l| l.starts_with("**The answer, from this run.**")).collect();
+    assert_eq!(answers.len(), 2, "{md}");
+    for a in &answers {
+        assert!(!a.contains("not measured in this run:"), "a sentence has an unknown key: {a}");
+        assert!(a.contains("one seed") && a.contains("Limits:"), "{a}");
+        let behaviour = claims.finding.iter().any(|x| (50..60).contains(&x.id));
+        assert_eq!(a.contains("What it cost the model (its language-model loss and generated translations) is not measured in this run."), !behaviour, "{a}");
+    }
+    assert!(answers[0].contains("already aligns Korean and English words beyond an English-only model"), "{}", answers[0]);
 }

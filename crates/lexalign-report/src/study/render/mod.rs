@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::answer::{answer_md, Answer};
 use super::findings::{FindingResult, FindingVerdict};
 use super::load::{Adapter, ChangeRow, LangPair, PairStudy, EVAL_POOLING};
 use super::values::above;
@@ -246,9 +247,10 @@ pub fn findings_md(findings: &[FindingResult], pair: LangPair) -> String {
     s
 }
 
-fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult]) {
+fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &str) {
     let _ = writeln!(s, "\n## {}: what fine-tuning does to alignment\n", p.pair.name());
     let _ = writeln!(s, "{MODEL_BEGIN}\n");
+    s.push_str(answer);
     if p.is_empty() {
         let _ = writeln!(s, "None of this study's stages are in this run, so nothing is measured here yet.\n");
         missing_md(s, p);
@@ -295,11 +297,18 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult]) {
     let _ = writeln!(s, "\n{MODEL_END}");
 }
 
-/// Both sections, Korean-English first.
+/// Both sections, Korean-English first, without answer paragraphs.
 pub fn sections_md(study: &Study, findings: &[FindingResult]) -> String {
+    sections_with_answers_md(study, findings, &[])
+}
+
+/// Both sections, each opened by its answer paragraph (`[[answer]]` in paper/claims.toml).
+pub fn sections_with_answers_md(study: &Study, findings: &[FindingResult], answers: &[Answer]) -> String {
     let mut s = String::new();
+    let v = study.values();
     for p in study.pairs() {
-        pair_md(&mut s, p, findings);
+        let answer = if p.is_empty() { String::new() } else { answer_md(answers, p.pair.flag(), findings, &v) };
+        pair_md(&mut s, p, findings, &answer);
     }
     s
 }
