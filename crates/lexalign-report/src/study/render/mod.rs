@@ -129,7 +129,7 @@ fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter, findings: &[FindingRes
     }
     if let Some(g) = e.gain("held-out", t) {
         let tost = match (e.change("trained", t), e.change("held-out", t)) {
-            (Some(tr), Some(h)) => gain_tost(tr, h).map(|(_, m, p)| format!("; TOST p = {} for equality within ±{m:.4}, {:.0} % of the trained gain", pv(Some(p)), EQUIV_MARGIN * 100.0)),
+            (Some(tr), Some(h)) => gain_tost(tr, h).map(|(_, m, p)| format!("; TOST p = {} for equality within ±{m:.4}, {:.0} % of the trained pairs' change", pv(Some(p)), EQUIV_MARGIN * 100.0)),
             _ => None,
         };
         let mut it = format!(
