@@ -79,13 +79,13 @@ fn holds(w: &str, findings: &[FindingResult]) -> bool {
         return false;
     };
     let v = findings.iter().find(|f| f.id == id).map(|f| &f.verdict);
-    match (state, v) {
-        ("supported", Some(FindingVerdict::Supported)) => true,
-        ("not-supported", Some(FindingVerdict::NotSupported)) => true,
-        ("measured", Some(FindingVerdict::Supported | FindingVerdict::NotSupported)) => true,
-        ("not-measured", None | Some(FindingVerdict::NeedsRun { .. })) => true,
-        _ => false,
-    }
+    matches!(
+        (state, v),
+        ("supported", Some(FindingVerdict::Supported))
+            | ("not-supported", Some(FindingVerdict::NotSupported))
+            | ("measured", Some(FindingVerdict::Supported | FindingVerdict::NotSupported))
+            | ("not-measured", None | Some(FindingVerdict::NeedsRun { .. }))
+    )
 }
 
 fn cited(ids: &[u32], pair: &str, findings: &[FindingResult]) -> Vec<String> {
