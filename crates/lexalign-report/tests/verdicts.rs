@@ -27,7 +27,8 @@ fn every_finding_has_polarity_and_threshold_reason() {
             "finding {}: threshold_reason must be one non-empty line",
             f.id
         );
-        // Every number of the condition other than 0 must be named in the reason.
+        // Every number of the condition other than 0 must be named in the reason (as written, or
+        // as a percentage: 0.05 as "5 %").
         for tok in f
             .supported_if
             .split_whitespace()
@@ -36,7 +37,7 @@ fn every_finding_has_polarity_and_threshold_reason() {
             let x: f64 = tok.parse().unwrap();
             if x != 0.0 && f.polarity == Some(Polarity::Positive) {
                 assert!(
-                    r.contains(tok) || r.contains(&format!("{}", x * 100.0)),
+                    r.contains(tok) || r.contains(&format!("{} %", (x * 100.0 * 1e6).round() / 1e6)),
                     "finding {}: the reason does not name the threshold {tok}: {r}",
                     f.id
                 );
