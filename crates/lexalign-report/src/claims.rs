@@ -19,6 +19,9 @@ pub struct ClaimsFile {
     /// The Korean-English / Swahili-English study's own findings (not the paper's claims).
     #[serde(default)]
     pub finding: Vec<crate::study::findings::Finding>,
+    /// The answer paragraph of each study section (issue 31): sentences keyed by findings' verdicts.
+    #[serde(default)]
+    pub answer: Vec<crate::study::answer::Answer>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -193,6 +196,7 @@ pub fn load_claims(path: &Path) -> Result<ClaimsFile> {
         bail!("{}: claim and finding ids must be unique", path.display());
     }
     crate::study::findings::validate(&file.finding, &path.display().to_string())?;
+    crate::study::answer::validate(&file.answer, &path.display().to_string())?;
     for c in &file.claim {
         match (c.kind, c.verdict, c.check.is_empty()) {
             (Kind::Number, Some(_), _) => bail!(

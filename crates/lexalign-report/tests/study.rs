@@ -244,3 +244,60 @@ fn e5_files_add_the_reference_encoder_rows_with_their_numbers_only() {
     let plain = render::sections_md(&Study::load(&fixture()).unwrap(), &f);
     assert!(!plain.contains("multilingual-e5-small"));
 }
+
+/// Issue 31: comparative words come from the comparison they state. With the English-only
+/// control above the model (as Swahili-English measured: 0.038 vs 0.033), the control's sentence
+/// says "higher than", never "below".
+#[test]
+fn control_above_the_model_is_worded_as_above() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), tmp.path());
+    let path = tmp.path().join("swen-scan/negative-control/layers.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let head = lines.next().unwrap();
+    let col = head.split(',').position(|c| c == "centered_p1_csls").unwrap();
+    let mut out = vec![head.to_string()];
+    for l in lines {
+        let mut cells: Vec<String> = l.split(',').map(str::to_string).collect();
+        if cells.last().map(String::as_str) == Some("mean-content") {
+            cells[col] = "0.99".into();
+        }
+        out.push(cells.join(","));
+    }
+    std::fs::write(&path, out.join("\n") + "\n").unwrap();
+    let s = Study::load(tmp.path()).unwrap();
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    let md = render::sections_md(&s, &f);
+    let swen = &md[md.find("## Swahili-English").unwrap()..];
+    let para = swen.lines().find(|l| l.starts_with("The English-only negative control")).unwrap();
+    assert!(para.contains("Its best P@1, 0.990, is ") && para.contains("times higher than"), "{para}");
+    assert!(!para.contains("below") && !para.contains("lower than"), "{para}");
+    assert!(para.contains("[finding 78: not supported]"), "{para}");
+    // The answer paragraph says the arm cannot speak to alignment instead of reporting changes.
+    let md = render::sections_with_answers_md(&s, &f, &claims.answer);
+    let swen = &md[md.find("## Swahili-English").unwrap()..];
+    let answer = swen.lines().find(|l| l.starts_with("**The answer, from this run.**")).unwrap();
+    assert!(answer.contains("This arm cannot speak to Swahili-English alignment"), "{answer}");
+    assert!(!answer.contains("raised held-out") && !answer.contains("finding 28"), "{answer}");
+}
+
+/// Both answer paragraphs render on a full run, every value of their sentences known, with the
+/// cost slot saying "not measured" when no behaviour finding is registered.
+#[test]
+fn answer_paragraphs_render_from_the_verdicts() {
+    let s = Study::load(&fixture()).unwrap();
+    let claims = load_claims(&repo().join("paper/claims.toml")).unwrap();
+    let f = evaluate(&claims.finding, &s.values()).unwrap();
+    let md = render::sections_with_answers_md(&s, &f, &claims.answer);
+    let answers: Vec<&str> = md.lines().filter(|l| l.starts_with("**The answer, from this run.**")).collect();
+    assert_eq!(answers.len(), 2, "{md}");
+    for a in &answers {
+        assert!(!a.contains("not measured in this run:"), "a sentence has an unknown key: {a}");
+        assert!(a.contains("one seed") && a.contains("Limits:"), "{a}");
+        let behaviour = claims.finding.iter().any(|x| (50..60).contains(&x.id));
+        assert_eq!(a.contains("What it cost the model (its language-model loss and generated translations) is not measured in this run."), !behaviour, "{a}");
+    }
+    assert!(answers[0].contains("already aligns Korean and English words beyond an English-only model"), "{}", answers[0]);
+}

@@ -8,6 +8,7 @@ mod describe;
 mod paired;
 mod tdist;
 mod tests_t;
+mod tost;
 mod wilcoxon;
 
 pub use binom::{mcnemar_exact_p, sign_test, sign_test_p};
@@ -15,4 +16,5 @@ pub use describe::{mean, percent_change, sd};
 pub use paired::PairedSummary;
 pub use tdist::{t_quantile, t_two_sided_p};
 pub use tests_t::{cohens_dz, mean_diff_ci, ttest_rel, ttest_welch, TTest};
+pub use tost::{diff_ci_independent, tost_from, tost_paired, tost_welch, tost_welch_summary, Tost};
 pub use wilcoxon::{wilcoxon, Wilcoxon, WilcoxonMethod};

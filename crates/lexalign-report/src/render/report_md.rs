@@ -48,7 +48,7 @@ pub(super) fn report_md(
     if run.has_model_stages() {
         s.push_str(&model_section_md(run, model_figs, demo));
     }
-    s.push_str(&crate::study::render::sections_md(&run.study, findings));
+    s.push_str(&crate::study::render::sections_with_answers_md(&run.study, findings, &claims.answer));
 
     s.push_str("\n## Provenance\n\n");
     s.push_str(&provenance_md(run));

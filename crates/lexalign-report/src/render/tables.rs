@@ -71,18 +71,26 @@ pub(super) fn interpretation(e: &EvalStats) -> String {
     let w = &e.gain_welch;
     let (t, c) = (&e.trained, &e.control);
     let mut s = String::new();
+    // Equality needs an equivalence test: Welch TOST within ±20 % of the trained gain (the
+    // bioequivalence convention, as the study's findings use; crate::study::verdict_values).
+    let margin = crate::study::verdict_values::EQUIV_MARGIN * t.mean_diff.abs();
+    let tost = lexalign_stats::tost_welch_summary(c.mean_diff, c.sd_diff, c.n as f64, t.mean_diff, t.sd_diff, t.n as f64, -margin, margin).ok();
+    let equal = tost.is_some_and(|x| x.p < 0.05);
+    let tost_txt = tost.map(|x| format!("TOST p = {} for equality within ±{margin:.4}, 20 % of the trained gain", p_value(x.p))).unwrap_or_else(|| "no equivalence test (degenerate gains)".into());
     let _ = writeln!(
         s,
-        "- **Both sets improve, by the same amount.** Mean gain {:+.4} (trained) vs {:+.4} (control); Welch's test of the \
-         per-pair gains gives t = {:.3}, df = {:.1}, p = {}.",
+        "- **Both sets improve, {}.** Mean gain {:+.4} (trained) vs {:+.4} (control); Welch's test of the \
+         per-pair gains gives t = {:.3}, df = {:.1}, p = {}; {tost_txt}.",
+        if equal { "by the same amount within ±20 %" } else { "by amounts not shown to be equal" },
         t.mean_diff, c.mean_diff, w.t, w.df, p_value(w.p)
     );
     if w.p > 0.05 {
         let _ = writeln!(
             s,
             "  The released data give no evidence that the gain is specific to the injected pairs: the control pairs, never \
-             trained on, gain as much. A general shift of layer-2 similarities fits the data as well as targeted lexical \
-             injection; telling them apart needs a baseline of unrelated pairs (the model-based pilot-scan's shuffled pairs)."
+             trained on, {}. A general shift of layer-2 similarities fits the data as well as targeted lexical \
+             injection; telling them apart needs a baseline of unrelated pairs (the model-based pilot-scan's shuffled pairs).",
+            if equal { "gain as much (the equivalence test above)" } else { "gain too (no evidence of a difference, though equality is not shown)" }
         );
     } else {
         let _ = writeln!(s, "  The gains differ between the sets at the 5 % level.");

@@ -24,6 +24,20 @@ pub struct Finding {
     /// What was measured; `{key:spec}` placeholders from the study's values.
     pub evidence: String,
     pub caveat: Option<String>,
+    /// `positive`: the claim is phrased so that "supported" is the positive statement; `null`:
+    /// a stated absence-of-evidence (or absence) claim. Required ([`validate`] names the id).
+    pub polarity: Option<Polarity>,
+    /// One line: why each number in `supported_if` is what it is ("none: ..." when the condition
+    /// only asks that a CI exclude 0). Required.
+    pub threshold_reason: Option<String>,
+}
+
+/// How a finding is phrased (see [`Finding::polarity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Polarity {
+    Positive,
+    Null,
 }
 
 /// The `pair` of findings about the authors' released outputs (rendered in their own section).
@@ -137,6 +151,12 @@ pub fn validate(findings: &[Finding], origin: &str) -> Result<()> {
             bail!("{origin}: finding {}: pair must be `ko-en`, `sw-en` or `{AUTHORS}`, not `{}`", f.id, f.pair);
         }
         parse(&f.supported_if).with_context(|| format!("{origin}: finding {}", f.id))?;
+        if f.polarity.is_none() {
+            bail!("{origin}: finding {}: add `polarity = \"positive\"` (\"supported\" is the positive statement) or `polarity = \"null\"` (a stated absence-of-evidence claim)", f.id);
+        }
+        if f.threshold_reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+            bail!("{origin}: finding {}: add `threshold_reason = \"...\"`: one line saying why each number in `supported_if` is what it is (\"none: the CI of the difference excludes 0\" when there is no threshold)", f.id);
+        }
     }
     Ok(())
 }

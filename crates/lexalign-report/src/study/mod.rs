@@ -4,6 +4,7 @@
 //! report sections and tables, [`figures`] the SVGs, [`findings`] the verdicts of the study's
 //! findings in `paper/claims.toml`.
 
+pub mod answer;
 pub mod baselines;
 pub mod figures;
 pub mod findings;
@@ -11,6 +12,7 @@ pub mod load;
 pub mod pair;
 pub mod render;
 pub mod values;
+pub mod verdict_values;
 
 use std::path::Path;
 

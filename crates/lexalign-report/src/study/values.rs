@@ -15,7 +15,8 @@
 //!   p1_after, delta_p1, delta_ci_low, delta_ci_high, direction: +1 / 0 / -1 by the CI),
 //!   `<p>.<a>.<tag>.welch.<set>.{t, p, trained_gain, other_gain}`,
 //!   `<p>.<a>.above.{n_layers, n_up, n_down, max_delta, max_layer}` (held-out pairs, hidden states above the target).
-//! - The baselines' keys: [`super::baselines`].
+//! - The baselines' keys: [`super::baselines`]; the keys of issue 31's findings (`spec`, `tost`,
+//!   `shuffled_share`, `negctl.vs_model`): [`super::verdict_values`].
 
 use crate::values::{Val, Values};
 
@@ -213,4 +214,5 @@ pub fn pair_values(v: &mut Values, s: &PairStudy) {
         adapter_values(v, p, a, best, s.pair.sets());
     }
     super::baselines::baseline_values(v, s);
+    super::verdict_values::verdict_values(v, s);
 }

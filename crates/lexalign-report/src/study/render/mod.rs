@@ -4,15 +4,19 @@
 
 use std::fmt::Write as _;
 
+use super::answer::{answer_md, Answer};
 use super::findings::{FindingResult, FindingVerdict};
 use super::load::{Adapter, ChangeRow, LangPair, PairStudy, EVAL_POOLING};
 use super::values::above;
+use super::verdict_values::{gain_tost, EQUIV_MARGIN};
+use wording::{cite, cites, gain_phrase};
 use super::Study;
 use crate::fmt::md_cell;
 
 mod e5;
 mod laser;
 mod scan;
+mod wording;
 
 pub use laser::cka_table_md;
 pub use scan::scan_table_md;
@@ -94,7 +98,7 @@ fn missing_md(s: &mut String, p: &PairStudy) {
     s.push_str("```\n\n");
 }
 
-fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter) {
+fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter, findings: &[FindingResult]) {
     let best = p.best_layer();
     let Some(t) = a.target_layer() else {
         let _ = writeln!(s, "- `{}`: its training summary is not in this run, so its target layer is unknown.\n", a.stage);
@@ -124,21 +128,20 @@ fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter) {
         items.push(format!("There it {}.", others.join("; it ")));
     }
     if let Some(g) = e.gain("held-out", t) {
-        let cmp = match g.welch_p {
-            Some(pw) if pw.is_finite() && pw >= 0.05 => "as large as",
-            Some(pw) if pw.is_finite() && g.other_gain < g.trained_gain => "smaller than",
-            Some(pw) if pw.is_finite() => "larger than",
-            _ => "not comparable with",
+        let tost = match (e.change("trained", t), e.change("held-out", t)) {
+            (Some(tr), Some(h)) => gain_tost(tr, h).map(|(_, m, p)| format!("; TOST p = {} for equality within ±{m:.4}, {:.0} % of the trained pairs' change", pv(Some(p)), EQUIV_MARGIN * 100.0)),
+            _ => None,
         };
         let mut it = format!(
-            "Raw cosine gained {} on trained and {} on held-out pairs: the gain on held-out pairs is {cmp} on trained pairs (Welch p = {})",
-            s3(g.trained_gain),
-            s3(g.other_gain),
-            pv(g.welch_p)
+            "Raw cosine {} on trained and {} on held-out pairs (Welch p = {} for a difference{})",
+            gain_phrase(g.trained_gain),
+            gain_phrase(g.other_gain),
+            pv(g.welch_p),
+            tost.unwrap_or_default()
         );
         for x in p.pair.sets().iter().filter(|x| !matches!(**x, "trained" | "held-out")) {
             if let Some(o) = e.gain(x, t) {
-                let _ = write!(it, "; {} pairs gained {} (Welch p = {} against trained)", set_label(x), s3(o.other_gain), pv(o.welch_p));
+                let _ = write!(it, "; {} pairs {} (Welch p = {} against trained)", set_label(x), gain_phrase(o.other_gain), pv(o.welch_p));
             }
         }
         it.push('.');
@@ -146,15 +149,9 @@ fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter) {
     }
     if let Some(c) = e.change("held-out", t) {
         let (sg, hg) = (c.shuffled_after - c.shuffled_before, c.raw_after - c.raw_before);
-        let mut it = format!("Shuffled held-out pairs' raw cosine moved from {} to {} ({})", f3(c.shuffled_before), f3(c.shuffled_after), s3(sg));
-        if hg > 0.0 && sg >= 0.5 * hg {
-            it.push_str(": unrelated pairs gain at least half as much as translations, so most of the raw-cosine gain is a shift of all vectors, not alignment.");
-        } else if hg > 0.0 {
-            it.push_str(": less than half the translations' gain.");
-        } else {
-            it.push('.');
-        }
-        items.push(it);
+        let share = if hg != 0.0 { format!(", {:.2} times the held-out translations' change", sg / hg) } else { String::new() };
+        let cited = if a.key == "l2" { cite(findings, cites(p.pair).shift_l2) } else { String::new() };
+        items.push(format!("Shuffled held-out pairs' raw cosine moved from {} to {} ({}{share}){cited}.", f3(c.shuffled_before), f3(c.shuffled_after), s3(sg)));
     }
     if let Some(ab) = above(a, "held-out") {
         if ab.n_layers == 0 {
@@ -250,9 +247,10 @@ pub fn findings_md(findings: &[FindingResult], pair: LangPair) -> String {
     s
 }
 
-fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult]) {
+fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &str) {
     let _ = writeln!(s, "\n## {}: what fine-tuning does to alignment\n", p.pair.name());
     let _ = writeln!(s, "{MODEL_BEGIN}\n");
+    s.push_str(answer);
     if p.is_empty() {
         let _ = writeln!(s, "None of this study's stages are in this run, so nothing is measured here yet.\n");
         missing_md(s, p);
@@ -268,12 +266,12 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult]) {
         p.pair.source_language()
     );
     missing_md(s, p);
-    scan_md(s, p);
+    scan_md(s, p, findings);
     if p.adapters.iter().any(|a| a.train.is_some() || a.eval.is_some()) {
         let _ = writeln!(s, "### After TLI\n");
         let _ = writeln!(s, "TLI is the paper's recipe (LoRA r 16 / alpha 32 on q_proj+v_proj, hardest-negative triplet loss, margin 0.4, 5 epochs) on the training pairs; each adapter is evaluated at every hidden state before and after.\n");
         for a in &p.adapters {
-            adapter_md(s, p, a);
+            adapter_md(s, p, a, findings);
         }
         let t = change_table_md(p);
         if !t.is_empty() {
@@ -299,11 +297,18 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult]) {
     let _ = writeln!(s, "\n{MODEL_END}");
 }
 
-/// Both sections, Korean-English first.
+/// Both sections, Korean-English first, without answer paragraphs.
 pub fn sections_md(study: &Study, findings: &[FindingResult]) -> String {
+    sections_with_answers_md(study, findings, &[])
+}
+
+/// Both sections, each opened by its answer paragraph (`[[answer]]` in paper/claims.toml).
+pub fn sections_with_answers_md(study: &Study, findings: &[FindingResult], answers: &[Answer]) -> String {
     let mut s = String::new();
+    let v = study.values();
     for p in study.pairs() {
-        pair_md(&mut s, p, findings);
+        let answer = if p.is_empty() { String::new() } else { answer_md(answers, p.pair.flag(), findings, &v) };
+        pair_md(&mut s, p, findings, &answer);
     }
     s
 }

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
+use super::wording::{cite, cites, times_than};
 use super::{f3, figure_paths, s3};
+use crate::study::findings::FindingResult;
 use crate::fmt::md_cell;
 use crate::study::load::{PairStudy, ScanRow, ScanStage, EVAL_POOLING, PILOT_POOLING};
 use crate::study::values::chance;
@@ -25,7 +27,8 @@ pub(super) fn sizes_md(p: &PairStudy) -> String {
     format!(" Pairs: {}{dropped}.", parts.join(", "))
 }
 
-pub(super) fn scan_md(s: &mut String, p: &PairStudy) {
+pub(super) fn scan_md(s: &mut String, p: &PairStudy, findings: &[FindingResult]) {
+    let cites = cites(p.pair);
     let Some(sc) = &p.scan else { return };
     let lang = p.pair.source_language();
     let model = sc.main.model();
@@ -48,40 +51,33 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy) {
         f3(g(b, "p1_csls"))
     );
     let (raw, shuf) = (g(b, "pairs_mean"), g(b, "shuffled_mean"));
-    let _ = write!(para, " Raw cosine there is {} for translations and {} for shuffled pairs (gap {})", f3(raw), f3(shuf), s3(raw - shuf));
-    if shuf > 0.5 && raw - shuf < 0.05 {
-        let _ = write!(
-            para,
-            ": unrelated words share nearly all of it (anisotropy), so raw cosine cannot show the alignment; after centring, translations score {} and shuffled pairs {}.",
-            f3(g(b, "centered_mean")),
-            f3(g(b, "centered_shuffled_mean"))
-        );
-    } else {
-        let _ = write!(para, ": raw cosine separates translations from shuffled pairs; centred, {} vs {}.", f3(g(b, "centered_mean")), f3(g(b, "centered_shuffled_mean")));
-    }
+    let _ = write!(
+        para,
+        " Raw cosine there is {} for translations and {} for shuffled pairs (gap {}); centred, {} vs {}{}.",
+        f3(raw),
+        f3(shuf),
+        s3(raw - shuf),
+        f3(g(b, "centered_mean")),
+        f3(g(b, "centered_shuffled_mean")),
+        cite(findings, cites.anisotropy)
+    );
     if let Some(r) = sc.main.row(PILOT_POOLING, 2) {
         let (raw, shuf) = (g(r, "pairs_mean"), g(r, "shuffled_mean"));
-        let _ = write!(para, " With the pilot's pooling (mean with BOS) at hidden state 2, translations score {} and shuffled pairs {}", f3(raw), f3(shuf));
-        if shuf > 0.9 && raw - shuf < 0.01 {
-            para.push_str(": the shuffled baseline alone accounts for a near-1 cosine like the one the paper's pilot reports at this layer.");
-        } else {
-            para.push('.');
-        }
+        let _ = write!(para, " With the pilot's pooling (mean with BOS) at hidden state 2, translations score {} and shuffled pairs {}{}.", f3(raw), f3(shuf), cite(findings, cites.pilot));
     }
     if let Some(r) = sc.main.row(EVAL_POOLING, 2) {
-        let ratio = g(b, "centered_p1_csls") / g(r, "centered_p1_csls");
         let _ = write!(
             para,
             " At hidden state 2, the paper's target layer, centred CSLS P@1 is {} (CI {}..{}){}.",
             f3(g(r, "centered_p1_csls")),
             f3(g(r, "centered_p1_csls_ci_low")),
             f3(g(r, "centered_p1_csls_ci_high")),
-            if r.layer != b.layer && ratio.is_finite() && ratio > 1.0 { format!(", {ratio:.1} times below the best layer") } else { String::new() }
+            if r.layer != b.layer { format!(", {} at the best layer", times_than(g(r, "centered_p1_csls"), g(b, "centered_p1_csls"))) } else { String::new() }
         );
     }
     let _ = writeln!(s, "{para}\n");
 
-    control_md(s, p, sc, b, &model);
+    control_md(s, p, sc, b, &model, cite(findings, cites.control));
     super::laser::laser_md(s, p);
     super::e5::e5_md(s, p);
     s.push_str(&scan_table_md(p));
@@ -94,7 +90,7 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy) {
 }
 
 /// The English-only negative control's paragraph, against the main model's best row `b`.
-fn control_md(s: &mut String, p: &PairStudy, sc: &ScanStage, b: &ScanRow, model: &str) {
+fn control_md(s: &mut String, p: &PairStudy, sc: &ScanStage, b: &ScanRow, model: &str, cited: String) {
     let lang = p.pair.source_language();
     let g = |r: &ScanRow, c: &str| r.get(c);
     match &sc.control {
@@ -116,20 +112,20 @@ fn control_md(s: &mut String, p: &PairStudy, sc: &ScanStage, b: &ScanRow, model:
                     f3(chance(cb)),
                     f3(gap)
                 );
-                let ratio = g(b, "centered_p1_csls") / g(cb, "centered_p1_csls");
                 if above.is_empty() {
-                    let _ = write!(para, " It shows no {lang}-English alignment above the shuffled baseline: at none of its {} hidden states is P@1's CI above chance.", rows.len());
+                    let _ = write!(para, " At none of its {} hidden states does P@1's CI lie above chance.", rows.len());
                 } else {
                     let _ = write!(
                         para,
-                        " So it is not quite at the shuffled baseline: at {} of its {} hidden states P@1's CI lies above chance (hidden state{} {}), but its best P@1 is {} times below {model}'s.",
+                        " At {} of its {} hidden states P@1's CI lies above chance (hidden state{} {}).",
                         above.len(),
                         rows.len(),
                         if above.len() == 1 { "" } else { "s" },
-                        above.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", "),
-                        if ratio.is_finite() { format!("{ratio:.0}") } else { "n/a".into() }
+                        above.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(", ")
                     );
                 }
+                let (cp, mp) = (g(cb, "centered_p1_csls"), g(b, "centered_p1_csls"));
+                let _ = write!(para, " Its best P@1, {}, is {} {model}'s best, {}; {model} aligns {lang} and English beyond an English-only model only where the 95 % CI of that difference lies above 0{cited}.", f3(cp), times_than(cp, mp), f3(mp));
                 let _ = writeln!(s, "{para}\n");
             }
         }
