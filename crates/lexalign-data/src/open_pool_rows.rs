@@ -25,6 +25,10 @@ pub struct OpenPoolRow {
     /// Centred CSLS P@1 against the set's own targets, statistics from the set (the old protocol).
     pub closed_p1_csls: f64,
     pub closed_n_pool: usize,
+    /// Adapter rows: queries right at P@1 (CSLS) after the adapter but not before (same layer,
+    /// frozen model), and the reverse; 0 on frozen rows. McNemar's exact test reads them.
+    pub gained: usize,
+    pub lost: usize,
 }
 
 /// Held-out open-pool P@1 (CSLS, source→target) before and after one adapter at its trained

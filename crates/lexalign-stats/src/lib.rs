@@ -5,6 +5,7 @@
 
 mod binom;
 mod describe;
+mod multiple;
 mod paired;
 mod tdist;
 mod tests_t;
@@ -16,3 +17,4 @@ pub use paired::PairedSummary;
 pub use tdist::{t_quantile, t_two_sided_p};
 pub use tests_t::{cohens_dz, mean_diff_ci, ttest_rel, ttest_welch, TTest};
 pub use wilcoxon::{wilcoxon, Wilcoxon, WilcoxonMethod};
+pub use multiple::{binom_greater_p, holm};

@@ -24,6 +24,13 @@ pub struct Finding {
     /// What was measured; `{key:spec}` placeholders from the study's values.
     pub evidence: String,
     pub caveat: Option<String>,
+    /// `positive` (the claim is phrased so that "supported" is the positive statement) or `null`
+    /// (a stated absence-of-evidence claim); issue 31.
+    #[serde(default)]
+    pub polarity: Option<String>,
+    /// Why each number in `supported_if` is what it is (issue 31).
+    #[serde(default)]
+    pub threshold_reason: Option<String>,
 }
 
 /// The `pair` of findings about the authors' released outputs (rendered in their own section).

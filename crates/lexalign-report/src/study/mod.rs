@@ -8,6 +8,7 @@ pub mod baselines;
 pub mod figures;
 pub mod findings;
 pub mod load;
+pub mod open_pool;
 pub mod pair;
 pub mod render;
 pub mod values;

@@ -183,6 +183,9 @@ pub fn pair_values(v: &mut Values, s: &PairStudy) {
     if let Some(m) = s.model() {
         v.insert(format!("{p}.model"), Val::Text(m));
     }
+    if let Some(op) = &s.open_pool {
+        super::open_pool::values(v, p, op);
+    }
     if let Some(sc) = &s.scan {
         scan_values(v, &format!("{p}.scan"), &sc.main);
         pilot_pooling_values(v, &format!("{p}.scan"), &sc.main);
