@@ -127,7 +127,7 @@ pub fn split_vocabulary(
 }
 
 /// An `--extra-candidates` file: one word per line, UTF-8, no blank line, at least one word.
-pub fn read_word_list(path: &Path) -> Result<Vec<String>> {
+pub fn read_extra_candidates(path: &Path) -> Result<Vec<String>> {
     let bytes =
         std::fs::read(path).with_context(|| format!("reading the word list {}", path.display()))?;
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -195,7 +195,7 @@ mod tests {
         let f = |name: &str, bytes: &[u8]| {
             let p = dir.join(name);
             std::fs::write(&p, bytes).unwrap();
-            read_word_list(&p).map_err(|e| e.to_string())
+            read_extra_candidates(&p).map_err(|e| e.to_string())
         };
         assert!(f("empty", b"").unwrap_err().contains("empty"));
         assert!(f("blank", b"dog\n\ncat\n")

@@ -8,7 +8,11 @@ use anyhow::{bail, Result};
 /// Holm-adjusted p-values in the input order: sorted ascending, `p_(i) * (m - i)` (0-based i),
 /// made non-decreasing by a running maximum, capped at 1. Each input must lie in [0, 1].
 pub fn holm(p: &[f64]) -> Result<Vec<f64>> {
-    if let Some((i, v)) = p.iter().enumerate().find(|(_, v)| !(0.0..=1.0).contains(*v)) {
+    if let Some((i, v)) = p
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !(0.0..=1.0).contains(*v))
+    {
         bail!("Holm: p-value {i} is {v}; p-values must be finite and in [0, 1]");
     }
     let m = p.len();

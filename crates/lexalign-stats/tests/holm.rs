@@ -24,7 +24,11 @@ struct BinomCase {
 }
 
 fn fixture() -> Fixture {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/holm_reference.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/holm_reference.json"
+    ))
+    .unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -35,7 +39,11 @@ fn holm_matches_statsmodels() {
     for c in &fx.holm {
         let got = lexalign_stats::holm(&c.p).unwrap();
         for (g, w) in got.iter().zip(&c.adjusted) {
-            assert!((g - w).abs() <= 1e-12 * w.max(1e-300), "{g} vs {w} in {:?}", c.p);
+            assert!(
+                (g - w).abs() <= 1e-12 * w.max(1e-300),
+                "{g} vs {w} in {:?}",
+                c.p
+            );
         }
     }
     assert!(lexalign_stats::holm(&[0.1, f64::NAN]).is_err());
@@ -46,7 +54,14 @@ fn holm_matches_statsmodels() {
 fn binomial_matches_scipy() {
     for c in &fixture().binom {
         let got = lexalign_stats::binom_greater_p(c.k, c.n, c.p0).unwrap();
-        assert!(((got - c.p) / c.p).abs() < 1e-9, "({}, {}, {}): {got} vs {}", c.k, c.n, c.p0, c.p);
+        assert!(
+            ((got - c.p) / c.p).abs() < 1e-9,
+            "({}, {}, {}): {got} vs {}",
+            c.k,
+            c.n,
+            c.p0,
+            c.p
+        );
     }
     assert!(lexalign_stats::binom_greater_p(3, 2, 0.5).is_err());
 }

@@ -9,9 +9,18 @@
 //! - Loanword when both skeletons have at least 2 letters and their Levenshtein distance is 0
 //!   (the longer has at most 3 letters) or at most 1 (longer ones). 하이픈 "hyphen": `pn` = `pn`.
 
-const INITIAL: [&str; 19] = ["g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p", "h"];
-const VOWEL: [&str; 21] = ["a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we", "wi", "yu", "eu", "ui", "i"];
-const FINAL: [&str; 28] = ["", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p", "t", "t", "ng", "t", "t", "k", "t", "p", "t"];
+const INITIAL: [&str; 19] = [
+    "g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p",
+    "h",
+];
+const VOWEL: [&str; 21] = [
+    "a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u", "wo", "we",
+    "wi", "yu", "eu", "ui", "i",
+];
+const FINAL: [&str; 28] = [
+    "", "k", "k", "k", "n", "n", "n", "t", "l", "k", "m", "l", "l", "l", "p", "l", "m", "p", "p",
+    "t", "t", "ng", "t", "t", "k", "t", "p", "t",
+];
 
 /// Revised Romanization, letter by letter; other characters are kept.
 pub fn romanise(word: &str) -> String {
@@ -33,7 +42,18 @@ pub fn romanise(word: &str) -> String {
 /// The consonant skeleton of a Latin-script word.
 pub fn skeleton(word: &str) -> String {
     let mut w = word.to_lowercase();
-    for (from, to) in [("ng", "n"), ("ph", "p"), ("th", "t"), ("sh", "s"), ("ch", "s"), ("kk", "k"), ("tt", "t"), ("pp", "p"), ("ss", "s"), ("jj", "s")] {
+    for (from, to) in [
+        ("ng", "n"),
+        ("ph", "p"),
+        ("th", "t"),
+        ("sh", "s"),
+        ("ch", "s"),
+        ("kk", "k"),
+        ("tt", "t"),
+        ("pp", "p"),
+        ("ss", "s"),
+        ("jj", "s"),
+    ] {
         w = w.replace(from, to);
     }
     let mut out = String::new();
@@ -63,7 +83,11 @@ fn levenshtein(a: &[char], b: &[char]) -> usize {
     for (i, x) in a.iter().enumerate() {
         let mut cur = vec![i + 1];
         for (j, y) in b.iter().enumerate() {
-            cur.push((prev[j] + (x != y) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + (x != y) as usize)
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -72,7 +96,10 @@ fn levenshtein(a: &[char], b: &[char]) -> usize {
 
 /// Whether `source` is a loanword / transliteration of `english` under the module's rule.
 pub fn is_loanword(source: &str, english: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (skeleton(&romanise(source)).chars().collect(), skeleton(english).chars().collect());
+    let (a, b): (Vec<char>, Vec<char>) = (
+        skeleton(&romanise(source)).chars().collect(),
+        skeleton(english).chars().collect(),
+    );
     if a.len().min(b.len()) < 2 {
         return false;
     }

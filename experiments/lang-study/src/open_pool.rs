@@ -12,7 +12,7 @@ use crate::data::{study_pairs_in, LangPair, StudyPairs};
 use crate::open_pool_eval::{embed, layer_rows, rank_key, Side, WordRanks, Words};
 use crate::scan::{first_file, stage_prefix, study_model};
 use anyhow::{Context, Result};
-use lexalign_data::vocab::{read_word_list, split_vocabulary, vocabulary, VocabLang};
+use lexalign_data::vocab::{read_extra_candidates, split_vocabulary, vocabulary, VocabLang};
 use lexalign_data::Pair;
 use lexalign_model::QuantMode;
 use lexalign_stages::ModelArgs;
@@ -61,45 +61,112 @@ pub struct Args {
 }
 
 /// Both sides of the pool for the study's pairs.
-fn sides(args: &Args, s: &StudyPairs, sets: &[(&str, Vec<Pair>)], extra_en: &[String]) -> Result<(Side, Side)> {
+fn sides(
+    args: &Args,
+    s: &StudyPairs,
+    sets: &[(&str, Vec<Pair>)],
+    extra_en: &[String],
+) -> Result<(Side, Side)> {
     let lex = lexalign_data::Lexicons::locate(args.lexicon_dir.as_deref())?;
     let corpora = lexalign_data::Corpora::locate(args.corpora.as_deref())?;
-    let all: Vec<&Pair> = s.train.iter().chain(&s.test).chain(&s.independent).chain(&s.control).chain(sets.iter().flat_map(|(_, p)| p)).collect();
-    let mut exclude: BTreeSet<&str> = all.iter().flat_map(|p| [p.source.as_str(), p.target.as_str()]).collect();
+    let all: Vec<&Pair> = s
+        .train
+        .iter()
+        .chain(&s.test)
+        .chain(&s.independent)
+        .chain(&s.control)
+        .chain(sets.iter().flat_map(|(_, p)| p))
+        .collect();
+    let mut exclude: BTreeSet<&str> = all
+        .iter()
+        .flat_map(|p| [p.source.as_str(), p.target.as_str()])
+        .collect();
     exclude.extend(extra_en.iter().map(String::as_str));
     let (lang, code) = match args.pair {
         LangPair::KoEn => (VocabLang::Korean, "ko"),
         LangPair::SwEn => (VocabLang::Swahili, "sw"),
     };
-    let side = |l: VocabLang, code: &str, seed: u64, words: BTreeSet<String>, extra_file: &[String]| -> Result<Side> {
+    let side = |l: VocabLang,
+                code: &str,
+                seed: u64,
+                words: BTreeSet<String>,
+                extra_file: &[String]|
+     -> Result<Side> {
         let vocab = vocabulary(&lex, &corpora, l)?;
-        let (reference, extra) = split_vocabulary(&vocab, &exclude, args.reference_words, args.extra_words, seed)
-            .with_context(|| format!("the {code} side of the open pool ({} words in the vocabulary)", vocab.len()))?;
+        let (reference, extra) = split_vocabulary(
+            &vocab,
+            &exclude,
+            args.reference_words,
+            args.extra_words,
+            seed,
+        )
+        .with_context(|| {
+            format!(
+                "the {code} side of the open pool ({} words in the vocabulary)",
+                vocab.len()
+            )
+        })?;
         let mut extra = extra;
         extra.extend(extra_file.iter().cloned());
         Ok(Side::new(code, words, &extra, reference))
     };
-    let src_words: BTreeSet<String> = sets.iter().flat_map(|(_, p)| p.iter().map(|p| p.source.clone())).collect();
-    let tgt_words: BTreeSet<String> = sets.iter().flat_map(|(_, p)| p.iter().map(|p| p.target.clone())).collect();
-    Ok((side(lang, code, VOCAB_SEED, src_words, &[])?, side(VocabLang::English, "en", VOCAB_SEED + 1, tgt_words, extra_en)?))
+    let src_words: BTreeSet<String> = sets
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.source.clone()))
+        .collect();
+    let tgt_words: BTreeSet<String> = sets
+        .iter()
+        .flat_map(|(_, p)| p.iter().map(|p| p.target.clone()))
+        .collect();
+    Ok((
+        side(lang, code, VOCAB_SEED, src_words, &[])?,
+        side(
+            VocabLang::English,
+            "en",
+            VOCAB_SEED + 1,
+            tgt_words,
+            extra_en,
+        )?,
+    ))
 }
 
 pub fn run(args: &Args) -> Result<()> {
     lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
     // Flags and files first: a bad word list fails before the model loads.
     let extra_en = match &args.extra_candidates {
-        Some(f) => read_word_list(f).context("--extra-candidates")?,
+        Some(f) => read_extra_candidates(f).context("--extra-candidates")?,
         None => Vec::new(),
     };
-    let targets = args.adapter.iter().map(|a| crate::baseline_layers::adapter_target_layer(a)).collect::<Result<Vec<_>>>()?;
+    let targets = args
+        .adapter
+        .iter()
+        .map(|a| crate::baseline_layers::adapter_target_layer(a))
+        .collect::<Result<Vec<_>>>()?;
     let started = std::time::Instant::now();
-    let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let s = study_pairs_in(
+        args.pair,
+        args.lexicon_dir.as_deref(),
+        args.paper_data.as_deref(),
+    )?;
     let sets = crate::eval::study_sets(&s, args.max_trained, args.seed);
     let (src, tgt) = sides(args, &s, &sets, &extra_en)?;
     let words = Words::of(&[&src.pool, &src.reference, &tgt.pool, &tgt.reference]);
-    log::info!("open pool: {} {} and {} {} candidates, {} + {} reference words, {} words to embed", src.pool.len(), src.lang, tgt.pool.len(), tgt.lang, src.reference.len(), tgt.reference.len(), words.words.len());
+    log::info!(
+        "open pool: {} {} and {} {} candidates, {} + {} reference words, {} words to embed",
+        src.pool.len(),
+        src.lang,
+        tgt.pool.len(),
+        tgt.lang,
+        src.reference.len(),
+        tgt.reference.len(),
+        words.words.len()
+    );
     let set_refs: Vec<(&str, &[Pair])> = sets.iter().map(|(n, p)| (*n, p.as_slice())).collect();
-    let held_out: Vec<(&str, &[Pair])> = set_refs.iter().filter(|(n, _)| *n == "held-out").cloned().collect();
+    let held_out: Vec<(&str, &[Pair])> = set_refs
+        .iter()
+        .filter(|(n, _)| *n == "held-out")
+        .cloned()
+        .collect();
 
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
     let all_layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
@@ -107,7 +174,11 @@ pub fn run(args: &Args) -> Result<()> {
     let mut rows = Vec::new();
     let mut frozen_ranks: Vec<(usize, WordRanks)> = Vec::new();
     for (&layer, all) in all_layers.iter().zip(&mats) {
-        let these = if targets.contains(&layer) { &set_refs } else { &held_out };
+        let these = if targets.contains(&layer) {
+            &set_refs
+        } else {
+            &held_out
+        };
         let (r, ranks) = layer_rows("frozen", layer, all, &words, (&src, &tgt), these)?;
         rows.extend(r);
         frozen_ranks.push((layer, ranks));
@@ -120,24 +191,53 @@ pub fn run(args: &Args) -> Result<()> {
         let mats = embed(&run, &words, &[layer], args.batch_size, &label)?;
         let (mut r, ranks) = layer_rows(&label, layer, &mats[0], &words, (&src, &tgt), &set_refs)?;
         lexalign_model::lora::detach(&mut run.model.model);
-        let before = frozen_ranks.iter().find(|(l, _)| *l == layer).map(|(_, r)| r.clone()).unwrap_or_default();
-        r.iter_mut().for_each(|row| crate::open_pool_eval::mark_changes(row, &before, &ranks));
+        let before = frozen_ranks
+            .iter()
+            .find(|(l, _)| *l == layer)
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        r.iter_mut()
+            .for_each(|row| crate::open_pool_eval::mark_changes(row, &before, &ranks));
         rows.extend(r);
         adapters.push((label, layer, before, ranks));
     }
     lexalign_run::write_atomic(args.out.join("open_pool.csv"), crate::eval::to_csv(&rows)?)?;
-    let share = crate::breakdown::write_all(&args.out, args, &run, &s, &adapters, &rank_key("held-out", &format!("{}-{}", src.lang, tgt.lang)))?;
+    let share = crate::breakdown::write_all(
+        &args.out,
+        args,
+        &run,
+        &s,
+        &adapters,
+        &rank_key("held-out", &format!("{}-{}", src.lang, tgt.lang)),
+    )?;
     let secs = started.elapsed().as_secs_f64();
     write_summary(args, &run, &s, (&src, &tgt), share, secs)?;
-    println!("held-out source words: {:.3} of their tokens occur in the training pairs' words", share);
-    for r in rows.iter().filter(|r| r.set == "held-out" && (r.model != "frozen" || targets.contains(&r.layer))) {
+    println!(
+        "held-out source words: {:.3} of their tokens occur in the training pairs' words",
+        share
+    );
+    for r in rows
+        .iter()
+        .filter(|r| r.set == "held-out" && (r.model != "frozen" || targets.contains(&r.layer)))
+    {
         println!("{} {} hidden state {}: open-pool CSLS P@1 {:.3} (pool {}), closed-pool {:.3} (pool {})", r.model, r.direction, r.layer, r.p1_csls, r.n_pool, r.closed_p1_csls, r.closed_n_pool);
     }
-    println!("open pool: {} rows in {secs:.1} s; wrote {}", rows.len(), args.out.display());
+    println!(
+        "open pool: {} rows in {secs:.1} s; wrote {}",
+        rows.len(),
+        args.out.display()
+    );
     Ok(())
 }
 
-fn write_summary(args: &Args, run: &lexalign_stages::LoadedRun, s: &StudyPairs, (src, tgt): (&Side, &Side), share: f64, secs: f64) -> Result<()> {
+fn write_summary(
+    args: &Args,
+    run: &lexalign_stages::LoadedRun,
+    s: &StudyPairs,
+    (src, tgt): (&Side, &Side),
+    share: f64,
+    secs: f64,
+) -> Result<()> {
     let stage = format!("{}-open-pool", stage_prefix(args.pair));
     let prov = run.provenance(&stage)?;
     let summary = serde_json::json!({
@@ -155,7 +255,10 @@ fn write_summary(args: &Args, run: &lexalign_stages::LoadedRun, s: &StudyPairs, 
         "seconds": (secs * 10.0).round() / 10.0,
     });
     lexalign_stages::stage_io::write_summary(&args.out, run, &prov, summary)?;
-    let mut prov = prov.data_file(first_file(&s.files))?.seed(args.seed).setting("vocab_seed", VOCAB_SEED)?;
+    let mut prov = prov
+        .data_file(first_file(&s.files))?
+        .seed(args.seed)
+        .setting("vocab_seed", VOCAB_SEED)?;
     if let Some(f) = &args.extra_candidates {
         prov = prov.data_file(f)?;
     }

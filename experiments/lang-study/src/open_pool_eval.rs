@@ -22,10 +22,19 @@ pub struct Side {
 
 impl Side {
     /// `study` words of this side (every set), `extra` candidates and `reference` words.
-    pub fn new(lang: &str, study: BTreeSet<String>, extra: &[String], reference: Vec<String>) -> Self {
+    pub fn new(
+        lang: &str,
+        study: BTreeSet<String>,
+        extra: &[String],
+        reference: Vec<String>,
+    ) -> Self {
         let mut pool = study;
         pool.extend(extra.iter().cloned());
-        Self { lang: lang.into(), pool: pool.into_iter().collect(), reference }
+        Self {
+            lang: lang.into(),
+            pool: pool.into_iter().collect(),
+            reference,
+        }
     }
 }
 
@@ -48,35 +57,74 @@ impl Words {
     }
 
     pub fn rows(&self, all: &Matrix, words: &[String]) -> Matrix {
-        all.select_rows(&words.iter().map(|w| self.index[w.as_str()]).collect::<Vec<_>>())
+        all.select_rows(
+            &words
+                .iter()
+                .map(|w| self.index[w.as_str()])
+                .collect::<Vec<_>>(),
+        )
     }
 }
 
 /// The pooled vectors of `words` at `layers` (mean-content), one matrix per layer.
-pub fn embed(run: &lexalign_stages::LoadedRun, words: &Words, layers: &[usize], batch_size: usize, what: &str) -> Result<Vec<Matrix>> {
+pub fn embed(
+    run: &lexalign_stages::LoadedRun,
+    words: &Words,
+    layers: &[usize],
+    batch_size: usize,
+    what: &str,
+) -> Result<Vec<Matrix>> {
     let refs: Vec<&str> = words.words.iter().map(String::as_str).collect();
-    let bar = lexalign_run::progress_bar(refs.len() as u64, &format!("open pool {what}: embedding"));
-    let emb = run.model.embed_multi(&refs, layers, &[POOLING], batch_size, |d| bar.set_position(d as u64))?;
+    let bar =
+        lexalign_run::progress_bar(refs.len() as u64, &format!("open pool {what}: embedding"));
+    let emb = run
+        .model
+        .embed_multi(&refs, layers, &[POOLING], batch_size, |d| {
+            bar.set_position(d as u64)
+        })?;
     bar.finish_and_clear();
-    (0..layers.len()).map(|slot| lexalign_scan::matrix_of(&emb[0].vectors(slot)?)).collect()
+    (0..layers.len())
+        .map(|slot| lexalign_scan::matrix_of(&emb[0].vectors(slot)?))
+        .collect()
 }
 
 /// Query words (distinct, sorted) and each one's gold rows in `pool`.
 fn queries(pairs: &[Pair], reverse: bool, pool: &[String]) -> (Vec<String>, Vec<Vec<usize>>) {
     let mut gold: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     for p in pairs {
-        let (q, t) = if reverse { (&p.target, &p.source) } else { (&p.source, &p.target) };
-        let at = pool.binary_search(t).expect("every study word is in the pool");
+        let (q, t) = if reverse {
+            (&p.target, &p.source)
+        } else {
+            (&p.source, &p.target)
+        };
+        let at = pool
+            .binary_search(t)
+            .expect("every study word is in the pool");
         gold.entry(q.as_str()).or_default().insert(at);
     }
-    gold.into_iter().map(|(q, g)| (q.to_string(), g.into_iter().collect())).unzip()
+    gold.into_iter()
+        .map(|(q, g)| (q.to_string(), g.into_iter().collect()))
+        .unzip()
 }
 
 /// Centred CSLS P@1 of the old protocol: the set's own targets, statistics from the set.
 fn closed_p1(pairs: &[Pair], all: &Matrix, w: &Words, reverse: bool) -> Result<(f64, usize)> {
-    let refs: Vec<(&str, &str)> = pairs.iter().map(|p| if reverse { (p.target.as_str(), p.source.as_str()) } else { (p.source.as_str(), p.target.as_str()) }).collect();
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|p| {
+            if reverse {
+                (p.target.as_str(), p.source.as_str())
+            } else {
+                (p.source.as_str(), p.target.as_str())
+            }
+        })
+        .collect();
     let lex = Lexicon::from_pairs(&refs, &[] as &[&str])?;
-    let (s, c) = prepare(&w.rows(all, &lex.sources), &w.rows(all, &lex.candidates), Space::Centred)?;
+    let (s, c) = prepare(
+        &w.rows(all, &lex.sources),
+        &w.rows(all, &lex.candidates),
+        Space::Centred,
+    )?;
     let r = retrieve(&s, &c, &lex.gold, K_CSLS);
     Ok((precision_at(&r.s2t.csls, 1), lex.candidates.len()))
 }
@@ -91,7 +139,9 @@ pub fn rank_key(set: &str, direction: &str) -> String {
 /// Fills an adapter row's `gained` / `lost` from the frozen and adapted ranks of its queries.
 pub fn mark_changes(row: &mut OpenPoolRow, before: &WordRanks, after: &WordRanks) {
     let key = rank_key(&row.set, &row.direction);
-    let (Some(b), Some(a)) = (before.get(&key), after.get(&key)) else { return };
+    let (Some(b), Some(a)) = (before.get(&key), after.get(&key)) else {
+        return;
+    };
     let b: BTreeMap<&str, usize> = b.iter().map(|(w, r)| (w.as_str(), *r)).collect();
     for (w, ra) in a {
         if let Some(&rb) = b.get(w.as_str()) {
@@ -102,19 +152,37 @@ pub fn mark_changes(row: &mut OpenPoolRow, before: &WordRanks, after: &WordRanks
 }
 
 /// Rows of one hidden state in both directions for `sets` (`(name, pairs)`); `(src, tgt)` sides.
-pub fn layer_rows(model: &str, layer: usize, all: &Matrix, w: &Words, sides: (&Side, &Side), sets: &[(&str, &[Pair])]) -> Result<(Vec<OpenPoolRow>, WordRanks)> {
+pub fn layer_rows(
+    model: &str,
+    layer: usize,
+    all: &Matrix,
+    w: &Words,
+    sides: (&Side, &Side),
+    sets: &[(&str, &[Pair])],
+) -> Result<(Vec<OpenPoolRow>, WordRanks)> {
     let mut rows = Vec::new();
     let mut ranks = WordRanks::new();
     for (reverse, (qs, ps)) in [(false, (sides.0, sides.1)), (true, (sides.1, sides.0))] {
         let direction = format!("{}-{}", qs.lang, ps.lang);
-        let pool = PreparedPool::new(&w.rows(all, &ps.pool), &w.rows(all, &ps.reference), &w.rows(all, &qs.reference), K_CSLS, true)
-            .with_context(|| format!("{model}: the {direction} pool at hidden state {layer}"))?;
+        let pool = PreparedPool::new(
+            &w.rows(all, &ps.pool),
+            &w.rows(all, &ps.reference),
+            &w.rows(all, &qs.reference),
+            K_CSLS,
+            true,
+        )
+        .with_context(|| format!("{model}: the {direction} pool at hidden state {layer}"))?;
         for (set, pairs) in sets {
             let (qw, golds) = queries(pairs, reverse, &ps.pool);
-            let r = pool.rank(&w.rows(all, &qw), &golds, K_CSLS).with_context(|| format!("{model}: {set} {direction} at hidden state {layer}"))?;
+            let r = pool
+                .rank(&w.rows(all, &qw), &golds, K_CSLS)
+                .with_context(|| format!("{model}: {set} {direction} at hidden state {layer}"))?;
             let p = r.precisions();
             let (closed, closed_n) = closed_p1(pairs, all, w, reverse)?;
-            ranks.insert(rank_key(set, &direction), qw.iter().cloned().zip(r.csls.iter().copied()).collect());
+            ranks.insert(
+                rank_key(set, &direction),
+                qw.iter().cloned().zip(r.csls.iter().copied()).collect(),
+            );
             rows.push(OpenPoolRow {
                 model: model.into(),
                 set: set.to_string(),
