@@ -92,13 +92,19 @@ pub fn vocabulary(lex: &Lexicons, corpora: &Corpora, lang: VocabLang) -> Result<
         VocabLang::Korean => t.ko.clone(),
         VocabLang::Swahili => t.sw.clone(),
     };
-    texts.extend(corpora.kolibri_rows()?.iter().map(pick));
+    match lang {
+        // Every message of the locale (more than the three-way rows).
+        VocabLang::English => texts.extend(corpora.kolibri_messages(crate::KolibriLang::English)?),
+        VocabLang::Swahili => texts.extend(corpora.kolibri_messages(crate::KolibriLang::Swahili)?),
+        VocabLang::Korean => texts.extend(corpora.kolibri_rows()?.iter().map(pick)),
+    }
     texts.extend(corpora.udhr_segments()?.iter().map(pick));
     Ok(texts.iter().flat_map(|t| words_of(t, lang)).collect())
 }
 
-/// The reference vocabulary (`n_reference` words) and the extra candidates (`n_extra`), disjoint,
-/// each sorted, from `vocab` less `exclude`; fails when fewer words than asked are left.
+/// The reference vocabulary (`n_reference` words) and the extra candidates (`n_extra`, or every
+/// word left after the reference when fewer are left: the caller records the pool's size),
+/// disjoint, each sorted, from `vocab` less `exclude`; fails when no word is left for the pool.
 pub fn split_vocabulary(
     vocab: &BTreeSet<String>,
     exclude: &BTreeSet<&str>,
@@ -111,10 +117,11 @@ pub fn split_vocabulary(
         .filter(|w| !exclude.contains(w.as_str()))
         .collect();
     ensure!(
-        left.len() >= n_reference + n_extra,
-        "the open pool needs {n_reference} reference words and {n_extra} extra candidates but only {} words are left once the study's words are removed; lower --reference-words / --extra-words or add --extra-candidates",
+        left.len() > n_reference,
+        "the open pool needs {n_reference} reference words and some extra candidates but only {} words are left once the study's words are removed; lower --reference-words or add --extra-candidates",
         left.len()
     );
+    let n_extra = n_extra.min(left.len() - n_reference);
     left.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     let mut reference: Vec<String> = left[..n_reference].iter().map(|w| w.to_string()).collect();
     let mut extra: Vec<String> = left[n_reference..n_reference + n_extra]
@@ -185,7 +192,12 @@ mod tests {
         assert!(r.iter().chain(&e).all(|w| !ex.contains(w.as_str())));
         assert!(r.iter().all(|w| !e.contains(w)));
         assert_eq!(split_vocabulary(&vocab, &ex, 10, 30, 31).unwrap(), (r, e));
-        assert!(split_vocabulary(&vocab, &ex, 10, 40, 31).is_err());
+        // Fewer words than asked: every word left after the reference is an extra candidate.
+        assert_eq!(
+            split_vocabulary(&vocab, &ex, 10, 40, 31).unwrap().1.len(),
+            38
+        );
+        assert!(split_vocabulary(&vocab, &ex, 48, 1, 31).is_err());
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(long)]
     pub extra_candidates: Option<PathBuf>,
     /// Words per language in the reference vocabulary (centring mean, CSLS r_T and r_S).
-    #[arg(long, default_value_t = 1000, value_parser = lexalign_stages::model_args::at_least_one)]
+    #[arg(long, default_value_t = 800, value_parser = lexalign_stages::model_args::at_least_one)]
     pub reference_words: usize,
     /// Other words per language added to each pool.
     #[arg(long, default_value_t = 5000)]
@@ -106,6 +106,9 @@ fn sides(
                 vocab.len()
             )
         })?;
+        if extra.len() < args.extra_words {
+            log::warn!("the {code} side of the open pool has {} extra candidates, fewer than --extra-words {}: every word of the vocabulary left after the reference", extra.len(), args.extra_words);
+        }
         let mut extra = extra;
         extra.extend(extra_file.iter().cloned());
         Ok(Side::new(code, words, &extra, reference))
@@ -262,5 +265,6 @@ fn write_summary(
     if let Some(f) = &args.extra_candidates {
         prov = prov.data_file(f)?;
     }
-    prov.write(&args.out)
+    prov.write(&args.out)?;
+    Ok(())
 }
