@@ -153,7 +153,7 @@ pub fn run(args: &Args) -> Result<()> {
     )?;
     let sets = crate::eval::study_sets(&s, args.max_trained, args.seed);
     let (src, tgt) = sides(args, &s, &sets, &extra_en)?;
-    let words = Words::of(&[&src.pool, &src.reference, &tgt.pool, &tgt.reference]);
+    let words = Words::of_lists(&[&src.pool, &src.reference, &tgt.pool, &tgt.reference]);
     log::info!(
         "open pool: {} {} and {} {} candidates, {} + {} reference words, {} words to embed",
         src.pool.len(),

@@ -9,7 +9,7 @@ use lexalign_data::open_pool_rows::OpenPoolRow;
 use lexalign_data::Pair;
 use lexalign_metrics::open_pool::PreparedPool;
 use lexalign_metrics::{precision_at, prepare, retrieve, Lexicon, Matrix, Space};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One language's side of the pool: the pool words (study words of that side, then extras,
 /// sorted and distinct) and the reference words.
@@ -38,32 +38,11 @@ impl Side {
     }
 }
 
-/// Every word to embed, with its row.
-pub struct Words {
-    pub words: Vec<String>,
-    index: HashMap<String, usize>,
-}
+pub use crate::baselines::Words;
 
-impl Words {
-    pub fn of(lists: &[&[String]]) -> Self {
-        let (mut words, mut index) = (Vec::new(), HashMap::new());
-        for w in lists.iter().flat_map(|l| l.iter()) {
-            index.entry(w.clone()).or_insert_with(|| {
-                words.push(w.clone());
-                words.len() - 1
-            });
-        }
-        Self { words, index }
-    }
-
-    pub fn rows(&self, all: &Matrix, words: &[String]) -> Matrix {
-        all.select_rows(
-            &words
-                .iter()
-                .map(|w| self.index[w.as_str()])
-                .collect::<Vec<_>>(),
-        )
-    }
+/// The rows of `list` in `all` (one row per word of `w`).
+fn rows_of(w: &Words, all: &Matrix, list: &[String]) -> Matrix {
+    all.select_rows(&w.rows(list))
 }
 
 /// The pooled vectors of `words` at `layers` (mean-content), one matrix per layer.
@@ -121,8 +100,8 @@ fn closed_p1(pairs: &[Pair], all: &Matrix, w: &Words, reverse: bool) -> Result<(
         .collect();
     let lex = Lexicon::from_pairs(&refs, &[] as &[&str])?;
     let (s, c) = prepare(
-        &w.rows(all, &lex.sources),
-        &w.rows(all, &lex.candidates),
+        &rows_of(w, all, &lex.sources),
+        &rows_of(w, all, &lex.candidates),
         Space::Centred,
     )?;
     let r = retrieve(&s, &c, &lex.gold, K_CSLS);
@@ -165,9 +144,9 @@ pub fn layer_rows(
     for (reverse, (qs, ps)) in [(false, (sides.0, sides.1)), (true, (sides.1, sides.0))] {
         let direction = format!("{}-{}", qs.lang, ps.lang);
         let pool = PreparedPool::new(
-            &w.rows(all, &ps.pool),
-            &w.rows(all, &ps.reference),
-            &w.rows(all, &qs.reference),
+            &rows_of(w, all, &ps.pool),
+            &rows_of(w, all, &ps.reference),
+            &rows_of(w, all, &qs.reference),
             K_CSLS,
             true,
         )
@@ -175,7 +154,7 @@ pub fn layer_rows(
         for (set, pairs) in sets {
             let (qw, golds) = queries(pairs, reverse, &ps.pool);
             let r = pool
-                .rank(&w.rows(all, &qw), &golds, K_CSLS)
+                .rank(&rows_of(w, all, &qw), &golds, K_CSLS)
                 .with_context(|| format!("{model}: {set} {direction} at hidden state {layer}"))?;
             let p = r.precisions();
             let (closed, closed_n) = closed_p1(pairs, all, w, reverse)?;
