@@ -3,7 +3,7 @@
 //! of every set on the pool's side plus `--extra-words` other words of that language from the
 //! shared lexicons and corpora (rule: `lexalign_data::vocab`), plus `--extra-candidates`; the
 //! centring mean and CSLS's r_T / r_S come from `--reference-words` further words of each
-//! language that are no word of any set. The frozen model is scored at every hidden state on the
+//! language that are no word of any set. The frozen model is scored (with `--frozen-layers all`) at every hidden state on the
 //! held-out set and at each adapter's trained hidden state on every set; each adapter at its
 //! trained hidden state on every set. Writes `open_pool.csv`, per adapter `<label>/breakdown.csv`
 //! ([`crate::breakdown`]), `summary.json` and `provenance.json`.
@@ -42,6 +42,11 @@ pub struct Args {
     /// Other words per language added to each pool.
     #[arg(long, default_value_t = 5000)]
     pub extra_words: usize,
+    /// Hidden states of the frozen model: `targets` (the adapters' target layers only; the forward
+    /// stops at the highest) or `all` (also every hidden state on the held-out set, for the
+    /// Holm-corrected layer-wise count; a full forward of every word, several times the cost).
+    #[arg(long, default_value = "targets", value_parser = ["targets", "all"])]
+    pub frozen_layers: String,
     /// At most this many trained pairs (the same seeded sample as `lang-study eval`).
     #[arg(long, default_value_t = 600)]
     pub max_trained: usize,
@@ -172,7 +177,15 @@ pub fn run(args: &Args) -> Result<()> {
         .collect();
 
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
-    let all_layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
+    let all_layers: Vec<usize> = if args.frozen_layers == "all" {
+        (0..run.model.model.num_hidden_states()).collect()
+    } else {
+        let mut t = targets.clone();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    anyhow::ensure!(!all_layers.is_empty(), "--frozen-layers targets needs at least one --adapter (or pass --frozen-layers all)");
     let mats = embed(&run, &words, &all_layers, args.batch_size, "frozen")?;
     let mut rows = Vec::new();
     let mut frozen_ranks: Vec<(usize, WordRanks)> = Vec::new();
