@@ -83,16 +83,23 @@ fn every_finding_and_multilingual_cell_is_measured_by_a_full_run() {
     assert_eq!(verdict(43), FindingVerdict::NotSupported);
     assert_eq!(verdict(44), FindingVerdict::NotSupported);
     // Open pool (issue 31): ko-en 30 gained / 5 lost (McNemar p < 0.05) but en-ko 8 / 6; sw-en
-    // 3 / 1 and 2 / 2; sw-en's frozen P@1 is 0 or 1 of 100 at every hidden state, which beats
-    // chance uncorrected (p 0.02) but not after Holm over 5 hidden states; ko-en's open P@1 is
-    // below its closed P@1.
+    // 3 / 1 and 2 / 2; ko-en's open P@1 is below its closed P@1. 69/70: the scans' Holm counts.
     assert_eq!(verdict(65), FindingVerdict::Supported);
     assert_eq!(verdict(66), FindingVerdict::NotSupported);
     assert_eq!(verdict(67), FindingVerdict::NotSupported);
     assert_eq!(verdict(68), FindingVerdict::NotSupported);
     assert_eq!(verdict(69), FindingVerdict::Supported);
-    assert_eq!(verdict(70), FindingVerdict::NotSupported);
+    assert_eq!(verdict(70), FindingVerdict::Supported);
     assert_eq!(verdict(71), FindingVerdict::Supported);
+    // Where no hidden state survives Holm, 69 and 70 must be false.
+    let mut none = v.clone();
+    for k in ["koen.scan.holm.layers_above_chance", "swen.scan.holm.layers_above_chance"] {
+        none.insert(k.into(), lexalign_report::values::Val::Num(0.0));
+    }
+    let r = evaluate(&claims.finding, &none).unwrap();
+    for id in [69, 70] {
+        assert_eq!(r.iter().find(|x| x.id == id).unwrap().verdict, FindingVerdict::NotSupported, "finding {id}");
+    }
 }
 
 #[test]

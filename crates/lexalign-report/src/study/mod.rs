@@ -7,6 +7,7 @@
 pub mod baselines;
 pub mod figures;
 pub mod findings;
+pub mod holm_layers;
 pub mod load;
 pub mod open_pool;
 pub mod pair;
