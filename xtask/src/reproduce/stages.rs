@@ -123,7 +123,7 @@ pub const STAGES: &[Stage] = &[
     Stage {
         name: "koen-open-pool",
         package: "lang-study",
-        args: |c| open_pool(c, "ko-en", &["koen-tli-train-l2", "koen-tli-train-best"]),
+        args: |c| open_pool(c, "ko-en", &["koen-tli-train-best"]),
         quick_args: &[],
     },
     Stage {
