@@ -197,6 +197,11 @@ const HOMES: &[(&str, &str)] = &[
     ("struct ModelConfig", "crates/lexalign-model/src/config.rs"),
     ("struct LoraConfig", "crates/lexalign-lora-config/src/lib.rs"),
     ("fn shuffled_partners", "crates/lexalign-metrics/src/baseline.rs"),
+    // Open-pool retrieval (issue 31): one implementation, one row type per output file.
+    ("struct PreparedPool", "crates/lexalign-metrics/src/open_pool.rs"),
+    ("struct OpenPoolRow", "crates/lexalign-data/src/open_pool_rows.rs"),
+    ("struct BreakdownRow", "crates/lexalign-data/src/open_pool_rows.rs"),
+    ("fn holm", "crates/lexalign-stats/src/multiple.rs"),
 ];
 
 /// Names of retired copies: defined nowhere, ever again (what, what to use instead). Kept apart

@@ -9,6 +9,8 @@ mod locate;
 mod pairs;
 mod paper;
 pub mod lm_rows;
+pub mod open_pool_rows;
+pub mod vocab;
 pub mod probe;
 pub mod split;
 pub mod study_rows;

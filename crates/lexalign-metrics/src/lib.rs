@@ -23,6 +23,7 @@ pub mod linear_map;
 pub mod mapped;
 pub mod matrix;
 pub mod mexa;
+pub mod open_pool;
 pub mod postprocess;
 pub mod retrieval;
 pub mod tsne;

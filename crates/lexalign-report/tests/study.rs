@@ -82,6 +82,40 @@ fn every_finding_and_multilingual_cell_is_measured_by_a_full_run() {
     assert_eq!(verdict(42), FindingVerdict::NotSupported);
     assert_eq!(verdict(43), FindingVerdict::NotSupported);
     assert_eq!(verdict(44), FindingVerdict::NotSupported);
+    // Open pool (issue 31): ko-en 30 gained / 5 lost (McNemar p < 0.05) but en-ko 8 / 6; sw-en
+    // 3 / 1 and 2 / 2; ko-en's open P@1 is below its closed P@1. 69/70: the scans' Holm counts.
+    assert_eq!(verdict(65), FindingVerdict::Supported);
+    assert_eq!(verdict(66), FindingVerdict::NotSupported);
+    assert_eq!(verdict(67), FindingVerdict::NotSupported);
+    assert_eq!(verdict(68), FindingVerdict::NotSupported);
+    assert_eq!(verdict(69), FindingVerdict::Supported);
+    assert_eq!(verdict(70), FindingVerdict::Supported);
+    assert_eq!(verdict(71), FindingVerdict::Supported);
+    // Where no hidden state survives Holm, 69 and 70 must be false.
+    let mut none = v.clone();
+    for k in ["koen.scan.holm.layers_above_chance", "swen.scan.holm.layers_above_chance"] {
+        none.insert(k.into(), lexalign_report::values::Val::Num(0.0));
+    }
+    let r = evaluate(&claims.finding, &none).unwrap();
+    for id in [69, 70] {
+        assert_eq!(r.iter().find(|x| x.id == id).unwrap().verdict, FindingVerdict::NotSupported, "finding {id}");
+    }
+}
+
+#[test]
+fn open_pool_section_reads_the_stage() {
+    let s = Study::load(&fixture()).unwrap();
+    let op = s.koen.open_pool.as_ref().expect("koen-open-pool in the fixture");
+    let md = lexalign_report::study::open_pool::open_pool_md(op);
+    assert!(md.contains("| koen-tli-train-best | 3 | held-out | ko-en | 0.120 | 0.370 |"), "{md}");
+    assert!(md.contains("at 4 of 5 hidden states after Holm's correction"), "{md}");
+    assert!(md.contains("| loanword | loanword | 10 | 0.500 | 0.600 |"), "{md}");
+    assert!(md.contains("0.810 occur in the training pairs' words"), "{md}");
+    // Without the stage the section is absent, never made up.
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixture(), tmp.path());
+    std::fs::remove_dir_all(tmp.path().join("koen-open-pool")).unwrap();
+    assert!(Study::load(tmp.path()).unwrap().koen.open_pool.is_none());
 }
 
 #[test]

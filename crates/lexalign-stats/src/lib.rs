@@ -5,6 +5,7 @@
 
 mod binom;
 mod describe;
+mod multiple;
 mod paired;
 mod tdist;
 mod tests_t;
@@ -18,3 +19,4 @@ pub use tdist::{t_quantile, t_two_sided_p};
 pub use tests_t::{cohens_dz, mean_diff_ci, ttest_rel, ttest_welch, TTest};
 pub use tost::{diff_ci_independent, tost_from, tost_paired, tost_welch, tost_welch_summary, Tost};
 pub use wilcoxon::{wilcoxon, Wilcoxon, WilcoxonMethod};
+pub use multiple::{binom_greater_p, holm};

@@ -86,7 +86,20 @@ impl Words {
         Self { words, index }
     }
 
-    fn rows(&self, words: &[String]) -> Vec<usize> {
+    /// Every distinct word of `lists`, in first-seen order (the open pool's word lists).
+    pub fn of_lists(lists: &[&[String]]) -> Self {
+        let (mut words, mut index) = (Vec::new(), HashMap::new());
+        for w in lists.iter().flat_map(|l| l.iter()) {
+            index.entry(w.clone()).or_insert_with(|| {
+                words.push(w.clone());
+                words.len() - 1
+            });
+        }
+        Self { words, index }
+    }
+
+    /// The rows of `words` (each must be in the list).
+    pub fn rows(&self, words: &[String]) -> Vec<usize> {
         words.iter().map(|w| self.index[w.as_str()]).collect()
     }
 }

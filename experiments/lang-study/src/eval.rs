@@ -202,11 +202,17 @@ fn adapter_baselines(out: &std::path::Path, run: &lexalign_stages::LoadedRun, s:
 /// The sets measured before and after: the trained pairs (a seeded sample of at most
 /// `--max-trained`), the held-out pairs, the CLDR pairs, and the control pairs where the pair has them.
 fn eval_sets<'a>(args: &Args, s: &StudyPairs) -> Vec<(&'a str, Vec<Pair>)> {
+    study_sets(s, args.max_trained, args.seed)
+}
+
+/// The evaluated sets: a seeded sample of at most `max_trained` training pairs, the held-out and
+/// CLDR pairs, and (sw-en) the controls; `lang-study open-pool` uses the same.
+pub fn study_sets<'a>(s: &StudyPairs, max_trained: usize, seed: u64) -> Vec<(&'a str, Vec<Pair>)> {
     let mut trained = s.train.clone();
-    if trained.len() > args.max_trained {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+    if trained.len() > max_trained {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         trained.shuffle(&mut rng);
-        trained.truncate(args.max_trained);
+        trained.truncate(max_trained);
     }
     let mut sets: Vec<(&str, Vec<Pair>)> = vec![("trained", trained), ("held-out", s.test.clone()), ("cldr", s.independent.clone())];
     if !s.control.is_empty() {
@@ -252,7 +258,7 @@ fn write_tables(
 }
 
 /// `<train out>/adapter` is labelled by the train folder's name (`koen-tli-train-l2`).
-fn adapter_label(adapter: &std::path::Path) -> String {
+pub fn adapter_label(adapter: &std::path::Path) -> String {
     let dir = if adapter.file_name().is_some_and(|n| n == "adapter") { adapter.parent().unwrap_or(adapter) } else { adapter };
     dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "adapter".into())
 }

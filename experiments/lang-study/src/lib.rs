@@ -3,10 +3,14 @@
 
 pub mod baseline_layers;
 pub mod baselines;
+pub mod breakdown;
 pub mod data;
 pub mod e5ref;
 pub mod eval;
 pub mod laser;
+pub mod loanword;
+pub mod open_pool;
+pub mod open_pool_eval;
 pub mod scan;
 pub mod splits;
 pub mod train;

@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{eval, scan, splits, train};
+use lang_study::{eval, open_pool, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,9 @@ enum Cmd {
     /// Write the study's pair sets (train, test, independent, control) as TSV, and with --muse
     /// as MUSE/VecMap dictionaries, for evaluation with other tools.
     Splits(splits::Args),
+    /// Retrieval on an open pool shared by every set, both directions, statistics from a
+    /// reference vocabulary disjoint from the test words; breakdowns of held-out P@1 (issue 31).
+    OpenPool(open_pool::Args),
 }
 
 fn main() {
@@ -37,6 +40,7 @@ fn main() {
         Cmd::Scan(a) => scan::run(&a),
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Splits(a) => splits::run(&a),
+        Cmd::OpenPool(a) => open_pool::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

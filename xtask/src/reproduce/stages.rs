@@ -121,6 +121,12 @@ pub const STAGES: &[Stage] = &[
         quick_args: &[],
     },
     Stage {
+        name: "koen-open-pool",
+        package: "lang-study",
+        args: |c| open_pool(c, "ko-en", &["koen-tli-train-best"]),
+        quick_args: &[],
+    },
+    Stage {
         name: "swen-scan",
         package: "lang-study",
         args: |c| study(c, "scan", "sw-en", &[], true),
@@ -157,7 +163,19 @@ pub const STAGES: &[Stage] = &[
         },
         quick_args: &[],
     },
+    Stage {
+        name: "swen-open-pool",
+        package: "lang-study",
+        args: |c| open_pool(c, "sw-en", &["swen-tli-train"]),
+        quick_args: &[],
+    },
 ];
+
+/// `lang-study open-pool` (issue 31) on the adapters of `trains`.
+fn open_pool(c: &Ctx, pair: &str, trains: &[&str]) -> Vec<OsString> {
+    let extra: Vec<(&str, OsString)> = trains.iter().map(|t| ("--adapter", c.run.join(t).join("adapter").into_os_string())).collect();
+    study(c, "open-pool", pair, &extra, false)
+}
 
 /// Kolibri sentences (of 605) beside the 92 UDHR segments in the studies' sentence xSIM.
 const E5_SENTENCES: &str = "300";
@@ -260,9 +278,11 @@ mod tests {
                 "koen-tli-train-l2",
                 "koen-tli-train-best",
                 "koen-eval",
+                "koen-open-pool",
                 "swen-scan",
                 "swen-tli-train",
-                "swen-eval"
+                "swen-eval",
+                "swen-open-pool"
             ]
         );
         let c = Ctx {

@@ -250,3 +250,27 @@ pub fn unescape(field: &str, origin: &str, line: usize) -> Result<Option<String>
     }
     Ok(Some(out))
 }
+
+/// Level (A-D) and part-of-speech code (`pos`, a number the dump does not document) of each
+/// Hangul headword's first row, for the breakdowns of issue 31. Rows whose line does not hold
+/// every COPY column (the one continued row) are left out.
+pub fn headword_info(text: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
+    let Some(header) = lines.by_ref().find(|l| l.starts_with("COPY ")) else { return Default::default() };
+    let cols: Vec<String> = header
+        .split_once('(')
+        .and_then(|(_, r)| r.split_once(')'))
+        .map(|(c, _)| c.split(',').map(|c| c.trim().trim_matches('"').to_string()).collect())
+        .unwrap_or_default();
+    let at = |n: &str| cols.iter().position(|c| c == n);
+    let (Some(w), Some(p), Some(l)) = (at("word"), at("pos"), at("level")) else { return Default::default() };
+    let mut out = std::collections::BTreeMap::new();
+    for line in lines.take_while(|l| *l != "\\.") {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() == cols.len() {
+            out.entry(f[w].trim().to_string()).or_insert((f[l].to_string(), f[p].to_string()));
+        }
+    }
+    out
+}

@@ -198,6 +198,8 @@ pub struct PairStudy {
     pub pair: LangPair,
     pub scan: Option<ScanStage>,
     pub adapters: Vec<Adapter>,
+    /// The open-pool stage (`<koen|swen>-open-pool/`, issue 31), when it ran.
+    pub open_pool: Option<super::open_pool::OpenPool>,
     /// Stage folders (or adapter evaluations, `<eval>/<label>`) that are not in the run.
     pub missing: Vec<String>,
 }
@@ -332,7 +334,8 @@ impl PairStudy {
             };
             adapters.push(Adapter { stage: stage.to_string(), key: key.to_string(), train, eval });
         }
-        Ok(Self { pair, scan, adapters, missing })
+        let open_pool = super::open_pool::OpenPool::read(&run.join(format!("{}-open-pool", pair.key())))?;
+        Ok(Self { pair, scan, adapters, open_pool, missing })
     }
 
     pub fn is_empty(&self) -> bool {

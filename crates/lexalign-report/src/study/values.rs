@@ -184,7 +184,14 @@ pub fn pair_values(v: &mut Values, s: &PairStudy) {
     if let Some(m) = s.model() {
         v.insert(format!("{p}.model"), Val::Text(m));
     }
+    if let Some(op) = &s.open_pool {
+        super::open_pool::values(v, p, op);
+    }
     if let Some(sc) = &s.scan {
+        super::holm_layers::holm_values(v, &format!("{p}.scan"), &sc.main);
+        if let Some(c) = &sc.control {
+            super::holm_layers::holm_values(v, &format!("{p}.negctl"), c);
+        }
         scan_values(v, &format!("{p}.scan"), &sc.main);
         pilot_pooling_values(v, &format!("{p}.scan"), &sc.main);
         if let Some(c) = &sc.control {

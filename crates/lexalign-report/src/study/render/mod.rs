@@ -281,6 +281,9 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &s
             let _ = writeln!(s, "Centred CSLS P@1 per hidden state before (thin lines, hollow points) and after (thick lines) TLI, per set; the vertical line marks the adapter's target layer.\n");
         }
     }
+    if let Some(op) = &p.open_pool {
+        s.push_str(&super::open_pool::open_pool_md(op));
+    }
     let bt = super::baselines::baseline_table_md(p);
     if !bt.is_empty() {
         let _ = writeln!(s, "### Against baselines\n");
