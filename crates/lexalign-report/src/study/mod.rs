@@ -9,6 +9,7 @@ pub mod figures;
 pub mod findings;
 pub mod load;
 pub mod pair;
+pub mod qwen;
 pub mod render;
 pub mod values;
 
@@ -23,11 +24,17 @@ pub use load::{LangPair, PairStudy};
 pub struct Study {
     pub koen: PairStudy,
     pub swen: PairStudy,
+    /// The Korean-English stages on the second model ([`qwen`]), when any ran.
+    pub koen_qwen: Option<PairStudy>,
 }
 
 impl Study {
     pub fn load(run: &Path) -> Result<Self> {
-        Ok(Self { koen: PairStudy::load(run, LangPair::KoEn)?, swen: PairStudy::load(run, LangPair::SwEn)? })
+        Ok(Self {
+            koen: PairStudy::load(run, LangPair::KoEn)?,
+            swen: PairStudy::load(run, LangPair::SwEn)?,
+            koen_qwen: qwen::load(run)?,
+        })
     }
 
     pub fn pairs(&self) -> [&PairStudy; 2] {
@@ -43,6 +50,9 @@ impl Study {
         let mut v = crate::values::Values::new();
         for p in self.pairs() {
             values::pair_values(&mut v, p);
+        }
+        if let Some(q) = &self.koen_qwen {
+            qwen::values(&mut v, q);
         }
         v
     }

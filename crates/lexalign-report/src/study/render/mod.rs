@@ -304,6 +304,11 @@ pub fn sections_md(study: &Study, findings: &[FindingResult]) -> String {
     let mut s = String::new();
     for p in study.pairs() {
         pair_md(&mut s, p, findings);
+        if let (LangPair::KoEn, Some(q)) = (p.pair, &study.koen_qwen) {
+            let _ = writeln!(s, "\n{MODEL_BEGIN}\n");
+            s.push_str(&super::qwen::section_md(q));
+            let _ = writeln!(s, "{MODEL_END}");
+        }
     }
     s
 }
