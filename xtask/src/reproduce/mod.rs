@@ -28,7 +28,7 @@ use stages::{present_stages, Ctx, Stage, REPORT_PACKAGE};
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReproduceArgs {
     /// Model for the model stages: an HF checkpoint folder, a .gguf file or an embedded model name
-    /// (smollm2-135m, gemma3-270m; default: the embedded SmolLM2 GGUF).
+    /// (smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b; default: the embedded SmolLM2 GGUF).
     #[arg(long, value_name = "DIR|FILE")]
     pub model: Option<PathBuf>,
     /// auto | cpu | cuda | cuda:N
