@@ -105,6 +105,15 @@ impl Family {
         self == Family::Gemma3
     }
 
+    /// The family's pooling rule for the attention sink (docs/POOLING.md): Qwen2's tokenizer adds
+    /// no BOS, so a word's first token would take the sink's massive activation and dominate its
+    /// mean; each word is encoded after its BOS id (`<|endoftext|>`) as a fixed prefix instead,
+    /// which takes the sink and which `mean-content` leaves out. Llama, Mistral and Gemma 3 add
+    /// BOS themselves; SmolLM2 and Qwen3 keep the tokenizer's ids (no measurement behind a change).
+    pub fn sink_prefix(self) -> bool {
+        self == Family::Qwen2
+    }
+
     /// Qwen2 always has q/k/v biases (and none on o_proj), whatever `attention_bias` says.
     pub fn qkv_bias_always(self) -> bool {
         self == Family::Qwen2

@@ -37,7 +37,9 @@ pub fn gguf_tokenizer(path: &Path) -> Result<(WordTokenizer, ModelConfig)> {
     let cfg = ModelConfig::from_json_str(&g.config().to_hf_json().to_string())
         .with_context(|| format!("config derived from {}", path.display()))?;
     let tok = g.tokenizer().with_context(|| format!("tokenizer of {}", path.display()))?;
-    Ok((WordTokenizer::from_gguf(tok), cfg))
+    let mut tokenizer = WordTokenizer::from_gguf(tok);
+    tokenizer.apply_family_rule(cfg.family()?)?;
+    Ok((tokenizer, cfg))
 }
 
 pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
@@ -45,7 +47,8 @@ pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     let cfg = ModelConfig::from_json_str(&g.config().to_hf_json().to_string())
         .with_context(|| format!("config derived from {}", path.display()))?;
     let tok = g.tokenizer().with_context(|| format!("tokenizer of {}", path.display()))?;
-    let tokenizer = WordTokenizer::from_gguf(tok);
+    let mut tokenizer = WordTokenizer::from_gguf(tok);
+    tokenizer.apply_family_rule(cfg.family()?)?;
     let model = build(&cfg, &g, opts).with_context(|| format!("loading weights from {}", path.display()))?;
     let name = g
         .config()

@@ -138,7 +138,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
 pub fn load_tokenizer(path: &Path) -> Result<(WordTokenizer, ModelConfig)> {
     if path.is_dir() {
         let cfg = ModelConfig::from_file(&path.join("config.json"))?;
-        let tok = WordTokenizer::from_hf_dir(path, &cfg.bos_ids(), &cfg.eos_ids())?;
+        let mut tok = WordTokenizer::from_hf_dir(path, &cfg.bos_ids(), &cfg.eos_ids())?;
+        tok.apply_family_rule(cfg.family()?)?;
         Ok((tok, cfg))
     } else if path.is_file() {
         crate::gguf_source::gguf_tokenizer(path)
@@ -156,7 +157,8 @@ fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
         );
     }
     let st = SafetensorsDir::open(dir)?;
-    let tokenizer = WordTokenizer::from_hf_dir(dir, &cfg.bos_ids(), &cfg.eos_ids())?;
+    let mut tokenizer = WordTokenizer::from_hf_dir(dir, &cfg.bos_ids(), &cfg.eos_ids())?;
+    tokenizer.apply_family_rule(cfg.family()?)?;
     let name = read_name(dir).unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
     let model = build(&cfg, &st, opts).with_context(|| format!("loading weights from {}", dir.display()))?;
     Ok(LoadedModel { model, tokenizer, info: ModelInfo { path: dir.to_path_buf(), format: "safetensors", name } })

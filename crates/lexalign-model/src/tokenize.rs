@@ -60,6 +60,19 @@ impl WordTokenizer {
         Self { inner: t.tokenizer, prepend_bos: false, bos_id, eos_ids, pad_id }
     }
 
+    /// Applies the family's attention-sink rule ([`crate::Family::sink_prefix`]): prepend the BOS
+    /// id as a fixed prefix when the tokenizer does not add it. The one place the rule acts.
+    pub fn apply_family_rule(&mut self, family: crate::Family) -> Result<()> {
+        if family.sink_prefix() {
+            let Some(bos) = self.bos_id else {
+                log::warn!("a {family:?} tokenizer without a BOS id: no sink prefix, the first token takes the sink");
+                return Ok(());
+            };
+            self.prepend_bos = self.raw_ids("a")?.first() != Some(&bos);
+        }
+        Ok(())
+    }
+
     fn raw_ids(&self, text: &str) -> Result<Vec<i64>> {
         let enc = self.inner.encode(text, true).map_err(|e| anyhow::anyhow!("cannot tokenize `{text}`: {e}"))?;
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())

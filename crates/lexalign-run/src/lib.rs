@@ -22,7 +22,7 @@ pub use bench_line::{parse_bench_line, BenchLine};
 pub use cache::{cache_dir, cache_dir_with, ENV_CACHE};
 pub use embedded::{
     embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, E5_SMALL, EMBEDDED_ENCODERS, EMBEDDED_MODELS,
-    GEMMA3_270M, SMOLLM2_135M,
+    GEMMA3_270M, QWEN25_CODER_05B, SMOLLM2_135M,
 };
 pub use fixtures::{missing_fixture, require_fixtures, require_fixtures_with, ENV_REQUIRE_FIXTURES};
 pub use fsutil::{replace_symlink, swap_dir, temp_dir_beside, write_atomic, write_atomic_with};

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
     /// HF checkpoint folder (config.json + safetensors, sharded or not) or a .gguf file.
-    /// Or the name of an embedded model set up by `cargo xtask setup` (smollm2-135m, gemma3-270m),
+    /// Or the name of an embedded model set up by `cargo xtask setup` (smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b),
     /// or a Hugging Face repository id (ORG/NAME) already in the local HF cache ($HF_HUB_CACHE,
     /// $HF_HOME/hub, ~/.cache/huggingface/hub; never downloaded).
     /// Default: the embedded SmolLM2-135M-Instruct GGUF.

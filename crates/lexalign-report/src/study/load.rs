@@ -285,8 +285,19 @@ fn read_scan(dir: &Path) -> Result<Scan> {
 
 impl PairStudy {
     pub fn load(run: &Path, pair: LangPair) -> Result<Self> {
+        Self::load_stages(run, pair, pair.scan_stage(), pair.eval_stage(), pair.train_stages())
+    }
+
+    /// [`Self::load`] from stage folders of other names (the second model's, `super::qwen`).
+    pub fn load_stages(
+        run: &Path,
+        pair: LangPair,
+        scan_stage: &str,
+        eval_stage: &str,
+        train_stages: &[(&str, &str)],
+    ) -> Result<Self> {
         let mut missing = Vec::new();
-        let sd = run.join(pair.scan_stage());
+        let sd = run.join(scan_stage);
         let scan = if sd.join("layers.csv").is_file() {
             let nc = sd.join("negative-control");
             let laser = sd.join("laser").join("laser_scan.json");
@@ -300,12 +311,12 @@ impl PairStudy {
                 e5: E5Scan::read(&sd)?,
             })
         } else {
-            missing.push(pair.scan_stage().to_string());
+            missing.push(scan_stage.to_string());
             None
         };
-        let ed = run.join(pair.eval_stage());
+        let ed = run.join(eval_stage);
         let mut adapters = Vec::new();
-        for (stage, key) in pair.train_stages() {
+        for (stage, key) in train_stages {
             let td = run.join(stage);
             // A training is complete when it wrote its summary (written last, with the adapter).
             let train = if td.join("summary.json").is_file() && td.join("loss.csv").is_file() {
@@ -329,7 +340,7 @@ impl PairStudy {
                     sentence_xsim: read_csv_opt(&ad.join("sentence_xsim.csv"))?,
                 })
             } else {
-                missing.push(format!("{}/{stage}", pair.eval_stage()));
+                missing.push(format!("{eval_stage}/{stage}"));
                 None
             };
             adapters.push(Adapter { stage: stage.to_string(), key: key.to_string(), train, eval });

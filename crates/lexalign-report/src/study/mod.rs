@@ -12,6 +12,7 @@ pub mod holm_layers;
 pub mod load;
 pub mod open_pool;
 pub mod pair;
+pub mod qwen;
 pub mod render;
 pub mod values;
 pub mod verdict_values;
@@ -27,11 +28,17 @@ pub use load::{LangPair, PairStudy};
 pub struct Study {
     pub koen: PairStudy,
     pub swen: PairStudy,
+    /// The Korean-English stages on the second model ([`qwen`]), when any ran.
+    pub koen_qwen: Option<PairStudy>,
 }
 
 impl Study {
     pub fn load(run: &Path) -> Result<Self> {
-        Ok(Self { koen: PairStudy::load(run, LangPair::KoEn)?, swen: PairStudy::load(run, LangPair::SwEn)? })
+        Ok(Self {
+            koen: PairStudy::load(run, LangPair::KoEn)?,
+            swen: PairStudy::load(run, LangPair::SwEn)?,
+            koen_qwen: qwen::load(run)?,
+        })
     }
 
     pub fn pairs(&self) -> [&PairStudy; 2] {
@@ -47,6 +54,9 @@ impl Study {
         let mut v = crate::values::Values::new();
         for p in self.pairs() {
             values::pair_values(&mut v, p);
+        }
+        if let Some(q) = &self.koen_qwen {
+            qwen::values(&mut v, q);
         }
         v
     }

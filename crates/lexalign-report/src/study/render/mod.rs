@@ -312,6 +312,11 @@ pub fn sections_with_answers_md(study: &Study, findings: &[FindingResult], answe
     for p in study.pairs() {
         let answer = if p.is_empty() { String::new() } else { answer_md(answers, p.pair.flag(), findings, &v) };
         pair_md(&mut s, p, findings, &answer);
+        if let (LangPair::KoEn, Some(q)) = (p.pair, &study.koen_qwen) {
+            let _ = writeln!(s, "\n{MODEL_BEGIN}\n");
+            s.push_str(&super::qwen::section_md(q));
+            let _ = writeln!(s, "{MODEL_END}");
+        }
     }
     s
 }
