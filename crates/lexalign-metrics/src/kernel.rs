@@ -9,7 +9,7 @@ use crate::matrix::Matrix;
 use rayon::prelude::*;
 
 /// Lanes of independent accumulators (enough to hide add latency with 4 AVX registers).
-const LANES: usize = 16;
+pub(crate) const LANES: usize = 16;
 /// Candidates per cache tile inside a block.
 const TILE: usize = 64;
 /// Source rows per parallel work item.
@@ -18,7 +18,7 @@ const ROWS: usize = 8;
 pub const BLOCK_ELEMS: usize = 1 << 22;
 
 #[inline(always)]
-fn dot_body(a: &[f64], b: &[f64]) -> f64 {
+pub(crate) fn dot_body(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0.0f64; LANES];
@@ -91,15 +91,21 @@ pub fn row_dots(a: &[f64], m: &Matrix, j0: usize, out: &mut [f64]) {
 }
 
 /// Fills `out` (`[a.rows, w]`, row-major) with `a.row(i) · b.row(j0 + c)`; tiles of candidates
-/// stay in cache while a group of rows passes over them.
+/// stay in cache while a group of rows passes over them. With AVX-512 the tile is computed by
+/// [`crate::microkernel`] (2 rows by 4 candidates at once, the same bits as [`dot`]).
 pub fn sims_block(a: &Matrix, b: &Matrix, j0: usize, w: usize, out: &mut [f64]) {
     debug_assert_eq!(out.len(), a.rows * w);
     if w == 0 {
         return;
     }
+    let wide = a.cols == b.cols && crate::microkernel::available();
     out.par_chunks_mut(w * ROWS).enumerate().for_each(|(g, chunk)| {
         for t0 in (0..w).step_by(TILE) {
             let t1 = (t0 + TILE).min(w);
+            if wide {
+                crate::microkernel::tile(a, g * ROWS, b, j0, t0, t1, w, chunk);
+                continue;
+            }
             for (r, orow) in chunk.chunks_mut(w).enumerate() {
                 row_dots(a.row(g * ROWS + r), b, j0 + t0, &mut orow[t0..t1]);
             }

@@ -23,6 +23,7 @@ pub mod linear_map;
 pub mod mapped;
 pub mod matrix;
 pub mod mexa;
+pub mod microkernel;
 pub mod open_pool;
 pub mod postprocess;
 pub mod retrieval;
@@ -137,10 +138,29 @@ pub fn space_metrics(src: &Matrix, cand: &Matrix, gold: &Gold, partner: &[usize]
     })
 }
 
+/// The per-pair and per-source values behind one layer's aggregates (the scan writes them to
+/// `pairs.csv` and pairs P@1 before/after), so they need no second retrieval.
+#[derive(Debug, Clone)]
+pub struct LayerDetail {
+    /// Raw cosine of each pair (pair order).
+    pub pair_cos: Vec<f64>,
+    /// Raw cosine of source `i` with the target of pair `partner[i]`.
+    pub shuffled_cos: Vec<f64>,
+    /// Centred cosine of each pair.
+    pub centred_pair_cos: Vec<f64>,
+    /// Per distinct source: whether centred CSLS ranks a gold translation first.
+    pub centred_csls_hit1: Vec<bool>,
+}
+
 /// Computes every metric of one layer. `src` has one row per source (`gold.n_sources`), `cand` one
 /// row per candidate (`gold.n_candidates`). Peak memory: the inputs plus one normalised copy plus
 /// `kernel::BLOCK_ELEMS` scores, however many candidates there are.
 pub fn layer_metrics(src: &Matrix, cand: &Matrix, gold: &Gold, opts: &MetricsOptions) -> Result<LayerMetrics> {
+    Ok(layer_metrics_detailed(src, cand, gold, opts)?.0)
+}
+
+/// [`layer_metrics`] with the [`LayerDetail`] it was computed from (one retrieval per space).
+pub fn layer_metrics_detailed(src: &Matrix, cand: &Matrix, gold: &Gold, opts: &MetricsOptions) -> Result<(LayerMetrics, LayerDetail)> {
     if src.rows != gold.n_sources || cand.rows != gold.n_candidates {
         bail!(
             "matrices have {} source and {} candidate rows but the gold lists {} sources and {} candidates",
@@ -202,7 +222,13 @@ pub fn layer_metrics(src: &Matrix, cand: &Matrix, gold: &Gold, opts: &MetricsOpt
         n_candidates: gold.n_candidates,
     };
     check_outputs_finite(&m).context("layer metrics")?;
-    Ok(m)
+    let detail = LayerDetail {
+        centred_csls_hit1: cs.csls.iter().map(|&rank| rank < 1).collect(),
+        pair_cos: raw.pair_cos,
+        shuffled_cos: raw.shuffled_cos,
+        centred_pair_cos: cen.pair_cos,
+    };
+    Ok((m, detail))
 }
 
 fn check_outputs_finite(m: &LayerMetrics) -> Result<()> {

@@ -77,10 +77,16 @@ pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, bloc
     let (kt, ks) = (k.min(nc).max(1), k.min(ns).max(1));
     let source_gold = gold.source_gold();
     let targets = gold.gold_targets();
-    let tgt = cand.select_rows(&targets);
+    // When every score fits in one block, the similarity matrix is computed once and the gold
+    // targets' cosines are read from its columns (a dot product has the same bits either way
+    // round), instead of a second product of the gold targets with the sources.
+    let whole = (ns * nc <= block_elems).then(|| dense_sims(src, cand));
     // Cosines and r_S of the gold targets up front: their CSLS keys are needed before the pass.
     // Same dot products, pushed in source order, as in the pass: the same bits.
-    let tcos = dense_sims(&tgt, src);
+    let tcos = match &whole {
+        Some(sims) => targets.iter().flat_map(|&t| (0..ns).map(move |i| sims[i * nc + t])).collect(),
+        None => dense_sims(&cand.select_rows(&targets), src),
+    };
     let r_gold_target: Vec<f64> = tcos
         .chunks(ns)
         .map(|row| {
@@ -100,14 +106,19 @@ pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, bloc
         })
         .collect();
 
-    let blk = (block_elems / ns.max(1)).clamp(1, nc.max(1));
-    let mut buf = vec![0.0; ns * blk];
+    let blk = if whole.is_some() { nc.max(1) } else { (block_elems / ns.max(1)).clamp(1, nc.max(1)) };
+    let mut buf = if whole.is_some() { Vec::new() } else { vec![0.0; ns * blk] };
     let mut rs = vec![0.0; blk];
     for j0 in (0..nc).step_by(blk) {
         let w = blk.min(nc - j0);
-        let s = &mut buf[..ns * w];
-        sims_block(src, cand, j0, w, s);
-        let s = &*s;
+        let s: &[f64] = match &whole {
+            Some(sims) => sims,
+            None => {
+                let s = &mut buf[..ns * w];
+                sims_block(src, cand, j0, w, s);
+                s
+            }
+        };
         rs[..w].par_iter_mut().enumerate().for_each(|(c, r)| {
             let mut t = TopK::new(ks);
             (0..ns).for_each(|i| t.push(s[i * w + c]));

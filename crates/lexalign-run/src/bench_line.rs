@@ -24,6 +24,11 @@ pub struct BenchLine {
     pub padded_tokens: usize,
     pub resident_weight_bytes: u64,
     pub peak_rss_bytes: u64,
+    /// FLOPs of the timed work counted from the model's shapes and the tokens processed
+    /// (`lexalign_stages::bench_flops`); 0 where not counted (the anchors leave it out: the
+    /// same work is counted once, on lexalign's side).
+    #[serde(default)]
+    pub flops: f64,
 }
 
 impl BenchLine {
@@ -65,5 +70,6 @@ pub fn parse_bench_line(stdout: &str, what: &str) -> Result<BenchLine> {
         padded_tokens: u("padded_tokens")? as usize,
         resident_weight_bytes: u("resident_weight_bytes")?,
         peak_rss_bytes: u("peak_rss_bytes")?,
+        flops: if v.get("flops").is_some() { f("flops")? } else { 0.0 },
     })
 }

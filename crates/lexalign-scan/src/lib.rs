@@ -4,10 +4,7 @@
 //! field uses (BLI P@k with NN and CSLS, raw and centred, MEXA; `lexalign-metrics`).
 
 use anyhow::{bail, Context, Result};
-use lexalign_metrics::{
-    layer_metrics, pair_cosines, prepare, retrieve, shuffled_cosines, shuffled_partners, LayerMetrics, Lexicon, Matrix,
-    MetricsOptions, Space,
-};
+use lexalign_metrics::{layer_metrics_detailed, shuffled_partners, LayerMetrics, Lexicon, Matrix, MetricsOptions};
 use lexalign_model::{LoadedModel, Pooling};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -126,7 +123,10 @@ pub fn scan_visit(
     let lex = Lexicon::from_pairs(&pairs, &opts.candidates)?;
     let (words, index) = distinct_words(&[&lex.sources, &lex.candidates]);
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let started = std::time::Instant::now();
     let embedded = model.embed_multi(&refs, &opts.layers, &opts.poolings, opts.batch_size, progress)?;
+    let forward_secs = started.elapsed().as_secs_f64();
+    let mut metrics_secs = 0.0;
     let partner = shuffled_partners(pairs.len(), opts.seed)?;
     let mopts = MetricsOptions { k_csls: 10, seed: opts.seed, bootstrap: opts.bootstrap };
     let mut results = Vec::new();
@@ -146,14 +146,14 @@ pub fn scan_visit(
             let src = all.select_rows(&index[0]);
             let cand = all.select_rows(&index[1]);
             visit(&LayerVectors { pooling: *pooling, layer, sources: &src, candidates: &cand })?;
-            let m = layer_metrics(&src, &cand, &lex.gold, &mopts).with_context(|| format!("hidden state {layer} ({pooling})"))?;
-            let (rs, rc) = prepare(&src, &cand, Space::Raw)?;
-            let (cs, cc) = prepare(&src, &cand, Space::Centred)?;
-            r.pair_cosine.push(pair_cosines(&rs, &rc, &lex.gold));
-            r.shuffled_cosine.push(shuffled_cosines(&rs, &rc, &lex.gold, &partner));
-            r.centered_cosine.push(pair_cosines(&cs, &cc, &lex.gold));
-            let ranks = retrieve(&cs, &cc, &lex.gold, mopts.k_csls);
-            r.centered_csls_hit1.push(ranks.s2t.csls.iter().map(|&rank| rank < 1).collect());
+            let started = std::time::Instant::now();
+            let (m, detail) = layer_metrics_detailed(&src, &cand, &lex.gold, &mopts)
+                .with_context(|| format!("hidden state {layer} ({pooling})"))?;
+            metrics_secs += started.elapsed().as_secs_f64();
+            r.pair_cosine.push(detail.pair_cos);
+            r.shuffled_cosine.push(detail.shuffled_cos);
+            r.centered_cosine.push(detail.centred_pair_cos);
+            r.centered_csls_hit1.push(detail.centred_csls_hit1);
             r.layers.push(LayerStat {
                 layer,
                 n: pairs.len(),
@@ -166,6 +166,11 @@ pub fn scan_visit(
         }
         results.push(r);
     }
+    log::info!(
+        "scan time split: forward and pooling {forward_secs:.2} s, metrics {metrics_secs:.2} s ({} hidden states x {} poolings)",
+        opts.layers.len(),
+        opts.poolings.len()
+    );
     Ok(results)
 }
 

@@ -13,6 +13,8 @@
 //!   the vectors are kept as the scan keeps them (in temp files past 512 MiB) and read back.
 //! - `tli-step`: LoRA r 16 q_proj+v_proj, hardest-negative triplet loss at `--layer`, batch 8,
 //!   forward + backward + AdamW; one warm-up step, then the median of `--tli-steps`.
+//! - `scan-metrics`: the work of `lexalign scan` on the word file's pairs; `peak`: a large f32 or
+//!   bf16 matmul (`--dtype`), no model work (`bench_flops`).
 //! - `generate`: greedy generation, batch 1: a 32-token prompt (the word file's words joined by
 //!   spaces), 64 new tokens through the KV cache; the median of 3 runs after a warm-up.
 
@@ -30,8 +32,8 @@ use crate::model_args::ModelArgs;
 /// The flags of `--model ... --case ...` (defaults: the pilot's settings).
 #[derive(Debug, Clone, Default, Args)]
 pub struct CaseArgs {
-    /// words | load | scan | tli-step | generate (with --model).
-    #[arg(long, value_parser = ["words", "load", "scan", "tli-step", "generate"])]
+    /// words | load | scan | scan-metrics | tli-step | generate | peak (with --model).
+    #[arg(long, value_parser = ["words", "load", "scan", "scan-metrics", "tli-step", "generate", "peak"])]
     pub case: Option<String>,
     /// `--case words`: pairs (the paper's 623 training pairs) | lexicons.
     #[arg(long, default_value = "pairs", value_parser = ["pairs", "lexicons"])]
@@ -136,6 +138,9 @@ pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchL
         eprintln!("wrote {} words to {}", words.len(), out.display());
         return Ok(None);
     }
+    if case == "peak" {
+        return Ok(Some(crate::bench_flops::peak_case(a)?));
+    }
     let words = match (case, &a.case.word_file) {
         ("load", _) => Vec::new(),
         (_, Some(f)) => read_words(f)?,
@@ -166,12 +171,16 @@ pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchL
             run.dequantize_for_inference(a.case.low_memory);
             scan_case(&run.model, &words, a, &mut line)?
         }
+        "scan-metrics" => {
+            run.dequantize_for_inference(a.case.low_memory);
+            crate::bench_flops::scan_metrics_case(&run.model, &words, a, &mut line)?
+        }
         "tli-step" => tli_case(&mut run.model, &words, a, &mut line)?,
         "generate" => {
             run.dequantize_for_inference(false);
             generate_case(&run.model, &words, &mut line)?
         }
-        other => bail!("--case `{other}`: give words, load, scan, tli-step or generate"),
+        other => bail!("--case `{other}`: give words, load, scan, scan-metrics, tli-step, generate or peak"),
     }
     line.peak_rss_bytes = peak_rss_bytes().unwrap_or(0);
     Ok(Some(line))
@@ -195,6 +204,8 @@ fn scan_case(model: &lexalign_model::LoadedModel, words: &[String], a: &BenchArg
     line.layers = layers.len();
     line.tokens = tokens;
     line.padded_tokens = padded;
+    let blocks = layers.iter().max().copied().unwrap_or(0);
+    line.flops = crate::bench_flops::forward_flops(&model.model.cfg, blocks, tokens);
     Ok(())
 }
 
@@ -233,6 +244,9 @@ fn tli_case(model: &mut lexalign_model::LoadedModel, words: &[String], a: &Bench
     line.seconds = times[times.len() / 2];
     line.words = 16;
     line.layers = a.case.layer;
+    let batch_words: Vec<&str> = words.iter().take(16).map(String::as_str).collect();
+    line.tokens = model.padding(&batch_words, 16)?.0;
+    line.flops = crate::bench_flops::tli_step_flops(&model.model.cfg, a.case.layer, line.tokens);
     Ok(())
 }
 
@@ -263,6 +277,7 @@ fn generate_case(model: &lexalign_model::LoadedModel, words: &[String], line: &m
     line.seconds = times[times.len() / 2];
     line.words = ids.len();
     line.tokens = GENERATE_NEW_TOKENS;
+    line.flops = crate::bench_flops::generate_flops(&model.model.cfg, ids.len(), GENERATE_NEW_TOKENS);
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! only parse their flags and call in here.
 
 pub mod bench_cmd;
+pub mod bench_flops;
 pub mod bench_model;
 pub mod convert_cmd;
 pub mod eval_cmd;

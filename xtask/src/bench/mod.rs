@@ -9,6 +9,7 @@
 //! reported alone and the page says why.
 
 mod cases;
+pub mod peak;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -43,7 +44,7 @@ pub struct BenchArgs {
     /// Also measure scaling: scan time at 1k/10k/100k words (hidden states 0-2) and at 1, 4 and 8 blocks of `--words` (lexalign, once each).
     #[arg(long)]
     pub scaling: bool,
-    /// Only these cases (comma list of scan-pairs, scan-words, tli-l2, tli-best, generate).
+    /// Only these cases (comma list of scan-pairs, scan-metrics, scan-words, tli-l2, tli-best, generate, peak).
     #[arg(long, value_delimiter = ',')]
     pub cases: Vec<String>,
     /// Where the page goes (default: paper/generated/bench.md; the provenance beside it).
