@@ -6,6 +6,7 @@
 mod binom;
 mod describe;
 mod paired;
+mod seeds;
 mod tdist;
 mod tests_t;
 mod wilcoxon;
@@ -13,6 +14,7 @@ mod wilcoxon;
 pub use binom::{mcnemar_exact_p, sign_test, sign_test_p};
 pub use describe::{mean, percent_change, sd};
 pub use paired::PairedSummary;
+pub use seeds::{describe_seeds, hierarchical_ci, SeedSummary};
 pub use tdist::{t_quantile, t_two_sided_p};
 pub use tests_t::{cohens_dz, mean_diff_ci, ttest_rel, ttest_welch, TTest};
 pub use wilcoxon::{wilcoxon, Wilcoxon, WilcoxonMethod};
