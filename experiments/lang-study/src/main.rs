@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{eval, scan, splits, train};
+use lang_study::{arms, arms_eval, eval, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,10 @@ enum Cmd {
     /// Write the study's pair sets (train, test, independent, control) as TSV, and with --muse
     /// as MUSE/VecMap dictionaries, for evaluation with other tools.
     Splits(splits::Args),
+    /// One training arm of issue 26 (a-d), trained once per seed.
+    Arm(arms::Args),
+    /// Every arm's seed adapters at the target and dev-chosen layers, with seed statistics.
+    ArmsEval(arms_eval::Args),
 }
 
 fn main() {
@@ -37,6 +41,8 @@ fn main() {
         Cmd::Scan(a) => scan::run(&a),
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Splits(a) => splits::run(&a),
+        Cmd::Arm(a) => arms::run(&a),
+        Cmd::ArmsEval(a) => arms_eval::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
