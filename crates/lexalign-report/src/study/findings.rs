@@ -24,6 +24,12 @@ pub struct Finding {
     /// What was measured; `{key:spec}` placeholders from the study's values.
     pub evidence: String,
     pub caveat: Option<String>,
+    /// `positive` (supported is the positive statement) or `null` (a stated absence of evidence).
+    #[serde(default)]
+    pub polarity: Option<String>,
+    /// Why each number in `supported_if` is what it is.
+    #[serde(default)]
+    pub threshold_reason: Option<String>,
 }
 
 /// The `pair` of findings about the authors' released outputs (rendered in their own section).

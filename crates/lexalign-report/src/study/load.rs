@@ -200,6 +200,8 @@ pub struct PairStudy {
     pub adapters: Vec<Adapter>,
     /// Stage folders (or adapter evaluations, `<eval>/<label>`) that are not in the run.
     pub missing: Vec<String>,
+    /// The training arms with seeds (issue 26; ko-en), as far as they ran.
+    pub arms: Option<super::arms::Arms>,
 }
 
 pub(crate) fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
@@ -332,7 +334,8 @@ impl PairStudy {
             };
             adapters.push(Adapter { stage: stage.to_string(), key: key.to_string(), train, eval });
         }
-        Ok(Self { pair, scan, adapters, missing })
+        let arms = super::arms::Arms::load(run, pair.key())?;
+        Ok(Self { pair, scan, adapters, missing, arms })
     }
 
     pub fn is_empty(&self) -> bool {

@@ -4,6 +4,7 @@
 //! report sections and tables, [`figures`] the SVGs, [`findings`] the verdicts of the study's
 //! findings in `paper/claims.toml`.
 
+pub mod arms;
 pub mod baselines;
 pub mod figures;
 pub mod findings;

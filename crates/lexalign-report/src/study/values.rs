@@ -15,7 +15,7 @@
 //!   p1_after, delta_p1, delta_ci_low, delta_ci_high, direction: +1 / 0 / -1 by the CI),
 //!   `<p>.<a>.<tag>.welch.<set>.{t, p, trained_gain, other_gain}`,
 //!   `<p>.<a>.above.{n_layers, n_up, n_down, max_delta, max_layer}` (held-out pairs, hidden states above the target).
-//! - The baselines' keys: [`super::baselines`].
+//! - The baselines' keys: [`super::baselines`]; the arms with seeds: [`super::arms`].
 
 use crate::values::{Val, Values};
 
@@ -180,6 +180,9 @@ fn adapter_values(v: &mut Values, p: &str, a: &Adapter, best: Option<usize>, set
 /// Every key of one language pair that ran.
 pub fn pair_values(v: &mut Values, s: &PairStudy) {
     let p = s.pair.key();
+    if let Some(a) = &s.arms {
+        super::arms::arm_values(v, p, a);
+    }
     if let Some(m) = s.model() {
         v.insert(format!("{p}.model"), Val::Text(m));
     }
