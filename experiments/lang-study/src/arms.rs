@@ -107,14 +107,17 @@ pub fn run(args: &Args) -> Result<()> {
         (PAPER_LAYER, Vec::new())
     };
     let (pairs, same_string) = if args.arm.deranged() { deranged_pairs(&s.train)? } else { (s.train.clone(), 0) };
+    // One model for every seed: each seed attaches fresh adapters and detaches them when done.
+    let mut run = study_model(&args.model).load(QuantMode::None, Some(layer))?;
     let mut rows = Vec::new();
     for k in 0..args.seeds {
         let seed = args.first_seed + k as u64;
-        rows.push(train_seed(args, &pairs, layer, seed)?);
+        let r = train_seed(args, &mut run, &pairs, layer, seed);
+        lexalign_model::lora::detach(&mut run.model.model);
+        rows.push(r?);
         println!("arm {} seed {seed}: final-epoch loss {:.4}", args.arm.name(), rows[k].final_epoch_mean_loss);
     }
     lexalign_run::write_atomic(args.out.join("seeds.csv"), crate::eval::to_csv(&rows)?)?;
-    let run = study_model(&args.model).load(QuantMode::None, Some(layer))?;
     let stage = format!("{}-arm-{}", stage_prefix(args.pair), args.arm.name());
     let prov = run.provenance(&stage)?;
     let summary = serde_json::json!({
@@ -193,7 +196,7 @@ pub fn deranged_pairs(train: &[Pair]) -> Result<(Vec<Pair>, usize)> {
 }
 
 /// One seed: the recipe at `layer` with the arm's pooling, into `<out>/seed-<seed>/`.
-fn train_seed(args: &Args, pairs: &[Pair], layer: usize, seed: u64) -> Result<SeedTrainRow> {
+fn train_seed(args: &Args, run: &mut lexalign_stages::LoadedRun, pairs: &[Pair], layer: usize, seed: u64) -> Result<SeedTrainRow> {
     let mut cfg = TrainConfig { target_layer: layer, pooling: args.arm.pooling().into(), seed, ..TrainConfig::default() };
     if let Some(e) = args.epochs {
         cfg.epochs = e;
@@ -201,7 +204,6 @@ fn train_seed(args: &Args, pairs: &[Pair], layer: usize, seed: u64) -> Result<Se
     cfg.max_pairs = args.max_pairs;
     cfg.validate()?;
     let out = args.out.join(format!("seed-{seed}"));
-    let mut run = study_model(&args.model).load(QuantMode::None, Some(layer))?;
     let opts = TrainOptions { cfg: cfg.clone(), out: out.clone(), resume: false, stop_after_epochs: None, interrupt: Some(interrupt_flag()), base_model: Some(run.model.info.name.clone()) };
     let o = train(&mut run.model.model, &run.model.tokenizer, pairs, &opts, |_, _, _| {})?;
     ensure!(o.completed, "arm {} seed {seed} was interrupted after {} epochs", args.arm.name(), o.epochs_done);
