@@ -150,7 +150,12 @@ pub const STAGES: &[Stage] = &[
         args: |c| {
             let arms: Vec<(&str, OsString)> = ARMS
                 .iter()
-                .map(|(a, _)| ("--arm", c.run.join(format!("koen-arm-{a}")).into_os_string()))
+                .map(|(a, _)| {
+                    (
+                        "--arm",
+                        c.run.join(format!("koen-arm-{a}")).into_os_string(),
+                    )
+                })
                 .collect();
             study(c, "arms-eval", "ko-en", &arms, false)
         },
@@ -203,7 +208,10 @@ pub const ARMS: [(&str, &str); 4] = [("a", "5"), ("b", "5"), ("c", "2"), ("d", "
 pub const ARM_SEEDS: &str = "5";
 
 fn arm(c: &Ctx, name: &str) -> Vec<OsString> {
-    let epochs = ARMS.iter().find(|(a, _)| *a == name).map_or("5", |(_, e)| *e);
+    let epochs = ARMS
+        .iter()
+        .find(|(a, _)| *a == name)
+        .map_or("5", |(_, e)| *e);
     study(
         c,
         "arm",
@@ -382,6 +390,20 @@ mod tests {
             args(&with, 7).contains(" --e5-sentences 300 --laser /laser --adapter "),
             "{}",
             args(&with, 7)
+        );
+        let arm_c = args(&with, 10);
+        assert!(
+            arm_c.starts_with("arm --pair ko-en --model /g.gguf")
+                && arm_c.ends_with("--arm c --seeds 5 --epochs 2")
+                && !arm_c.contains("--laser"),
+            "{arm_c}"
+        );
+        let arms_eval = args(&with, 12);
+        assert!(
+            arms_eval.starts_with("arms-eval --pair ko-en")
+                && arms_eval.ends_with("--arm /r/koen-arm-a --arm /r/koen-arm-b --arm /r/koen-arm-c --arm /r/koen-arm-d")
+                && !arms_eval.contains("--e5"),
+            "{arms_eval}"
         );
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
