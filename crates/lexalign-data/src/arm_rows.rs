@@ -95,10 +95,13 @@ pub struct ArmRow {
 
 /// Rows of one of these CSV files, read by header name; errors name the file and line.
 pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut r = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     r.deserialize()
         .enumerate()
-        .map(|(i, row)| row.with_context(|| format!("{}: bad row at line {}", path.display(), i + 2)))
+        .map(|(i, row)| {
+            row.with_context(|| format!("{}: bad row at line {}", path.display(), i + 2))
+        })
         .collect()
 }
 
@@ -110,7 +113,11 @@ mod tests {
     fn rows_round_trip_and_errors_name_the_line() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("dev_layers.csv");
-        let rows = vec![DevLayerRow { layer: 3, n_sources: 130, p1_csls: 0.25 }];
+        let rows = vec![DevLayerRow {
+            layer: 3,
+            n_sources: 130,
+            p1_csls: 0.25,
+        }];
         let mut w = csv::Writer::from_path(&p).unwrap();
         w.serialize(&rows[0]).unwrap();
         w.flush().unwrap();

@@ -46,7 +46,11 @@ impl Arm {
     }
     /// The loss's pooling.
     pub fn pooling(self) -> &'static str {
-        if self == Arm::A { "mean" } else { "mean-content" }
+        if self == Arm::A {
+            "mean"
+        } else {
+            "mean-content"
+        }
     }
     /// Trains at the dev-chosen layer (else at hidden state 2).
     pub fn dev_layer(self) -> bool {
@@ -97,7 +101,11 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let started = std::time::Instant::now();
     lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
-    let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let s = study_pairs_in(
+        args.pair,
+        args.lexicon_dir.as_deref(),
+        args.paper_data.as_deref(),
+    )?;
     log::info!("{}", s.describe());
     let (layer, dev_rows) = if args.arm.dev_layer() {
         let rows = dev_scan(args, &s)?;
@@ -106,7 +114,11 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         (PAPER_LAYER, Vec::new())
     };
-    let (pairs, same_string) = if args.arm.deranged() { deranged_pairs(&s.train)? } else { (s.train.clone(), 0) };
+    let (pairs, same_string) = if args.arm.deranged() {
+        deranged_pairs(&s.train)?
+    } else {
+        (s.train.clone(), 0)
+    };
     // One model for every seed: each seed attaches fresh adapters and detaches them when done.
     let mut run = study_model(&args.model).load(QuantMode::None, Some(layer))?;
     let mut rows = Vec::new();
@@ -115,7 +127,11 @@ pub fn run(args: &Args) -> Result<()> {
         let r = train_seed(args, &mut run, &pairs, layer, seed);
         lexalign_model::lora::detach(&mut run.model.model);
         rows.push(r?);
-        println!("arm {} seed {seed}: final-epoch loss {:.4}", args.arm.name(), rows[k].final_epoch_mean_loss);
+        println!(
+            "arm {} seed {seed}: final-epoch loss {:.4}",
+            args.arm.name(),
+            rows[k].final_epoch_mean_loss
+        );
     }
     lexalign_run::write_atomic(args.out.join("seeds.csv"), crate::eval::to_csv(&rows)?)?;
     let stage = format!("{}-arm-{}", stage_prefix(args.pair), args.arm.name());
@@ -146,21 +162,51 @@ pub fn run(args: &Args) -> Result<()> {
 
 /// The frozen model's centred CSLS P@1 on the dev pairs at every hidden state above 0.
 pub fn dev_scan(args: &Args, s: &StudyPairs) -> Result<Vec<DevLayerRow>> {
-    let refs: Vec<(&str, &str)> = s.dev.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect();
-    ensure!(refs.len() >= 2, "arm {}: the layer is chosen on the dev pairs, but there are {} (from {} training pairs)", args.arm.name(), refs.len(), s.train.len());
+    let refs: Vec<(&str, &str)> = s
+        .dev
+        .iter()
+        .map(|p| (p.source.as_str(), p.target.as_str()))
+        .collect();
+    ensure!(
+        refs.len() >= 2,
+        "arm {}: the layer is chosen on the dev pairs, but there are {} (from {} training pairs)",
+        args.arm.name(),
+        refs.len(),
+        s.train.len()
+    );
     let lex = Lexicon::from_pairs(&refs, &[] as &[&str]).context("the dev pairs")?;
-    let words: Vec<&str> = lex.sources.iter().chain(&lex.candidates).map(String::as_str).collect();
+    let words: Vec<&str> = lex
+        .sources
+        .iter()
+        .chain(&lex.candidates)
+        .map(String::as_str)
+        .collect();
     let run = study_model(&args.model).load(QuantMode::None, None)?;
     let layers: Vec<usize> = (1..run.model.model.num_hidden_states()).collect();
-    let emb = run.model.embed_multi(&words, &layers, &[Pooling::MeanContent], args.batch_size, |_| {})?;
+    let emb = run.model.embed_multi(
+        &words,
+        &layers,
+        &[Pooling::MeanContent],
+        args.batch_size,
+        |_| {},
+    )?;
     let ns = lex.sources.len();
     let (si, ci): (Vec<usize>, Vec<usize>) = ((0..ns).collect(), (ns..words.len()).collect());
     let mut rows = Vec::new();
     for (slot, &layer) in layers.iter().enumerate() {
         let m = lexalign_scan::matrix_of(&emb[0].vectors(slot)?)?;
-        let r = summary(&m.select_rows(&si), &m.select_rows(&ci), &lex.gold, crate::baselines::K_CSLS)
-            .with_context(|| format!("dev pairs at hidden state {layer}"))?;
-        rows.push(DevLayerRow { layer, n_sources: ns, p1_csls: r.p1_csls });
+        let r = summary(
+            &m.select_rows(&si),
+            &m.select_rows(&ci),
+            &lex.gold,
+            crate::baselines::K_CSLS,
+        )
+        .with_context(|| format!("dev pairs at hidden state {layer}"))?;
+        rows.push(DevLayerRow {
+            layer,
+            n_sources: ns,
+            p1_csls: r.p1_csls,
+        });
     }
     Ok(rows)
 }
@@ -168,13 +214,18 @@ pub fn dev_scan(args: &Args, s: &StudyPairs) -> Result<Vec<DevLayerRow>> {
 /// The dev row with the highest P@1 (ties: the lowest layer); non-finite values are an error.
 pub fn best_dev_layer(rows: &[DevLayerRow]) -> Result<usize> {
     if let Some(r) = rows.iter().find(|r| !r.p1_csls.is_finite()) {
-        anyhow::bail!("dev P@1 at hidden state {} is {}: the dev scan failed", r.layer, r.p1_csls);
+        anyhow::bail!(
+            "dev P@1 at hidden state {} is {}: the dev scan failed",
+            r.layer,
+            r.p1_csls
+        );
     }
     let best = rows.iter().fold(None::<&DevLayerRow>, |b, r| match b {
         Some(b) if b.p1_csls >= r.p1_csls => Some(b),
         _ => Some(r),
     });
-    best.map(|r| r.layer).context("the dev scan has no hidden state above 0")
+    best.map(|r| r.layer)
+        .context("the dev scan has no hidden state above 0")
 }
 
 /// Each pair's source with another pair's target (one seeded cycle: no index keeps its own
@@ -196,20 +247,50 @@ pub fn deranged_pairs(train: &[Pair]) -> Result<(Vec<Pair>, usize)> {
 }
 
 /// One seed: the recipe at `layer` with the arm's pooling, into `<out>/seed-<seed>/`.
-fn train_seed(args: &Args, run: &mut lexalign_stages::LoadedRun, pairs: &[Pair], layer: usize, seed: u64) -> Result<SeedTrainRow> {
-    let mut cfg = TrainConfig { target_layer: layer, pooling: args.arm.pooling().into(), seed, ..TrainConfig::default() };
+fn train_seed(
+    args: &Args,
+    run: &mut lexalign_stages::LoadedRun,
+    pairs: &[Pair],
+    layer: usize,
+    seed: u64,
+) -> Result<SeedTrainRow> {
+    let mut cfg = TrainConfig {
+        target_layer: layer,
+        pooling: args.arm.pooling().into(),
+        seed,
+        ..TrainConfig::default()
+    };
     if let Some(e) = args.epochs {
         cfg.epochs = e;
     }
     cfg.max_pairs = args.max_pairs;
     cfg.validate()?;
     let out = args.out.join(format!("seed-{seed}"));
-    let opts = TrainOptions { cfg: cfg.clone(), out: out.clone(), resume: false, stop_after_epochs: None, interrupt: Some(interrupt_flag()), base_model: Some(run.model.info.name.clone()) };
-    let o = train(&mut run.model.model, &run.model.tokenizer, pairs, &opts, |_, _, _| {})?;
-    ensure!(o.completed, "arm {} seed {seed} was interrupted after {} epochs", args.arm.name(), o.epochs_done);
+    let opts = TrainOptions {
+        cfg: cfg.clone(),
+        out: out.clone(),
+        resume: false,
+        stop_after_epochs: None,
+        interrupt: Some(interrupt_flag()),
+        base_model: Some(run.model.info.name.clone()),
+    };
+    let o = train(
+        &mut run.model.model,
+        &run.model.tokenizer,
+        pairs,
+        &opts,
+        |_, _, _| {},
+    )?;
+    ensure!(
+        o.completed,
+        "arm {} seed {seed} was interrupted after {} epochs",
+        args.arm.name(),
+        o.epochs_done
+    );
     let ckpt = out.join("checkpoints");
     if ckpt.exists() {
-        std::fs::remove_dir_all(&ckpt).with_context(|| format!("cannot remove {}", ckpt.display()))?;
+        std::fs::remove_dir_all(&ckpt)
+            .with_context(|| format!("cannot remove {}", ckpt.display()))?;
     }
     let row = seed_row(args.arm, &cfg, &o.loss, o.n_pairs, o.train_seconds);
     lexalign_run::write_atomic(out.join("summary.json"), serde_json::to_vec_pretty(&row)?)?;
@@ -217,7 +298,13 @@ fn train_seed(args: &Args, run: &mut lexalign_stages::LoadedRun, pairs: &[Pair],
 }
 
 /// The seed's row of `seeds.csv` from its loss log.
-pub fn seed_row(arm: Arm, cfg: &TrainConfig, log: &[LossRow], n_pairs: usize, secs: f64) -> SeedTrainRow {
+pub fn seed_row(
+    arm: Arm,
+    cfg: &TrainConfig,
+    log: &[LossRow],
+    n_pairs: usize,
+    secs: f64,
+) -> SeedTrainRow {
     let last = log.last().map_or(1, |r| r.epoch);
     let mean_of = |epoch: usize, f: fn(&LossRow) -> f64| {
         let v: Vec<f64> = log.iter().filter(|r| r.epoch == epoch).map(f).collect();
@@ -243,9 +330,26 @@ pub fn seed_row(arm: Arm, cfg: &TrainConfig, log: &[LossRow], n_pairs: usize, se
 /// The arm folders' adapters: `<arm>/seed-<S>/adapter`, in seed order (for `arms-eval`).
 pub fn seed_adapters(arm_dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let rows: Vec<SeedTrainRow> = lexalign_data::arm_rows::read_rows(&arm_dir.join("seeds.csv"))
-        .with_context(|| format!("{} is not a finished `lang-study arm` folder", arm_dir.display()))?;
-    ensure!(!rows.is_empty(), "{}/seeds.csv has no seeds", arm_dir.display());
-    Ok(rows.iter().map(|r| (r.seed, arm_dir.join(format!("seed-{}", r.seed)).join("adapter"))).collect())
+        .with_context(|| {
+            format!(
+                "{} is not a finished `lang-study arm` folder",
+                arm_dir.display()
+            )
+        })?;
+    ensure!(
+        !rows.is_empty(),
+        "{}/seeds.csv has no seeds",
+        arm_dir.display()
+    );
+    Ok(rows
+        .iter()
+        .map(|r| {
+            (
+                r.seed,
+                arm_dir.join(format!("seed-{}", r.seed)).join("adapter"),
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -254,14 +358,30 @@ mod tests {
 
     #[test]
     fn dev_layer_choice_and_derangement() {
-        let r = |layer, p| DevLayerRow { layer, n_sources: 10, p1_csls: p };
-        assert_eq!(best_dev_layer(&[r(1, 0.1), r(2, 0.4), r(3, 0.4), r(4, 0.2)]).unwrap(), 2);
-        assert!(best_dev_layer(&[r(1, f64::NAN)]).unwrap_err().to_string().contains("hidden state 1"));
+        let r = |layer, p| DevLayerRow {
+            layer,
+            n_sources: 10,
+            p1_csls: p,
+        };
+        assert_eq!(
+            best_dev_layer(&[r(1, 0.1), r(2, 0.4), r(3, 0.4), r(4, 0.2)]).unwrap(),
+            2
+        );
+        assert!(best_dev_layer(&[r(1, f64::NAN)])
+            .unwrap_err()
+            .to_string()
+            .contains("hidden state 1"));
         assert!(best_dev_layer(&[]).is_err());
-        let train: Vec<Pair> = (0..50).map(|i| Pair::new(format!("s{i}"), format!("t{}", i % 40))).collect();
+        let train: Vec<Pair> = (0..50)
+            .map(|i| Pair::new(format!("s{i}"), format!("t{}", i % 40)))
+            .collect();
         let (d, same) = deranged_pairs(&train).unwrap();
         assert!(d.iter().zip(&train).all(|(a, b)| a.source == b.source));
-        let moved = d.iter().zip(&train).filter(|(a, b)| a.target != b.target).count();
+        let moved = d
+            .iter()
+            .zip(&train)
+            .filter(|(a, b)| a.target != b.target)
+            .count();
         assert_eq!(moved + same, 50);
         assert_eq!(deranged_pairs(&train).unwrap().0, d, "seeded");
     }

@@ -54,8 +54,19 @@ fn read_arm(dir: &Path) -> Result<ArmIn> {
     let seeds: Vec<SeedTrainRow> = read_rows(&dir.join("seeds.csv"))?;
     let adapters = seed_adapters(dir)?;
     let first = &seeds[0];
-    ensure!(seeds.iter().all(|r| r.arm == first.arm && r.target_layer == first.target_layer), "{}/seeds.csv mixes arms or layers", dir.display());
-    Ok(ArmIn { name: first.arm.clone(), layer: first.target_layer, seeds, adapters })
+    ensure!(
+        seeds
+            .iter()
+            .all(|r| r.arm == first.arm && r.target_layer == first.target_layer),
+        "{}/seeds.csv mixes arms or layers",
+        dir.display()
+    );
+    Ok(ArmIn {
+        name: first.arm.clone(),
+        layer: first.target_layer,
+        seeds,
+        adapters,
+    })
 }
 
 /// The dev-chosen best layer: the `dev_layers.csv` of any arm that has one.
@@ -73,7 +84,11 @@ fn dev_best(dirs: &[PathBuf]) -> Result<Option<usize>> {
 pub fn run(args: &Args) -> Result<()> {
     let started = std::time::Instant::now();
     lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
-    let arms = args.arms.iter().map(|d| read_arm(d)).collect::<Result<Vec<_>>>()?;
+    let arms = args
+        .arms
+        .iter()
+        .map(|d| read_arm(d))
+        .collect::<Result<Vec<_>>>()?;
     let best = dev_best(&args.arms)?;
     let layers_of = |a: &ArmIn| -> Vec<usize> {
         let mut l = vec![a.layer];
@@ -83,21 +98,47 @@ pub fn run(args: &Args) -> Result<()> {
     let mut all: Vec<usize> = arms.iter().flat_map(layers_of).collect();
     all.sort_unstable();
     all.dedup();
-    let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let s = study_pairs_in(
+        args.pair,
+        args.lexicon_dir.as_deref(),
+        args.paper_data.as_deref(),
+    )?;
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
     let mut methods = vec![Method::Base];
     methods.extend(PostKind::all().into_iter().map(Method::Post));
     methods.push(Method::Procrustes);
-    let (frozen_rows, frozen, _) = run_all(&run, &s, &methods, frozen_name, true, &all, args.batch_size, "frozen baselines")?;
-    lexalign_run::write_atomic(args.out.join("frozen_baselines.csv"), crate::eval::to_csv(&frozen_rows)?)?;
+    let (frozen_rows, frozen, _) = run_all(
+        &run,
+        &s,
+        &methods,
+        frozen_name,
+        true,
+        &all,
+        args.batch_size,
+        "frozen baselines",
+    )?;
+    lexalign_run::write_atomic(
+        args.out.join("frozen_baselines.csv"),
+        crate::eval::to_csv(&frozen_rows)?,
+    )?;
     let (mut seed_rows, mut arm_rows) = (Vec::new(), Vec::new());
     for a in &arms {
         let layers = layers_of(a);
         let mut per_seed = Vec::new();
         for (seed, adapter) in &a.adapters {
-            lexalign_model::lora::load_peft(&mut run.model.model, adapter, false).with_context(|| format!("arm {} seed {seed}", a.name))?;
+            lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)
+                .with_context(|| format!("arm {} seed {seed}", a.name))?;
             let what = format!("arm {} seed {seed}", a.name);
-            let r = run_all(&run, &s, &[Method::Base, Method::Procrustes], adapter_name, false, &layers, args.batch_size, &what);
+            let r = run_all(
+                &run,
+                &s,
+                &[Method::Base, Method::Procrustes],
+                adapter_name,
+                false,
+                &layers,
+                args.batch_size,
+                &what,
+            );
             lexalign_model::lora::detach(&mut run.model.model);
             let hits = r?.1;
             seed_rows.extend(seed_eval_rows(a, *seed, &layers, &hits));
@@ -106,11 +147,21 @@ pub fn run(args: &Args) -> Result<()> {
         for set in ["held-out", "cldr"] {
             for &layer in &layers {
                 let post = best_post(&frozen_rows, layer)?;
-                arm_rows.push(arm_row(a, (set, layer, best), post, &frozen, &per_seed, args)?);
+                arm_rows.push(arm_row(
+                    a,
+                    (set, layer, best),
+                    post,
+                    &frozen,
+                    &per_seed,
+                    args,
+                )?);
             }
         }
     }
-    lexalign_run::write_atomic(args.out.join("seed_p1.csv"), crate::eval::to_csv(&seed_rows)?)?;
+    lexalign_run::write_atomic(
+        args.out.join("seed_p1.csv"),
+        crate::eval::to_csv(&seed_rows)?,
+    )?;
     lexalign_run::write_atomic(args.out.join("arms.csv"), crate::eval::to_csv(&arm_rows)?)?;
     let stage = format!("{}-arms-eval", stage_prefix(args.pair));
     let prov = run.provenance(&stage)?;
@@ -123,8 +174,16 @@ pub fn run(args: &Args) -> Result<()> {
         "eval_seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
     lexalign_stages::stage_io::write_summary(&args.out, &run, &prov, summary)?;
-    prov.data_file(first_file(&s.files))?.seed(args.seed).setting("bootstrap", args.bootstrap)?.write(&args.out)?;
-    println!("arms-eval: {} arms, {} seed adapters at hidden states {all:?}; wrote {}", arms.len(), seed_rows.len() / 4.max(1), args.out.display());
+    prov.data_file(first_file(&s.files))?
+        .seed(args.seed)
+        .setting("bootstrap", args.bootstrap)?
+        .write(&args.out)?;
+    println!(
+        "arms-eval: {} arms, {} seed adapters at hidden states {all:?}; wrote {}",
+        arms.len(),
+        seed_rows.len() / 4.max(1),
+        args.out.display()
+    );
     Ok(())
 }
 
@@ -133,15 +192,27 @@ fn p1(h: &[bool]) -> f64 {
 }
 
 fn hits<'a>(h: &'a Hits, set: &str, layer: usize, method: &str) -> Result<&'a Vec<bool>> {
-    h.get(&(set.to_string(), layer, method.to_string())).with_context(|| format!("no `{method}` hits on the {set} pairs at hidden state {layer}"))
+    h.get(&(set.to_string(), layer, method.to_string()))
+        .with_context(|| format!("no `{method}` hits on the {set} pairs at hidden state {layer}"))
 }
 
 fn seed_eval_rows(a: &ArmIn, seed: u64, layers: &[usize], h: &Hits) -> Vec<SeedEvalRow> {
     let mut out = Vec::new();
     for set in ["held-out", "cldr"] {
         for &layer in layers {
-            if let (Ok(t), Ok(tp)) = (hits(h, set, layer, "tli"), hits(h, set, layer, "tli+procrustes")) {
-                out.push(SeedEvalRow { arm: a.name.clone(), seed, set: set.into(), layer, n_sources: t.len(), tli_p1: p1(t), tli_procrustes_p1: p1(tp) });
+            if let (Ok(t), Ok(tp)) = (
+                hits(h, set, layer, "tli"),
+                hits(h, set, layer, "tli+procrustes"),
+            ) {
+                out.push(SeedEvalRow {
+                    arm: a.name.clone(),
+                    seed,
+                    set: set.into(),
+                    layer,
+                    n_sources: t.len(),
+                    tli_p1: p1(t),
+                    tli_procrustes_p1: p1(tp),
+                });
             }
         }
     }
@@ -149,13 +220,27 @@ fn seed_eval_rows(a: &ArmIn, seed: u64, layers: &[usize], h: &Hits) -> Vec<SeedE
 }
 
 /// Per seed, per source word: `method`'s hit minus the frozen `reference`'s.
-fn diffs(per_seed: &[Hits], frozen: &[bool], set: &str, layer: usize, method: &str) -> Result<Vec<Vec<f64>>> {
+fn diffs(
+    per_seed: &[Hits],
+    frozen: &[bool],
+    set: &str,
+    layer: usize,
+    method: &str,
+) -> Result<Vec<Vec<f64>>> {
     per_seed
         .iter()
         .map(|h| {
             let a = hits(h, set, layer, method)?;
-            ensure!(a.len() == frozen.len(), "{set} at hidden state {layer}: {} vs {} source words", a.len(), frozen.len());
-            Ok(a.iter().zip(frozen).map(|(&x, &y)| x as u8 as f64 - y as u8 as f64).collect())
+            ensure!(
+                a.len() == frozen.len(),
+                "{set} at hidden state {layer}: {} vs {} source words",
+                a.len(),
+                frozen.len()
+            );
+            Ok(a.iter()
+                .zip(frozen)
+                .map(|(&x, &y)| x as u8 as f64 - y as u8 as f64)
+                .collect())
         })
         .collect()
 }
@@ -164,22 +249,51 @@ fn diffs(per_seed: &[Hits], frozen: &[bool], set: &str, layer: usize, method: &s
 fn best_post(rows: &[lexalign_data::study_rows::BaselineRow], layer: usize) -> Result<String> {
     PostKind::all()
         .into_iter()
-        .filter_map(|k| rows.iter().find(|r| r.set == "dev" && r.layer == layer && r.method == k.name()))
-        .fold(None::<&lexalign_data::study_rows::BaselineRow>, |b, r| match b {
-            Some(b) if b.p1_csls >= r.p1_csls => Some(b),
-            _ => Some(r),
+        .filter_map(|k| {
+            rows.iter()
+                .find(|r| r.set == "dev" && r.layer == layer && r.method == k.name())
         })
+        .fold(
+            None::<&lexalign_data::study_rows::BaselineRow>,
+            |b, r| match b {
+                Some(b) if b.p1_csls >= r.p1_csls => Some(b),
+                _ => Some(r),
+            },
+        )
         .map(|r| r.method.clone())
         .with_context(|| format!("no dev post-processing rows at hidden state {layer}"))
 }
 
-fn arm_row(a: &ArmIn, (set, layer, best): (&str, usize, Option<usize>), post_method: String, frozen: &Hits, per_seed: &[Hits], args: &Args) -> Result<ArmRow> {
+fn arm_row(
+    a: &ArmIn,
+    (set, layer, best): (&str, usize, Option<usize>),
+    post_method: String,
+    frozen: &Hits,
+    per_seed: &[Hits],
+    args: &Args,
+) -> Result<ArmRow> {
     use lexalign_stats::{describe_seeds, hierarchical_ci};
     let base = hits(frozen, set, layer, "base")?;
     let proc = hits(frozen, set, layer, "procrustes")?;
     let post_p1 = p1(hits(frozen, set, layer, &post_method)?);
-    let tli: Vec<Vec<f64>> = per_seed.iter().map(|h| Ok(hits(h, set, layer, "tli")?.iter().map(|&x| x as u8 as f64).collect())).collect::<Result<_>>()?;
-    let tlip: Vec<Vec<f64>> = per_seed.iter().map(|h| Ok(hits(h, set, layer, "tli+procrustes")?.iter().map(|&x| x as u8 as f64).collect())).collect::<Result<_>>()?;
+    let tli: Vec<Vec<f64>> = per_seed
+        .iter()
+        .map(|h| {
+            Ok(hits(h, set, layer, "tli")?
+                .iter()
+                .map(|&x| x as u8 as f64)
+                .collect())
+        })
+        .collect::<Result<_>>()?;
+    let tlip: Vec<Vec<f64>> = per_seed
+        .iter()
+        .map(|h| {
+            Ok(hits(h, set, layer, "tli+procrustes")?
+                .iter()
+                .map(|&x| x as u8 as f64)
+                .collect())
+        })
+        .collect::<Result<_>>()?;
     let (t, tp) = (describe_seeds(&tli)?, describe_seeds(&tlip)?);
     let d_base = diffs(per_seed, base, set, layer, "tli")?;
     let d_proc = diffs(per_seed, proc, set, layer, "tli")?;

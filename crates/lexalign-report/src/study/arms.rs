@@ -83,9 +83,21 @@ pub fn arm_values(v: &mut Values, p: &str, a: &Arms) {
             num(v, format!("{k}.seeds"), seeds.len() as f64);
             num(v, format!("{k}.epochs"), first.epochs as f64);
             num(v, format!("{k}.final_loss"), lexalign_stats::mean(&loss));
-            num(v, format!("{k}.final_loss_max"), loss.iter().copied().fold(f64::NEG_INFINITY, f64::max));
-            num(v, format!("{k}.grad_norm_first"), lexalign_stats::mean(&col(|r| r.first_epoch_grad_norm)));
-            num(v, format!("{k}.grad_norm_final"), lexalign_stats::mean(&col(|r| r.final_epoch_grad_norm)));
+            num(
+                v,
+                format!("{k}.final_loss_max"),
+                loss.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            );
+            num(
+                v,
+                format!("{k}.grad_norm_first"),
+                lexalign_stats::mean(&col(|r| r.first_epoch_grad_norm)),
+            );
+            num(
+                v,
+                format!("{k}.grad_norm_final"),
+                lexalign_stats::mean(&col(|r| r.final_epoch_grad_norm)),
+            );
         }
         for tag in ["t", "b"] {
             for set in ["held-out", "cldr"] {
@@ -117,7 +129,10 @@ fn row_values(v: &mut Values, k: &str, r: &ArmRow) {
         ("vs_procrustes.mean", r.vs_procrustes_mean),
         ("vs_procrustes.ci_low", r.vs_procrustes_ci_low),
         ("vs_procrustes.ci_high", r.vs_procrustes_ci_high),
-        ("tlip_vs_procrustes.mean", r.tli_procrustes_mean - r.procrustes_p1),
+        (
+            "tlip_vs_procrustes.mean",
+            r.tli_procrustes_mean - r.procrustes_p1,
+        ),
         ("tlip_vs_procrustes.ci_low", r.tlip_vs_procrustes_ci_low),
         ("tlip_vs_procrustes.ci_high", r.tlip_vs_procrustes_ci_high),
     ] {
@@ -195,7 +210,10 @@ pub fn arms_intro_md(a: &Arms) -> String {
                 f.target_layer,
                 seeds.len(),
                 f.epochs,
-                pm(lexalign_stats::mean(&loss), (loss.len() > 1).then(|| lexalign_stats::sd(&loss))),
+                pm(
+                    lexalign_stats::mean(&loss),
+                    (loss.len() > 1).then(|| lexalign_stats::sd(&loss))
+                ),
                 f3(a.rows.first().map_or(f64::NAN, |r| r.margin)),
             ));
         }
@@ -243,7 +261,14 @@ mod tests {
 
     #[test]
     fn keys_and_table_of_synthetic_rows() {
-        let a = Arms { rows: vec![row("a", "held-out", 2, "target"), row("a", "held-out", 9, "best"), row("c", "cldr", 9, "target+best")], seeds: Vec::new() };
+        let a = Arms {
+            rows: vec![
+                row("a", "held-out", 2, "target"),
+                row("a", "held-out", 9, "best"),
+                row("c", "cldr", 9, "target+best"),
+            ],
+            seeds: Vec::new(),
+        };
         let mut v = Values::new();
         arm_values(&mut v, "koen", &a);
         let n = |k: &str| match v.get(k) {
@@ -252,13 +277,19 @@ mod tests {
         };
         assert_eq!(n("koen.arms.a.t.layer"), 2.0);
         assert_eq!(n("koen.arms.a.b.layer"), 9.0);
-        assert_eq!((n("koen.arms.c.t.layer"), n("koen.arms.c.b.layer")), (9.0, 9.0));
+        assert_eq!(
+            (n("koen.arms.c.t.layer"), n("koen.arms.c.b.layer")),
+            (9.0, 9.0)
+        );
         assert_eq!(n("koen.arms.c.t.cldr.vs_procrustes.ci_low"), 0.01);
         assert!((n("koen.arms.c.b.cldr.tlip_vs_procrustes.mean") - 0.1).abs() < 1e-12);
         assert!(n("koen.arms.a.t.held_out.tli_procrustes_sd").is_nan());
         let t = arms_table_md(&a);
         assert_eq!(t.lines().count(), 5);
-        assert!(t.contains("| 0.650 ± 0.010 | +0.150 [+0.100, +0.200] |"), "{t}");
+        assert!(
+            t.contains("| 0.650 ± 0.010 | +0.150 [+0.100, +0.200] |"),
+            "{t}"
+        );
         assert!(arms_table_md(&Arms::default()).is_empty());
     }
 }
