@@ -8,6 +8,7 @@ pub mod lexicon;
 mod locate;
 mod pairs;
 mod paper;
+pub mod arm_rows;
 pub mod lm_rows;
 pub mod open_pool_rows;
 pub mod vocab;

@@ -57,7 +57,8 @@ pub(crate) struct Step<'a> {
     pub last_good: Option<&'a Path>,
 }
 
-/// Loss, backward, AdamW update and zeroed gradients of one batch; returns the loss. A
+/// Loss, backward, AdamW update and zeroed gradients of one batch; returns the loss and the
+/// gradients' global L2 norm before the update (AdamW is not clipped: the norm is recorded). A
 /// non-finite loss or update stops training before it reaches the weights or a checkpoint.
 pub(crate) fn train_step(
     model: &Decoder,
@@ -67,7 +68,7 @@ pub(crate) fn train_step(
     adamw: &mut AdamW,
     params: &[(String, tch::Tensor)],
     step: &Step,
-) -> Result<f64> {
+) -> Result<(f64, f64)> {
     let Step { k, epoch, lr, last_good } = *step;
     let loss = batch_loss(model, tok, batch, cfg, true)?;
     let l = loss.double_value(&[]);
@@ -75,6 +76,7 @@ pub(crate) fn train_step(
         bail!(non_finite_stop(&format!("the loss became {l}"), k, epoch, last_good));
     }
     loss.backward();
+    let grad_norm = grad_norm(params);
     adamw.step(params, lr);
     for (_, p) in params {
         let mut g = p.grad();
@@ -87,7 +89,20 @@ pub(crate) fn train_step(
     if let Some(name) = first_non_finite(params) {
         bail!(non_finite_stop(&format!("the adapter weight `{name}` became NaN or Inf after the update"), k, epoch, last_good));
     }
-    Ok(l)
+    Ok((l, grad_norm))
+}
+
+/// The global L2 norm of the trainable tensors' gradients (those without one count as zero).
+fn grad_norm(params: &[(String, tch::Tensor)]) -> f64 {
+    tch::no_grad(|| {
+        params
+            .iter()
+            .map(|(_, p)| p.grad())
+            .filter(|g| g.defined())
+            .map(|g| g.to_kind(tch::Kind::Double).square().sum(tch::Kind::Double).double_value(&[]))
+            .sum::<f64>()
+            .sqrt()
+    })
 }
 
 /// The error of a step `k` (0-based) whose loss or update was not finite.

@@ -36,6 +36,10 @@ pub struct LossRow {
     pub loss: f64,
     /// Learning rate the step ran with.
     pub lr: f64,
+    /// L2 norm of the adapter gradients before the update (all trainable tensors together);
+    /// empty in logs written before it was recorded.
+    #[serde(default)]
+    pub grad_norm: Option<f64>,
 }
 
 pub struct TrainOptions {
@@ -208,8 +212,8 @@ impl Run<'_> {
             let batch: Vec<&Pair> = chunk.iter().map(|&i| &self.pairs[i]).collect();
             let lr = self.sched.lr(k);
             let step = Step { k, epoch, lr, last_good: self.start.last_good.as_deref() };
-            let l = train_step(model, self.tok, &batch, cfg, &mut self.start.adamw, &self.params, &step)?;
-            self.start.log.push(LossRow { step: k + 1, epoch: epoch + 1, loss: l, lr });
+            let (l, g) = train_step(model, self.tok, &batch, cfg, &mut self.start.adamw, &self.params, &step)?;
+            self.start.log.push(LossRow { step: k + 1, epoch: epoch + 1, loss: l, lr, grad_norm: Some(g) });
             steps += 1;
             on_step(k + 1, self.total, l);
         }
@@ -330,7 +334,7 @@ fn write_final_adapter(model: &Decoder, lora_cfg: &LoraConfig, seed: u64, out: &
     lexalign_run::swap_dir(&tmp, &dest)
 }
 
-/// `step,epoch,loss,lr` (docs/CONVENTIONS.md), atomically.
+/// `step,epoch,loss,lr,grad_norm` (docs/CONVENTIONS.md), atomically.
 pub fn write_loss_csv(path: &Path, rows: &[LossRow]) -> Result<()> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {

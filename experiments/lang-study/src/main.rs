@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{eval, open_pool, scan, splits, train};
+use lang_study::{arms, arms_eval, eval, open_pool, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +30,10 @@ enum Cmd {
     /// Retrieval on an open pool shared by every set, both directions, statistics from a
     /// reference vocabulary disjoint from the test words; breakdowns of held-out P@1 (issue 31).
     OpenPool(open_pool::Args),
+    /// One training arm of issue 26 (a-d), trained once per seed.
+    Arm(arms::Args),
+    /// Every arm's seed adapters at the target and dev-chosen layers, with seed statistics.
+    ArmsEval(arms_eval::Args),
 }
 
 fn main() {
@@ -41,6 +45,8 @@ fn main() {
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Splits(a) => splits::run(&a),
         Cmd::OpenPool(a) => open_pool::run(&a),
+        Cmd::Arm(a) => arms::run(&a),
+        Cmd::ArmsEval(a) => arms_eval::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -132,6 +132,47 @@ pub const STAGES: &[Stage] = &[
         quick_args: &[],
     },
     Stage {
+        name: "koen-arm-a",
+        package: "lang-study",
+        args: |c| arm(c, "a"),
+        quick_args: &["--seeds", "2", "--max-pairs", "64"],
+    },
+    Stage {
+        name: "koen-arm-b",
+        package: "lang-study",
+        args: |c| arm(c, "b"),
+        quick_args: &["--seeds", "2", "--max-pairs", "64"],
+    },
+    Stage {
+        name: "koen-arm-c",
+        package: "lang-study",
+        args: |c| arm(c, "c"),
+        quick_args: &["--seeds", "2", "--max-pairs", "64"],
+    },
+    Stage {
+        name: "koen-arm-d",
+        package: "lang-study",
+        args: |c| arm(c, "d"),
+        quick_args: &["--seeds", "2", "--max-pairs", "64"],
+    },
+    Stage {
+        name: "koen-arms-eval",
+        package: "lang-study",
+        args: |c| {
+            let arms: Vec<(&str, OsString)> = ARMS
+                .iter()
+                .map(|(a, _)| {
+                    (
+                        "--arm",
+                        c.run.join(format!("koen-arm-{a}")).into_os_string(),
+                    )
+                })
+                .collect();
+            study(c, "arms-eval", "ko-en", &arms, false)
+        },
+        quick_args: &[],
+    },
+    Stage {
         name: "swen-scan",
         package: "lang-study",
         args: |c| study(c, "scan", "sw-en", &[], true),
@@ -198,6 +239,31 @@ pub const STAGES: &[Stage] = &[
 fn open_pool(c: &Ctx, pair: &str, trains: &[&str]) -> Vec<OsString> {
     let extra: Vec<(&str, OsString)> = trains.iter().map(|t| ("--adapter", c.run.join(t).join("adapter").into_os_string())).collect();
     study(c, "open-pool", pair, &extra, false)
+}
+
+/// The training arms of issue 26 (ko-en, 5 seeds each) and their epochs: the paper's 5 at hidden
+/// state 2 (2 of the model's 18 blocks run); 2 at the dev-chosen layer (about 12 blocks), so that
+/// the four arms' 20 runs and their evaluation fit the reproduce's time budget.
+pub const ARMS: [(&str, &str); 4] = [("a", "5"), ("b", "5"), ("c", "2"), ("d", "2")];
+/// Seeds per arm in the full reproduce.
+pub const ARM_SEEDS: &str = "5";
+
+fn arm(c: &Ctx, name: &str) -> Vec<OsString> {
+    let epochs = ARMS
+        .iter()
+        .find(|(a, _)| *a == name)
+        .map_or("5", |(_, e)| *e);
+    study(
+        c,
+        "arm",
+        "ko-en",
+        &[
+            ("--arm", name.into()),
+            ("--seeds", ARM_SEEDS.into()),
+            ("--epochs", epochs.into()),
+        ],
+        false,
+    )
 }
 
 /// Kolibri sentences (of 605) beside the 92 UDHR segments in the studies' sentence xSIM.
@@ -302,6 +368,11 @@ mod tests {
                 "koen-tli-train-best",
                 "koen-eval",
                 "koen-open-pool",
+                "koen-arm-a",
+                "koen-arm-b",
+                "koen-arm-c",
+                "koen-arm-d",
+                "koen-arms-eval",
                 "swen-scan",
                 "swen-tli-train",
                 "swen-eval",
@@ -367,12 +438,28 @@ mod tests {
             "{}",
             args(&with, 7)
         );
+        let at = |name: &str| STAGES.iter().position(|s| s.name == name).unwrap();
         assert_eq!(
-            args(&with, 14),
+            args(&with, at("koen-qwen-tli-train-best")),
             "train --pair ko-en --model /q.gguf --paper-data /p --device cpu --threads 2 --target-layer best --scan /r/koen-qwen-scan --pooling mean-content"
         );
-        assert!(args(&with, 13).ends_with("--threads 2 --no-e5"), "no control, no LASER-2: {}", args(&with, 11));
-        assert!(args(&with, 15).ends_with("--no-e5 --adapter /r/koen-qwen-tli-train-best/adapter"));
+        let qwen_scan = args(&with, at("koen-qwen-scan"));
+        assert!(qwen_scan.ends_with("--threads 2 --no-e5"), "no control, no LASER-2: {qwen_scan}");
+        assert!(args(&with, at("koen-qwen-eval")).ends_with("--no-e5 --adapter /r/koen-qwen-tli-train-best/adapter"));
+        let arm_c = args(&with, at("koen-arm-c"));
+        assert!(
+            arm_c.starts_with("arm --pair ko-en --model /g.gguf")
+                && arm_c.ends_with("--arm c --seeds 5 --epochs 2")
+                && !arm_c.contains("--laser"),
+            "{arm_c}"
+        );
+        let arms_eval = args(&with, at("koen-arms-eval"));
+        assert!(
+            arms_eval.starts_with("arms-eval --pair ko-en")
+                && arms_eval.ends_with("--arm /r/koen-arm-a --arm /r/koen-arm-b --arm /r/koen-arm-c --arm /r/koen-arm-d")
+                && !arms_eval.contains("--e5"),
+            "{arms_eval}"
+        );
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
             .any(|s| s.name == "published-data"));

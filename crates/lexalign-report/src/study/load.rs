@@ -202,6 +202,8 @@ pub struct PairStudy {
     pub open_pool: Option<super::open_pool::OpenPool>,
     /// Stage folders (or adapter evaluations, `<eval>/<label>`) that are not in the run.
     pub missing: Vec<String>,
+    /// The training arms with seeds (issue 26; ko-en), as far as they ran.
+    pub arms: Option<super::arms::Arms>,
 }
 
 pub(crate) fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
@@ -346,7 +348,8 @@ impl PairStudy {
             adapters.push(Adapter { stage: stage.to_string(), key: key.to_string(), train, eval });
         }
         let open_pool = super::open_pool::OpenPool::read(&run.join(format!("{}-open-pool", pair.key())))?;
-        Ok(Self { pair, scan, adapters, open_pool, missing })
+        let arms = super::arms::Arms::load(run, pair.key())?;
+        Ok(Self { pair, scan, adapters, open_pool, missing, arms })
     }
 
     pub fn is_empty(&self) -> bool {

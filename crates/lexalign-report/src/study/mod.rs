@@ -5,6 +5,7 @@
 //! findings in `paper/claims.toml`.
 
 pub mod answer;
+pub mod arms;
 pub mod baselines;
 pub mod figures;
 pub mod findings;

@@ -16,7 +16,7 @@
 //!   `<p>.<a>.<tag>.welch.<set>.{t, p, trained_gain, other_gain}`,
 //!   `<p>.<a>.above.{n_layers, n_up, n_down, max_delta, max_layer}` (held-out pairs, hidden states above the target).
 //! - The baselines' keys: [`super::baselines`]; the keys of issue 31's findings (`spec`, `tost`,
-//!   `shuffled_share`, `negctl.vs_model`): [`super::verdict_values`].
+//!   `shuffled_share`, `negctl.vs_model`): [`super::verdict_values`]; the arms with seeds: [`super::arms`].
 
 use crate::values::{Val, Values};
 
@@ -181,6 +181,9 @@ fn adapter_values(v: &mut Values, p: &str, a: &Adapter, best: Option<usize>, set
 /// Every key of one language pair that ran.
 pub fn pair_values(v: &mut Values, s: &PairStudy) {
     let p = s.pair.key();
+    if let Some(a) = &s.arms {
+        super::arms::arm_values(v, p, a);
+    }
     if let Some(m) = s.model() {
         v.insert(format!("{p}.model"), Val::Text(m));
     }

@@ -291,6 +291,12 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &s
         s.push_str(&bt);
         s.push('\n');
     }
+    if let Some(a) = p.arms.as_ref().filter(|a| !a.rows.is_empty()) {
+        let _ = writeln!(s, "### Training arms over seeds\n");
+        s.push_str(&super::arms::arms_intro_md(a));
+        s.push_str(&super::arms::arms_table_md(a));
+        s.push('\n');
+    }
     let f = findings_md(findings, p.pair);
     if !f.is_empty() {
         let _ = writeln!(s, "### Findings\n");
