@@ -8,6 +8,7 @@ pub mod lexicon;
 mod locate;
 mod pairs;
 mod paper;
+pub mod behaviour_rows;
 pub mod lm_rows;
 pub mod probe;
 pub mod split;

@@ -252,7 +252,7 @@ fn write_tables(
 }
 
 /// `<train out>/adapter` is labelled by the train folder's name (`koen-tli-train-l2`).
-fn adapter_label(adapter: &std::path::Path) -> String {
+pub fn adapter_label(adapter: &std::path::Path) -> String {
     let dir = if adapter.file_name().is_some_and(|n| n == "adapter") { adapter.parent().unwrap_or(adapter) } else { adapter };
     dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "adapter".into())
 }

@@ -2,6 +2,10 @@
 //! (`src/main.rs` only parses the command line) on a handful of pairs and a small model.
 
 pub mod baseline_layers;
+pub mod behaviour;
+pub mod behaviour_measure;
+pub mod behaviour_prompts;
+pub mod behaviour_stats;
 pub mod baselines;
 pub mod data;
 pub mod e5ref;

@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{eval, scan, splits, train};
+use lang_study::{behaviour, eval, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,9 @@ enum Cmd {
     /// Write the study's pair sets (train, test, independent, control) as TSV, and with --muse
     /// as MUSE/VecMap dictionaries, for evaluation with other tools.
     Splits(splits::Args),
+    /// What fine-tuning changed in behaviour: LM loss, prompted word translation, logit lens
+    /// and greedy generations, base and after each adapter.
+    Behaviour(behaviour::Args),
 }
 
 fn main() {
@@ -37,6 +40,7 @@ fn main() {
         Cmd::Scan(a) => scan::run(&a),
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Splits(a) => splits::run(&a),
+        Cmd::Behaviour(a) => behaviour::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
