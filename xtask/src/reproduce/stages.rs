@@ -121,6 +121,19 @@ pub const STAGES: &[Stage] = &[
         quick_args: &[],
     },
     Stage {
+        name: "koen-behaviour",
+        package: "lang-study",
+        args: |c| {
+            let a = |s: &str| c.run.join(s).join("adapter").into_os_string();
+            behaviour(
+                c,
+                "ko-en",
+                &[a("koen-tli-train-l2"), a("koen-tli-train-best")],
+            )
+        },
+        quick_args: &[],
+    },
+    Stage {
         name: "swen-scan",
         package: "lang-study",
         args: |c| study(c, "scan", "sw-en", &[], true),
@@ -157,7 +170,38 @@ pub const STAGES: &[Stage] = &[
         },
         quick_args: &[],
     },
+    Stage {
+        name: "swen-behaviour",
+        package: "lang-study",
+        args: |c| {
+            behaviour(
+                c,
+                "sw-en",
+                &[c.run.join("swen-tli-train").join("adapter").into()],
+            )
+        },
+        quick_args: &[],
+    },
 ];
+
+/// `lang-study behaviour` (issue 27) with its subsample sizes: the budget of both behaviour
+/// stages together is 5 minutes on the 2-core CI machine.
+const BEHAVIOUR_SIZES: &[(&str, &str)] = &[
+    ("--sentences", "24"),
+    ("--pairs", "20"),
+    ("--lens-pairs", "20"),
+    ("--samples", "5"),
+    ("--gen-tokens", "12"),
+];
+
+fn behaviour(c: &Ctx, pair: &str, adapters: &[OsString]) -> Vec<OsString> {
+    let mut extra: Vec<(&str, OsString)> = BEHAVIOUR_SIZES
+        .iter()
+        .map(|(k, v)| (*k, (*v).into()))
+        .collect();
+    extra.extend(adapters.iter().map(|a| ("--adapter", a.clone())));
+    study(c, "behaviour", pair, &extra, false)
+}
 
 /// Kolibri sentences (of 605) beside the 92 UDHR segments in the studies' sentence xSIM.
 const E5_SENTENCES: &str = "300";
@@ -260,9 +304,11 @@ mod tests {
                 "koen-tli-train-l2",
                 "koen-tli-train-best",
                 "koen-eval",
+                "koen-behaviour",
                 "swen-scan",
                 "swen-tli-train",
-                "swen-eval"
+                "swen-eval",
+                "swen-behaviour"
             ]
         );
         let c = Ctx {
@@ -319,6 +365,13 @@ mod tests {
             args(&with, 7).contains(" --e5-sentences 300 --laser /laser --adapter "),
             "{}",
             args(&with, 7)
+        );
+        let koen_behaviour = args(&with, 8);
+        assert!(
+            koen_behaviour.starts_with("behaviour --pair ko-en")
+                && koen_behaviour.ends_with("--adapter /r/koen-tli-train-l2/adapter --adapter /r/koen-tli-train-best/adapter")
+                && !koen_behaviour.contains("--e5"),
+            "{koen_behaviour}"
         );
         assert!(present_stages(&crate::paths::repo_root())
             .iter()
