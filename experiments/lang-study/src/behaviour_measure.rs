@@ -8,6 +8,7 @@ use crate::behaviour_prompts as bp;
 use crate::behaviour_stats::lens_rows;
 use anyhow::{Context, Result};
 use lexalign_data::behaviour_rows::{BehaviourLmRow, LensRow, SampleRow, TranslationRow};
+use lexalign_model::continuation::SharedPrefix;
 use lexalign_model::logit_lens::ScriptMasks;
 use lexalign_model::LoadedModel;
 
@@ -34,7 +35,11 @@ fn decode(m: &LoadedModel, ids: &[i64]) -> Result<String> {
 /// once `done(text so far)`.
 pub fn greedy(m: &LoadedModel, prompt: &str, max: usize, done: impl Fn(&str) -> bool) -> Result<String> {
     let ids = m.tokenizer.encode(prompt)?;
-    let mut prefix = m.model.shared_prefix(&ids)?;
+    greedy_from(m, m.model.shared_prefix(&ids)?, max, done)
+}
+
+/// [`greedy`] from a prompt already run (`prefix`).
+pub fn greedy_from(m: &LoadedModel, mut prefix: SharedPrefix, max: usize, done: impl Fn(&str) -> bool) -> Result<String> {
     let mut new = Vec::new();
     loop {
         let next = prefix.next_logp.argmax(0, false).int64_value(&[]);
@@ -73,7 +78,7 @@ pub fn translation(m: &LoadedModel, plan: &Plan, label: &str, masks: &ScriptMask
                 let scores = m.model.score_continuations(&prefix, &pool).with_context(|| format!("scoring candidates for `{src}`"))?;
                 let best_gold = task.pool.iter().zip(&scores).filter(|(w, _)| gold.contains(w)).map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
                 let gold_rank = 1 + scores.iter().filter(|&&s| s > best_gold).count();
-                let text = greedy(m, &prompt, plan.answer_tokens, bp::answer_done)?;
+                let text = greedy_from(m, prefix, plan.answer_tokens, bp::answer_done)?;
                 out.translation.push(TranslationRow {
                     model: label.into(),
                     direction: task.dir.code.into(),

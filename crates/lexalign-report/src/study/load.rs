@@ -200,6 +200,8 @@ pub struct PairStudy {
     pub adapters: Vec<Adapter>,
     /// Stage folders (or adapter evaluations, `<eval>/<label>`) that are not in the run.
     pub missing: Vec<String>,
+    /// `lang-study behaviour` (issue 27), when in the run.
+    pub behaviour: Option<super::behaviour::Behaviour>,
 }
 
 pub(crate) fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
@@ -332,7 +334,8 @@ impl PairStudy {
             };
             adapters.push(Adapter { stage: stage.to_string(), key: key.to_string(), train, eval });
         }
-        Ok(Self { pair, scan, adapters, missing })
+        let behaviour = super::behaviour::load(run, pair)?;
+        Ok(Self { pair, scan, adapters, missing, behaviour })
     }
 
     pub fn is_empty(&self) -> bool {

@@ -5,6 +5,7 @@
 //! findings in `paper/claims.toml`.
 
 pub mod baselines;
+pub mod behaviour;
 pub mod figures;
 pub mod findings;
 pub mod load;
