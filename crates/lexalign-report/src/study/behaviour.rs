@@ -68,7 +68,7 @@ pub fn behaviour_md(b: &Behaviour, lens_fig: &str) -> String {
         let _ = writeln!(s, "| {} | {} | {:.3} | {:.3} | {} |", md_cell(&r.model), r.lang, r.bits_per_byte, r.nats_per_token, ci(r.delta_bpb, r.delta_bpb_low, r.delta_bpb_high));
     }
     if let Some(t) = b.translation.first() {
-        let _ = writeln!(s, "\nPrompted word translation on {} held-out source words per direction (template `The Korean word \"…\" in English is \"`; few-shot adds in-context pairs from the training split). Greedy: the answer's first word equals a gold translation (case, punctuation and a leading article ignored). P@k: the gold's rank among the {} gold targets of the sample by total log-probability of `word\"` after the prompt. Δ: model − base, 95 % paired bootstrap CI over words.\n", t.n, t.pool);
+        let _ = writeln!(s, "\nPrompted word translation on {} held-out source words per direction (template `The <source language> word \"…\" in <target language> is \"`; few-shot adds in-context pairs from the training split). Greedy: the answer's first word equals a gold translation (case, punctuation and a leading article ignored). P@k: the gold's rank among the {} gold targets of the sample by total log-probability of `word\"` after the prompt. Δ: model − base, 95 % paired bootstrap CI over words.\n", t.n, t.pool);
     }
     let _ = writeln!(s, "| model | direction | shots | greedy | P@1 | P@5 | Δ greedy [95 % CI] | Δ P@1 [95 % CI] |\n|---|---|---|---|---|---|---|---|");
     for r in &b.translation {
