@@ -77,9 +77,11 @@ impl Decoder {
             rows.push(if i == n_layers { x } else { self.norm.forward(&x) });
         });
         let stacked = Tensor::stack(&rows, 0);
-        let probs = self.logits(&stacked)?.softmax(-1, Kind::Float);
-        let gold_p = probs.select(1, gold).unsqueeze(1);
-        let ranks = Vec::<i64>::try_from(probs.gt_tensor(&gold_p).sum_dim_intlist(1, false, Kind::Int64))?;
+        let logits = self.logits(&stacked)?;
+        // Ranks from the logits: probabilities of an early hidden state underflow to ties at 0.
+        let gold_logit = logits.select(1, gold).unsqueeze(1);
+        let ranks = Vec::<i64>::try_from(logits.gt_tensor(&gold_logit).sum_dim_intlist(1, false, Kind::Int64))?;
+        let probs = logits.softmax(-1, Kind::Float);
         let ph = Vec::<f64>::try_from(probs.matmul(&masks.hangul).to_kind(Kind::Double))?;
         let pl = Vec::<f64>::try_from(probs.matmul(&masks.latin).to_kind(Kind::Double))?;
         if ph.iter().chain(&pl).any(|p| !p.is_finite()) {
