@@ -21,7 +21,7 @@ const CHUNK: i64 = 64;
 pub struct SharedPrefix {
     layers: Vec<(Tensor, Tensor)>,
     len: i64,
-    /// f32 log-probabilities `[vocab]` of the token after the last position.
+    /// f64 log-probabilities `[vocab]` of the token after the last position (of f32 logits).
     pub next_logp: Tensor,
 }
 
@@ -44,7 +44,7 @@ impl Decoder {
         let mut layers = Vec::new();
         let h = self.forward_prefixed(&ids, None, &mut Some(&mut layers));
         let n = prompt.len() as i64;
-        let next_logp = self.logits(&h.get(0).get(n - 1))?.log_softmax(-1, Kind::Float);
+        let next_logp = self.logits(&h.get(0).get(n - 1))?.to_kind(Kind::Double).log_softmax(-1, Kind::Double);
         Ok(SharedPrefix { layers, len: n, next_logp })
     }
 
@@ -57,7 +57,7 @@ impl Decoder {
         let h = self.forward_prefixed(&ids, Some(&*prefix), &mut Some(&mut fresh));
         prefix.layers = fresh;
         prefix.len += 1;
-        prefix.next_logp = self.logits(&h.get(0).get(0))?.log_softmax(-1, Kind::Float);
+        prefix.next_logp = self.logits(&h.get(0).get(0))?.to_kind(Kind::Double).log_softmax(-1, Kind::Double);
         Ok(())
     }
 
@@ -97,7 +97,7 @@ impl Decoder {
         let mut start = 0;
         while start < flat.len() as i64 {
             let len = CHUNK.min(flat.len() as i64 - start);
-            let logp = self.logits(&h.narrow(0, start, len))?.log_softmax(-1, Kind::Float);
+            let logp = self.logits(&h.narrow(0, start, len))?.to_kind(Kind::Double).log_softmax(-1, Kind::Double);
             let picked = logp.gather(1, &targets.narrow(0, start, len).unsqueeze(1), false);
             let picked = Vec::<f64>::try_from(picked.view([-1]).to_kind(Kind::Double))?;
             for (k, v) in picked.into_iter().enumerate() {
