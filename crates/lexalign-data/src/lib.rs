@@ -9,6 +9,7 @@ mod locate;
 mod pairs;
 mod paper;
 pub mod arm_rows;
+pub mod behaviour_rows;
 pub mod lm_rows;
 pub mod open_pool_rows;
 pub mod vocab;

@@ -3,6 +3,7 @@
 //! bitsandbytes stores them, and peft-compatible LoRA adapters.
 
 pub mod config;
+pub mod continuation;
 pub mod decoder;
 pub mod device;
 pub mod embed;
@@ -15,6 +16,7 @@ pub mod layer_store;
 pub mod linear;
 pub mod lm_loss;
 pub mod load;
+pub mod logit_lens;
 pub mod norm;
 pub mod pack;
 pub mod pooling;

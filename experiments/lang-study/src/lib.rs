@@ -4,6 +4,10 @@
 pub mod arms;
 pub mod arms_eval;
 pub mod baseline_layers;
+pub mod behaviour;
+pub mod behaviour_measure;
+pub mod behaviour_prompts;
+pub mod behaviour_stats;
 pub mod baselines;
 pub mod breakdown;
 pub mod data;

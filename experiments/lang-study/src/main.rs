@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{arms, arms_eval, eval, open_pool, scan, splits, train};
+use lang_study::{arms, arms_eval, behaviour, eval, open_pool, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -34,6 +34,9 @@ enum Cmd {
     Arm(arms::Args),
     /// Every arm's seed adapters at the target and dev-chosen layers, with seed statistics.
     ArmsEval(arms_eval::Args),
+    /// What fine-tuning changed in behaviour: LM loss, prompted word translation, logit lens
+    /// and greedy generations, base and after each adapter.
+    Behaviour(behaviour::Args),
 }
 
 fn main() {
@@ -47,6 +50,7 @@ fn main() {
         Cmd::OpenPool(a) => open_pool::run(&a),
         Cmd::Arm(a) => arms::run(&a),
         Cmd::ArmsEval(a) => arms_eval::run(&a),
+        Cmd::Behaviour(a) => behaviour::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

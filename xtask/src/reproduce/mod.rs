@@ -56,6 +56,10 @@ pub struct ReproduceArgs {
     /// key; `--check` implies it.
     #[arg(long)]
     pub fresh: bool,
+    /// Also run the stages that are not yet in the default run's time budget (`stages::EXTENDED`:
+    /// issue 26's arms with seeds and the Qwen2.5-Coder model).
+    #[arg(long)]
+    pub extended: bool,
 }
 
 impl Default for ReproduceArgs {
@@ -70,6 +74,7 @@ impl Default for ReproduceArgs {
             quick: false,
             study_model: PathBuf::from("gemma3-270m"),
             fresh: false,
+            extended: false,
         }
     }
 }
@@ -100,7 +105,7 @@ pub fn run(args: &ReproduceArgs) -> Result<()> {
         .paper_data
         .clone()
         .expect("setup locates the paper data");
-    let stages = present_stages(&repo);
+    let stages = present_stages(&repo, args.extended);
     let has_report = repo
         .join("crates")
         .join(REPORT_PACKAGE)

@@ -71,6 +71,7 @@ pub fn write(
     p = p
         .setting("check", args.check)?
         .setting("quick", args.quick)?
+        .setting("extended", args.extended)?
         .setting("fresh", args.fresh)?
         .setting("stages_completed", stages)?;
     p.write(dir)?;

@@ -196,6 +196,12 @@ fn study_outputs(out: &mut Out<'_>, claims: &ClaimsFile, run: &RunFolder) -> Res
         if let Some(svg) = crate::study::figures::p1_figure(p)? {
             out.write(&p1_fig, &svg)?;
         }
+        if let Some(b) = &p.behaviour {
+            let title = format!("{}: logit lens of the gold translation, before and after TLI", p.pair.name());
+            if let Some(svg) = crate::study::behaviour::lens_figure(b, &title)? {
+                out.write(&crate::study::behaviour::lens_figure_path(p.pair), &svg)?;
+            }
+        }
     }
     out.write(
         crate::study::STUDY_NUMBERS,

@@ -204,6 +204,8 @@ pub struct PairStudy {
     pub missing: Vec<String>,
     /// The training arms with seeds (issue 26; ko-en), as far as they ran.
     pub arms: Option<super::arms::Arms>,
+    /// `lang-study behaviour` (issue 27), when in the run.
+    pub behaviour: Option<super::behaviour::Behaviour>,
 }
 
 pub(crate) fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
@@ -349,7 +351,8 @@ impl PairStudy {
         }
         let open_pool = super::open_pool::OpenPool::read(&run.join(format!("{}-open-pool", pair.key())))?;
         let arms = super::arms::Arms::load(run, pair.key())?;
-        Ok(Self { pair, scan, adapters, open_pool, missing, arms })
+        let behaviour = super::behaviour::load(run, pair)?;
+        Ok(Self { pair, scan, adapters, open_pool, missing, arms, behaviour })
     }
 
     pub fn is_empty(&self) -> bool {

@@ -7,6 +7,7 @@
 pub mod answer;
 pub mod arms;
 pub mod baselines;
+pub mod behaviour;
 pub mod figures;
 pub mod findings;
 pub mod holm_layers;

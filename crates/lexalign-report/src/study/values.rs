@@ -180,6 +180,9 @@ fn adapter_values(v: &mut Values, p: &str, a: &Adapter, best: Option<usize>, set
 
 /// Every key of one language pair that ran.
 pub fn pair_values(v: &mut Values, s: &PairStudy) {
+    if let Some(b) = &s.behaviour {
+        super::behaviour::behaviour_values(v, s.pair, b);
+    }
     let p = s.pair.key();
     if let Some(a) = &s.arms {
         super::arms::arm_values(v, p, a);

@@ -297,6 +297,9 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &s
         s.push_str(&super::arms::arms_table_md(a));
         s.push('\n');
     }
+    if let Some(b) = &p.behaviour {
+        s.push_str(&super::behaviour::behaviour_md(b, &super::behaviour::lens_figure_path(p.pair)));
+    }
     let f = findings_md(findings, p.pair);
     if !f.is_empty() {
         let _ = writeln!(s, "### Findings\n");
