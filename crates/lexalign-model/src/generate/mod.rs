@@ -3,6 +3,11 @@
 //! sampled ([`sampling`]); it stops after an end-of-sequence token (kept, as `generate` keeps it)
 //! or after `max_new_tokens`. A peft adapter attached with `lora::load_peft` takes part as it
 //! does in every forward (unmerged, no dropout).
+//!
+//! Speed: a step is a few hundred tiny ops on one row, too small to share between threads; with
+//! several intra-op threads libgomp's workers spin-wait between them (on a busy 2-core machine a
+//! SmolLM2 token took ~1 s, one thread ~0.1 s). The steps after the prompt therefore run on one
+//! torch thread ([`OneThread`], restored afterwards); the prompt keeps the caller's threads.
 
 pub mod cache;
 pub mod sampling;
@@ -55,11 +60,12 @@ impl Decoder {
         self.check_context(prompt.len(), cfg.max_new_tokens)?;
         let _guard = tch::no_grad_guard();
         let mut rng = cfg.sampling.map(|s| ChaCha20Rng::seed_from_u64(s.seed));
-        let mut cache = self.new_cache();
+        let mut cache = self.new_cache_for(prompt.len() + cfg.max_new_tokens);
         let ids = Tensor::from_slice(prompt)
             .view([1, -1])
             .to_device(self.device);
         let mut logits = self.next_logits(&ids, &mut cache)?;
+        let _one = OneThread::new();
         let mut out = Vec::with_capacity(cfg.max_new_tokens);
         loop {
             let next = match (&cfg.sampling, rng.as_mut()) {
@@ -77,7 +83,8 @@ impl Decoder {
         }
     }
 
-    /// The f32 logits `[vocab]` after the last of `ids`, appending `ids` to `cache`.
+    /// The f32 logits `[vocab]` after the last of `ids`, appending `ids` to `cache` (only the
+    /// last position goes through the output head).
     pub fn next_logits(&self, ids: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
         let h = self.forward_cached(ids, cache);
         let n = h.size()[1];
@@ -96,5 +103,35 @@ impl Decoder {
             );
         }
         Ok(())
+    }
+}
+
+/// Torch's intra-op threads set to 1 while it lives, the previous count restored when it drops
+/// (also on an early return or a panic).
+pub struct OneThread {
+    previous: i32,
+}
+
+impl OneThread {
+    pub fn new() -> Self {
+        let previous = tch::get_num_threads();
+        if previous != 1 {
+            tch::set_num_threads(1);
+        }
+        Self { previous }
+    }
+}
+
+impl Default for OneThread {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for OneThread {
+    fn drop(&mut self) {
+        if self.previous != 1 {
+            tch::set_num_threads(self.previous);
+        }
     }
 }
