@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{eval, scan, splits, train};
+use lang_study::{authors, eval, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -27,6 +27,8 @@ enum Cmd {
     /// Write the study's pair sets (train, test, independent, control) as TSV, and with --muse
     /// as MUSE/VecMap dictionaries, for evaluation with other tools.
     Splits(splits::Args),
+    /// The authors' scripts 05 (qualitative probe) and 04 (t-SNE) on the embedded models.
+    Authors(authors::Args),
 }
 
 fn main() {
@@ -37,6 +39,7 @@ fn main() {
         Cmd::Scan(a) => scan::run(&a),
         Cmd::Eval(a) => eval::run(&a),
         Cmd::Splits(a) => splits::run(&a),
+        Cmd::Authors(a) => authors::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

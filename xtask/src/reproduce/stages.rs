@@ -141,6 +141,12 @@ pub const STAGES: &[Stage] = &[
         quick_args: &[],
     },
     Stage {
+        name: "authors-scripts",
+        package: "lang-study",
+        args: authors_args,
+        quick_args: &[],
+    },
+    Stage {
         name: "swen-eval",
         package: "lang-study",
         args: |c| {
@@ -198,6 +204,19 @@ fn study(
         a.push(k.into());
         a.push(v.clone());
     }
+    a
+}
+
+/// `lang-study authors` (issue 28): the authors' scripts 05 and 04 on the paper recipe's model
+/// with the `tli-train` adapter and on the study model with the `swen-tli-train` adapter.
+fn authors_args(c: &Ctx) -> Vec<OsString> {
+    let r = |s: &str, f: &str| c.run.join(s).join(f).into_os_string();
+    let mut a: Vec<OsString> = vec!["authors".into()];
+    a.extend(model_args(c));
+    a.extend(["--adapter".into(), r("tli-train", "adapter")]);
+    a.extend(["--study-model".into(), c.study_model.clone().into_os_string()]);
+    a.extend(["--study-adapter".into(), r("swen-tli-train", "adapter")]);
+    a.extend(["--scan".into(), c.run.join("swen-scan").into_os_string()]);
     a
 }
 
@@ -262,6 +281,7 @@ mod tests {
                 "koen-eval",
                 "swen-scan",
                 "swen-tli-train",
+                "authors-scripts",
                 "swen-eval"
             ]
         );
@@ -295,6 +315,12 @@ mod tests {
         assert!(
             !args(&c, 4).contains("--laser"),
             "no LASER-2 folder, no flag"
+        );
+        let authors = args(&c, 10);
+        assert!(
+            authors.starts_with("authors --model /m.gguf ")
+                && authors.ends_with(" --adapter /r/tli-train/adapter --study-model /g.gguf --study-adapter /r/swen-tli-train/adapter --scan /r/swen-scan"),
+            "{authors}"
         );
         let with = Ctx {
             laser: Some("/laser".into()),

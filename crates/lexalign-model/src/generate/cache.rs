@@ -34,6 +34,19 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// An independent copy (the buffers copied), to continue two decodings from one state.
+    pub fn fork(&self) -> KvCache {
+        KvCache {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.as_ref().map(|(k, v)| (k.copy(), v.copy())))
+                .collect(),
+            len: self.len,
+            reserve: self.reserve,
+        }
+    }
 }
 
 impl Decoder {
