@@ -24,6 +24,10 @@ pub struct Finding {
     /// What was measured; `{key:spec}` placeholders from the study's values.
     pub evidence: String,
     pub caveat: Option<String>,
+    /// `positive` ("supported" is the positive statement) or `null` (a stated absence of evidence).
+    pub polarity: Option<String>,
+    /// Why each number in `supported_if` is what it is.
+    pub threshold_reason: Option<String>,
 }
 
 /// The `pair` of findings about the authors' released outputs (rendered in their own section).
