@@ -186,6 +186,9 @@ const HOMES: &[(&str, &str)] = &[
     // The language-model rows: written by `lexalign generate` / `lm-loss`, read by their tests.
     ("struct GenerationRow", "crates/lexalign-data/src/lm_rows.rs"),
     ("struct LmLossRow", "crates/lexalign-data/src/lm_rows.rs"),
+    ("struct ScriptGenRow", "crates/lexalign-data/src/authors_rows.rs"),
+    ("struct TsneRankRow", "crates/lexalign-data/src/authors_rows.rs"),
+    ("struct ScriptsSummary", "crates/lexalign-published/src/probe/scripts.rs"),
     ("struct BaselineRow", "crates/lexalign-data/src/study_rows.rs"),
     ("struct BaselineTestRow", "crates/lexalign-data/src/study_rows.rs"),
     // Dense linear algebra and the linear-map baselines (issue 26): one implementation.

@@ -3,6 +3,7 @@
 //!
 //! Pure Rust (no tch). Every error names the file, the line (or JSON index) and what to do.
 
+pub mod authors_rows;
 pub mod corpora;
 pub mod lexicon;
 mod locate;

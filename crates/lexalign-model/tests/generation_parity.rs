@@ -295,3 +295,35 @@ fn lm_loss_matches_transformers() {
     }
     println!("max |lexalign - transformers| LM loss = {worst:.3e} nats/token");
 }
+
+/// The shared-pass pair of decodings gives what each decoding gives alone, including after
+/// they part (high temperature makes them part on the tiny random models).
+#[test]
+fn sampled_and_greedy_together_equal_each_alone() {
+    let reference = reference();
+    let mut parted = 0;
+    for family in ["llama", "gemma3"] {
+        let model = tiny(family);
+        for p in reference["tiny"][family]["prompts"].as_array().unwrap() {
+            let prompt = ids(&p["prompt_ids"]);
+            for temperature in [0.1, 2.0] {
+                let cfg = GenerateConfig {
+                    max_new_tokens: 12,
+                    sampling: Some(Sampling {
+                        temperature,
+                        top_k: 0,
+                        top_p: 0.9,
+                        seed: 7,
+                    }),
+                    eos_ids: vec![],
+                };
+                let (s, g) = model.generate_sampled_and_greedy(&prompt, &cfg).unwrap();
+                assert_eq!(s, model.generate(&prompt, &cfg).unwrap(), "{family} T {temperature}: sampled");
+                let greedy = GenerateConfig::greedy(12, vec![]);
+                assert_eq!(g, model.generate(&prompt, &greedy).unwrap(), "{family} T {temperature}: greedy");
+                parted += usize::from(s != g);
+            }
+        }
+    }
+    assert!(parted > 0, "no case where the two decodings part: the fork is untested");
+}

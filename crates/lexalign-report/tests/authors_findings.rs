@@ -19,7 +19,9 @@ fn findings() -> Vec<Finding> {
     let f: Vec<Finding> = c
         .finding
         .into_iter()
-        .filter(|f| f.pair == "authors")
+        // The released probe's findings; those over the embedded models' runs (`scripts.*`
+        // keys, findings 60-64) are tested in scripts_findings.rs.
+        .filter(|f| f.pair == "authors" && !f.supported_if.contains("scripts."))
         .collect();
     assert!(
         f.len() >= 5,

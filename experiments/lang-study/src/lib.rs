@@ -3,6 +3,7 @@
 
 pub mod arms;
 pub mod arms_eval;
+pub mod authors;
 pub mod baseline_layers;
 pub mod behaviour;
 pub mod behaviour_measure;

@@ -2,7 +2,7 @@
 //! on a multilingual model. One binary, one subcommand per stage, `--pair ko-en|sw-en`.
 
 use clap::{Parser, Subcommand};
-use lang_study::{arms, arms_eval, behaviour, eval, open_pool, scan, splits, train};
+use lang_study::{arms, arms_eval, authors, behaviour, eval, open_pool, scan, splits, train};
 
 #[derive(Parser)]
 #[command(
@@ -37,6 +37,8 @@ enum Cmd {
     /// What fine-tuning changed in behaviour: LM loss, prompted word translation, logit lens
     /// and greedy generations, base and after each adapter.
     Behaviour(behaviour::Args),
+    /// The authors' scripts 05 (qualitative probe) and 04 (t-SNE) on the embedded models.
+    Authors(authors::Args),
 }
 
 fn main() {
@@ -51,6 +53,7 @@ fn main() {
         Cmd::Arm(a) => arms::run(&a),
         Cmd::ArmsEval(a) => arms_eval::run(&a),
         Cmd::Behaviour(a) => behaviour::run(&a),
+        Cmd::Authors(a) => authors::run(&a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -206,6 +206,12 @@ pub const STAGES: &[Stage] = &[
         quick_args: &[],
     },
     Stage {
+        name: "authors-scripts",
+        package: "lang-study",
+        args: authors_args,
+        quick_args: &[],
+    },
+    Stage {
         name: "swen-eval",
         package: "lang-study",
         args: |c| {
@@ -352,6 +358,19 @@ fn study(
     a
 }
 
+/// `lang-study authors` (issue 28): the authors' scripts 05 and 04 on the paper recipe's model
+/// with the `tli-train` adapter and on the study model with the `swen-tli-train` adapter.
+fn authors_args(c: &Ctx) -> Vec<OsString> {
+    let r = |s: &str, f: &str| c.run.join(s).join(f).into_os_string();
+    let mut a: Vec<OsString> = vec!["authors".into()];
+    a.extend(model_args(c));
+    a.extend(["--adapter".into(), r("tli-train", "adapter")]);
+    a.extend(["--study-model".into(), c.study_model.clone().into_os_string()]);
+    a.extend(["--study-adapter".into(), r("swen-tli-train", "adapter")]);
+    a.extend(["--scan".into(), c.run.join("swen-scan").into_os_string()]);
+    a
+}
+
 fn data_args(c: &Ctx) -> Vec<OsString> {
     vec!["--paper-data".into(), c.paper_data.clone().into()]
 }
@@ -436,6 +455,7 @@ mod tests {
                 "koen-behaviour",
                 "swen-scan",
                 "swen-tli-train",
+                "authors-scripts",
                 "swen-eval",
                 "swen-open-pool",
                 "koen-qwen-scan",
@@ -476,6 +496,13 @@ mod tests {
             !args(&c, 4).contains("--laser"),
             "no LASER-2 folder, no flag"
         );
+        let at = |name: &str| STAGES.iter().position(|s| s.name == name).unwrap();
+        let authors = args(&c, at("authors-scripts"));
+        assert!(
+            authors.starts_with("authors --model /m.gguf ")
+                && authors.ends_with(" --adapter /r/tli-train/adapter --study-model /g.gguf --study-adapter /r/swen-tli-train/adapter --scan /r/swen-scan"),
+            "{authors}"
+        );
         let with = Ctx {
             laser: Some("/laser".into()),
             ..c
@@ -500,7 +527,6 @@ mod tests {
             "{}",
             args(&with, 7)
         );
-        let at = |name: &str| STAGES.iter().position(|s| s.name == name).unwrap();
         assert_eq!(
             args(&with, at("koen-qwen-tli-train-best")),
             "train --pair ko-en --model /q.gguf --paper-data /p --device cpu --threads 2 --target-layer best --scan /r/koen-qwen-scan --pooling mean-content"

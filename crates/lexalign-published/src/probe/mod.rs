@@ -6,6 +6,7 @@
 //! per-row shares). The prompts themselves are measured the same way, as text known to be
 //! English and Swahili. No model is needed.
 
+pub mod scripts;
 pub mod words;
 
 use std::collections::BTreeMap;

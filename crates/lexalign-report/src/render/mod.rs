@@ -14,6 +14,8 @@ use crate::run::RunFolder;
 use crate::values::published_values;
 
 mod authors;
+pub mod authors_scripts;
+mod authors_tsne;
 mod report_md;
 mod tables;
 mod tex;
@@ -187,6 +189,11 @@ fn study_outputs(out: &mut Out<'_>, claims: &ClaimsFile, run: &RunFolder) -> Res
     // Findings see the study's keys and the published data's `probe.*` keys.
     let mut finding_values = study_values.clone();
     crate::values::probe_values(&mut finding_values, run.published.probe.as_ref());
+    let scripts = authors_scripts::load(&run.path)?;
+    authors_scripts::values(&mut finding_values, scripts.as_ref());
+    if let Some(s) = &scripts {
+        out.write(authors_scripts::TSNE_FIGURE, &authors_tsne::tsne_figure(s)?)?;
+    }
     let findings = crate::study::findings::evaluate(&claims.finding, &finding_values)?;
     for p in run.study.pairs() {
         let [scan_fig, p1_fig] = crate::study::render::figure_paths(p.pair);
