@@ -50,7 +50,9 @@ fn read_text(rel: &str) -> Option<String> {
 fn tracked_or_skip() -> Option<Vec<String>> {
     let files = tracked_files();
     if files.is_none() {
-        lexalign_run::missing_fixture("tidy: not a git checkout (or no git), so the tracked files are unknown");
+        lexalign_run::missing_fixture(
+            "tidy: not a git checkout (or no git), so the tracked files are unknown",
+        );
     }
     files
 }
@@ -130,7 +132,9 @@ fn no_machine_paths_in_tracked_files() {
     }
     for (i, (f, p, _)) in MACHINE_PATH_ALLOWED.iter().enumerate() {
         if !used[i] {
-            bad.push(format!("stale allow-list entry ({f}, {p}): remove it from tests/tidy.rs"));
+            bad.push(format!(
+                "stale allow-list entry ({f}, {p}): remove it from tests/tidy.rs"
+            ));
         }
     }
     assert!(
@@ -175,35 +179,77 @@ const HOMES: &[(&str, &str)] = &[
     ("fn resolve_model", "crates/lexalign-gguf/src/locate.rs"),
     ("struct Pair", "crates/lexalign-data/src/pairs/mod.rs"),
     // The eval row (tli and the report alias it `EvalRow`).
-    ("struct QuantitativeRow", "crates/lexalign-data/src/paper.rs"),
+    (
+        "struct QuantitativeRow",
+        "crates/lexalign-data/src/paper.rs",
+    ),
     ("struct EvalStats", "crates/lexalign-published/src/eval.rs"),
     // The bench's result line: printed by `lexalign bench` and the anchors, parsed by xtask.
     ("struct BenchLine", "crates/lexalign-run/src/bench_line.rs"),
     // The study's CSV rows: written by lang-study, read by the report.
     ("struct ChangeRow", "crates/lexalign-data/src/study_rows.rs"),
     ("struct CkaRow", "crates/lexalign-data/src/study_rows.rs"),
-    ("struct CkaChangeRow", "crates/lexalign-data/src/study_rows.rs"),
+    (
+        "struct CkaChangeRow",
+        "crates/lexalign-data/src/study_rows.rs",
+    ),
     // The language-model rows: written by `lexalign generate` / `lm-loss`, read by their tests.
-    ("struct GenerationRow", "crates/lexalign-data/src/lm_rows.rs"),
+    (
+        "struct GenerationRow",
+        "crates/lexalign-data/src/lm_rows.rs",
+    ),
     ("struct LmLossRow", "crates/lexalign-data/src/lm_rows.rs"),
-    ("struct ScriptGenRow", "crates/lexalign-data/src/authors_rows.rs"),
-    ("struct TsneRankRow", "crates/lexalign-data/src/authors_rows.rs"),
-    ("struct ScriptsSummary", "crates/lexalign-published/src/probe/scripts.rs"),
-    ("struct BaselineRow", "crates/lexalign-data/src/study_rows.rs"),
-    ("struct BaselineTestRow", "crates/lexalign-data/src/study_rows.rs"),
+    (
+        "struct ScriptGenRow",
+        "crates/lexalign-data/src/authors_rows.rs",
+    ),
+    (
+        "struct TsneRankRow",
+        "crates/lexalign-data/src/authors_rows.rs",
+    ),
+    (
+        "struct ScriptsSummary",
+        "crates/lexalign-published/src/probe/scripts.rs",
+    ),
+    (
+        "struct BaselineRow",
+        "crates/lexalign-data/src/study_rows.rs",
+    ),
+    (
+        "struct BaselineTestRow",
+        "crates/lexalign-data/src/study_rows.rs",
+    ),
     // Dense linear algebra and the linear-map baselines (issue 26): one implementation.
     ("fn sym_eig", "crates/lexalign-metrics/src/linalg.rs"),
     ("fn svd_square", "crates/lexalign-metrics/src/svd.rs"),
     ("fn procrustes", "crates/lexalign-metrics/src/linear_map.rs"),
-    ("fn k_occurrence_skew", "crates/lexalign-metrics/src/hubness.rs"),
+    (
+        "fn k_occurrence_skew",
+        "crates/lexalign-metrics/src/hubness.rs",
+    ),
     // One config type per model family; the GGUF side only derives its `config.json`.
     ("struct ModelConfig", "crates/lexalign-model/src/config.rs"),
-    ("struct LoraConfig", "crates/lexalign-lora-config/src/lib.rs"),
-    ("fn shuffled_partners", "crates/lexalign-metrics/src/baseline.rs"),
+    (
+        "struct LoraConfig",
+        "crates/lexalign-lora-config/src/lib.rs",
+    ),
+    (
+        "fn shuffled_partners",
+        "crates/lexalign-metrics/src/baseline.rs",
+    ),
     // Open-pool retrieval (issue 31): one implementation, one row type per output file.
-    ("struct PreparedPool", "crates/lexalign-metrics/src/open_pool.rs"),
-    ("struct OpenPoolRow", "crates/lexalign-data/src/open_pool_rows.rs"),
-    ("struct BreakdownRow", "crates/lexalign-data/src/open_pool_rows.rs"),
+    (
+        "struct PreparedPool",
+        "crates/lexalign-metrics/src/open_pool.rs",
+    ),
+    (
+        "struct OpenPoolRow",
+        "crates/lexalign-data/src/open_pool_rows.rs",
+    ),
+    (
+        "struct BreakdownRow",
+        "crates/lexalign-data/src/open_pool_rows.rs",
+    ),
     ("fn holm", "crates/lexalign-stats/src/multiple.rs"),
 ];
 
@@ -251,11 +297,16 @@ fn shared_helpers_are_defined_once() {
     };
     let mut bad = Vec::new();
     let mut used = vec![false; SECOND_DEFINITIONS_ALLOWED.len()];
-    for f in files.iter().filter(|f| f.ends_with(".rs") && *f != "tests/tidy.rs") {
+    for f in files
+        .iter()
+        .filter(|f| f.ends_with(".rs") && *f != "tests/tidy.rs")
+    {
         let Some(text) = read_text(f) else { continue };
         for (what, use_instead) in RETIRED {
             for line in definitions(&text, what) {
-                bad.push(format!("{f}:{line}: `{what}` is a retired copy: use {use_instead}"));
+                bad.push(format!(
+                    "{f}:{line}: `{what}` is a retired copy: use {use_instead}"
+                ));
             }
         }
         for (what, home) in HOMES {
@@ -268,14 +319,18 @@ fn shared_helpers_are_defined_once() {
                     .position(|(w, af, _)| w == what && af == f)
                 {
                     Some(i) => used[i] = true,
-                    None => bad.push(format!("{f}:{line}: a second `{what}` (its home is {home})")),
+                    None => bad.push(format!(
+                        "{f}:{line}: a second `{what}` (its home is {home})"
+                    )),
                 }
             }
         }
     }
     for (i, (w, f, _)) in SECOND_DEFINITIONS_ALLOWED.iter().enumerate() {
         if !used[i] {
-            bad.push(format!("stale allow-list entry ({w}, {f}): remove it from tests/tidy.rs"));
+            bad.push(format!(
+                "stale allow-list entry ({w}, {f}): remove it from tests/tidy.rs"
+            ));
         }
     }
     assert!(
@@ -292,10 +347,16 @@ fn every_home_defines_its_item_once() {
         match read_text(home).map(|t| definitions(&t, what).len()) {
             None => bad.push(format!("{home}: missing (the home of `{what}`)")),
             Some(1) => {}
-            Some(n) => bad.push(format!("{home}: {n} definitions of `{what}`, want exactly 1")),
+            Some(n) => bad.push(format!(
+                "{home}: {n} definitions of `{what}`, want exactly 1"
+            )),
         }
     }
-    assert!(bad.is_empty(), "stale or doubled one-home entries in tests/tidy.rs:\n  {}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "stale or doubled one-home entries in tests/tidy.rs:\n  {}",
+        bad.join("\n  ")
+    );
 }
 
 #[test]
@@ -313,7 +374,8 @@ fn every_module_says_why_it_exists() {
 
 #[test]
 fn definition_checker() {
-    let src = "pub fn write_atomic(p: &Path) {}\nfn write_atomic_with<F>() {}\n// fn write_atomic\n\
+    let src =
+        "pub fn write_atomic(p: &Path) {}\nfn write_atomic_with<F>() {}\n// fn write_atomic\n\
                let s = write_atomic(p);\npub(crate) struct Pair {\nstruct PairFile;\n";
     assert_eq!(definitions(src, "fn write_atomic"), vec![1]);
     assert_eq!(definitions(src, "fn write_atomic_with"), vec![2]);
@@ -395,7 +457,9 @@ pub fn dependency_problems(name: &str, layer: Option<u32>, deps: &[String]) -> V
     let layer_of = |n: &str| LAYERS.iter().find(|(c, _)| *c == n).map(|(_, l)| *l);
     let mut bad = Vec::new();
     let Some(layer) = layer else {
-        return vec![format!("{name} has no layer: add it to LAYERS in tests/tidy.rs (and docs/CONVENTIONS.md)")];
+        return vec![format!(
+            "{name} has no layer: add it to LAYERS in tests/tidy.rs (and docs/CONVENTIONS.md)"
+        )];
     };
     for d in deps {
         if d == "tch" || d == "torch-sys" {
@@ -410,13 +474,17 @@ pub fn dependency_problems(name: &str, layer: Option<u32>, deps: &[String]) -> V
         match layer_of(d) {
             Some(l) if l < layer => {
                 if PURE.contains(&name) && !PURE.contains(&d.as_str()) {
-                    bad.push(format!("{name} is a pure crate but depends on {d}, which links tch"));
+                    bad.push(format!(
+                        "{name} is a pure crate but depends on {d}, which links tch"
+                    ));
                 }
             }
             Some(l) => bad.push(format!(
                 "{name} (layer {layer}) depends on {d} (layer {l}): dependencies must point down"
             )),
-            None => bad.push(format!("{name} depends on {d}, which has no layer in tests/tidy.rs")),
+            None => bad.push(format!(
+                "{name} depends on {d}, which has no layer in tests/tidy.rs"
+            )),
         }
     }
     bad
@@ -451,9 +519,17 @@ fn dependencies_point_down() {
         } else {
             LAYERS.iter().find(|(c, _)| *c == name).map(|(_, l)| *l)
         };
-        bad.extend(dependency_problems(&name, layer, &deps).into_iter().map(|p| format!("{}: {p}", rel(path))));
+        bad.extend(
+            dependency_problems(&name, layer, &deps)
+                .into_iter()
+                .map(|p| format!("{}: {p}", rel(path))),
+        );
     }
-    assert!(bad.is_empty(), "crate dependencies:\n  {}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "crate dependencies:\n  {}",
+        bad.join("\n  ")
+    );
 }
 
 fn rel(p: &Path) -> String {
@@ -470,9 +546,19 @@ fn dependency_checker() {
     assert_eq!(deps, ["anyhow", "lexalign-model", "tch"]);
     let bad = dependency_problems("lexalign-gguf", Some(10), &deps);
     assert_eq!(bad.len(), 2, "{bad:?}");
-    assert!(bad[0].contains("must point down") && bad[1].contains("pure crate"), "{bad:?}");
-    assert!(dependency_problems("xtask", Some(EXPERIMENT_LAYER), &["lexalign-model".into()])[0]
-        .contains("links tch"));
+    assert!(
+        bad[0].contains("must point down") && bad[1].contains("pure crate"),
+        "{bad:?}"
+    );
+    assert!(
+        dependency_problems("xtask", Some(EXPERIMENT_LAYER), &["lexalign-model".into()])[0]
+            .contains("links tch")
+    );
     assert!(dependency_problems("lexalign-new", None, &[])[0].contains("no layer"));
-    assert!(dependency_problems("lexalign-tli", Some(30), &["lexalign-model".into(), "tch".into()]).is_empty());
+    assert!(dependency_problems(
+        "lexalign-tli",
+        Some(30),
+        &["lexalign-model".into(), "tch".into()]
+    )
+    .is_empty());
 }

@@ -1,1 +1,3 @@
-fn main() { lexalign_build::link_torch(); }
+fn main() {
+    lexalign_build::link_torch();
+}

@@ -113,15 +113,17 @@ fn print_torch(paths: &Paths) {
 /// Each embedded model's file and SHA-256; the files that fail their check.
 fn check_models(paths: &Paths) -> Result<Vec<String>> {
     let mut bad = Vec::new();
-    for m in lexalign_run::EMBEDDED_MODELS.iter().chain(lexalign_run::EMBEDDED_ENCODERS) {
+    for m in lexalign_run::EMBEDDED_MODELS
+        .iter()
+        .chain(lexalign_run::EMBEDDED_ENCODERS)
+    {
         let gguf = m.path_in(&paths.cache);
         let label = format!("model {}:", m.name);
         match check_hash(&gguf, m.sha256)? {
             HashCheck::Ok => println!("{label} {} (SHA-256 ok)", disp(&gguf)),
-            HashCheck::Missing => println!(
-                "{label} {} missing (run `cargo xtask setup`)",
-                disp(&gguf)
-            ),
+            HashCheck::Missing => {
+                println!("{label} {} missing (run `cargo xtask setup`)", disp(&gguf))
+            }
             HashCheck::Mismatch { actual } => {
                 println!(
                     "{label} {} SHA-256 MISMATCH: {actual}, expected {}",
@@ -184,7 +186,10 @@ fn cuda_matmul(paths: &Paths) -> String {
             let text = String::from_utf8_lossy(&o.stdout).trim().to_string();
             match o.status.code() {
                 Some(0) | Some(3) => text,
-                _ => format!("FAILED: {text} {}", String::from_utf8_lossy(&o.stderr).trim()),
+                _ => format!(
+                    "FAILED: {text} {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ),
             }
         }
         Err(e) => format!("not run: cannot start {} ({e})", disp(&bin)),

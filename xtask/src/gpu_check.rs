@@ -25,21 +25,33 @@ pub struct GpuCheckArgs {
 
 /// Whether `nvidia-smi` lists a GPU, and what it says.
 fn gpu_listed() -> std::result::Result<String, String> {
-    match Command::new("nvidia-smi").args(["--query-gpu=name,memory.total", "--format=csv,noheader"]).output() {
+    match Command::new("nvidia-smi")
+        .args(["--query-gpu=name,memory.total", "--format=csv,noheader"])
+        .output()
+    {
         Ok(o) if o.status.success() && !String::from_utf8_lossy(&o.stdout).trim().is_empty() => {
-            Ok(String::from_utf8_lossy(&o.stdout).trim().replace('\n', "; "))
+            Ok(String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .replace('\n', "; "))
         }
-        Ok(o) => Err(format!("nvidia-smi lists no GPU ({})", String::from_utf8_lossy(&o.stderr).trim())),
+        Ok(o) => Err(format!(
+            "nvidia-smi lists no GPU ({})",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
         Err(_) => Err("nvidia-smi was not found (no NVIDIA driver)".into()),
     }
 }
 
 /// The built `lexalign` binary (built here when missing; plain cargo picks up LIBTORCH).
 pub fn lexalign_binary(paths: &Paths) -> Result<PathBuf> {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| paths.repo.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| paths.repo.join("target"));
     let bin = target.join("debug").join("lexalign");
     crate::util::run_status(
-        Command::new(env!("CARGO")).args(["build", "-q", "-p", "lexalign-cli", "--bin", "lexalign"]).current_dir(&paths.repo),
+        Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "lexalign-cli", "--bin", "lexalign"])
+            .current_dir(&paths.repo),
         "building the lexalign binary",
         "run `cargo xtask setup` (and `--cuda` on a GPU machine) first",
     )?;
@@ -51,7 +63,12 @@ pub fn lexalign_binary(paths: &Paths) -> Result<PathBuf> {
 
 /// Runs one check with a time limit; returns (exit code, last output line).
 fn check(bin: &PathBuf, args: &[&str], limit: Duration) -> (Option<i32>, String) {
-    let mut child = match Command::new(bin).args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn() {
+    let mut child = match Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => return (None, format!("could not start {}: {e}", bin.display())),
     };
@@ -71,8 +88,16 @@ fn check(bin: &PathBuf, args: &[&str], limit: Duration) -> (Option<i32>, String)
     let out = child.wait_with_output().expect("child output");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let err = String::from_utf8_lossy(&out.stderr);
-    let last = text.lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" | ");
-    let last = if last.is_empty() { err.lines().last().unwrap_or("").to_string() } else { last };
+    let last = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let last = if last.is_empty() {
+        err.lines().last().unwrap_or("").to_string()
+    } else {
+        last
+    };
     (out.status.code(), last)
 }
 
@@ -107,7 +132,12 @@ pub fn run(args: &GpuCheckArgs) -> Result<()> {
     }
     for m in lexalign_run::EMBEDDED_MODELS {
         for dtype in ["f32", "bf16"] {
-            line(&bin, &format!("pooled {} {dtype}", m.name), &["gpu", "compare", "--model", m.name, "--dtype", dtype], 90);
+            line(
+                &bin,
+                &format!("pooled {} {dtype}", m.name),
+                &["gpu", "compare", "--model", m.name, "--dtype", dtype],
+                90,
+            );
         }
     }
     bnb_rounding(&paths, &mut line);
@@ -115,7 +145,17 @@ pub fn run(args: &GpuCheckArgs) -> Result<()> {
     line(
         &bin,
         "bench llama-3.1-8b nf4 bf16",
-        &["bench", "--random-weights", "llama-3.1-8b", "--device", "cuda", "--quant", "nf4", "--words", &words],
+        &[
+            "bench",
+            "--random-weights",
+            "llama-3.1-8b",
+            "--device",
+            "cuda",
+            "--quant",
+            "nf4",
+            "--words",
+            &words,
+        ],
         240,
     );
     println!("gpu-check: {:.0} s", started.elapsed().as_secs_f64());
@@ -129,9 +169,14 @@ pub fn run(args: &GpuCheckArgs) -> Result<()> {
 /// `python3`) has bitsandbytes with CUDA: gen_bnb_cuda.py writes the CUDA fixture, then
 /// lexalign-quant's ignored `bnb_cuda_fixtures` test compares `Kernel::BnbCuda` with it.
 fn bnb_rounding(paths: &Paths, line: &mut impl FnMut(&PathBuf, &str, &[&str], u64) -> Option<i32>) {
-    let python = std::env::var_os("LEXALIGN_REF_PYTHON").map(PathBuf::from).unwrap_or_else(|| "python3".into());
+    let python = std::env::var_os("LEXALIGN_REF_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
     let probe = Command::new(&python)
-        .args(["-c", "import torch, bitsandbytes; assert torch.cuda.is_available()"])
+        .args([
+            "-c",
+            "import torch, bitsandbytes; assert torch.cuda.is_available()",
+        ])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
         println!(
@@ -140,9 +185,17 @@ fn bnb_rounding(paths: &Paths, line: &mut impl FnMut(&PathBuf, &str, &[&str], u6
         );
         return;
     }
-    let script = paths.repo.join("crates/lexalign-quant/tests/fixtures/gen_bnb_cuda.py");
+    let script = paths
+        .repo
+        .join("crates/lexalign-quant/tests/fixtures/gen_bnb_cuda.py");
     let script = script.to_string_lossy();
-    if line(&python, "bnb CUDA fixture (gen_bnb_cuda.py)", &[&script], 120) != Some(0) {
+    if line(
+        &python,
+        "bnb CUDA fixture (gen_bnb_cuda.py)",
+        &[&script],
+        120,
+    ) != Some(0)
+    {
         return;
     }
     let manifest = paths.repo.join("Cargo.toml");
@@ -151,7 +204,18 @@ fn bnb_rounding(paths: &Paths, line: &mut impl FnMut(&PathBuf, &str, &[&str], u6
     line(
         &cargo,
         "4-bit CUDA rounding vs bitsandbytes",
-        &["test", "-q", "--manifest-path", &manifest, "-p", "lexalign-quant", "--test", "bnb_cuda_fixtures", "--", "--ignored"],
+        &[
+            "test",
+            "-q",
+            "--manifest-path",
+            &manifest,
+            "-p",
+            "lexalign-quant",
+            "--test",
+            "bnb_cuda_fixtures",
+            "--",
+            "--ignored",
+        ],
         300,
     );
 }

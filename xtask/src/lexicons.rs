@@ -146,8 +146,14 @@ pub fn fetch(paths: &Paths, sums: &BTreeMap<String, String>, sums_name: &str) ->
     };
     let kengdic = BTreeMap::from([(sql.to_string(), want(&format!("kengdic/{sql}"))?)]);
     let hint = format!("check the network, or set {ENV_LEXICONS} to a folder holding the word lists (../shared/lexicons' README says how to get them)");
-    crate::setup::download_hashed(KENGDIC_BASE, &part.join("kengdic"), &kengdic, sums_name, &hint)
-        .with_context(|| format!("fetching kengdic's {sql}"))?;
+    crate::setup::download_hashed(
+        KENGDIC_BASE,
+        &part.join("kengdic"),
+        &kengdic,
+        sums_name,
+        &hint,
+    )
+    .with_context(|| format!("fetching kengdic's {sql}"))?;
     let debs = part.join(".debs");
     std::fs::create_dir_all(&debs).with_context(|| format!("cannot create {}", disp(&debs)))?;
     for deb in DEBS {

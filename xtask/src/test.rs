@@ -77,7 +77,16 @@ pub fn run(args: &TestArgs) -> Result<()> {
     // Fuzz smoke run (lexalign-fuzz, docs/CONVENTIONS.md "Fuzzing"): every parser target, tch
     // ones included, 3000 mutated inputs or 2 s each; any panic or heap-budget overrun fails.
     let mut c = cargo_cmd(&assets);
-    c.args(["run", "-q", "-p", "lexalign-fuzz", "--features", "tch", "--", "--smoke"]);
+    c.args([
+        "run",
+        "-q",
+        "-p",
+        "lexalign-fuzz",
+        "--features",
+        "tch",
+        "--",
+        "--smoke",
+    ]);
     println!("test: fuzz smoke run (cargo run -p lexalign-fuzz --features tch -- --smoke)");
     util::run_status(
         &mut c,
@@ -108,11 +117,26 @@ pub fn run(args: &TestArgs) -> Result<()> {
     Ok(())
 }
 
-/// The conventions a reviewer should not have to check by eye: clippy with warnings as errors
-/// over every target (docs/CONVENTIONS.md "Style").
+/// The conventions a reviewer should not have to check by eye: rustfmt's layout, and clippy
+/// with warnings as errors over every target (docs/CONVENTIONS.md "Style").
 fn lint(assets: &setup::Assets) -> Result<()> {
     let mut c = cargo_cmd(assets);
-    c.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    c.args(["fmt", "--all", "--", "--check"]);
+    println!("test: cargo fmt --all -- --check");
+    util::run_status(
+        &mut c,
+        "rustfmt (cargo fmt --all -- --check)",
+        "run `cargo fmt --all` and commit the result",
+    )?;
+    let mut c = cargo_cmd(assets);
+    c.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     println!("test: cargo clippy --workspace --all-targets -- -D warnings");
     util::run_status(
         &mut c,

@@ -44,7 +44,11 @@ fn setup_and_binaries_agree_under_xdg_cache_home() {
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     for m in EMBEDDED_MODELS.iter().chain(EMBEDDED_ENCODERS) {
         let p = models.join(m.file);
         assert!(

@@ -13,7 +13,12 @@ use std::path::PathBuf;
 
 /// `0.1.0 (git 1a2b3c4)`: the crate version and the commit it was built from (build.rs; `unknown`
 /// when built outside a git checkout, e.g. from a source tarball).
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("LEXALIGN_GIT_COMMIT"), ")");
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("LEXALIGN_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
@@ -125,25 +130,46 @@ fn run() -> Result<()> {
     match cli.cmd {
         Cmd::Scan(args) => {
             let (_, results) = run_scan(&args, "scan", QuantMode::None)?;
-            if json { print_json(&scan_json(&results)?)? } else { tables::print_scan(&results) }
+            if json {
+                print_json(&scan_json(&results)?)?
+            } else {
+                tables::print_scan(&results)
+            }
             wrote(json, &args.out);
         }
         Cmd::Bli(args) => {
             let (_, results) = run_scan(&args, "bli", QuantMode::None)?;
-            if json { print_json(&scan_json(&results)?)? } else { tables::print_bli(&results) }
+            if json {
+                print_json(&scan_json(&results)?)?
+            } else {
+                tables::print_bli(&results)
+            }
             wrote(json, &args.out.join("layers.csv"));
         }
         Cmd::Train(args) => {
             let (_, o) = run_train(&args, "train")?;
             if o.interrupted {
-                eprintln!("stopped after epoch {} of {}; continue with --resume", o.epochs_done, args.config()?.epochs);
+                eprintln!(
+                    "stopped after epoch {} of {}; continue with --resume",
+                    o.epochs_done,
+                    args.config()?.epochs
+                );
                 std::process::exit(130);
             }
-            println!("trained {} steps; final-epoch mean loss {:.4}; wrote {}", o.steps_done, o.final_epoch_mean_loss.unwrap_or(f64::NAN), args.out.display());
+            println!(
+                "trained {} steps; final-epoch mean loss {:.4}; wrote {}",
+                o.steps_done,
+                o.final_epoch_mean_loss.unwrap_or(f64::NAN),
+                args.out.display()
+            );
         }
         Cmd::Eval(args) => {
             let (_, o) = run_eval(&args, "eval")?;
-            if json { print_json(&o.sets)? } else { print_table(&o) }
+            if json {
+                print_json(&o.sets)?
+            } else {
+                print_table(&o)
+            }
             wrote(json, &args.out);
         }
         Cmd::Generate(args) => {
@@ -152,7 +178,11 @@ fn run() -> Result<()> {
                 print_json(&rows)?
             } else {
                 for r in &rows {
-                    println!("{}\t{}", r.prompt.replace('\n', "\\n"), r.text.replace('\n', "\\n"));
+                    println!(
+                        "{}\t{}",
+                        r.prompt.replace('\n', "\\n"),
+                        r.text.replace('\n', "\\n")
+                    );
                 }
             }
             wrote(json, &args.out.join("generations.jsonl"));
@@ -163,7 +193,10 @@ fn run() -> Result<()> {
                 print_json(&s)?
             } else {
                 println!("texts\ttokens\tbytes\tnll_per_token\tbits_per_byte");
-                println!("{}\t{}\t{}\t{:.4}\t{:.4}", s.texts, s.tokens, s.bytes, s.mean_nll_per_token, s.bits_per_byte);
+                println!(
+                    "{}\t{}\t{}\t{:.4}\t{:.4}",
+                    s.texts, s.tokens, s.bytes, s.mean_nll_per_token, s.bits_per_byte
+                );
             }
             wrote(json, &args.out.join("lm_loss.csv"));
         }
@@ -178,11 +211,18 @@ fn run() -> Result<()> {
             }
             _ => {
                 let report = bench_cmd::run_bench(&args)?;
-                if json { print_json(&report)? } else { bench_cmd::print_report(&report) }
+                if json {
+                    print_json(&report)?
+                } else {
+                    bench_cmd::print_report(&report)
+                }
             }
         },
         Cmd::Gpu(c) => std::process::exit(gpu_cmd::run_gpu(&c)?),
-        Cmd::Memory { model, project_config } => memory::run_memory(&model, project_config.as_deref())?,
+        Cmd::Memory {
+            model,
+            project_config,
+        } => memory::run_memory(&model, project_config.as_deref())?,
         Cmd::Convert { gguf, out, force } => convert_cmd::run_convert(&gguf, &out, force)?,
     }
     Ok(())

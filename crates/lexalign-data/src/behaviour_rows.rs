@@ -41,7 +41,11 @@ impl LmSummaryRow {
     /// `delta_bpb` and its interval relative to the base's bits per byte.
     pub fn relative(&self) -> (f64, f64, f64) {
         let base = self.bits_per_byte - self.delta_bpb;
-        (self.delta_bpb / base, self.delta_bpb_low / base, self.delta_bpb_high / base)
+        (
+            self.delta_bpb / base,
+            self.delta_bpb_low / base,
+            self.delta_bpb_high / base,
+        )
     }
 }
 
@@ -118,10 +122,20 @@ pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
 
 /// Reads a CSV of `T`, naming the file and line that does not parse.
 pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut r = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut r =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     r.deserialize()
         .enumerate()
-        .map(|(i, row)| row.with_context(|| format!("{} line {}: not a {} row", path.display(), i + 2, std::any::type_name::<T>())))
+        .map(|(i, row)| {
+            row.with_context(|| {
+                format!(
+                    "{} line {}: not a {} row",
+                    path.display(),
+                    i + 2,
+                    std::any::type_name::<T>()
+                )
+            })
+        })
         .collect()
 }
 
@@ -137,11 +151,15 @@ pub fn samples_jsonl(rows: &[SampleRow]) -> Result<Vec<u8>> {
 
 /// Reads `samples.jsonl`, naming the line that does not parse.
 pub fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{} line {}: not a sample row", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l)
+                .with_context(|| format!("{} line {}: not a sample row", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -169,7 +187,12 @@ mod tests {
         std::fs::write(&p, "model,lang\nbase,ko\n").unwrap();
         let e = format!("{:#}", read_csv::<LmSummaryRow>(&p).unwrap_err());
         assert!(e.contains("line 2"), "{e}");
-        let s = vec![SampleRow { model: "base".into(), prompt_type: "continue-ko".into(), prompt: "a\nb".into(), text: "c".into() }];
+        let s = vec![SampleRow {
+            model: "base".into(),
+            prompt_type: "continue-ko".into(),
+            prompt: "a\nb".into(),
+            text: "c".into(),
+        }];
         let q = dir.path().join("s.jsonl");
         std::fs::write(&q, samples_jsonl(&s).unwrap()).unwrap();
         assert_eq!(read_samples(&q).unwrap(), s);
@@ -177,7 +200,16 @@ mod tests {
 
     #[test]
     fn relative_change_is_against_the_base() {
-        let r = LmSummaryRow { model: "a".into(), lang: "ko".into(), sentences: 3, bits_per_byte: 1.1, nats_per_token: 2.0, delta_bpb: 0.1, delta_bpb_low: 0.05, delta_bpb_high: 0.2 };
+        let r = LmSummaryRow {
+            model: "a".into(),
+            lang: "ko".into(),
+            sentences: 3,
+            bits_per_byte: 1.1,
+            nats_per_token: 2.0,
+            delta_bpb: 0.1,
+            delta_bpb_low: 0.05,
+            delta_bpb_high: 0.2,
+        };
         let (d, lo, hi) = r.relative();
         assert!((d - 0.1).abs() < 1e-12 && (lo - 0.05).abs() < 1e-12 && (hi - 0.2).abs() < 1e-12);
     }

@@ -170,7 +170,10 @@ impl Corpora {
         let mut out = Vec::new();
         for rel in files {
             out.extend(messages(&self.read(rel)?).with_context(|| {
-                format!("{}: not a Kolibri message file", self.root.join(rel).display())
+                format!(
+                    "{}: not a Kolibri message file",
+                    self.root.join(rel).display()
+                )
             })?);
         }
         Ok(out)
@@ -262,7 +265,10 @@ mod tests {
 
     #[test]
     fn message_files() {
-        assert_eq!(messages(r#"{"b": "Two", "a": "One"}"#).unwrap(), vec!["One", "Two"]);
+        assert_eq!(
+            messages(r#"{"b": "Two", "a": "One"}"#).unwrap(),
+            vec!["One", "Two"]
+        );
         let e = format!("{:#}", messages(r#"{"a": 1}"#).unwrap_err());
         assert!(e.contains("\"a\""), "{e}");
         assert!(messages("[1]").is_err());
@@ -272,7 +278,10 @@ mod tests {
     fn committed_sums_cover_the_three_locales() {
         let sums = lexalign_run::parse_sums(CORPORA_SUMS, SUMS_NAME).unwrap();
         for lang in ["en", "ko", "sw_TZ"] {
-            let n = sums.keys().filter(|k| k.starts_with(&format!("{KOLIBRI}/{lang}/"))).count();
+            let n = sums
+                .keys()
+                .filter(|k| k.starts_with(&format!("{KOLIBRI}/{lang}/")))
+                .count();
             assert_eq!(n, 23, "{lang}");
         }
     }
@@ -281,7 +290,10 @@ mod tests {
     fn tampered_or_missing_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let c = Corpora::locate(Some(dir.path())).unwrap();
-        let e = format!("{:#}", c.kolibri_messages(KolibriLang::English).unwrap_err());
+        let e = format!(
+            "{:#}",
+            c.kolibri_messages(KolibriLang::English).unwrap_err()
+        );
         assert!(e.contains("missing") && e.contains("corpora"), "{e}");
     }
 

@@ -3,20 +3,20 @@
 //!
 //! Pure Rust (no tch). Every error names the file, the line (or JSON index) and what to do.
 
+pub mod arm_rows;
 pub mod authors_rows;
+pub mod behaviour_rows;
 pub mod corpora;
 pub mod lexicon;
+pub mod lm_rows;
 mod locate;
+pub mod open_pool_rows;
 mod pairs;
 mod paper;
-pub mod arm_rows;
-pub mod behaviour_rows;
-pub mod lm_rows;
-pub mod open_pool_rows;
-pub mod vocab;
 pub mod probe;
 pub mod split;
 pub mod study_rows;
+pub mod vocab;
 pub mod word2vec;
 
 pub use corpora::{Corpora, KolibriLang, Trilingual, CORPORA_SUMS, ENV_CORPORA};
@@ -29,8 +29,8 @@ pub use pairs::{
 pub use paper::{
     parse_sums, read_layer_alignment, read_quantitative, Group, LayerAlignment, PaperData,
     QuantitativeRow, ADAPTER_CONFIG, CONTROL_PAIRS, ENV_PAPER_DATA, FIGURE_1, LAYER_ALIGNMENT,
-    PAPER_COMMIT, PAPER_REPO, PAPER_SUMS, PROBE_RESULTS, SCRIPT04_SAMPLE, QUANTITATIVE_RESULTS, RELEASED_FILES,
-    TRAINING_PAIRS, TSNE_POST, TSNE_PRE,
+    PAPER_COMMIT, PAPER_REPO, PAPER_SUMS, PROBE_RESULTS, QUANTITATIVE_RESULTS, RELEASED_FILES,
+    SCRIPT04_SAMPLE, TRAINING_PAIRS, TSNE_POST, TSNE_PRE,
 };
 pub use probe::{parse_probe, probe_prompt, read_probe, ProbeRow, PROBE_TEMPLATES};
 pub use split::{overlap, split_disjoint, Overlap, Split};

@@ -33,8 +33,8 @@ pub const TSNE_POST: &str = "results/evaluation/tsne_embedding_space_POST_TLI.pn
 /// random.sample(pairs, 25)`; from `tests/fixtures/gen_script_samples.py`, checked against its
 /// output by `tests/script_samples.rs`). Script 05's 7 probe pairs are the first 7.
 pub const SCRIPT04_SAMPLE: [usize; 25] = [
-    114, 25, 281, 250, 228, 142, 104, 558, 89, 604, 432, 32, 30, 95, 223, 238, 517, 616, 27, 574, 203,
-    429, 225, 459, 603,
+    114, 25, 281, 250, 228, 142, 104, 558, 89, 604, 432, 32, 30, 95, 223, 238, 517, 616, 27, 574,
+    203, 429, 225, 459, 603,
 ];
 
 /// Every released file, in the order the report lists them.
@@ -142,7 +142,10 @@ impl PaperData {
             .iter()
             .map(|&i| {
                 all.pairs.get(i).cloned().with_context(|| {
-                    format!("{}: no pair {i} (script 04 sampled from 623 pairs)", self.path(TRAINING_PAIRS).display())
+                    format!(
+                        "{}: no pair {i} (script 04 sampled from 623 pairs)",
+                        self.path(TRAINING_PAIRS).display()
+                    )
                 })
             })
             .collect()
@@ -424,18 +427,35 @@ mod tests {
         pd.verify().unwrap();
         let rows = pd.probe().unwrap();
         assert_eq!(rows.len(), 42);
-        let pairs: std::collections::BTreeSet<(&str, &str)> =
-            rows.iter().map(|r| (r.swahili.as_str(), r.english.as_str())).collect();
+        let pairs: std::collections::BTreeSet<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.swahili.as_str(), r.english.as_str()))
+            .collect();
         assert_eq!(pairs.len(), 7);
         let training = pd.training_pairs().unwrap();
         for (sw, en) in &pairs {
-            assert!(training.pairs.iter().any(|p| p.source == *sw && p.target == *en), "{sw} / {en}");
+            assert!(
+                training
+                    .pairs
+                    .iter()
+                    .any(|p| p.source == *sw && p.target == *en),
+                "{sw} / {en}"
+            );
         }
         for (name, _) in crate::probe::PROBE_TEMPLATES {
-            assert_eq!(rows.iter().filter(|r| r.template == name).count(), 7, "{name}");
+            assert_eq!(
+                rows.iter().filter(|r| r.template == name).count(),
+                7,
+                "{name}"
+            );
         }
-        let split = rows.iter().find(|r| r.swahili == "Jumatatu" && r.prompt.contains('\n')).unwrap();
+        let split = rows
+            .iter()
+            .find(|r| r.swahili == "Jumatatu" && r.prompt.contains('\n'))
+            .unwrap();
         assert_eq!(split.prompt, "Swahili: Jumatatu\nEnglish meaning: ");
-        assert!(rows.iter().all(|r| !r.base.contains("<br>") && !r.tuned.contains("<br>")));
+        assert!(rows
+            .iter()
+            .all(|r| !r.base.contains("<br>") && !r.tuned.contains("<br>")));
     }
 }

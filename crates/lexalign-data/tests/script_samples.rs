@@ -43,10 +43,19 @@ fn probe_rows_are_the_sampled_pairs_in_order() {
     assert_eq!(got, want);
     // The constant the code uses is the fixture's sample, and its pairs are the ones script 04's
     // figures label (e.g. vumbi -> dust, Septemba -> September).
-    assert_eq!(lexalign_data::SCRIPT04_SAMPLE.to_vec(), indices(&s["tsne_25"]));
+    assert_eq!(
+        lexalign_data::SCRIPT04_SAMPLE.to_vec(),
+        indices(&s["tsne_25"])
+    );
     let t = pd.tsne_pairs().unwrap();
-    assert_eq!((t[9].source.as_str(), t[9].target.as_str()), ("vumbi", "dust"));
-    assert_eq!((t[11].source.as_str(), t[11].target.as_str()), ("Septemba", "September"));
+    assert_eq!(
+        (t[9].source.as_str(), t[9].target.as_str()),
+        ("vumbi", "dust")
+    );
+    assert_eq!(
+        (t[11].source.as_str(), t[11].target.as_str()),
+        ("Septemba", "September")
+    );
     // Script 04's 25 pairs start with script 05's 7 (same seed, same list).
     assert_eq!(indices(&s["tsne_25"])[..7], indices(&s["probe_7"])[..]);
 }

@@ -53,7 +53,11 @@ fn scratch() -> Result<tempfile::TempDir> {
         None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm"),
         None => std::env::temp_dir(),
     };
-    let b = || tempfile::Builder::new().prefix("lexalign-fuzz-").tempdir_in(&root);
+    let b = || {
+        tempfile::Builder::new()
+            .prefix("lexalign-fuzz-")
+            .tempdir_in(&root)
+    };
     b().or_else(|_| tempfile::Builder::new().prefix("lexalign-fuzz-").tempdir())
         .with_context(|| format!("creating a scratch folder in {}", root.display()))
 }
@@ -134,9 +138,16 @@ fn install_quiet_hook() {
         }
         let msg = match info.payload().downcast_ref::<&str>() {
             Some(s) => s.to_string(),
-            None => info.payload().downcast_ref::<String>().cloned().unwrap_or_default(),
+            None => info
+                .payload()
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default(),
         };
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{at}")));
     }));
 }
@@ -190,23 +201,32 @@ pub fn start_watchdog(limit: Duration, epoch: Instant) {
         return;
     }
     *s = true;
-    let _ = std::thread::Builder::new().name("fuzz-watchdog".into()).spawn(move || loop {
-        std::thread::sleep(Duration::from_millis(500));
-        let started = EXEC_STARTED_MS.load(Relaxed);
-        if started != 0 && now_ms(epoch).saturating_sub(started) > limit.as_millis() as u64 {
-            eprintln!(
-                "lexalign-fuzz: one exec has run for more than {:.0} s (a hang)",
-                limit.as_secs_f64()
-            );
-            guard::dump_current_input();
-            std::process::abort();
-        }
-    });
+    let _ = std::thread::Builder::new()
+        .name("fuzz-watchdog".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_millis(500));
+            let started = EXEC_STARTED_MS.load(Relaxed);
+            if started != 0 && now_ms(epoch).saturating_sub(started) > limit.as_millis() as u64 {
+                eprintln!(
+                    "lexalign-fuzz: one exec has run for more than {:.0} s (a hang)",
+                    limit.as_secs_f64()
+                );
+                guard::dump_current_input();
+                std::process::abort();
+            }
+        });
 }
 
 /// The `i`-th input: the seeds first, unmutated, then mutants of a seed (with its integer-field
 /// map) or of any corpus entry, cut to the target's length limit.
-fn next_input(rng: &mut ChaCha8Rng, input: &mut Vec<u8>, i: usize, seeds: &[Seed], corpus: &[Vec<u8>], target: &Target) {
+fn next_input(
+    rng: &mut ChaCha8Rng,
+    input: &mut Vec<u8>,
+    i: usize,
+    seeds: &[Seed],
+    corpus: &[Vec<u8>],
+    target: &Target,
+) {
     input.clear();
     let n_seeds = seeds.len();
     if i < n_seeds {
@@ -214,7 +234,11 @@ fn next_input(rng: &mut ChaCha8Rng, input: &mut Vec<u8>, i: usize, seeds: &[Seed
     } else {
         // A seed (with its integer-field map) a third of the time, else any corpus entry.
         let from_seed = rng.gen_bool(0.35);
-        let idx = if from_seed { rng.gen_range(0..n_seeds) } else { rng.gen_range(0..corpus.len()) };
+        let idx = if from_seed {
+            rng.gen_range(0..n_seeds)
+        } else {
+            rng.gen_range(0..corpus.len())
+        };
         input.extend_from_slice(&corpus[idx]);
         if from_seed && !seeds[idx].ints.is_empty() && rng.gen_bool(0.6) {
             for _ in 0..rng.gen_range(1..=2) {
@@ -252,7 +276,10 @@ pub fn run(target: &Target, budget: &Budget, epoch: Instant) -> Result<Report> {
     const CORPUS_CAP: usize = 1024;
     let mut kinds: HashSet<String> = HashSet::new();
     let mut rng = ChaCha8Rng::seed_from_u64(budget.seed ^ fxhash(target.name));
-    let mut report = Report { target: target.name.into(), ..Default::default() };
+    let mut report = Report {
+        target: target.name.into(),
+        ..Default::default()
+    };
     let started = Instant::now();
     let deadline = budget.seconds.map(|s| started + Duration::from_secs_f64(s));
     let mut input: Vec<u8> = Vec::with_capacity(target.max_len + 512);
@@ -262,7 +289,14 @@ pub fn run(target: &Target, budget: &Budget, epoch: Instant) -> Result<Report> {
         if report.execs % 64 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        next_input(&mut rng, &mut input, report.execs as usize, &seeds, &corpus, target);
+        next_input(
+            &mut rng,
+            &mut input,
+            report.execs as usize,
+            &seeds,
+            &corpus,
+            target,
+        );
         guard::set_current_input(&input);
         let base = guard::live();
         guard::reset_peak();
@@ -297,13 +331,18 @@ pub fn run(target: &Target, budget: &Budget, epoch: Instant) -> Result<Report> {
             Ok(Outcome::Skip) => report.skipped += 1,
             Err(_) => {
                 report.panics += 1;
-                let msg = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| "(no message)".into());
+                let msg = LAST_PANIC
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| "(no message)".into());
                 save(&mut report, &out, "panic", msg, &input);
             }
         }
         if peak > budget.alloc_budget {
             report.over_alloc += 1;
-            let msg = format!("one exec peaked at {peak} heap bytes (budget {})", budget.alloc_budget);
+            let msg = format!(
+                "one exec peaked at {peak} heap bytes (budget {})",
+                budget.alloc_budget
+            );
             save(&mut report, &out, "alloc", msg, &input);
         }
         if keep && !input.is_empty() {
@@ -327,12 +366,25 @@ fn save(report: &mut Report, out: &Path, kind: &'static str, message: String, in
     if n >= 20 {
         return;
     }
-    let file = out.join(format!("{kind}-{}-{:016x}.bin", report.execs, fxhash_bytes(input)));
+    let file = out.join(format!(
+        "{kind}-{}-{:016x}.bin",
+        report.execs,
+        fxhash_bytes(input)
+    ));
     if let Err(e) = std::fs::write(&file, input) {
         eprintln!("lexalign-fuzz: cannot save {}: {e}", file.display());
     }
-    eprintln!("lexalign-fuzz: {}: {kind} at exec {}: {message}\n  input saved to {}", report.target, report.execs, file.display());
-    report.findings.push(Finding { kind, message, file });
+    eprintln!(
+        "lexalign-fuzz: {}: {kind} at exec {}: {message}\n  input saved to {}",
+        report.target,
+        report.execs,
+        file.display()
+    );
+    report.findings.push(Finding {
+        kind,
+        message,
+        file,
+    });
 }
 
 fn fxhash(s: &str) -> u64 {

@@ -57,7 +57,8 @@ struct W {
 impl W {
     fn int(&mut self, v: u64, width: u8) {
         self.ints.push((self.buf.len(), width));
-        self.buf.extend_from_slice(&v.to_le_bytes()[..width as usize]);
+        self.buf
+            .extend_from_slice(&v.to_le_bytes()[..width as usize]);
     }
     fn str(&mut self, s: &str) {
         self.int(s.len() as u64, 8);
@@ -95,13 +96,18 @@ impl GgufBuilder {
     /// An f32 tensor with values 0, 1, 2, ...
     pub fn f32_tensor(self, name: &str, dims: &[u64]) -> Self {
         let n: u64 = dims.iter().product();
-        let data = (0..n).flat_map(|i| (i as f32 * 0.25).to_le_bytes()).collect();
+        let data = (0..n)
+            .flat_map(|i| (i as f32 * 0.25).to_le_bytes())
+            .collect();
         self.tensor(name, dims, 0, data)
     }
 
     pub fn build(self) -> Seed {
         const ALIGN: usize = 32;
-        let mut w = W { buf: b"GGUF".to_vec(), ints: Vec::new() };
+        let mut w = W {
+            buf: b"GGUF".to_vec(),
+            ints: Vec::new(),
+        };
         w.int(3, 4);
         w.int(self.tensors.len() as u64, 8);
         w.int(self.kvs.len() as u64, 8);
@@ -129,6 +135,9 @@ impl GgufBuilder {
             w.buf.resize(data_start + off, 0);
             w.buf.extend_from_slice(data);
         }
-        Seed { bytes: w.buf, ints: w.ints }
+        Seed {
+            bytes: w.buf,
+            ints: w.ints,
+        }
     }
 }

@@ -57,7 +57,10 @@ fn main() -> Result<()> {
             println!("{:18} {}", t.name, t.about);
         }
         if !all.iter().any(|t| targets::TCH_TARGETS.contains(&t.name)) {
-            println!("(not in this build: {}; build with --features tch)", targets::TCH_TARGETS.join(", "));
+            println!(
+                "(not in this build: {}; build with --features tch)",
+                targets::TCH_TARGETS.join(", ")
+            );
         }
         return Ok(());
     }
@@ -71,30 +74,59 @@ fn main() -> Result<()> {
         let names: Vec<&str> = args.target.split(',').collect();
         for n in &names {
             if !all.iter().any(|t| t.name == *n) {
-                let hint = if targets::TCH_TARGETS.contains(n) { " (it needs --features tch)" } else { "" };
+                let hint = if targets::TCH_TARGETS.contains(n) {
+                    " (it needs --features tch)"
+                } else {
+                    ""
+                };
                 bail!("no fuzz target `{n}`{hint}; --list shows them");
             }
         }
         all.iter().filter(|t| names.contains(&t.name)).collect()
     };
     if let Some(file) = &args.replay {
-        let input = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let input =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
         for t in &chosen {
             println!("{}: {}", t.name, engine::replay(t, &input)?);
         }
         return Ok(());
     }
-    let (execs, seconds) = if args.smoke { (3000, Some(args.seconds.unwrap_or(2.0))) } else { (args.execs, args.seconds) };
-    let out = args.out.clone().unwrap_or_else(|| std::env::temp_dir().join("lexalign-fuzz"));
+    let (execs, seconds) = if args.smoke {
+        (3000, Some(args.seconds.unwrap_or(2.0)))
+    } else {
+        (args.execs, args.seconds)
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("lexalign-fuzz"));
     let epoch = Instant::now();
     engine::start_watchdog(Duration::from_secs_f64(args.hang_seconds), epoch);
     println!(
         "{:18} {:>9} {:>8} {:>9} {:>7} {:>6} {:>7} {:>6} {:>8} {:>8} {:>9} {:>9}",
-        "target", "execs", "ok", "errors", "skipped", "panics", "alloc!", "kinds", "corpus", "secs", "execs/s", "peak KiB"
+        "target",
+        "execs",
+        "ok",
+        "errors",
+        "skipped",
+        "panics",
+        "alloc!",
+        "kinds",
+        "corpus",
+        "secs",
+        "execs/s",
+        "peak KiB"
     );
     let mut failed = Vec::new();
     for t in chosen {
-        let budget = Budget { execs, seconds, seed: args.seed, alloc_budget: args.alloc_budget_mib << 20, out: out.clone() };
+        let budget = Budget {
+            execs,
+            seconds,
+            seed: args.seed,
+            alloc_budget: args.alloc_budget_mib << 20,
+            out: out.clone(),
+        };
         let r = engine::run(t, &budget, epoch)?;
         println!(
             "{:18} {:>9} {:>8} {:>9} {:>7} {:>6} {:>7} {:>6} {:>8} {:>8.1} {:>9.0} {:>9}",
@@ -112,11 +144,20 @@ fn main() -> Result<()> {
             r.max_peak >> 10
         );
         if r.failed() {
-            failed.push(format!("{} ({} panics, {} over the heap budget; inputs in {})", r.target, r.panics, r.over_alloc, out.join(t.name).display()));
+            failed.push(format!(
+                "{} ({} panics, {} over the heap budget; inputs in {})",
+                r.target,
+                r.panics,
+                r.over_alloc,
+                out.join(t.name).display()
+            ));
         }
     }
     if !failed.is_empty() {
-        bail!("fuzzing found problems in: {}; reproduce one with --target NAME --replay FILE", failed.join("; "));
+        bail!(
+            "fuzzing found problems in: {}; reproduce one with --target NAME --replay FILE",
+            failed.join("; ")
+        );
     }
     Ok(())
 }

@@ -16,7 +16,10 @@ pub struct Seed {
 
 impl Seed {
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self { bytes: bytes.into(), ints: Vec::new() }
+        Self {
+            bytes: bytes.into(),
+            ints: Vec::new(),
+        }
     }
 }
 
@@ -107,7 +110,11 @@ pub fn mutate_known_int(rng: &mut ChaCha8Rng, buf: &mut [u8], ints: &[(usize, u8
     let v = if rng.gen_bool(0.25) {
         let old = read_int(buf, off, w);
         let d = rng.gen_range(1..=16u64);
-        if rng.gen() { old.wrapping_add(d) } else { old.wrapping_sub(d) }
+        if rng.gen() {
+            old.wrapping_add(d)
+        } else {
+            old.wrapping_sub(d)
+        }
     } else {
         interesting_u64(rng, buf.len(), off)
     };
@@ -191,7 +198,11 @@ pub fn mutate_once(rng: &mut ChaCha8Rng, buf: &mut Vec<u8>, other: &[u8], dict: 
                 let i = rng.gen_range(0..=n - w as usize);
                 let old = read_int(buf, i, w);
                 let d = rng.gen_range(1..=35u64);
-                let v = if rng.gen() { old.wrapping_add(d) } else { old.wrapping_sub(d) };
+                let v = if rng.gen() {
+                    old.wrapping_add(d)
+                } else {
+                    old.wrapping_sub(d)
+                };
                 write_int(buf, i, w, v);
             }
         }

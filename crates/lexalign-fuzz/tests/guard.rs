@@ -9,7 +9,9 @@ use lexalign_fuzz::{guard, targets};
 static ALLOC: guard::GuardAlloc = guard::GuardAlloc;
 
 fn ctx() -> Ctx {
-    Ctx { dir: tempfile::tempdir().unwrap() }
+    Ctx {
+        dir: tempfile::tempdir().unwrap(),
+    }
 }
 
 #[test]
@@ -31,7 +33,10 @@ fn huge_gguf_lengths_are_errors_not_allocations() {
         .kv("a.strs", V::strs(&["ab", "c"]))
         .f32_tensor("t", &[2])
         .build();
-    let header = targets::all().into_iter().find(|t| t.name == "gguf-header").unwrap();
+    let header = targets::all()
+        .into_iter()
+        .find(|t| t.name == "gguf-header")
+        .unwrap();
     let c = ctx();
     let mut refused = 0;
     for &(off, w) in &seed.ints {
@@ -61,7 +66,11 @@ fn seeds_run_and_some_are_accepted() {
     for t in targets::all() {
         let mut ok = 0;
         for s in (t.seeds)() {
-            assert!(s.bytes.len() <= t.max_len, "{}: a seed is longer than max_len", t.name);
+            assert!(
+                s.bytes.len() <= t.max_len,
+                "{}: a seed is longer than max_len",
+                t.name
+            );
             if let Outcome::Ok = (t.run)(&c, &s.bytes) {
                 ok += 1;
             }
@@ -73,12 +82,24 @@ fn seeds_run_and_some_are_accepted() {
 #[test]
 fn a_short_run_finds_nothing_and_is_deterministic() {
     let out = tempfile::tempdir().unwrap();
-    let t = targets::all().into_iter().find(|t| t.name == "pairs-json").unwrap();
-    let b = Budget { execs: 2000, seconds: None, seed: 7, alloc_budget: 64 << 20, out: out.path().into() };
+    let t = targets::all()
+        .into_iter()
+        .find(|t| t.name == "pairs-json")
+        .unwrap();
+    let b = Budget {
+        execs: 2000,
+        seconds: None,
+        seed: 7,
+        alloc_budget: 64 << 20,
+        out: out.path().into(),
+    };
     let epoch = std::time::Instant::now();
     let r1 = engine::run(&t, &b, epoch).unwrap();
     let r2 = engine::run(&t, &b, epoch).unwrap();
     assert_eq!(r1.execs, 2000);
     assert!(!r1.failed(), "{r1:?}");
-    assert_eq!((r1.ok, r1.errors, r1.error_kinds), (r2.ok, r2.errors, r2.error_kinds));
+    assert_eq!(
+        (r1.ok, r1.errors, r1.error_kinds),
+        (r2.ok, r2.errors, r2.error_kinds)
+    );
 }

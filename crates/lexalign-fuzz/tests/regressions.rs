@@ -25,8 +25,13 @@ fn llama(heads: u64, kv: u64, q_dims: &[u64]) -> Vec<u8> {
 }
 
 fn header(input: &[u8]) -> String {
-    let t = targets::all().into_iter().find(|t| t.name == "gguf-header").unwrap();
-    let c = Ctx { dir: tempfile::tempdir().unwrap() };
+    let t = targets::all()
+        .into_iter()
+        .find(|t| t.name == "gguf-header")
+        .unwrap();
+    let c = Ctx {
+        dir: tempfile::tempdir().unwrap(),
+    };
     match std::panic::catch_unwind(|| (t.run)(&c, input)) {
         Ok(Outcome::Err(e)) => format!("{e:#}"),
         Ok(_) => panic!("accepted"),

@@ -137,16 +137,34 @@ mod tests {
     #[test]
     fn gemma3_names_round_trip() {
         for (g, h) in [
-            ("blk.3.post_attention_norm.weight", "model.layers.3.post_attention_layernorm.weight"),
-            ("blk.3.ffn_norm.weight", "model.layers.3.pre_feedforward_layernorm.weight"),
-            ("blk.3.post_ffw_norm.weight", "model.layers.3.post_feedforward_layernorm.weight"),
-            ("blk.0.attn_q_norm.weight", "model.layers.0.self_attn.q_norm.weight"),
+            (
+                "blk.3.post_attention_norm.weight",
+                "model.layers.3.post_attention_layernorm.weight",
+            ),
+            (
+                "blk.3.ffn_norm.weight",
+                "model.layers.3.pre_feedforward_layernorm.weight",
+            ),
+            (
+                "blk.3.post_ffw_norm.weight",
+                "model.layers.3.post_feedforward_layernorm.weight",
+            ),
+            (
+                "blk.0.attn_q_norm.weight",
+                "model.layers.0.self_attn.q_norm.weight",
+            ),
         ] {
             assert_eq!(gguf_to_hf(Arch::Gemma3, g).as_deref(), Some(h));
             assert_eq!(hf_to_gguf(Arch::Gemma3, h).as_deref(), Some(g));
         }
-        assert_eq!(gguf_to_hf(Arch::Llama, "blk.3.ffn_norm.weight").as_deref(), Some("model.layers.3.post_attention_layernorm.weight"));
+        assert_eq!(
+            gguf_to_hf(Arch::Llama, "blk.3.ffn_norm.weight").as_deref(),
+            Some("model.layers.3.post_attention_layernorm.weight")
+        );
         assert_eq!(gguf_to_hf(Arch::Llama, "blk.0.attn_q_norm.weight"), None);
-        assert_eq!(gguf_to_hf(Arch::Qwen2, "blk.1.attn_q.bias").as_deref(), Some("model.layers.1.self_attn.q_proj.bias"));
+        assert_eq!(
+            gguf_to_hf(Arch::Qwen2, "blk.1.attn_q.bias").as_deref(),
+            Some("model.layers.1.self_attn.q_proj.bias")
+        );
     }
 }

@@ -68,7 +68,9 @@ fn vocab_size(g: &Gguf, ak: &str) -> Result<usize> {
             .get("tokenizer.ggml.tokens")
             .and_then(|v| v.as_array())
             .map(|a| a.len())
-            .ok_or_else(|| anyhow!("{p}: neither '{ak}.vocab_size' nor 'tokenizer.ggml.tokens' is present"))?,
+            .ok_or_else(|| {
+                anyhow!("{p}: neither '{ak}.vocab_size' nor 'tokenizer.ggml.tokens' is present")
+            })?,
     })
 }
 
@@ -83,7 +85,11 @@ fn rope_scaling(g: &Gguf, ak: &str) -> Result<Option<serde_json::Value>> {
             let prefix = format!("{ak}.rope.scaling.");
             for (k, v) in g.metadata() {
                 if let Some(s) = k.strip_prefix(&prefix).filter(|s| *s != "type") {
-                    let key = if s == "original_context_length" { "original_max_position_embeddings" } else { s };
+                    let key = if s == "original_context_length" {
+                        "original_max_position_embeddings"
+                    } else {
+                        s
+                    };
                     m.insert(key.into(), v.to_json());
                 }
             }
@@ -124,7 +130,11 @@ impl GgufModelConfig {
             );
         }
         // transformers maps gemma3's `attention.key_length` to head_dim, llama's `rope.dimension_count`.
-        let head_key = if kind == Arch::Gemma3 { "attention.key_length" } else { "rope.dimension_count" };
+        let head_key = if kind == Arch::Gemma3 {
+            "attention.key_length"
+        } else {
+            "rope.dimension_count"
+        };
         let head_dim = match g.get_u64(&format!("{ak}.{head_key}"))? {
             Some(v) => v as usize,
             None => hidden_size / num_attention_heads,
@@ -152,14 +162,16 @@ impl GgufModelConfig {
             rms_norm_eps: g
                 .get_f64(&format!("{ak}.attention.layer_norm_rms_epsilon"))?
                 .ok_or_else(|| {
-                    anyhow!(
-                        "{p}: GGUF metadata '{ak}.attention.layer_norm_rms_epsilon' is missing"
-                    )
+                    anyhow!("{p}: GGUF metadata '{ak}.attention.layer_norm_rms_epsilon' is missing")
                 })?,
             // The HF config class's default when the key is absent.
-            rope_theta: g
-                .get_f64(&format!("{ak}.rope.freq_base"))?
-                .unwrap_or(if kind == Arch::Gemma3 { 1_000_000.0 } else { 10000.0 }),
+            rope_theta: g.get_f64(&format!("{ak}.rope.freq_base"))?.unwrap_or(
+                if kind == Arch::Gemma3 {
+                    1_000_000.0
+                } else {
+                    10000.0
+                },
+            ),
             rope_scaling,
             max_position_embeddings: req("context_length")? as usize,
             vocab_size,
@@ -168,7 +180,12 @@ impl GgufModelConfig {
             pad_token_id: id("padding_token_id")?,
             unk_token_id: id("unknown_token_id")?,
             tie_word_embeddings: g.tensor("output.weight").is_none(),
-            hidden_act: if kind == Arch::Gemma3 { "gelu_pytorch_tanh" } else { "silu" }.into(),
+            hidden_act: if kind == Arch::Gemma3 {
+                "gelu_pytorch_tanh"
+            } else {
+                "silu"
+            }
+            .into(),
             attention_bias: g.tensor("blk.0.attn_q.bias").is_some(),
             mlp_bias: g.tensor("blk.0.ffn_up.bias").is_some(),
             name,
@@ -189,7 +206,10 @@ impl GgufModelConfig {
             obj.insert("hidden_activation".into(), "gelu_pytorch_tanh".into());
             obj.insert("query_pre_attn_scalar".into(), 256.into());
             obj.insert("rope_local_base_freq".into(), 10000.0.into());
-            obj.insert("sliding_window".into(), self.sliding_window.unwrap_or(4096).into());
+            obj.insert(
+                "sliding_window".into(),
+                self.sliding_window.unwrap_or(4096).into(),
+            );
             obj.insert("sliding_window_pattern".into(), 6.into());
             obj.insert("attn_logit_softcapping".into(), serde_json::Value::Null);
             obj.insert("final_logit_softcapping".into(), serde_json::Value::Null);

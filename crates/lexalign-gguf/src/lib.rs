@@ -22,8 +22,8 @@ pub mod spm;
 pub mod tokenizer;
 pub mod value;
 
-pub use convert::convert_to_hf_dir;
 pub use arch::Arch;
+pub use convert::convert_to_hf_dir;
 pub use dequant::GgmlType;
 pub use hf_config::GgufModelConfig;
 pub use llama::{gguf_to_hf_name, reverse_permute_rows, HfTensor, LlamaGguf};

@@ -125,8 +125,12 @@ impl LlamaGguf {
     /// The GGUF tensor info behind an HF name (`lm_head.weight` falls back to the embedding when tied).
     pub fn tensor_info(&self, hf_name: &str) -> Result<&TensorInfo> {
         let p = self.gguf.path().display();
-        let g = crate::arch::hf_to_gguf(self.arch(), hf_name)
-            .ok_or_else(|| anyhow!("{p}: '{hf_name}' is not a parameter name of a {} model", self.arch().key()))?;
+        let g = crate::arch::hf_to_gguf(self.arch(), hf_name).ok_or_else(|| {
+            anyhow!(
+                "{p}: '{hf_name}' is not a parameter name of a {} model",
+                self.arch().key()
+            )
+        })?;
         match self.gguf.tensor(&g) {
             Some(t) => Ok(t),
             None if hf_name == "lm_head.weight" && self.config.tie_word_embeddings => self
@@ -150,7 +154,11 @@ impl LlamaGguf {
         // The header parse checked that the element count fits and the data lies in the file.
         let mut data = vec![0f32; info.n_elements() as usize];
         self.load_hf_into(hf_name, &mut data)?;
-        Ok(HfTensor { name: hf_name.to_string(), shape, data })
+        Ok(HfTensor {
+            name: hf_name.to_string(),
+            shape,
+            data,
+        })
     }
 
     /// [`Self::load_hf`] into `out` (exactly the tensor's element count), so a caller can
@@ -158,7 +166,13 @@ impl LlamaGguf {
     pub fn load_hf_into(&self, hf_name: &str, out: &mut [f32]) -> Result<()> {
         let info = self.tensor_info(hf_name)?;
         crate::dequant::dequantize_into(info.ggml_type, self.gguf.tensor_bytes(info), out)
-            .with_context(|| format!("{}: dequantizing tensor '{}'", self.gguf.path().display(), info.name))?;
+            .with_context(|| {
+                format!(
+                    "{}: dequantizing tensor '{}'",
+                    self.gguf.path().display(),
+                    info.name
+                )
+            })?;
         let data = out;
         let shape = info.hf_shape();
         let arch = self.arch();
@@ -195,8 +209,13 @@ impl LlamaGguf {
                     )
                 })?
                 .max(1);
-            let permuted = reverse_permute_rows(data, rows, cols, n)
-                .with_context(|| format!("{}: un-permuting '{}'", self.gguf.path().display(), info.name))?;
+            let permuted = reverse_permute_rows(data, rows, cols, n).with_context(|| {
+                format!(
+                    "{}: un-permuting '{}'",
+                    self.gguf.path().display(),
+                    info.name
+                )
+            })?;
             data.copy_from_slice(&permuted);
         }
         Ok(())

@@ -82,7 +82,10 @@ mod tests {
         std::fs::write(&f, "GGUF").unwrap();
         assert_eq!(resolve_model(Some(&f)).unwrap(), f);
         assert_eq!(resolve_model(Some(dir.path())).unwrap(), dir.path());
-        let e = format!("{:#}", resolve_model(Some(Path::new("llama-9000"))).unwrap_err());
+        let e = format!(
+            "{:#}",
+            resolve_model(Some(Path::new("llama-9000"))).unwrap_err()
+        );
         assert!(
             e.contains("llama-9000") && e.contains("smollm2-135m, gemma3-270m"),
             "{e}"

@@ -59,14 +59,23 @@ pub fn generate_merges(tokens: &[String]) -> Vec<(String, String)> {
         }
     }
     merges.sort_by_key(|m| std::cmp::Reverse((m.2, m.3, m.4)));
-    merges.into_iter().map(|(l, r, ..)| (l.to_string(), r.to_string())).collect()
+    merges
+        .into_iter()
+        .map(|(l, r, ..)| (l.to_string(), r.to_string()))
+        .collect()
 }
 
 /// The `tokenizer.json` fields of Gemma's tokenizer, without the added tokens and post-processor.
 pub fn gemma_model_json(tokens: &[String], unk: &str) -> Value {
     let (vocab, _) = vocab_in_dict_order(tokens);
-    let vocab: serde_json::Map<String, Value> = vocab.into_iter().map(|(t, id)| (t.to_string(), json!(id))).collect();
-    let merges: Vec<Value> = generate_merges(tokens).into_iter().map(|(l, r)| json!([l, r])).collect();
+    let vocab: serde_json::Map<String, Value> = vocab
+        .into_iter()
+        .map(|(t, id)| (t.to_string(), json!(id)))
+        .collect();
+    let merges: Vec<Value> = generate_merges(tokens)
+        .into_iter()
+        .map(|(l, r)| json!([l, r]))
+        .collect();
     json!({
         "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"},
         "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious", "invert": false},
@@ -93,7 +102,10 @@ mod tests {
 
     #[test]
     fn respells_space_runs_only() {
-        assert_eq!(respell(&["  ", " ", "a b", "x"]), s(&["\u{2581}\u{2581}", "\u{2581}", "a b", "x"]));
+        assert_eq!(
+            respell(&["  ", " ", "a b", "x"]),
+            s(&["\u{2581}\u{2581}", "\u{2581}", "a b", "x"])
+        );
     }
 
     #[test]
@@ -101,8 +113,10 @@ mod tests {
         // ids: a0 b1 c2 ab3 bc4 abc5: abc (score -5) splits a|bc, ab|c; ab (-3); bc (-4).
         let toks = s(&["a", "b", "c", "ab", "bc", "abc"]);
         let m = generate_merges(&toks);
-        let want: Vec<(String, String)> =
-            [("a", "b"), ("b", "c"), ("ab", "c"), ("a", "bc")].iter().map(|(l, r)| (l.to_string(), r.to_string())).collect();
+        let want: Vec<(String, String)> = [("a", "b"), ("b", "c"), ("ab", "c"), ("a", "bc")]
+            .iter()
+            .map(|(l, r)| (l.to_string(), r.to_string()))
+            .collect();
         assert_eq!(m, want);
     }
 }

@@ -143,7 +143,10 @@ pub fn tokenizer_from_gguf_full(g: &Gguf) -> Result<GgufTokenizer> {
             )
         })?
         .to_string();
-    let arch = g.get_str("general.architecture")?.unwrap_or_default().to_string();
+    let arch = g
+        .get_str("general.architecture")?
+        .unwrap_or_default()
+        .to_string();
     let gemma_spm = model == "llama" && arch.starts_with("gemma");
     if model != "gpt2" && !gemma_spm {
         bail!(
@@ -174,14 +177,19 @@ pub fn tokenizer_from_gguf_full(g: &Gguf) -> Result<GgufTokenizer> {
     // Vocab: a token written outside the byte alphabet is re-spelled byte by byte (as transformers does).
     let mut vocab = serde_json::Map::with_capacity(tokens.len());
     for (id, t) in tokens.iter().enumerate() {
-        let key = if in_alphabet(t) { t.to_string() } else { t.bytes().map(|b| spelling[b as usize]).collect() };
+        let key = if in_alphabet(t) {
+            t.to_string()
+        } else {
+            t.bytes().map(|b| spelling[b as usize]).collect()
+        };
         // Later duplicates overwrite earlier ones, as a Python dict comprehension does.
         vocab.insert(key, json!(id));
     }
     let merges_json = merge_pairs(&p, &merges)?;
 
     // 3 = CONTROL -> special (skipped if mislabelled outside the byte alphabet); 4 = USER_DEFINED -> plain.
-    let (added, special_ids) = added_tokens(&tokens, &types, in_alphabet, |t| vocab.contains_key(t));
+    let (added, special_ids) =
+        added_tokens(&tokens, &types, in_alphabet, |t| vocab.contains_key(t));
 
     let pre_tokenizer = byte_level_pre_tokenizer(pre.as_deref());
 
@@ -281,7 +289,16 @@ fn gemma_tokenizer(
     obj.insert("padding".into(), Value::Null);
     obj.insert("added_tokens".into(), json!(added));
     obj.insert("post_processor".into(), ids.template());
-    finish(g, p, "Gemma's tokenizer", &json, model, pre, ids, special_ids)
+    finish(
+        g,
+        p,
+        "Gemma's tokenizer",
+        &json,
+        model,
+        pre,
+        ids,
+        special_ids,
+    )
 }
 
 /// `tokenizer.ggml.merges` ("a b" strings) as tokenizer.json's `[a, b]` pairs.
@@ -307,7 +324,9 @@ fn byte_level_pre_tokenizer(pre: Option<&str>) -> Value {
             {"type": "Split", "pattern": {"Regex": re}, "behavior": "Isolated", "invert": false},
             {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false},
         ]}),
-        None => json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}),
+        None => {
+            json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true})
+        }
     }
 }
 
@@ -334,15 +353,26 @@ impl SpecialIds {
             match g.get_u64(&format!("tokenizer.ggml.{k}"))? {
                 None => Ok(None),
                 Some(v) if (v as usize) < tokens.len() => Ok(Some(v as u32)),
-                Some(v) => bail!("{p}: tokenizer.ggml.{k} = {v} is outside the vocabulary ({} tokens)", tokens.len()),
+                Some(v) => bail!(
+                    "{p}: tokenizer.ggml.{k} = {v} is outside the vocabulary ({} tokens)",
+                    tokens.len()
+                ),
             }
         };
-        let (bos_id, eos_id, pad_id, unk_id) =
-            (id("bos_token_id")?, id("eos_token_id")?, id("padding_token_id")?, id("unknown_token_id")?);
+        let (bos_id, eos_id, pad_id, unk_id) = (
+            id("bos_token_id")?,
+            id("eos_token_id")?,
+            id("padding_token_id")?,
+            id("unknown_token_id")?,
+        );
         let name = |i: Option<u32>| i.map(|i| tokens[i as usize].to_string());
         Ok(SpecialIds {
-            add_bos: g.get_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(add_bos_default) && bos_id.is_some(),
-            add_eos: g.get_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false) && eos_id.is_some(),
+            add_bos: g
+                .get_bool("tokenizer.ggml.add_bos_token")?
+                .unwrap_or(add_bos_default)
+                && bos_id.is_some(),
+            add_eos: g.get_bool("tokenizer.ggml.add_eos_token")?.unwrap_or(false)
+                && eos_id.is_some(),
             bos_token: name(bos_id),
             eos_token: name(eos_id),
             pad_token: name(pad_id),
@@ -359,7 +389,10 @@ impl SpecialIds {
             (true, Some(t), Some(i)) => Some((t.clone(), i)),
             _ => None,
         };
-        template(pick(self.add_bos, &self.bos_token, self.bos_id), pick(self.add_eos, &self.eos_token, self.eos_id))
+        template(
+            pick(self.add_bos, &self.bos_token, self.bos_id),
+            pick(self.add_eos, &self.eos_token, self.eos_id),
+        )
     }
 }
 

@@ -17,14 +17,23 @@ fn xdg_cache_home_is_where_the_models_are_found() {
     let models = xdg.path().join("lexalign").join("models");
 
     let e = format!("{:#}", default_model_path().unwrap_err());
-    assert!(e.contains(&models.display().to_string()) && e.contains("cargo xtask setup"), "{e}");
+    assert!(
+        e.contains(&models.display().to_string()) && e.contains("cargo xtask setup"),
+        "{e}"
+    );
 
     std::fs::create_dir_all(&models).unwrap();
     for m in [DEFAULT_MODEL, GEMMA3_270M] {
         std::fs::write(models.join(m.file), "GGUF").unwrap();
     }
-    assert_eq!(default_model_path().unwrap(), models.join(DEFAULT_MODEL.file));
-    assert_eq!(resolve_model(None).unwrap(), models.join(DEFAULT_MODEL.file));
+    assert_eq!(
+        default_model_path().unwrap(),
+        models.join(DEFAULT_MODEL.file)
+    );
+    assert_eq!(
+        resolve_model(None).unwrap(),
+        models.join(DEFAULT_MODEL.file)
+    );
     assert_eq!(
         resolve_model(Some(Path::new("smollm2-135m"))).unwrap(),
         models.join(DEFAULT_MODEL.file)
@@ -36,6 +45,9 @@ fn xdg_cache_home_is_where_the_models_are_found() {
     // $LEXALIGN_CACHE still comes first.
     let other = tempfile::tempdir().unwrap();
     std::env::set_var("LEXALIGN_CACHE", other.path());
-    let e = format!("{:#}", resolve_model(Some(Path::new("gemma3-270m"))).unwrap_err());
+    let e = format!(
+        "{:#}",
+        resolve_model(Some(Path::new("gemma3-270m"))).unwrap_err()
+    );
     assert!(e.contains(&other.path().display().to_string()), "{e}");
 }

@@ -197,7 +197,10 @@ fn non_llama_architecture_is_refused_by_name() {
     let g = Gguf::open(&p).unwrap();
     let e = format!("{:#}", GgufModelConfig::from_gguf(&g).unwrap_err());
     assert!(
-        e.contains("gpt2") && e.contains("llama") && e.contains("gemma3") && e.contains("gpt2.gguf"),
+        e.contains("gpt2")
+            && e.contains("llama")
+            && e.contains("gemma3")
+            && e.contains("gpt2.gguf"),
         "{e}"
     );
 }
@@ -242,7 +245,10 @@ fn reverse_permute_refuses_head_counts_that_overflow() {
     // Found with the lexalign-fuzz targets: `2 * n_head` overflowed for a file claiming 2^63 heads.
     let w = vec![0f32; 24 * 5];
     for heads in [1usize << 63, usize::MAX, (usize::MAX >> 1) + 1] {
-        assert!(reverse_permute_rows(&w, 24, 5, heads).is_err(), "{heads} heads");
+        assert!(
+            reverse_permute_rows(&w, 24, 5, heads).is_err(),
+            "{heads} heads"
+        );
     }
     assert!(reverse_permute_rows(&[], 1 << 40, 1 << 40, 2).is_err());
 }

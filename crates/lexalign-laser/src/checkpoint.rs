@@ -34,8 +34,15 @@ impl LstmParams {
     /// State-dict keys and shapes `LaserLstmEncoder(**params)` has, in its order.
     pub fn expected_shapes(&self) -> Vec<(String, Vec<i64>)> {
         let (e, h) = (self.embed_dim, self.hidden_size);
-        let mut v = vec![("embed_tokens.weight".to_string(), vec![self.num_embeddings, e])];
-        let dirs: &[&str] = if self.bidirectional { &["", "_reverse"] } else { &[""] };
+        let mut v = vec![(
+            "embed_tokens.weight".to_string(),
+            vec![self.num_embeddings, e],
+        )];
+        let dirs: &[&str] = if self.bidirectional {
+            &["", "_reverse"]
+        } else {
+            &[""]
+        };
         for l in 0..self.num_layers {
             let input = if l == 0 { e } else { self.output_dim() };
             for d in dirs {
@@ -62,19 +69,28 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 
 /// Reads and checks `path`. Every error names the file and says what it found.
 pub fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read LASER-2 checkpoint {}", path.display()))?;
-    read_checkpoint_bytes(&bytes).with_context(|| format!("{} is not a usable LASER-2 checkpoint (laser2.pt)", path.display()))
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read LASER-2 checkpoint {}", path.display()))?;
+    read_checkpoint_bytes(&bytes).with_context(|| {
+        format!(
+            "{} is not a usable LASER-2 checkpoint (laser2.pt)",
+            path.display()
+        )
+    })
 }
 
 fn read_checkpoint_bytes(bytes: &[u8]) -> Result<Checkpoint> {
     if bytes.len() < 4 || &bytes[..4] != ZIP_MAGIC {
         if bytes.len() >= 2 && bytes[0] == 0x80 && bytes[1] == 0x02 {
-            bail!("it is a legacy (pre-1.6, non-zip) torch pickle; re-save it once with \
-                   torch.save(torch.load(f), f) in a torch >= 1.6 environment");
+            bail!(
+                "it is a legacy (pre-1.6, non-zip) torch pickle; re-save it once with \
+                   torch.save(torch.load(f), f) in a torch >= 1.6 environment"
+            );
         }
         bail!("it does not start like a torch.save zip archive (corrupt, truncated or not a checkpoint)");
     }
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).context("its zip directory cannot be read (truncated or corrupt)")?;
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+        .context("its zip directory cannot be read (truncated or corrupt)")?;
     let pkl = (0..zip.len())
         .filter_map(|i| zip.name_for_index(i).map(str::to_string))
         .find(|n| n.ends_with("/data.pkl") || n == "data.pkl")
@@ -85,8 +101,12 @@ fn read_checkpoint_bytes(bytes: &[u8]) -> Result<Checkpoint> {
         .and_then(|mut f| f.read_to_end(&mut pickle).map_err(Into::into))
         .with_context(|| format!("cannot read {pkl} from the zip"))?;
     let mut stack = Stack::empty();
-    stack.read_loop(&mut Cursor::new(&pickle)).map_err(|e| anyhow!("its pickle {pkl} cannot be parsed: {e}"))?;
-    let root = stack.finalize().map_err(|e| anyhow!("its pickle {pkl} is empty: {e}"))?;
+    stack
+        .read_loop(&mut Cursor::new(&pickle))
+        .map_err(|e| anyhow!("its pickle {pkl} cannot be parsed: {e}"))?;
+    let root = stack
+        .finalize()
+        .map_err(|e| anyhow!("its pickle {pkl} is empty: {e}"))?;
     let mut top = as_dict(root).map_err(|_| anyhow!("its top-level object is not a dict"))?;
     let keys: Vec<String> = top.keys().cloned().collect();
     if !top.contains_key("params") {
@@ -106,12 +126,26 @@ fn read_checkpoint_bytes(bytes: &[u8]) -> Result<Checkpoint> {
     let tensors = read_state_dict(top.remove("model").expect("checked"), &dir, &mut zip)?;
     check_shapes(&params, &tensors)?;
     if dictionary.len() as i64 > params.num_embeddings {
-        bail!("its dictionary has {} entries but the embedding only {} rows", dictionary.len(), params.num_embeddings);
+        bail!(
+            "its dictionary has {} entries but the embedding only {} rows",
+            dictionary.len(),
+            params.num_embeddings
+        );
     }
-    if let Some((p, &id)) = dictionary.iter().find(|(_, &id)| id < 0 || id >= params.num_embeddings) {
-        bail!("dictionary entry {p:?} has id {id}, outside the embedding's {} rows", params.num_embeddings);
+    if let Some((p, &id)) = dictionary
+        .iter()
+        .find(|(_, &id)| id < 0 || id >= params.num_embeddings)
+    {
+        bail!(
+            "dictionary entry {p:?} has id {id}, outside the embedding's {} rows",
+            params.num_embeddings
+        );
     }
-    Ok(Checkpoint { params, tensors, dictionary })
+    Ok(Checkpoint {
+        params,
+        tensors,
+        dictionary,
+    })
 }
 
 fn key_string(o: Object) -> Result<String> {
@@ -123,7 +157,10 @@ fn key_string(o: Object) -> Result<String> {
 
 fn as_dict(o: Object) -> Result<HashMap<String, Object>> {
     match o {
-        Object::Dict(kv) => kv.into_iter().map(|(k, v)| Ok((key_string(k)?, v))).collect(),
+        Object::Dict(kv) => kv
+            .into_iter()
+            .map(|(k, v)| Ok((key_string(k)?, v)))
+            .collect(),
         _ => bail!("not a dict"),
     }
 }
@@ -139,7 +176,16 @@ fn as_int(name: &str, o: &Object) -> Result<i64> {
 
 fn parse_params(o: Object) -> Result<LstmParams> {
     let p = as_dict(o).context("`params` is not a dict")?;
-    let known = ["num_embeddings", "padding_idx", "embed_dim", "hidden_size", "num_layers", "bidirectional", "left_pad", "padding_value"];
+    let known = [
+        "num_embeddings",
+        "padding_idx",
+        "embed_dim",
+        "hidden_size",
+        "num_layers",
+        "bidirectional",
+        "left_pad",
+        "padding_value",
+    ];
     if let Some(k) = p.keys().find(|k| !known.contains(&k.as_str())) {
         bail!("params has an unknown entry `{k}` (LaserLstmEncoder takes {known:?})");
     }
@@ -165,21 +211,34 @@ fn parse_params(o: Object) -> Result<LstmParams> {
         bidirectional: int("bidirectional", Some(0))? != 0,
         padding_value,
     };
-    if params.num_embeddings <= 0 || params.embed_dim <= 0 || params.hidden_size <= 0 || params.num_layers <= 0 {
+    if params.num_embeddings <= 0
+        || params.embed_dim <= 0
+        || params.hidden_size <= 0
+        || params.num_layers <= 0
+    {
         bail!("params has a non-positive size: {params:?}");
     }
     if params.padding_idx != 1 {
-        bail!("params.padding_idx is {} but SentenceEncoder pads with id 1", params.padding_idx);
+        bail!(
+            "params.padding_idx is {} but SentenceEncoder pads with id 1",
+            params.padding_idx
+        );
     }
     Ok(params)
 }
 
 fn parse_dictionary(o: Object) -> Result<HashMap<String, i64>> {
     let d = as_dict(o).context("`dictionary` is not a dict of piece -> id")?;
-    d.into_iter().map(|(k, v)| as_int(&format!("dictionary[{k:?}]"), &v).map(|i| (k, i))).collect()
+    d.into_iter()
+        .map(|(k, v)| as_int(&format!("dictionary[{k:?}]"), &v).map(|i| (k, i)))
+        .collect()
 }
 
-fn read_state_dict(o: Object, dir: &str, zip: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Result<HashMap<String, Tensor>> {
+fn read_state_dict(
+    o: Object,
+    dir: &str,
+    zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
+) -> Result<HashMap<String, Tensor>> {
     let entries = match o {
         Object::Dict(kv) => kv,
         _ => bail!("`model` is not a state dict"),
@@ -196,21 +255,44 @@ fn read_state_dict(o: Object, dir: &str, zip: &mut zip::ZipArchive<Cursor<&[u8]>
             }
             bail!("state dict entry `{name}` is not a tensor");
         };
-        out.insert(name.clone(), read_tensor(&info, zip).with_context(|| format!("state dict entry `{name}`"))?);
+        out.insert(
+            name.clone(),
+            read_tensor(&info, zip).with_context(|| format!("state dict entry `{name}`"))?,
+        );
     }
     Ok(out)
 }
 
-fn read_tensor(info: &candle_core::pickle::TensorInfo, zip: &mut zip::ZipArchive<Cursor<&[u8]>>) -> Result<Tensor> {
+fn read_tensor(
+    info: &candle_core::pickle::TensorInfo,
+    zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
+) -> Result<Tensor> {
     let mut raw = Vec::new();
     zip.by_name(&info.path)
         .and_then(|mut f| f.read_to_end(&mut raw).map_err(Into::into))
-        .with_context(|| format!("its storage {} is missing or unreadable (truncated file?)", info.path))?;
+        .with_context(|| {
+            format!(
+                "its storage {} is missing or unreadable (truncated file?)",
+                info.path
+            )
+        })?;
     let values: Vec<f32> = match info.dtype {
-        DType::F32 => raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        DType::F64 => raw.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8")) as f32).collect(),
-        DType::F16 => raw.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-        DType::BF16 => raw.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
+        DType::F32 => raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        DType::F64 => raw
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8")) as f32)
+            .collect(),
+        DType::F16 => raw
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        DType::BF16 => raw
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
         other => bail!("dtype {other:?} is not a float weight type"),
     };
     let layout = &info.layout;
@@ -219,28 +301,47 @@ fn read_tensor(info: &candle_core::pickle::TensorInfo, zip: &mut zip::ZipArchive
     let numel: i64 = shape.iter().product();
     let offset = layout.start_offset() as i64;
     // Highest element the view touches must lie inside the storage.
-    let last = offset + shape.iter().zip(&stride).map(|(d, s)| (d - 1).max(0) * s).sum::<i64>();
+    let last = offset
+        + shape
+            .iter()
+            .zip(&stride)
+            .map(|(d, s)| (d - 1).max(0) * s)
+            .sum::<i64>();
     if numel > 0 && last as usize >= values.len() {
         bail!("its view (shape {shape:?}, stride {stride:?}, offset {offset}) runs past its storage of {} values", values.len());
     }
     let storage = Tensor::from_slice(&values);
-    let t = if numel == 0 { Tensor::zeros(shape.as_slice(), (tch::Kind::Float, tch::Device::Cpu)) } else { storage.as_strided(shape.as_slice(), stride.as_slice(), offset).contiguous() };
+    let t = if numel == 0 {
+        Tensor::zeros(shape.as_slice(), (tch::Kind::Float, tch::Device::Cpu))
+    } else {
+        storage
+            .as_strided(shape.as_slice(), stride.as_slice(), offset)
+            .contiguous()
+    };
     Ok(t)
 }
 
 fn check_shapes(params: &LstmParams, tensors: &HashMap<String, Tensor>) -> Result<()> {
     let expected = params.expected_shapes();
     for (k, shape) in &expected {
-        let t = tensors.get(k).ok_or_else(|| anyhow!("state dict has no `{k}` (params say {params:?})"))?;
+        let t = tensors
+            .get(k)
+            .ok_or_else(|| anyhow!("state dict has no `{k}` (params say {params:?})"))?;
         if t.size() != *shape {
-            bail!("state dict `{k}` has shape {:?} but params imply {shape:?}", t.size());
+            bail!(
+                "state dict `{k}` has shape {:?} but params imply {shape:?}",
+                t.size()
+            );
         }
         let finite = t.isfinite().all().int64_value(&[]) != 0;
         if !finite {
             bail!("state dict `{k}` holds non-finite values");
         }
     }
-    if let Some(k) = tensors.keys().find(|k| !expected.iter().any(|(e, _)| e == *k)) {
+    if let Some(k) = tensors
+        .keys()
+        .find(|k| !expected.iter().any(|(e, _)| e == *k))
+    {
         bail!("state dict has an unexpected entry `{k}` for a LaserLstmEncoder");
     }
     Ok(())

@@ -40,7 +40,11 @@ pub const UNK: i64 = 3;
 
 /// `--laser DIR`, else `$LEXALIGN_LASER`; `None` when neither is set.
 pub fn laser_dir(arg: Option<&Path>) -> Option<PathBuf> {
-    arg.map(Path::to_path_buf).or_else(|| std::env::var_os(ENV_LASER).filter(|v| !v.is_empty()).map(PathBuf::from))
+    arg.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(ENV_LASER)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 /// The LASER-2 encoder: tokenizer, dictionary and BiLSTM.
@@ -55,7 +59,10 @@ impl Laser2 {
     /// Loads `dir/laser2.pt` and `dir/laser2.spm`; errors name the missing or bad file.
     pub fn load(dir: &Path, device: Device) -> Result<Self> {
         if !dir.is_dir() {
-            bail!("LASER folder {} does not exist; {HOW_TO_GET}", dir.display());
+            bail!(
+                "LASER folder {} does not exist; {HOW_TO_GET}",
+                dir.display()
+            );
         }
         let (ckpt_path, spm_path) = (dir.join(CHECKPOINT_FILE), dir.join(SPM_FILE));
         for p in [&ckpt_path, &spm_path] {
@@ -70,13 +77,19 @@ impl Laser2 {
         for (p, id) in [("<s>", BOS), ("<pad>", PAD), ("</s>", EOS), ("<unk>", UNK)] {
             dictionary.insert(p.to_string(), id);
         }
-        let encoder = LstmEncoder::new(&ckpt, device).with_context(|| format!("building the encoder of {}", ckpt_path.display()))?;
+        let encoder = LstmEncoder::new(&ckpt, device)
+            .with_context(|| format!("building the encoder of {}", ckpt_path.display()))?;
         log::info!(
             "LASER-2 from {}: {} dictionary entries, {} spm pieces, {}-layer {}LSTM of {} ({}-d output)",
             dir.display(), dictionary.len(), spm.n_pieces, ckpt.params.num_layers,
             if ckpt.params.bidirectional { "Bi" } else { "" }, ckpt.params.hidden_size, ckpt.params.output_dim()
         );
-        Ok(Self { dir: dir.to_path_buf(), spm, dictionary, encoder })
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            spm,
+            dictionary,
+            encoder,
+        })
     }
 
     pub fn dim(&self) -> i64 {
@@ -85,13 +98,19 @@ impl Laser2 {
 
     /// LaserTokenizer's output: the spm pieces of the preprocessed text, space-joined.
     pub fn tokenize(&self, text: &str) -> Result<String> {
-        Ok(self.spm.encode_pieces(&preprocess::preprocess(text))?.join(" "))
+        Ok(self
+            .spm
+            .encode_pieces(&preprocess::preprocess(text))?
+            .join(" "))
     }
 
     /// SentenceEncoder's ids: dictionary ids of the pieces (unknown -> `<unk>`), then `</s>`.
     pub fn ids(&self, text: &str) -> Result<Vec<i64>> {
         let tokenized = self.tokenize(text)?;
-        let mut ids: Vec<i64> = tokenized.split_whitespace().map(|p| *self.dictionary.get(p).unwrap_or(&UNK)).collect();
+        let mut ids: Vec<i64> = tokenized
+            .split_whitespace()
+            .map(|p| *self.dictionary.get(p).unwrap_or(&UNK))
+            .collect();
         ids.push(EOS);
         Ok(ids)
     }
@@ -121,14 +140,20 @@ impl Laser2 {
                 }
                 let tokens = Tensor::from_slice(&flat).view([chunk.len() as i64, width as i64]);
                 let lengths: Vec<i64> = chunk.iter().map(|&i| ids[i].len() as i64).collect();
-                let emb = self.encoder.forward(&tokens, &lengths)?.to_device(Device::Cpu);
+                let emb = self
+                    .encoder
+                    .forward(&tokens, &lengths)?
+                    .to_device(Device::Cpu);
                 for (r, &i) in chunk.iter().enumerate() {
                     out[i] = Some(emb.get(r as i64));
                 }
             }
             Ok(())
         })?;
-        let out: Vec<Tensor> = out.into_iter().map(|t| t.expect("every row embedded")).collect();
+        let out: Vec<Tensor> = out
+            .into_iter()
+            .map(|t| t.expect("every row embedded"))
+            .collect();
         Ok(Tensor::stack(&out, 0))
     }
 }
@@ -137,10 +162,14 @@ impl Laser2 {
 pub fn verify_sums(dir: &Path) -> Result<()> {
     let sums_path = dir.join(SUMS_FILE);
     if !sums_path.is_file() {
-        log::info!("{} has no {SUMS_FILE}; the LASER-2 files are used unchecked", dir.display());
+        log::info!(
+            "{} has no {SUMS_FILE}; the LASER-2 files are used unchecked",
+            dir.display()
+        );
         return Ok(());
     }
-    let text = std::fs::read_to_string(&sums_path).with_context(|| format!("cannot read {}", sums_path.display()))?;
+    let text = std::fs::read_to_string(&sums_path)
+        .with_context(|| format!("cannot read {}", sums_path.display()))?;
     for (name, want) in lexalign_run::parse_sums(&text, &sums_path.display().to_string())? {
         let p = dir.join(&name);
         match lexalign_run::check_hash(&p, &want)? {

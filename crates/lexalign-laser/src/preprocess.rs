@@ -56,12 +56,19 @@ fn tables() -> &'static Tables {
 }
 
 fn build_tables() -> Result<Tables> {
-    let pairs: Vec<(String, String)> = serde_json::from_str(MOSES_JSON).context("moses_substitutions.json")?;
+    let pairs: Vec<(String, String)> =
+        serde_json::from_str(MOSES_JSON).context("moses_substitutions.json")?;
     let moses = pairs
         .into_iter()
-        .map(|(pat, rep)| Ok((Regex::new(&pat).with_context(|| format!("Moses pattern {pat:?}"))?, python_replacement(&rep))))
+        .map(|(pat, rep)| {
+            Ok((
+                Regex::new(&pat).with_context(|| format!("Moses pattern {pat:?}"))?,
+                python_replacement(&rep),
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
-    let nonprint: Vec<(u32, u32)> = serde_json::from_str(NONPRINT_JSON).context("nonprint_ranges.json")?;
+    let nonprint: Vec<(u32, u32)> =
+        serde_json::from_str(NONPRINT_JSON).context("nonprint_ranges.json")?;
     Ok(Tables { moses, nonprint })
 }
 
@@ -93,7 +100,10 @@ fn is_py_space(c: char) -> bool {
 /// Steps 1-3: the text handed to the spm.
 pub fn preprocess(text: &str) -> String {
     let t = tables();
-    let mut s: String = text.chars().map(|c| if is_nonprint(c, &t.nonprint) { ' ' } else { c }).collect();
+    let mut s: String = text
+        .chars()
+        .map(|c| if is_nonprint(c, &t.nonprint) { ' ' } else { c })
+        .collect();
     for (re, rep) in &t.moses {
         if re.is_match(&s) {
             s = re.replace_all(&s, rep.as_str()).into_owned();

@@ -10,8 +10,8 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use prost::Message;
-use std::path::Path;
 use std::collections::HashMap;
+use std::path::Path;
 use tokenizers::normalizers::precompiled::Precompiled;
 use tokenizers::{NormalizedString, Normalizer};
 
@@ -86,13 +86,24 @@ pub struct SpmModel {
 
 impl SpmModel {
     pub fn from_file(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read SentencePiece model {}", path.display()))?;
-        Self::from_bytes(&bytes).with_context(|| format!("{} is not a usable LASER-2 SentencePiece model (laser2.spm)", path.display()))
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read SentencePiece model {}", path.display()))?;
+        Self::from_bytes(&bytes).with_context(|| {
+            format!(
+                "{} is not a usable LASER-2 SentencePiece model (laser2.spm)",
+                path.display()
+            )
+        })
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let m = ModelProto::decode(bytes).map_err(|e| anyhow!("it is not a SentencePiece model protobuf ({e})"))?;
-        if m.pieces.is_empty() || m.pieces.iter().any(|p| p.piece.as_deref().unwrap_or("").is_empty()) {
+        let m = ModelProto::decode(bytes)
+            .map_err(|e| anyhow!("it is not a SentencePiece model protobuf ({e})"))?;
+        if m.pieces.is_empty()
+            || m.pieces
+                .iter()
+                .any(|p| p.piece.as_deref().unwrap_or("").is_empty())
+        {
             bail!("it is not a SentencePiece model: no pieces, or an empty piece");
         }
         let trainer = m.trainer_spec.clone().unwrap_or_default();
@@ -119,7 +130,9 @@ impl SpmModel {
             let (s, score) = (p.piece.clone().unwrap_or_default(), p.score.unwrap_or(0.0));
             match t {
                 1 => min_score = min_score.min(score),
-                TYPE_USER_DEFINED => log::warn!("SentencePiece user-defined piece {s:?} is segmented like a normal piece"),
+                TYPE_USER_DEFINED => log::warn!(
+                    "SentencePiece user-defined piece {s:?} is segmented like a normal piece"
+                ),
                 _ => continue, // control, unknown, unused, byte: never matched in text
             }
             pieces.insert(s, (i, score));
@@ -131,7 +144,10 @@ impl SpmModel {
         let n_pieces = m.pieces.len();
         let norm = m.normalizer_spec.clone().unwrap_or_default();
         let precompiled = match norm.precompiled_charsmap.as_deref() {
-            Some(b) if !b.is_empty() => Some(Precompiled::from(b).map_err(|e| anyhow!("its precompiled charsmap is invalid: {e}"))?),
+            Some(b) if !b.is_empty() => Some(
+                Precompiled::from(b)
+                    .map_err(|e| anyhow!("its precompiled charsmap is invalid: {e}"))?,
+            ),
             _ => None,
         };
         if precompiled.is_none() && !matches!(norm.name.as_deref(), None | Some("identity")) {
@@ -155,7 +171,8 @@ impl SpmModel {
         let mut s = text.to_string();
         if let Some(p) = &self.precompiled {
             let mut n = NormalizedString::from(text);
-            p.normalize(&mut n).map_err(|e| anyhow!("normalising {text:?}: {e}"))?;
+            p.normalize(&mut n)
+                .map_err(|e| anyhow!("normalising {text:?}: {e}"))?;
             s = n.get().to_string();
         }
         if self.remove_extra_whitespaces {
@@ -201,7 +218,14 @@ impl SpmModel {
         }
         let unk_score = self.min_score - UNK_PENALTY;
         let n = s.len();
-        let mut best = vec![Node { id: 0, score: 0.0, starts_at: None }; n + 1];
+        let mut best = vec![
+            Node {
+                id: 0,
+                score: 0.0,
+                starts_at: None
+            };
+            n + 1
+        ];
         for (start, c) in s.char_indices() {
             let till_here = best[start].score;
             let mblen = c.len_utf8();
@@ -212,7 +236,11 @@ impl SpmModel {
                     let cand = score + till_here;
                     let t = &mut best[end];
                     if t.starts_at.is_none() || cand > t.score {
-                        *t = Node { id, score: cand, starts_at: Some(start) };
+                        *t = Node {
+                            id,
+                            score: cand,
+                            starts_at: Some(start),
+                        };
                     }
                     has_single |= end - start == mblen;
                 }
@@ -222,7 +250,11 @@ impl SpmModel {
                 let cand = unk_score + till_here;
                 let t = &mut best[start + mblen];
                 if t.starts_at.is_none() || cand > t.score {
-                    *t = Node { id: self.unk_id, score: cand, starts_at: Some(start) };
+                    *t = Node {
+                        id: self.unk_id,
+                        score: cand,
+                        starts_at: Some(start),
+                    };
                 }
             }
         }

@@ -33,7 +33,10 @@ fn tiny_ckpt() -> Vec<u8> {
 fn corrupt_checkpoint() {
     let d = folder(b"this is not a torch checkpoint at all");
     let e = load_err(d.path());
-    assert!(e.contains(&d.path().join("laser2.pt").display().to_string()) && e.contains("corrupt"), "{e}");
+    assert!(
+        e.contains(&d.path().join("laser2.pt").display().to_string()) && e.contains("corrupt"),
+        "{e}"
+    );
     // A zip whose bytes are damaged in the middle (a storage or the pickle).
     let mut b = tiny_ckpt();
     let mid = b.len() / 2;
@@ -49,7 +52,10 @@ fn truncated_checkpoint() {
     for cut in [b.len() / 2, b.len() - 100, 10] {
         let d = folder(&b[..cut]);
         let e = load_err(d.path());
-        assert!(e.contains(&d.path().join("laser2.pt").display().to_string()), "{e}");
+        assert!(
+            e.contains(&d.path().join("laser2.pt").display().to_string()),
+            "{e}"
+        );
     }
 }
 
@@ -65,7 +71,12 @@ fn missing_spm_and_folder() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("laser2.pt"), tiny_ckpt()).unwrap();
     let e = load_err(d.path());
-    assert!(e.contains(&d.path().join("laser2.spm").display().to_string()) && e.contains("missing") && e.contains("README"), "{e}");
+    assert!(
+        e.contains(&d.path().join("laser2.spm").display().to_string())
+            && e.contains("missing")
+            && e.contains("README"),
+        "{e}"
+    );
     let e = load_err(&d.path().join("nope"));
     assert!(e.contains("nope") && e.contains("does not exist"), "{e}");
 }
@@ -84,7 +95,10 @@ fn spm_of_the_wrong_kind() {
     for bytes in [&b"{\"model\": {\"type\": \"Unigram\"}}"[..], b""] {
         std::fs::write(d.path().join("laser2.spm"), bytes).unwrap();
         let e = load_err(d.path());
-        assert!(e.contains(&d.path().join("laser2.spm").display().to_string()) && e.contains("not"), "{e}");
+        assert!(
+            e.contains(&d.path().join("laser2.spm").display().to_string()) && e.contains("not"),
+            "{e}"
+        );
     }
     // The checkpoint given as the spm.
     std::fs::write(d.path().join("laser2.spm"), tiny_ckpt()).unwrap();
@@ -97,12 +111,27 @@ fn recorded_sums_are_checked() {
     let d = folder(&tiny_ckpt());
     let sha = lexalign_run::sha256_file(d.path().join("laser2.pt")).unwrap();
     let spm = lexalign_run::sha256_file(d.path().join("laser2.spm")).unwrap();
-    std::fs::write(d.path().join("SHA256SUMS"), format!("{sha}  laser2.pt\n{spm}  laser2.spm\n")).unwrap();
+    std::fs::write(
+        d.path().join("SHA256SUMS"),
+        format!("{sha}  laser2.pt\n{spm}  laser2.spm\n"),
+    )
+    .unwrap();
     Laser2::load(d.path(), Device::Cpu).unwrap();
-    std::fs::write(d.path().join("SHA256SUMS"), format!("{}  laser2.pt\n", "0".repeat(64))).unwrap();
+    std::fs::write(
+        d.path().join("SHA256SUMS"),
+        format!("{}  laser2.pt\n", "0".repeat(64)),
+    )
+    .unwrap();
     let e = load_err(d.path());
-    assert!(e.contains("laser2.pt has SHA-256") && e.contains("SHA256SUMS"), "{e}");
-    std::fs::write(d.path().join("SHA256SUMS"), format!("{sha}  laser2.cvocab\n")).unwrap();
+    assert!(
+        e.contains("laser2.pt has SHA-256") && e.contains("SHA256SUMS"),
+        "{e}"
+    );
+    std::fs::write(
+        d.path().join("SHA256SUMS"),
+        format!("{sha}  laser2.cvocab\n"),
+    )
+    .unwrap();
     let e = load_err(d.path());
     assert!(e.contains("laser2.cvocab is listed"), "{e}");
 }

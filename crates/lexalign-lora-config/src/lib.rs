@@ -254,7 +254,10 @@ mod tests {
 
     #[test]
     fn unsupported_fields_are_refused_by_name() {
-        let cfg = LoraConfig { use_dora: true, ..LoraConfig::default() };
+        let cfg = LoraConfig {
+            use_dora: true,
+            ..LoraConfig::default()
+        };
         assert!(format!("{:#}", cfg.validate().unwrap_err()).contains("use_dora"));
         let mut cfg = LoraConfig::new(4, 8.0, 0.0, &["self_attn.q_proj", "lm_head"]);
         assert!(format!("{:#}", cfg.validate().unwrap_err()).contains("`lm_head`"));

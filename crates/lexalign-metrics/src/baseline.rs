@@ -27,7 +27,10 @@ pub fn shuffled_partners(n: usize, seed: u64) -> Result<Vec<usize>> {
 
 /// Cosine of every gold pair on unit-norm rows, in `gold.pairs` order.
 pub fn pair_cosines(src: &Matrix, cand: &Matrix, gold: &Gold) -> Vec<f64> {
-    gold.pairs.iter().map(|&(s, t)| dot(src.row(s), cand.row(t))).collect()
+    gold.pairs
+        .iter()
+        .map(|&(s, t)| dot(src.row(s), cand.row(t)))
+        .collect()
 }
 
 /// Cosine of pair `p`'s source with pair `partner[p]`'s target, on unit-norm rows.

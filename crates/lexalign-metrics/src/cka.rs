@@ -46,7 +46,11 @@ impl CkaSide {
         }
         m.check_finite(what)?;
         let mean = m.col_mean();
-        let mut cols = Matrix { rows: d, cols: n, data: vec![0.0; n * d] };
+        let mut cols = Matrix {
+            rows: d,
+            cols: n,
+            data: vec![0.0; n * d],
+        };
         let (mut ss_raw, mut ss_c) = (0.0, 0.0);
         for i in 0..n {
             for (j, (&v, &mu)) in m.row(i).iter().zip(&mean).enumerate() {
@@ -60,7 +64,13 @@ impl CkaSide {
         if ss_c.is_nan() || ss_c <= 1e-24 * ss_raw.max(f64::MIN_POSITIVE) {
             bail!("{what} has no variance (all {n} rows are the same vector); CKA is undefined");
         }
-        let mut side = CkaSide { n, d, cols, gram: None, self_norm: 0.0 };
+        let mut side = CkaSide {
+            n,
+            d,
+            cols,
+            gram: None,
+            self_norm: 0.0,
+        };
         side.self_norm = if n <= gram_max_rows {
             let g = side.build_gram();
             let norm = frob(&g);
@@ -70,7 +80,10 @@ impl CkaSide {
             streamed_frob2(&side.cols, &side.cols, true).sqrt()
         };
         if !(side.self_norm.is_finite() && side.self_norm > 0.0) {
-            bail!("{what}: ||Xc^T Xc||_F is {}; CKA is undefined", side.self_norm);
+            bail!(
+                "{what}: ||Xc^T Xc||_F is {}; CKA is undefined",
+                side.self_norm
+            );
         }
         Ok(side)
     }
@@ -127,7 +140,11 @@ fn streamed_frob2(a: &Matrix, b: &Matrix, symmetric: bool) -> f64 {
 /// Linear CKA of two prepared sides of the same items; in `[0, 1]` up to rounding.
 pub fn cka_of(x: &CkaSide, y: &CkaSide) -> Result<f64> {
     if x.n != y.n {
-        bail!("CKA compares the same items, but one side has {} rows and the other {}", x.n, y.n);
+        bail!(
+            "CKA compares the same items, but one side has {} rows and the other {}",
+            x.n,
+            y.n
+        );
     }
     let cross = match (&x.gram, &y.gram) {
         (Some(gx), Some(gy)) => gx.iter().zip(gy).map(|(a, b)| a * b).sum::<f64>(),
@@ -135,7 +152,11 @@ pub fn cka_of(x: &CkaSide, y: &CkaSide) -> Result<f64> {
     };
     let v = cross / (x.self_norm * y.self_norm);
     if !v.is_finite() {
-        bail!("CKA is {v} (cross term {cross}, norms {} and {})", x.self_norm, y.self_norm);
+        bail!(
+            "CKA is {v} (cross term {cross}, norms {} and {})",
+            x.self_norm,
+            y.self_norm
+        );
     }
     Ok(v)
 }
@@ -143,7 +164,11 @@ pub fn cka_of(x: &CkaSide, y: &CkaSide) -> Result<f64> {
 /// Linear CKA between `x [n, d1]` and `y [n, d2]` (rows: the same items in the same order).
 pub fn linear_cka(x: &Matrix, y: &Matrix) -> Result<f64> {
     if x.rows != y.rows {
-        bail!("CKA compares the same items, but X has {} rows and Y {}", x.rows, y.rows);
+        bail!(
+            "CKA compares the same items, but X has {} rows and Y {}",
+            x.rows,
+            y.rows
+        );
     }
     cka_of(&CkaSide::new(x, "X")?, &CkaSide::new(y, "Y")?)
 }

@@ -99,18 +99,20 @@ pub fn sims_block(a: &Matrix, b: &Matrix, j0: usize, w: usize, out: &mut [f64]) 
         return;
     }
     let wide = a.cols == b.cols && crate::microkernel::available();
-    out.par_chunks_mut(w * ROWS).enumerate().for_each(|(g, chunk)| {
-        for t0 in (0..w).step_by(TILE) {
-            let t1 = (t0 + TILE).min(w);
-            if wide {
-                crate::microkernel::tile(a, g * ROWS, b, j0, t0, t1, w, chunk);
-                continue;
+    out.par_chunks_mut(w * ROWS)
+        .enumerate()
+        .for_each(|(g, chunk)| {
+            for t0 in (0..w).step_by(TILE) {
+                let t1 = (t0 + TILE).min(w);
+                if wide {
+                    crate::microkernel::tile(a, g * ROWS, b, j0, t0, t1, w, chunk);
+                    continue;
+                }
+                for (r, orow) in chunk.chunks_mut(w).enumerate() {
+                    row_dots(a.row(g * ROWS + r), b, j0 + t0, &mut orow[t0..t1]);
+                }
             }
-            for (r, orow) in chunk.chunks_mut(w).enumerate() {
-                row_dots(a.row(g * ROWS + r), b, j0 + t0, &mut orow[t0..t1]);
-            }
-        }
-    });
+        });
 }
 
 /// Dense `[a.rows, b.rows]` dot-product matrix (for the small pair-level matrices).
@@ -129,7 +131,10 @@ pub struct TopK {
 
 impl TopK {
     pub fn new(k: usize) -> Self {
-        Self { k, vals: Vec::with_capacity(k + 1) }
+        Self {
+            k,
+            vals: Vec::with_capacity(k + 1),
+        }
     }
 
     pub fn push(&mut self, v: f64) {
@@ -141,7 +146,11 @@ impl TopK {
                 _ => return,
             }
         }
-        let pos = self.vals.iter().position(|&x| v > x).unwrap_or(self.vals.len());
+        let pos = self
+            .vals
+            .iter()
+            .position(|&x| v > x)
+            .unwrap_or(self.vals.len());
         self.vals.insert(pos, v);
     }
 
@@ -163,7 +172,9 @@ pub fn mean_topk(a: &Matrix, b: &Matrix, k: usize) -> Vec<f64> {
         let w = blk.min(b.rows - j0);
         let s = &mut buf[..a.rows * w];
         sims_block(a, b, j0, w, s);
-        tops.par_iter_mut().zip(s.par_chunks(w)).for_each(|(t, row)| row.iter().for_each(|&v| t.push(v)));
+        tops.par_iter_mut()
+            .zip(s.par_chunks(w))
+            .for_each(|(t, row)| row.iter().for_each(|&v| t.push(v)));
     }
     tops.iter().map(TopK::mean).collect()
 }
@@ -174,8 +185,12 @@ mod tests {
 
     #[test]
     fn avx_and_portable_dots_agree_bitwise() {
-        let a: Vec<f64> = (0..643).map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.3).collect();
-        let b: Vec<f64> = (0..643).map(|i| ((i * 91 % 97) as f64 - 48.0) / 3.1).collect();
+        let a: Vec<f64> = (0..643)
+            .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.3)
+            .collect();
+        let b: Vec<f64> = (0..643)
+            .map(|i| ((i * 91 % 97) as f64 - 48.0) / 3.1)
+            .collect();
         let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
         assert!((dot_body(&a, &b) - naive).abs() < 1e-9 * naive.abs().max(1.0));
         assert_eq!(dot(&a, &b).to_bits(), dot_body(&a, &b).to_bits());

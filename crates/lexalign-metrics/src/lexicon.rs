@@ -30,7 +30,11 @@ impl Gold {
         if let Some(s) = has.iter().position(|h| !h) {
             bail!("source row {s} has no gold translation; every evaluated source needs one");
         }
-        Ok(Self { n_sources, n_candidates, pairs })
+        Ok(Self {
+            n_sources,
+            n_candidates,
+            pairs,
+        })
     }
 
     /// For each source row, its gold candidates (ascending, no repeats).
@@ -129,7 +133,12 @@ impl Lexicon {
             }
         }
         let gold = Gold::new(sources.len(), candidates.len(), idx_pairs)?;
-        Ok(Self { sources, candidates, n_pair_targets, gold })
+        Ok(Self {
+            sources,
+            candidates,
+            n_pair_targets,
+            gold,
+        })
     }
 }
 
@@ -154,7 +163,10 @@ mod tests {
 
     #[test]
     fn gold_checks() {
-        assert!(Gold::new(2, 2, vec![(0, 1)]).unwrap_err().to_string().contains("source row 1"));
+        assert!(Gold::new(2, 2, vec![(0, 1)])
+            .unwrap_err()
+            .to_string()
+            .contains("source row 1"));
         assert!(Gold::new(1, 1, vec![(0, 1)]).is_err());
     }
 }

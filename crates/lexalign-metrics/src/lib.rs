@@ -27,12 +27,12 @@ pub mod microkernel;
 pub mod open_pool;
 pub mod postprocess;
 pub mod retrieval;
+pub mod svd;
 pub mod tsne;
 pub mod xsim;
-pub mod svd;
 
-pub use cka::{cka_of, linear_cka, CkaSide};
 pub use baseline::{pair_cosines, shuffled_cosines, shuffled_partners};
+pub use cka::{cka_of, linear_cka, CkaSide};
 pub use lexicon::{Gold, Lexicon};
 pub use matrix::Matrix;
 pub use retrieval::{csls_matrix, precision_at, retrieve, Ranks, Retrieval};
@@ -54,13 +54,23 @@ pub enum Space {
 /// Checks both matrices and returns them in `space` (unit rows).
 pub fn prepare(src: &Matrix, cand: &Matrix, space: Space) -> Result<(Matrix, Matrix)> {
     if src.cols != cand.cols {
-        bail!("source vectors have dimension {} but candidate vectors {}", src.cols, cand.cols);
+        bail!(
+            "source vectors have dimension {} but candidate vectors {}",
+            src.cols,
+            cand.cols
+        );
     }
     src.check_finite("source matrix")?;
     cand.check_finite("candidate matrix")?;
     Ok(match space {
-        Space::Raw => (src.l2_normalised("source matrix")?, cand.l2_normalised("candidate matrix")?),
-        Space::Centred => (src.centred("source matrix")?, cand.centred("candidate matrix")?),
+        Space::Raw => (
+            src.l2_normalised("source matrix")?,
+            cand.l2_normalised("candidate matrix")?,
+        ),
+        Space::Centred => (
+            src.centred("source matrix")?,
+            cand.centred("candidate matrix")?,
+        ),
     })
 }
 
@@ -76,7 +86,11 @@ pub struct MetricsOptions {
 
 impl Default for MetricsOptions {
     fn default() -> Self {
-        Self { k_csls: 10, seed: 0, bootstrap: 1000 }
+        Self {
+            k_csls: 10,
+            seed: 0,
+            bootstrap: 1000,
+        }
     }
 }
 
@@ -127,7 +141,14 @@ pub struct SpaceMetrics {
 }
 
 /// Metrics of one space for already checked inputs; `partner` from [`shuffled_partners`].
-pub fn space_metrics(src: &Matrix, cand: &Matrix, gold: &Gold, partner: &[usize], k: usize, space: Space) -> Result<SpaceMetrics> {
+pub fn space_metrics(
+    src: &Matrix,
+    cand: &Matrix,
+    gold: &Gold,
+    partner: &[usize],
+    k: usize,
+    space: Space,
+) -> Result<SpaceMetrics> {
     let (s, c) = prepare(src, cand, space)?;
     let retrieval = retrieve(&s, &c, gold, k);
     Ok(SpaceMetrics {
@@ -155,12 +176,22 @@ pub struct LayerDetail {
 /// Computes every metric of one layer. `src` has one row per source (`gold.n_sources`), `cand` one
 /// row per candidate (`gold.n_candidates`). Peak memory: the inputs plus one normalised copy plus
 /// `kernel::BLOCK_ELEMS` scores, however many candidates there are.
-pub fn layer_metrics(src: &Matrix, cand: &Matrix, gold: &Gold, opts: &MetricsOptions) -> Result<LayerMetrics> {
+pub fn layer_metrics(
+    src: &Matrix,
+    cand: &Matrix,
+    gold: &Gold,
+    opts: &MetricsOptions,
+) -> Result<LayerMetrics> {
     Ok(layer_metrics_detailed(src, cand, gold, opts)?.0)
 }
 
 /// [`layer_metrics`] with the [`LayerDetail`] it was computed from (one retrieval per space).
-pub fn layer_metrics_detailed(src: &Matrix, cand: &Matrix, gold: &Gold, opts: &MetricsOptions) -> Result<(LayerMetrics, LayerDetail)> {
+pub fn layer_metrics_detailed(
+    src: &Matrix,
+    cand: &Matrix,
+    gold: &Gold,
+    opts: &MetricsOptions,
+) -> Result<(LayerMetrics, LayerDetail)> {
     if src.rows != gold.n_sources || cand.rows != gold.n_candidates {
         bail!(
             "matrices have {} source and {} candidate rows but the gold lists {} sources and {} candidates",
@@ -168,7 +199,11 @@ pub fn layer_metrics_detailed(src: &Matrix, cand: &Matrix, gold: &Gold, opts: &M
         );
     }
     if opts.k_csls == 0 || opts.bootstrap == 0 {
-        bail!("k_csls and bootstrap must be at least 1 (got {} and {})", opts.k_csls, opts.bootstrap);
+        bail!(
+            "k_csls and bootstrap must be at least 1 (got {} and {})",
+            opts.k_csls,
+            opts.bootstrap
+        );
     }
     let partner = shuffled_partners(gold.pairs.len(), opts.seed)?;
     let raw = space_metrics(src, cand, gold, &partner, opts.k_csls, Space::Raw)?;
@@ -183,7 +218,11 @@ pub fn layer_metrics_detailed(src: &Matrix, cand: &Matrix, gold: &Gold, opts: &M
         cos_n[s] += 1.0;
     }
     let ones = vec![1.0; ns];
-    let ci = bootstrap::ratio_cis(&[(&raw_hit, &ones), (&cen_hit, &ones), (&cos_sum, &cos_n)], opts.bootstrap, opts.seed);
+    let ci = bootstrap::ratio_cis(
+        &[(&raw_hit, &ones), (&cen_hit, &ones), (&cos_sum, &cos_n)],
+        opts.bootstrap,
+        opts.seed,
+    );
 
     let p = |r: &[usize], k| precision_at(r, k);
     let (rs, cs) = (&raw.retrieval.s2t, &cen.retrieval.s2t);

@@ -21,7 +21,11 @@ impl Matrix {
             bail!("matrix with {rows} rows has zero columns (vectors must have a dimension)");
         }
         if data.len() != rows * cols {
-            bail!("matrix [{rows}, {cols}] needs {} values, got {}", rows * cols, data.len());
+            bail!(
+                "matrix [{rows}, {cols}] needs {} values, got {}",
+                rows * cols,
+                data.len()
+            );
         }
         Ok(Self { rows, cols, data })
     }
@@ -103,6 +107,10 @@ impl Matrix {
         for &i in idx {
             data.extend_from_slice(self.row(i));
         }
-        Matrix { rows: idx.len(), cols: self.cols, data }
+        Matrix {
+            rows: idx.len(),
+            cols: self.cols,
+            data,
+        }
     }
 }

@@ -45,8 +45,10 @@ fn block_body(a: [&[f64]; R], b: [&[f64]; C]) -> [[f64; C]; R] {
     let mut acc = [[[0.0f64; LANES]; C]; R];
     let mut k = 0;
     while k < full {
-        let x: [&[f64; LANES]; R] = std::array::from_fn(|r| a[r][k..k + LANES].try_into().expect("lane chunk"));
-        let y: [&[f64; LANES]; C] = std::array::from_fn(|c| b[c][k..k + LANES].try_into().expect("lane chunk"));
+        let x: [&[f64; LANES]; R] =
+            std::array::from_fn(|r| a[r][k..k + LANES].try_into().expect("lane chunk"));
+        let y: [&[f64; LANES]; C] =
+            std::array::from_fn(|c| b[c][k..k + LANES].try_into().expect("lane chunk"));
         for r in 0..R {
             for c in 0..C {
                 for l in 0..LANES {
@@ -85,8 +87,20 @@ unsafe fn dot_avx512(a: &[f64], b: &[f64]) -> f64 {
 /// `[rows, w]`) against candidates `j0 + t0 .. j0 + t1` of `b`, written at columns `t0..t1`.
 /// Call only when [`available`] and `a.cols == b.cols`.
 #[allow(clippy::too_many_arguments)]
-pub fn tile(a: &Matrix, i0: usize, b: &Matrix, j0: usize, t0: usize, t1: usize, w: usize, chunk: &mut [f64]) {
-    assert!(available() && a.cols == b.cols, "the AVX-512 tile needs AVX-512 and equal widths");
+pub fn tile(
+    a: &Matrix,
+    i0: usize,
+    b: &Matrix,
+    j0: usize,
+    t0: usize,
+    t1: usize,
+    w: usize,
+    chunk: &mut [f64],
+) {
+    assert!(
+        available() && a.cols == b.cols,
+        "the AVX-512 tile needs AVX-512 and equal widths"
+    );
     let rows = chunk.len() / w;
     let mut r = 0;
     while r < rows {
@@ -106,7 +120,8 @@ pub fn tile(a: &Matrix, i0: usize, b: &Matrix, j0: usize, t0: usize, t1: usize, 
                 for x in 0..nr {
                     for y in 0..nc {
                         // SAFETY: as above.
-                        chunk[(r + x) * w + c + y] = unsafe { dot_avx512(a.row(i0 + r + x), b.row(j0 + c + y)) };
+                        chunk[(r + x) * w + c + y] =
+                            unsafe { dot_avx512(a.row(i0 + r + x), b.row(j0 + c + y)) };
                     }
                 }
             }
@@ -123,9 +138,19 @@ mod tests {
 
     #[test]
     fn portable_block_matches_dot_bitwise() {
-        let row = |s: usize| -> Vec<f64> { (0..41).map(|i| (((i * s) % 97) as f64 - 47.0) / 3.3).collect() };
-        let (a, b): (Vec<_>, Vec<_>) = ((0..R).map(|r| row(7 + r)).collect(), (0..C).map(|c| row(19 + 2 * c)).collect());
-        let v = block_body(std::array::from_fn(|r| a[r].as_slice()), std::array::from_fn(|c| b[c].as_slice()));
+        let row = |s: usize| -> Vec<f64> {
+            (0..41)
+                .map(|i| (((i * s) % 97) as f64 - 47.0) / 3.3)
+                .collect()
+        };
+        let (a, b): (Vec<_>, Vec<_>) = (
+            (0..R).map(|r| row(7 + r)).collect(),
+            (0..C).map(|c| row(19 + 2 * c)).collect(),
+        );
+        let v = block_body(
+            std::array::from_fn(|r| a[r].as_slice()),
+            std::array::from_fn(|c| b[c].as_slice()),
+        );
         for r in 0..R {
             for c in 0..C {
                 assert_eq!(v[r][c].to_bits(), dot(&a[r], &b[c]).to_bits());
@@ -140,7 +165,9 @@ mod tests {
         }
         // 37 columns: two full lane chunks and a tail; 5 rows and 7 candidates: partial tiles.
         let m = |rows: usize, s: usize| {
-            let data = (0..rows * 37).map(|i| (((i * s) % 113) as f64 - 56.0) / 9.7).collect();
+            let data = (0..rows * 37)
+                .map(|i| (((i * s) % 113) as f64 - 56.0) / 9.7)
+                .collect();
             Matrix::new(rows, 37, data).unwrap()
         };
         let (a, b) = (m(5, 31), m(9, 17));
@@ -149,7 +176,11 @@ mod tests {
         tile(&a, 0, &b, j0, t0, t1, w, &mut chunk);
         for i in 0..5 {
             for c in t0..t1 {
-                assert_eq!(chunk[i * w + c].to_bits(), dot(a.row(i), b.row(j0 + c)).to_bits(), "({i}, {c})");
+                assert_eq!(
+                    chunk[i * w + c].to_bits(),
+                    dot(a.row(i), b.row(j0 + c)).to_bits(),
+                    "({i}, {c})"
+                );
             }
             assert!(chunk[i * w + 7].is_nan(), "column past t1 untouched");
         }

@@ -52,7 +52,13 @@ fn beats(v: f64, j: usize, vg: f64, g: usize) -> bool {
 pub fn best_rank(scores: &[f64], golds: &[usize]) -> usize {
     golds
         .iter()
-        .map(|&g| scores.iter().enumerate().filter(|&(j, &v)| beats(v, j, scores[g], g)).count())
+        .map(|&g| {
+            scores
+                .iter()
+                .enumerate()
+                .filter(|&(j, &v)| beats(v, j, scores[g], g))
+                .count()
+        })
         .min()
         .expect("every query has a gold")
 }
@@ -72,7 +78,13 @@ pub fn retrieve(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize) -> Retrieval
 }
 
 /// [`retrieve`] holding at most about `block_elems` scores at once (tests use tiny blocks).
-pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, block_elems: usize) -> Retrieval {
+pub fn retrieve_blocked(
+    src: &Matrix,
+    cand: &Matrix,
+    gold: &Gold,
+    k: usize,
+    block_elems: usize,
+) -> Retrieval {
     let (ns, nc) = (src.rows, cand.rows);
     let (kt, ks) = (k.min(nc).max(1), k.min(ns).max(1));
     let source_gold = gold.source_gold();
@@ -84,7 +96,10 @@ pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, bloc
     // Cosines and r_S of the gold targets up front: their CSLS keys are needed before the pass.
     // Same dot products, pushed in source order, as in the pass: the same bits.
     let tcos = match &whole {
-        Some(sims) => targets.iter().flat_map(|&t| (0..ns).map(move |i| sims[i * nc + t])).collect(),
+        Some(sims) => targets
+            .iter()
+            .flat_map(|&t| (0..ns).map(move |i| sims[i * nc + t]))
+            .collect(),
         None => dense_sims(&cand.select_rows(&targets), src),
     };
     let r_gold_target: Vec<f64> = tcos
@@ -101,13 +116,32 @@ pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, bloc
         .enumerate()
         .map(|(i, golds)| {
             let gold_nn: Vec<f64> = golds.iter().map(|&g| tcos[pos(g) * ns + i]).collect();
-            let gold_key = golds.iter().zip(&gold_nn).map(|(&g, &c)| 2.0 * c - r_gold_target[pos(g)]).collect();
-            Query { golds, gold_nn, gold_key, nn_beats: vec![0; golds.len()], csls_beats: vec![0; golds.len()], top: TopK::new(kt) }
+            let gold_key = golds
+                .iter()
+                .zip(&gold_nn)
+                .map(|(&g, &c)| 2.0 * c - r_gold_target[pos(g)])
+                .collect();
+            Query {
+                golds,
+                gold_nn,
+                gold_key,
+                nn_beats: vec![0; golds.len()],
+                csls_beats: vec![0; golds.len()],
+                top: TopK::new(kt),
+            }
         })
         .collect();
 
-    let blk = if whole.is_some() { nc.max(1) } else { (block_elems / ns.max(1)).clamp(1, nc.max(1)) };
-    let mut buf = if whole.is_some() { Vec::new() } else { vec![0.0; ns * blk] };
+    let blk = if whole.is_some() {
+        nc.max(1)
+    } else {
+        (block_elems / ns.max(1)).clamp(1, nc.max(1))
+    };
+    let mut buf = if whole.is_some() {
+        Vec::new()
+    } else {
+        vec![0.0; ns * blk]
+    };
     let mut rs = vec![0.0; blk];
     for j0 in (0..nc).step_by(blk) {
         let w = blk.min(nc - j0);
@@ -125,17 +159,20 @@ pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, bloc
             *r = t.mean();
         });
         let rs = &rs[..w];
-        queries.par_iter_mut().zip(s.par_chunks(w)).for_each(|(q, row)| {
-            for (c, &v) in row.iter().enumerate() {
-                let j = j0 + c;
-                q.top.push(v);
-                let key = 2.0 * v - rs[c];
-                for (p, &g) in q.golds.iter().enumerate() {
-                    q.nn_beats[p] += beats(v, j, q.gold_nn[p], g) as usize;
-                    q.csls_beats[p] += beats(key, j, q.gold_key[p], g) as usize;
+        queries
+            .par_iter_mut()
+            .zip(s.par_chunks(w))
+            .for_each(|(q, row)| {
+                for (c, &v) in row.iter().enumerate() {
+                    let j = j0 + c;
+                    q.top.push(v);
+                    let key = 2.0 * v - rs[c];
+                    for (p, &g) in q.golds.iter().enumerate() {
+                        q.nn_beats[p] += beats(v, j, q.gold_nn[p], g) as usize;
+                        q.csls_beats[p] += beats(key, j, q.gold_key[p], g) as usize;
+                    }
                 }
-            }
-        });
+            });
     }
     let min = |v: &[usize]| *v.iter().min().expect("every source has a gold");
     let s2t = Ranks {
@@ -149,10 +186,20 @@ pub fn retrieve_blocked(src: &Matrix, cand: &Matrix, gold: &Gold, k: usize, bloc
     for (q, golds) in target_gold.iter().enumerate() {
         let row = &tcos[q * ns..(q + 1) * ns];
         nn.push(best_rank(row, golds));
-        let keys: Vec<f64> = row.iter().zip(&r_source).map(|(&c, &r)| 2.0 * c - r).collect();
+        let keys: Vec<f64> = row
+            .iter()
+            .zip(&r_source)
+            .map(|(&c, &r)| 2.0 * c - r)
+            .collect();
         csls.push(best_rank(&keys, golds));
     }
-    Retrieval { s2t, t2s: Ranks { nn, csls }, r_source, r_gold_target, target_source_cos: tcos }
+    Retrieval {
+        s2t,
+        t2s: Ranks { nn, csls },
+        r_source,
+        r_gold_target,
+        target_source_cos: tcos,
+    }
 }
 
 /// Dense CSLS matrix `[src.rows, cand.rows]` for unit-norm rows: `2cos − r_T(x) − r_S(y)`.
@@ -167,7 +214,11 @@ pub fn csls_matrix(src: &Matrix, cand: &Matrix, k: usize) -> Matrix {
             *v = 2.0 * *v - r_t[i] - r_s[j];
         }
     }
-    Matrix { rows: src.rows, cols: cand.rows, data: c }
+    Matrix {
+        rows: src.rows,
+        cols: cand.rows,
+        data: c,
+    }
 }
 
 #[cfg(test)]

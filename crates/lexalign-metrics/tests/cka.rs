@@ -33,11 +33,15 @@ fn cka_path(x: &Matrix, y: &Matrix, gram_limit: usize) -> f64 {
 
 #[test]
 fn matches_numpy_on_both_paths() {
-    let f: Fixture = serde_json::from_str(include_str!("fixtures/cka_reference.json")).expect("cka_reference.json parses");
+    let f: Fixture = serde_json::from_str(include_str!("fixtures/cka_reference.json"))
+        .expect("cka_reference.json parses");
     assert_eq!(f.cases.len(), 5);
     let mut max = 0.0f64;
     for c in &f.cases {
-        let (x, y) = (Matrix::from_rows(&c.x).unwrap(), Matrix::from_rows(&c.y).unwrap());
+        let (x, y) = (
+            Matrix::from_rows(&c.x).unwrap(),
+            Matrix::from_rows(&c.y).unwrap(),
+        );
         for (path, limit) in [("gram", usize::MAX), ("streamed", 0), ("mixed", x.rows)] {
             let got = if path == "mixed" {
                 let a = CkaSide::with_gram_limit(&x, "X", limit).unwrap();
@@ -47,22 +51,39 @@ fn matches_numpy_on_both_paths() {
                 cka_path(&x, &y, limit)
             };
             let d = (got - c.cka).abs();
-            assert!(d <= TOL, "{} ({path}): rust {got}, numpy {} (diff {d:e})", c.name, c.cka);
+            assert!(
+                d <= TOL,
+                "{} ({path}): rust {got}, numpy {} (diff {d:e})",
+                c.name,
+                c.cka
+            );
             max = max.max(d);
         }
         let d = (linear_cka(&x, &x).unwrap() - c.cka_xx).abs();
-        assert!(d <= TOL, "{}: CKA(X, X) differs from numpy by {d:e}", c.name);
+        assert!(
+            d <= TOL,
+            "{}: CKA(X, X) differs from numpy by {d:e}",
+            c.name
+        );
         max = max.max(d);
     }
     // The cases span the range (a near-copy, unrelated sides) and both n < d and n > d.
     let v: Vec<f64> = f.cases.iter().map(|c| c.cka).collect();
-    assert!(v.iter().any(|&c| c > 0.99) && v.iter().any(|&c| c < 0.3), "{v:?}");
-    assert!(f.cases.iter().any(|c| c.x.len() < c.x[0].len()) && f.cases.iter().any(|c| c.x.len() > c.y[0].len()));
+    assert!(
+        v.iter().any(|&c| c > 0.99) && v.iter().any(|&c| c < 0.3),
+        "{v:?}"
+    );
+    assert!(
+        f.cases.iter().any(|c| c.x.len() < c.x[0].len())
+            && f.cases.iter().any(|c| c.x.len() > c.y[0].len())
+    );
     eprintln!("max |rust - numpy| CKA: {max:e}");
 }
 
 fn gauss(rng: &mut rand_chacha::ChaCha8Rng, rows: usize, cols: usize) -> Matrix {
-    let data = (0..rows * cols).map(|_| (0..6).map(|_| rng.gen::<f64>() - 0.5).sum::<f64>()).collect();
+    let data = (0..rows * cols)
+        .map(|_| (0..6).map(|_| rng.gen::<f64>() - 0.5).sum::<f64>())
+        .collect();
     Matrix::new(rows, cols, data).unwrap()
 }
 
@@ -101,20 +122,63 @@ fn invariances_and_symmetry() {
         let x = gauss(&mut rng, n, d1);
         let noise = gauss(&mut rng, n, d2);
         let mix = gauss(&mut rng, d1, d2);
-        let y = Matrix::new(n, d2, matmul(&x, &mix, 1.0).data.iter().zip(&noise.data).map(|(a, b)| a + 2.0 * b).collect()).unwrap();
+        let y = Matrix::new(
+            n,
+            d2,
+            matmul(&x, &mix, 1.0)
+                .data
+                .iter()
+                .zip(&noise.data)
+                .map(|(a, b)| a + 2.0 * b)
+                .collect(),
+        )
+        .unwrap();
         let base = linear_cka(&x, &y).unwrap();
         assert!(base > 0.05 && base < 0.95, "a non-trivial case: {base}");
         assert!((linear_cka(&x, &x).unwrap() - 1.0).abs() < 1e-12);
-        assert!((linear_cka(&y, &x).unwrap() - base).abs() < 1e-12, "symmetric");
+        assert!(
+            (linear_cka(&y, &x).unwrap() - base).abs() < 1e-12,
+            "symmetric"
+        );
         let xr = matmul(&x, &orthogonal(&mut rng, d1), 1.0);
         let ys = matmul(&y, &orthogonal(&mut rng, d2), 37.5);
-        assert!((linear_cka(&xr, &y).unwrap() - base).abs() < 1e-10, "orthogonal transform of X");
-        assert!((linear_cka(&xr, &ys).unwrap() - base).abs() < 1e-10, "rotated and scaled Y");
-        let shifted = Matrix::new(n, d1, x.data.iter().enumerate().map(|(i, v)| v + 50.0 + (i % d1) as f64).collect()).unwrap();
-        assert!((linear_cka(&shifted, &y).unwrap() - base).abs() < 1e-9, "a common offset is centred away");
-        assert!((cka_path(&x, &y, 0) - base).abs() < 1e-12, "streamed path agrees");
+        assert!(
+            (linear_cka(&xr, &y).unwrap() - base).abs() < 1e-10,
+            "orthogonal transform of X"
+        );
+        assert!(
+            (linear_cka(&xr, &ys).unwrap() - base).abs() < 1e-10,
+            "rotated and scaled Y"
+        );
+        let shifted = Matrix::new(
+            n,
+            d1,
+            x.data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v + 50.0 + (i % d1) as f64)
+                .collect(),
+        )
+        .unwrap();
+        assert!(
+            (linear_cka(&shifted, &y).unwrap() - base).abs() < 1e-9,
+            "a common offset is centred away"
+        );
+        assert!(
+            (cka_path(&x, &y, 0) - base).abs() < 1e-12,
+            "streamed path agrees"
+        );
         // Not invariant to an arbitrary (non-orthogonal) linear map: CKA is not CCA.
-        let stretch = Matrix::new(n, d1, x.data.iter().enumerate().map(|(i, v)| if i % d1 == 0 { 30.0 * v } else { *v }).collect()).unwrap();
+        let stretch = Matrix::new(
+            n,
+            d1,
+            x.data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| if i % d1 == 0 { 30.0 * v } else { *v })
+                .collect(),
+        )
+        .unwrap();
         assert!((linear_cka(&stretch, &y).unwrap() - base).abs() > 1e-3);
     }
 }

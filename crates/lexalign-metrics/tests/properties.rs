@@ -20,7 +20,11 @@ fn synthetic(n: usize, extra: usize, d: usize, noise: f64, seed: u64) -> (Matrix
         t.push(g());
     }
     let gold = Gold::new(n, n + extra, (0..n).map(|i| (i, i)).collect()).unwrap();
-    (Matrix::new(n, d, s).unwrap(), Matrix::new(n + extra, d, t).unwrap(), gold)
+    (
+        Matrix::new(n, d, s).unwrap(),
+        Matrix::new(n + extra, d, t).unwrap(),
+        gold,
+    )
 }
 
 #[test]
@@ -30,18 +34,26 @@ fn partners_equal_the_scans() {
         (2, 0, vec![1, 0]),
         (5, 7, vec![1, 4, 0, 2, 3]),
         (10, 42, vec![3, 6, 0, 5, 8, 7, 2, 9, 1, 4]),
-        (17, 1, vec![8, 14, 1, 5, 7, 0, 9, 2, 10, 13, 15, 12, 4, 3, 6, 16, 11]),
+        (
+            17,
+            1,
+            vec![8, 14, 1, 5, 7, 0, 9, 2, 10, 13, 15, 12, 4, 3, 6, 16, 11],
+        ),
         (
             30,
             12345,
             vec![
-                29, 13, 20, 23, 16, 19, 21, 5, 27, 7, 1, 9, 8, 2, 11, 3, 6, 12, 15, 10, 25, 22, 14, 0, 26, 17, 18, 28,
-                24, 4,
+                29, 13, 20, 23, 16, 19, 21, 5, 27, 7, 1, 9, 8, 2, 11, 3, 6, 12, 15, 10, 25, 22, 14,
+                0, 26, 17, 18, 28, 24, 4,
             ],
         ),
     ];
     for (n, seed, want) in expected {
-        assert_eq!(shuffled_partners(n, seed).unwrap(), want, "n = {n}, seed = {seed}");
+        assert_eq!(
+            shuffled_partners(n, seed).unwrap(),
+            want,
+            "n = {n}, seed = {seed}"
+        );
     }
     let e = shuffled_partners(1, 0).unwrap_err().to_string();
     assert!(e.contains("at least two pairs"), "{e}");
@@ -49,14 +61,31 @@ fn partners_equal_the_scans() {
 
 #[test]
 fn bootstrap_intervals() {
-    let opts = MetricsOptions { k_csls: 10, seed: 11, bootstrap: 1000 };
+    let opts = MetricsOptions {
+        k_csls: 10,
+        seed: 11,
+        bootstrap: 1000,
+    };
     let (s, c, g) = synthetic(60, 20, 32, 1.0, 1);
     let m = layer_metrics(&s, &c, &g, &opts).unwrap();
-    assert!(m.p1_csls_ci_low <= m.p1_csls && m.p1_csls <= m.p1_csls_ci_high, "{m:?}");
-    assert!(m.centered_p1_csls_ci_low <= m.centered_p1_csls && m.centered_p1_csls <= m.centered_p1_csls_ci_high);
+    assert!(
+        m.p1_csls_ci_low <= m.p1_csls && m.p1_csls <= m.p1_csls_ci_high,
+        "{m:?}"
+    );
+    assert!(
+        m.centered_p1_csls_ci_low <= m.centered_p1_csls
+            && m.centered_p1_csls <= m.centered_p1_csls_ci_high
+    );
     assert!(m.centered_mean_ci_low < m.centered_mean && m.centered_mean < m.centered_mean_ci_high);
-    assert!(m.p1_csls_ci_low < m.p1_csls_ci_high, "P@1 is neither 0 nor 1 here: {m:?}");
-    assert_eq!(m, layer_metrics(&s, &c, &g, &opts).unwrap(), "deterministic per seed");
+    assert!(
+        m.p1_csls_ci_low < m.p1_csls_ci_high,
+        "P@1 is neither 0 nor 1 here: {m:?}"
+    );
+    assert_eq!(
+        m,
+        layer_metrics(&s, &c, &g, &opts).unwrap(),
+        "deterministic per seed"
+    );
     let other = layer_metrics(&s, &c, &g, &MetricsOptions { seed: 12, ..opts }).unwrap();
     assert_ne!(
         (m.centered_mean_ci_low, m.centered_mean_ci_high),
@@ -65,7 +94,12 @@ fn bootstrap_intervals() {
     let (s, c, g) = synthetic(600, 20, 32, 1.0, 1);
     let big = layer_metrics(&s, &c, &g, &opts).unwrap();
     let w = |m: &LayerMetrics| m.centered_mean_ci_high - m.centered_mean_ci_low;
-    assert!(w(&big) < 0.6 * w(&m), "10x the sources narrows the interval: {} vs {}", w(&big), w(&m));
+    assert!(
+        w(&big) < 0.6 * w(&m),
+        "10x the sources narrows the interval: {} vs {}",
+        w(&big),
+        w(&m)
+    );
     let wp = |m: &LayerMetrics| m.p1_csls_ci_high - m.p1_csls_ci_low;
     assert!(wp(&big) < wp(&m));
 }
@@ -87,12 +121,20 @@ fn errors_name_what_is_wrong() {
     assert!(e.contains("candidate matrix row 4 has L2 norm 0"), "{e}");
     let (s, _, g) = synthetic(5, 0, 4, 0.5, 2);
     let (_, c8, _) = synthetic(5, 0, 8, 0.5, 2);
-    assert!(layer_metrics(&s, &c8, &g, &opts).unwrap_err().to_string().contains("dimension"));
+    assert!(layer_metrics(&s, &c8, &g, &opts)
+        .unwrap_err()
+        .to_string()
+        .contains("dimension"));
     let (s, c, _) = synthetic(5, 0, 4, 0.5, 2);
     let one = Gold::new(5, 5, vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
-    assert!(one.unwrap_err().to_string().contains("source row 4 has no gold"));
+    assert!(one
+        .unwrap_err()
+        .to_string()
+        .contains("source row 4 has no gold"));
     let single = Gold::new(1, 1, vec![(0, 0)]).unwrap();
-    let e = layer_metrics(&s.select_rows(&[0]), &c.select_rows(&[0]), &single, &opts).unwrap_err().to_string();
+    let e = layer_metrics(&s.select_rows(&[0]), &c.select_rows(&[0]), &single, &opts)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("at least two pairs"), "{e}");
 }
 
@@ -103,11 +145,20 @@ fn blocked_streaming_equals_dense() {
     let (s, c, g) = synthetic(40, 300, 16, 1.5, 5);
     let (s, c) = prepare(&s, &c, Space::Centred).unwrap();
     let r = retrieve(&s, &c, &g, 10);
-    assert_eq!(r, lexalign_metrics::retrieval::retrieve_blocked(&s, &c, &g, 10, 40 * 7));
-    assert_eq!(r, lexalign_metrics::retrieval::retrieve_blocked(&s, &c, &g, 10, 1));
+    assert_eq!(
+        r,
+        lexalign_metrics::retrieval::retrieve_blocked(&s, &c, &g, 10, 40 * 7)
+    );
+    assert_eq!(
+        r,
+        lexalign_metrics::retrieval::retrieve_blocked(&s, &c, &g, 10, 1)
+    );
     let csls = csls_matrix(&s, &c, 10);
     for (i, golds) in g.source_gold().iter().enumerate() {
-        assert_eq!(r.s2t.csls[i], lexalign_metrics::retrieval::best_rank(csls.row(i), golds));
+        assert_eq!(
+            r.s2t.csls[i],
+            lexalign_metrics::retrieval::best_rank(csls.row(i), golds)
+        );
     }
     let m = layer_metrics(&s, &c, &g, &MetricsOptions::default()).unwrap();
     let row = serde_json::to_value(&m).unwrap();
@@ -121,7 +172,11 @@ fn time_it(n_src: usize, n_cand: usize, d: usize) {
     let t = std::time::Instant::now();
     let mut buf = vec![0.0; n_src * n_cand.min(600)];
     lexalign_metrics::kernel::sims_block(&sn, &cn, 0, n_cand.min(600), &mut buf);
-    eprintln!("{n_src} x {} x {d} cosine block: {:.1} ms", n_cand.min(600), t.elapsed().as_secs_f64() * 1e3);
+    eprintln!(
+        "{n_src} x {} x {d} cosine block: {:.1} ms",
+        n_cand.min(600),
+        t.elapsed().as_secs_f64() * 1e3
+    );
     let t = std::time::Instant::now();
     let r = retrieve(&sn, &cn, &g, 10);
     let retrieval = t.elapsed();

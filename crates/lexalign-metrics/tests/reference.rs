@@ -76,8 +76,16 @@ impl MaxDiff {
 fn setup(c: &Case) -> (Lexicon, Matrix, Matrix) {
     let lex = Lexicon::from_pairs(&c.pairs, &c.extra_candidates).unwrap();
     assert_eq!(lex.sources, c.sources, "{}: distinct sources", c.name);
-    assert_eq!(lex.candidates, c.candidates, "{}: distinct candidates", c.name);
-    (lex, Matrix::from_rows(&c.src).unwrap(), Matrix::from_rows(&c.cand).unwrap())
+    assert_eq!(
+        lex.candidates, c.candidates,
+        "{}: distinct candidates",
+        c.name
+    );
+    (
+        lex,
+        Matrix::from_rows(&c.src).unwrap(),
+        Matrix::from_rows(&c.cand).unwrap(),
+    )
 }
 
 #[test]
@@ -88,7 +96,11 @@ fn matches_numpy_reference() {
         let gold = &lex.gold;
         let targets = gold.gold_targets();
         let partner = shuffled_partners(gold.pairs.len(), 3).unwrap();
-        let opts = MetricsOptions { k_csls: c.k, seed: 3, bootstrap: 200 };
+        let opts = MetricsOptions {
+            k_csls: c.k,
+            seed: 3,
+            bootstrap: 200,
+        };
         let lm = layer_metrics(&src, &cand, gold, &opts).unwrap();
         for (space, e) in [(Space::Raw, &c.raw), (Space::Centred, &c.centred)] {
             let w = format!("{} {:?}", c.name, space);
@@ -105,7 +117,11 @@ fn matches_numpy_reference() {
             }
             for (t, row) in r.target_source_cos.chunks(gold.n_sources).enumerate() {
                 for (i, &g) in row.iter().enumerate() {
-                    diff.check(&format!("{w} cos(source {i}, gold target {t})"), g, e.cos_gold[i][t]);
+                    diff.check(
+                        &format!("{w} cos(source {i}, gold target {t})"),
+                        g,
+                        e.cos_gold[i][t],
+                    );
                 }
             }
             let (s, cn) = prepare(&src, &cand, space).unwrap();
@@ -129,11 +145,26 @@ fn matches_numpy_reference() {
             let sh_mean = shuffled.iter().sum::<f64>() / shuffled.len() as f64;
             let p = |k| precision_at(&r.s2t.nn, k);
             let pc = |k| precision_at(&r.s2t.csls, k);
-            let want = [e.s2t_nn_p1, e.s2t_nn_p5, e.s2t_nn_p10, e.s2t_csls_p1, e.s2t_csls_p5, e.s2t_csls_p10].map(Frac::v);
+            let want = [
+                e.s2t_nn_p1,
+                e.s2t_nn_p5,
+                e.s2t_nn_p10,
+                e.s2t_csls_p1,
+                e.s2t_csls_p5,
+                e.s2t_csls_p10,
+            ]
+            .map(Frac::v);
             assert_eq!([p(1), p(5), p(10), pc(1), pc(5), pc(10)], want, "{w}: P@k");
             let (got, t2s_nn, t2s_csls, mexa) = match space {
                 Space::Raw => (
-                    [lm.p1_nn, lm.p5_nn, lm.p10_nn, lm.p1_csls, lm.p5_csls, lm.p10_csls],
+                    [
+                        lm.p1_nn,
+                        lm.p5_nn,
+                        lm.p10_nn,
+                        lm.p1_csls,
+                        lm.p5_csls,
+                        lm.p10_csls,
+                    ],
                     lm.t2s_p1_nn,
                     lm.t2s_p1_csls,
                     lm.mexa,
@@ -153,7 +184,11 @@ fn matches_numpy_reference() {
                 ),
             };
             assert_eq!(got, want, "{w}: LayerMetrics P@k");
-            assert_eq!((t2s_nn, t2s_csls, mexa), (e.t2s_nn_p1.v(), e.t2s_csls_p1.v(), e.mexa.v()), "{w}: LayerMetrics t2s/MEXA");
+            assert_eq!(
+                (t2s_nn, t2s_csls, mexa),
+                (e.t2s_nn_p1.v(), e.t2s_csls_p1.v(), e.mexa.v()),
+                "{w}: LayerMetrics t2s/MEXA"
+            );
             match space {
                 Space::Raw => {
                     diff.check(&format!("{w} pairs_mean"), lm.pairs_mean, e.pairs_mean);
@@ -161,14 +196,28 @@ fn matches_numpy_reference() {
                     diff.check(&format!("{w} shuffled_mean"), lm.shuffled_mean, sh_mean);
                 }
                 Space::Centred => {
-                    diff.check(&format!("{w} centered_mean"), lm.centered_mean, e.pairs_mean);
-                    diff.check(&format!("{w} centered_shuffled_mean"), lm.centered_shuffled_mean, sh_mean);
+                    diff.check(
+                        &format!("{w} centered_mean"),
+                        lm.centered_mean,
+                        e.pairs_mean,
+                    );
+                    diff.check(
+                        &format!("{w} centered_shuffled_mean"),
+                        lm.centered_shuffled_mean,
+                        sh_mean,
+                    );
                 }
             }
         }
-        assert_eq!((lm.n_sources, lm.n_candidates), (c.sources.len(), c.candidates.len()));
+        assert_eq!(
+            (lm.n_sources, lm.n_candidates),
+            (c.sources.len(), c.candidates.len())
+        );
     }
-    eprintln!("max |rust - numpy| over all compared real values: {:e}", diff.0);
+    eprintln!(
+        "max |rust - numpy| over all compared real values: {:e}",
+        diff.0
+    );
 }
 
 #[test]
@@ -176,12 +225,24 @@ fn fixture_covers_the_hard_cases() {
     let f = fixture();
     let main = f.cases.iter().find(|c| c.name == "main").unwrap();
     let (lex, _, cand) = setup(main);
-    assert!(lex.candidates.len() > lex.n_pair_targets, "extra candidates");
-    assert!(lex.gold.source_gold().iter().any(|g| g.len() > 1), "several golds");
-    assert!(lex.gold.target_gold().iter().any(|g| g.len() > 1), "shared targets");
+    assert!(
+        lex.candidates.len() > lex.n_pair_targets,
+        "extra candidates"
+    );
+    assert!(
+        lex.gold.source_gold().iter().any(|g| g.len() > 1),
+        "several golds"
+    );
+    assert!(
+        lex.gold.target_gold().iter().any(|g| g.len() > 1),
+        "shared targets"
+    );
     let dup = (0..cand.rows).any(|i| (0..i).any(|j| cand.row(i) == cand.row(j)));
     assert!(dup, "exact ties");
-    assert!(main.raw.tie_rule_matters && main.centred.tie_rule_matters, "ties decide some ranks");
+    assert!(
+        main.raw.tie_rule_matters && main.centred.tie_rule_matters,
+        "ties decide some ranks"
+    );
     let small = f.cases.iter().find(|c| c.name == "small").unwrap();
     assert!(small.sources.len() < small.k && small.candidates.len() < small.k);
 }

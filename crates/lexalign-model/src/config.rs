@@ -30,8 +30,15 @@ impl TokenIds {
 /// `rope_scaling` variants that HF supports for these families and we reproduce.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RopeScaling {
-    Linear { factor: f64 },
-    Llama3 { factor: f64, low_freq_factor: f64, high_freq_factor: f64, original_max_position_embeddings: f64 },
+    Linear {
+        factor: f64,
+    },
+    Llama3 {
+        factor: f64,
+        low_freq_factor: f64,
+        high_freq_factor: f64,
+        original_max_position_embeddings: f64,
+    },
 }
 
 /// RoPE settings of one attention layer type.
@@ -145,10 +152,19 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<()> {
         let family = self.family()?;
         let act = self.activation();
-        if act != family.default_activation() && !(family == Family::Gemma3 && act == "gelu_pytorch_tanh") {
-            bail!("unsupported activation `{act}` for {}: only `{}` is implemented", family.name(), family.default_activation());
+        if act != family.default_activation()
+            && !(family == Family::Gemma3 && act == "gelu_pytorch_tanh")
+        {
+            bail!(
+                "unsupported activation `{act}` for {}: only `{}` is implemented",
+                family.name(),
+                family.default_activation()
+            );
         }
-        if self.num_attention_heads == 0 || self.num_kv_heads() == 0 || !self.num_attention_heads.is_multiple_of(self.num_kv_heads()) {
+        if self.num_attention_heads == 0
+            || self.num_kv_heads() == 0
+            || !self.num_attention_heads.is_multiple_of(self.num_kv_heads())
+        {
             bail!(
                 "`num_attention_heads` ({}) must be a positive multiple of `num_key_value_heads` ({})",
                 self.num_attention_heads,
@@ -162,14 +178,25 @@ impl ModelConfig {
             bail!("`attn_logit_softcapping` is not supported (Gemma 2 style soft-capping): lexalign does not reproduce it");
         }
         if self.num_experts.unwrap_or(0) > 1 {
-            bail!("`num_experts` = {}: mixture-of-experts models are not supported", self.num_experts.unwrap_or(0));
+            bail!(
+                "`num_experts` = {}: mixture-of-experts models are not supported",
+                self.num_experts.unwrap_or(0)
+            );
         }
-        if self.use_sliding_window == Some(true) && matches!(family, Family::Qwen2 | Family::Qwen3) {
-            bail!("`use_sliding_window` = true is not supported for {}", family.name());
+        if self.use_sliding_window == Some(true) && matches!(family, Family::Qwen2 | Family::Qwen3)
+        {
+            bail!(
+                "`use_sliding_window` = true is not supported for {}",
+                family.name()
+            );
         }
         if let Some(types) = &self.layer_types {
             if types.len() != self.num_hidden_layers {
-                bail!("`layer_types` has {} entries but `num_hidden_layers` is {}", types.len(), self.num_hidden_layers);
+                bail!(
+                    "`layer_types` has {} entries but `num_hidden_layers` is {}",
+                    types.len(),
+                    self.num_hidden_layers
+                );
             }
         }
         for i in 0..self.num_hidden_layers {
@@ -184,14 +211,17 @@ impl ModelConfig {
     }
 
     pub fn head_dim(&self) -> usize {
-        self.head_dim.unwrap_or(self.hidden_size / self.num_attention_heads)
+        self.head_dim
+            .unwrap_or(self.hidden_size / self.num_attention_heads)
     }
 
     /// The MLP activation's HF name (`hidden_activation` for Gemma, else `hidden_act`).
     pub fn activation(&self) -> String {
         let family = self.family().unwrap_or(Family::Llama);
         let given = if family == Family::Gemma3 {
-            self.hidden_activation.clone().or_else(|| self.hidden_act.clone())
+            self.hidden_activation
+                .clone()
+                .or_else(|| self.hidden_act.clone())
         } else {
             self.hidden_act.clone()
         };
@@ -199,15 +229,22 @@ impl ModelConfig {
     }
 
     pub fn tie_word_embeddings(&self) -> bool {
-        self.tie_word_embeddings.unwrap_or(self.family().map(|f| f == Family::Gemma3).unwrap_or(false))
+        self.tie_word_embeddings
+            .unwrap_or(self.family().map(|f| f == Family::Gemma3).unwrap_or(false))
     }
 
     pub fn bos_ids(&self) -> Vec<i64> {
-        self.bos_token_id.as_ref().map(|t| t.to_vec()).unwrap_or_default()
+        self.bos_token_id
+            .as_ref()
+            .map(|t| t.to_vec())
+            .unwrap_or_default()
     }
 
     pub fn eos_ids(&self) -> Vec<i64> {
-        self.eos_token_id.as_ref().map(|t| t.to_vec()).unwrap_or_default()
+        self.eos_token_id
+            .as_ref()
+            .map(|t| t.to_vec())
+            .unwrap_or_default()
     }
 
     /// The attention-score scale: `query_pre_attn_scalar ** -0.5` for Gemma, else `head_dim ** -0.5`.
@@ -222,7 +259,9 @@ impl ModelConfig {
     /// Attention type of block `i` (HF `config.layer_types[i]`, or the family's default pattern).
     pub fn layer_type(&self, i: usize) -> Result<LayerType> {
         if let Some(types) = &self.layer_types {
-            let t = types.get(i).with_context(|| format!("`layer_types` has no entry for layer {i}"))?;
+            let t = types
+                .get(i)
+                .with_context(|| format!("`layer_types` has no entry for layer {i}"))?;
             return match t.as_str() {
                 "full_attention" => Ok(LayerType::Full),
                 "sliding_attention" => Ok(LayerType::Sliding(self.window()?)),
@@ -267,13 +306,22 @@ impl ModelConfig {
                 Some(nested) => (nested, format!("rope_parameters.{key}")),
                 None => (p, "rope_parameters".to_string()),
             };
-            let base = obj.get("rope_theta").and_then(|t| t.as_f64()).or(self.rope_theta);
+            let base = obj
+                .get("rope_theta")
+                .and_then(|t| t.as_f64())
+                .or(self.rope_theta);
             let base = base.with_context(|| format!("`{field}.rope_theta` is missing"))?;
-            return Ok(RopeSpec { base, scaling: parse_scaling(obj, &field)? });
+            return Ok(RopeSpec {
+                base,
+                scaling: parse_scaling(obj, &field)?,
+            });
         }
         let gemma_local = family == Family::Gemma3 && matches!(ty, LayerType::Sliding(_));
         if gemma_local {
-            return Ok(RopeSpec { base: self.rope_local_base_freq.unwrap_or(10_000.0), scaling: None });
+            return Ok(RopeSpec {
+                base: self.rope_local_base_freq.unwrap_or(10_000.0),
+                scaling: None,
+            });
         }
         let base = self.rope_theta.unwrap_or(family.default_rope_theta());
         let scaling = match self.rope_scaling.as_ref().filter(|v| !v.is_null()) {
@@ -285,7 +333,9 @@ impl ModelConfig {
 
     /// RoPE base of full-attention layers (kept for reports).
     pub fn rope_base(&self) -> f64 {
-        self.rope_for(LayerType::Full).map(|r| r.base).unwrap_or(10_000.0)
+        self.rope_for(LayerType::Full)
+            .map(|r| r.base)
+            .unwrap_or(10_000.0)
     }
 
     /// Scaling of full-attention layers.
@@ -315,7 +365,11 @@ impl ModelConfig {
 
 /// Parses one rope object (`rope_type`/`type` + its numbers); unknown types are refused by name.
 fn parse_scaling(v: &serde_json::Value, field: &str) -> Result<Option<RopeScaling>> {
-    let ty = v.get("rope_type").or_else(|| v.get("type")).and_then(|t| t.as_str()).unwrap_or("default");
+    let ty = v
+        .get("rope_type")
+        .or_else(|| v.get("type"))
+        .and_then(|t| t.as_str())
+        .unwrap_or("default");
     let num = |k: &str| -> Result<f64> {
         v.get(k)
             .and_then(|x| x.as_f64())
@@ -323,14 +377,18 @@ fn parse_scaling(v: &serde_json::Value, field: &str) -> Result<Option<RopeScalin
     };
     match ty {
         "default" => Ok(None),
-        "linear" => Ok(Some(RopeScaling::Linear { factor: num("factor")? })),
+        "linear" => Ok(Some(RopeScaling::Linear {
+            factor: num("factor")?,
+        })),
         "llama3" => Ok(Some(RopeScaling::Llama3 {
             factor: num("factor")?,
             low_freq_factor: num("low_freq_factor")?,
             high_freq_factor: num("high_freq_factor")?,
             original_max_position_embeddings: num("original_max_position_embeddings")?,
         })),
-        other => bail!("unsupported `{field}` type `{other}`: only `linear` and `llama3` are implemented"),
+        other => bail!(
+            "unsupported `{field}` type `{other}`: only `linear` and `llama3` are implemented"
+        ),
     }
 }
 
@@ -341,9 +399,21 @@ mod tests {
     #[test]
     fn llama31_8b_config_has_the_paper_models_fingerprint() {
         let fp = ModelConfig::from_json_str(LLAMA31).unwrap().fingerprint();
-        assert_eq!(fp, lexalign_run::known_model("lugha-llama-8b-wura").unwrap().fingerprint());
-        let g = ModelConfig::from_json_str(GEMMA3_270M).unwrap().fingerprint();
-        assert_eq!(g, lexalign_run::known_model("gemma3-270m").unwrap().fingerprint());
+        assert_eq!(
+            fp,
+            lexalign_run::known_model("lugha-llama-8b-wura")
+                .unwrap()
+                .fingerprint()
+        );
+        let g = ModelConfig::from_json_str(GEMMA3_270M)
+            .unwrap()
+            .fingerprint();
+        assert_eq!(
+            g,
+            lexalign_run::known_model("gemma3-270m")
+                .unwrap()
+                .fingerprint()
+        );
     }
 
     const LLAMA31: &str = r#"{"architectures":["LlamaForCausalLM"],"hidden_size":4096,"intermediate_size":14336,
@@ -365,7 +435,9 @@ mod tests {
         assert_eq!(c.head_dim(), 128);
         assert_eq!(c.eos_ids(), vec![128001, 128008, 128009]);
         assert_eq!(c.bos_ids(), vec![128000]);
-        assert!(matches!(c.rope_scaling().unwrap(), Some(RopeScaling::Llama3 { factor, .. }) if factor == 8.0));
+        assert!(
+            matches!(c.rope_scaling().unwrap(), Some(RopeScaling::Llama3 { factor, .. }) if factor == 8.0)
+        );
         assert_eq!(c.family().unwrap(), Family::Llama);
     }
 
@@ -373,7 +445,9 @@ mod tests {
     fn gemma3_pattern_bases_and_scale() {
         let c = ModelConfig::from_json_str(GEMMA3_270M).unwrap();
         assert_eq!(c.family().unwrap(), Family::Gemma3);
-        let full: Vec<usize> = (0..18).filter(|&i| c.layer_type(i).unwrap() == LayerType::Full).collect();
+        let full: Vec<usize> = (0..18)
+            .filter(|&i| c.layer_type(i).unwrap() == LayerType::Full)
+            .collect();
         assert_eq!(full, vec![5, 11, 17]);
         assert_eq!(c.rope_for(LayerType::Sliding(512)).unwrap().base, 10_000.0);
         assert_eq!(c.rope_for(LayerType::Full).unwrap().base, 1_000_000.0);
@@ -383,7 +457,9 @@ mod tests {
 
     #[test]
     fn refuses_unknown_architecture_by_name() {
-        let text = LLAMA31.replace("LlamaForCausalLM", "GPT2LMHeadModel").replace("\"llama\"", "\"gpt2\"");
+        let text = LLAMA31
+            .replace("LlamaForCausalLM", "GPT2LMHeadModel")
+            .replace("\"llama\"", "\"gpt2\"");
         let err = format!("{:#}", ModelConfig::from_json_str(&text).unwrap_err());
         assert!(err.contains("GPT2LMHeadModel"), "{err}");
     }
@@ -397,10 +473,16 @@ mod tests {
 
     #[test]
     fn refuses_softcapping_and_moe_by_name() {
-        let text = GEMMA3_270M.replace("\"attn_logit_softcapping\":null", "\"attn_logit_softcapping\":50.0");
+        let text = GEMMA3_270M.replace(
+            "\"attn_logit_softcapping\":null",
+            "\"attn_logit_softcapping\":50.0",
+        );
         let err = format!("{:#}", ModelConfig::from_json_str(&text).unwrap_err());
         assert!(err.contains("attn_logit_softcapping"), "{err}");
-        let text = LLAMA31.replace("\"model_type\":\"llama\"", "\"model_type\":\"llama\",\"num_experts\":8");
+        let text = LLAMA31.replace(
+            "\"model_type\":\"llama\"",
+            "\"model_type\":\"llama\",\"num_experts\":8",
+        );
         let err = format!("{:#}", ModelConfig::from_json_str(&text).unwrap_err());
         assert!(err.contains("num_experts"), "{err}");
     }

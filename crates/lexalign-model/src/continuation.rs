@@ -40,30 +40,48 @@ impl Decoder {
     pub fn shared_prefix(&self, prompt: &[i64]) -> Result<SharedPrefix> {
         self.check_context(prompt.len(), 1)?;
         let _guard = tch::no_grad_guard();
-        let ids = Tensor::from_slice(prompt).view([1, -1]).to_device(self.device);
+        let ids = Tensor::from_slice(prompt)
+            .view([1, -1])
+            .to_device(self.device);
         let mut layers = Vec::new();
         let h = self.forward_prefixed(&ids, None, &mut Some(&mut layers));
         let n = prompt.len() as i64;
-        let next_logp = self.logits(&h.get(0).get(n - 1))?.to_kind(Kind::Double).log_softmax(-1, Kind::Double);
-        Ok(SharedPrefix { layers, len: n, next_logp })
+        let next_logp = self
+            .logits(&h.get(0).get(n - 1))?
+            .to_kind(Kind::Double)
+            .log_softmax(-1, Kind::Double);
+        Ok(SharedPrefix {
+            layers,
+            len: n,
+            next_logp,
+        })
     }
 
     /// Appends one token to `prefix` (greedy continuation) and updates `next_logp`.
     pub fn extend_prefix(&self, prefix: &mut SharedPrefix, token: i64) -> Result<()> {
         self.check_context(prefix.len() + 1, 1)?;
         let _guard = tch::no_grad_guard();
-        let ids = Tensor::from_slice(&[token]).view([1, 1]).to_device(self.device);
+        let ids = Tensor::from_slice(&[token])
+            .view([1, 1])
+            .to_device(self.device);
         let mut fresh = Vec::new();
         let h = self.forward_prefixed(&ids, Some(&*prefix), &mut Some(&mut fresh));
         prefix.layers = fresh;
         prefix.len += 1;
-        prefix.next_logp = self.logits(&h.get(0).get(0))?.to_kind(Kind::Double).log_softmax(-1, Kind::Double);
+        prefix.next_logp = self
+            .logits(&h.get(0).get(0))?
+            .to_kind(Kind::Double)
+            .log_softmax(-1, Kind::Double);
         Ok(())
     }
 
     /// The total log-probability (nats) of each candidate's tokens after `prefix`. A candidate
     /// with no tokens is refused.
-    pub fn score_continuations(&self, prefix: &SharedPrefix, candidates: &[Vec<i64>]) -> Result<Vec<f64>> {
+    pub fn score_continuations(
+        &self,
+        prefix: &SharedPrefix,
+        candidates: &[Vec<i64>],
+    ) -> Result<Vec<f64>> {
         if let Some(i) = candidates.iter().position(|c| c.is_empty()) {
             bail!("candidate {i} has no tokens: every candidate needs at least one");
         }
@@ -71,7 +89,9 @@ impl Decoder {
         self.check_context(prefix.len(), longest)?;
         let _guard = tch::no_grad_guard();
         let firsts: Vec<i64> = candidates.iter().map(|c| c[0]).collect();
-        let first = prefix.next_logp.index_select(0, &Tensor::from_slice(&firsts).to_device(self.device));
+        let first = prefix
+            .next_logp
+            .index_select(0, &Tensor::from_slice(&firsts).to_device(self.device));
         let mut scores: Vec<f64> = Vec::<f64>::try_from(first.to_kind(Kind::Double))?;
         if longest < 2 {
             return Ok(scores);
@@ -82,7 +102,9 @@ impl Decoder {
             .iter()
             .flat_map(|c| (0..m as usize).map(move |t| if t + 1 < c.len() { c[t] } else { 0 }))
             .collect();
-        let ids = Tensor::from_slice(&rows).view([candidates.len() as i64, m]).to_device(self.device);
+        let ids = Tensor::from_slice(&rows)
+            .view([candidates.len() as i64, m])
+            .to_device(self.device);
         let h = self.forward_prefixed(&ids, Some(prefix), &mut None);
         let (mut flat, mut targets, mut owner) = (Vec::new(), Vec::new(), Vec::new());
         for (b, c) in candidates.iter().enumerate() {
@@ -92,12 +114,17 @@ impl Decoder {
                 owner.push(b);
             }
         }
-        let h = h.view([-1, h.size()[2]]).index_select(0, &Tensor::from_slice(&flat).to_device(self.device));
+        let h = h
+            .view([-1, h.size()[2]])
+            .index_select(0, &Tensor::from_slice(&flat).to_device(self.device));
         let targets = Tensor::from_slice(&targets).to_device(self.device);
         let mut start = 0;
         while start < flat.len() as i64 {
             let len = CHUNK.min(flat.len() as i64 - start);
-            let logp = self.logits(&h.narrow(0, start, len))?.to_kind(Kind::Double).log_softmax(-1, Kind::Double);
+            let logp = self
+                .logits(&h.narrow(0, start, len))?
+                .to_kind(Kind::Double)
+                .log_softmax(-1, Kind::Double);
             let picked = logp.gather(1, &targets.narrow(0, start, len).unsqueeze(1), false);
             let picked = Vec::<f64>::try_from(picked.view([-1]).to_kind(Kind::Double))?;
             for (k, v) in picked.into_iter().enumerate() {
@@ -106,7 +133,10 @@ impl Decoder {
             start += len;
         }
         if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
-            bail!("candidate {i}'s log-probability is not finite ({})", scores[i]);
+            bail!(
+                "candidate {i}'s log-probability is not finite ({})",
+                scores[i]
+            );
         }
         Ok(scores)
     }
@@ -114,8 +144,17 @@ impl Decoder {
     /// The blocks on `ids` `[b, n]` placed after `prefix` (broadcast over the batch); with `keep`,
     /// stores every block's keys and values (prefix and new; batch 1 only). Returns the hidden
     /// states after the final norm `[b, n, hidden]`.
-    fn forward_prefixed(&self, ids: &Tensor, prefix: Option<&SharedPrefix>, keep: &mut Option<&mut Vec<(Tensor, Tensor)>>) -> Tensor {
-        assert_eq!(self.layers.len(), self.cfg.num_hidden_layers, "scoring needs every block loaded");
+    fn forward_prefixed(
+        &self,
+        ids: &Tensor,
+        prefix: Option<&SharedPrefix>,
+        keep: &mut Option<&mut Vec<(Tensor, Tensor)>>,
+    ) -> Tensor {
+        assert_eq!(
+            self.layers.len(),
+            self.cfg.num_hidden_layers,
+            "scoring needs every block loaded"
+        );
         let (b, n) = (ids.size()[0], ids.size()[1]);
         let past = prefix.map_or(0, |p| p.len);
         let total = past + n;
@@ -138,7 +177,21 @@ impl Decoder {
             };
             let past_kv = prefix.map(|p| &p.layers[i]);
             let mut stored = None;
-            h = block.forward_with(&h, |x| block.self_attn.forward_prefixed(x, (cos, sin), &mask, past_kv, &mut stored, self, b), [None, None, None]);
+            h = block.forward_with(
+                &h,
+                |x| {
+                    block.self_attn.forward_prefixed(
+                        x,
+                        (cos, sin),
+                        &mask,
+                        past_kv,
+                        &mut stored,
+                        self,
+                        b,
+                    )
+                },
+                [None, None, None],
+            );
             if let (Some(k), Some(kv)) = (keep.as_mut(), stored) {
                 k.push(kv);
             }
@@ -157,7 +210,8 @@ impl Decoder {
             allowed = allowed.logical_and(&(&q - &k).lt(w as i64));
         }
         let blocked = allowed.logical_not().view([1, 1, n, past + n]);
-        Tensor::zeros([1, 1, n, past + n], (self.kind, dev)).masked_fill(&blocked, mask_min(self.kind))
+        Tensor::zeros([1, 1, n, past + n], (self.kind, dev))
+            .masked_fill(&blocked, mask_min(self.kind))
     }
 }
 
@@ -165,13 +219,30 @@ impl Attention {
     /// Attention of `x` `[b, n, hidden]` over the prefix's keys (broadcast to `b`) and its own;
     /// `stored` gets the concatenated keys and values when `b` is 1.
     #[allow(clippy::too_many_arguments)]
-    fn forward_prefixed(&self, x: &Tensor, (cos, sin): (&Tensor, &Tensor), mask: &Tensor, past: Option<&(Tensor, Tensor)>, stored: &mut Option<(Tensor, Tensor)>, model: &Decoder, b: i64) -> Tensor {
+    fn forward_prefixed(
+        &self,
+        x: &Tensor,
+        (cos, sin): (&Tensor, &Tensor),
+        mask: &Tensor,
+        past: Option<&(Tensor, Tensor)>,
+        stored: &mut Option<(Tensor, Tensor)>,
+        model: &Decoder,
+        b: i64,
+    ) -> Tensor {
         let cfg = &model.cfg;
         let n = x.size()[1];
-        let (nh, nkv, hd) = (cfg.num_attention_heads as i64, cfg.num_kv_heads() as i64, cfg.head_dim() as i64);
+        let (nh, nkv, hd) = (
+            cfg.num_attention_heads as i64,
+            cfg.num_kv_heads() as i64,
+            cfg.head_dim() as i64,
+        );
         let mut q = self.q_proj.forward(x, None).view([b, n, nh, hd]);
         let mut k = self.k_proj.forward(x, None).view([b, n, nkv, hd]);
-        let v = self.v_proj.forward(x, None).view([b, n, nkv, hd]).transpose(1, 2);
+        let v = self
+            .v_proj
+            .forward(x, None)
+            .view([b, n, nkv, hd])
+            .transpose(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(&q);
             k = kn.forward(&k);
@@ -181,7 +252,10 @@ impl Attention {
         let (k, v) = match past {
             Some((pk, pv)) => {
                 let p = pk.size()[2];
-                let (pk, pv) = (pk.expand([b, nkv, p, hd], false), pv.expand([b, nkv, p, hd], false));
+                let (pk, pv) = (
+                    pk.expand([b, nkv, p, hd], false),
+                    pv.expand([b, nkv, p, hd], false),
+                );
                 (Tensor::cat(&[&pk, &k], 2), Tensor::cat(&[&pv, &v], 2))
             }
             None => (k, v),
@@ -190,7 +264,11 @@ impl Attention {
             *stored = Some((k.shallow_clone(), v.shallow_clone()));
         }
         let rep = nh / nkv;
-        let (k, v) = if rep > 1 { (repeat_kv(&k, rep), repeat_kv(&v, rep)) } else { (k, v) };
+        let (k, v) = if rep > 1 {
+            (repeat_kv(&k, rep), repeat_kv(&v, rep))
+        } else {
+            (k, v)
+        };
         let out = if q.kind() == Kind::Float {
             sdpa(&q, &k, &v, mask, cfg.attention_scale())
         } else {

@@ -79,7 +79,12 @@ impl Decoder {
         train: bool,
         observe: &mut dyn FnMut(usize, &Tensor),
     ) {
-        self.forward_segments(&[(input_ids, attention)], max_layer, train, &mut |_, i, h| observe(i, h));
+        self.forward_segments(
+            &[(input_ids, attention)],
+            max_layer,
+            train,
+            &mut |_, i, h| observe(i, h),
+        );
     }
 
     /// [`Self::forward_hidden`] of several right-padded batches ("segments", e.g. a TLI step's
@@ -95,15 +100,39 @@ impl Decoder {
     ) {
         let n_layers = self.cfg.num_hidden_layers;
         assert!(max_layer <= n_layers, "layer {max_layer} > {n_layers}");
-        assert!(max_layer <= self.layers.len() || max_layer == 0, "layer {max_layer} needs blocks that were not loaded");
-        let shapes: Vec<(i64, i64)> = segments.iter().map(|(ids, _)| (ids.size()[0], ids.size()[1])).collect();
-        let s = shapes.iter().map(|x| x.1).max().expect("at least one segment");
-        let widen = |t: &Tensor, si: i64| if si == s { t.shallow_clone() } else { t.constant_pad_nd([0, s - si]) };
+        assert!(
+            max_layer <= self.layers.len() || max_layer == 0,
+            "layer {max_layer} needs blocks that were not loaded"
+        );
+        let shapes: Vec<(i64, i64)> = segments
+            .iter()
+            .map(|(ids, _)| (ids.size()[0], ids.size()[1]))
+            .collect();
+        let s = shapes
+            .iter()
+            .map(|x| x.1)
+            .max()
+            .expect("at least one segment");
+        let widen = |t: &Tensor, si: i64| {
+            if si == s {
+                t.shallow_clone()
+            } else {
+                t.constant_pad_nd([0, s - si])
+            }
+        };
         let (input_ids, attention) = if segments.len() == 1 {
             (segments[0].0.shallow_clone(), segments[0].1.shallow_clone())
         } else {
-            let ids: Vec<Tensor> = segments.iter().zip(&shapes).map(|((ids, _), &(_, si))| widen(ids, si)).collect();
-            let att: Vec<Tensor> = segments.iter().zip(&shapes).map(|((_, att), &(_, si))| widen(att, si)).collect();
+            let ids: Vec<Tensor> = segments
+                .iter()
+                .zip(&shapes)
+                .map(|((ids, _), &(_, si))| widen(ids, si))
+                .collect();
+            let att: Vec<Tensor> = segments
+                .iter()
+                .zip(&shapes)
+                .map(|((_, att), &(_, si))| widen(att, si))
+                .collect();
             (Tensor::cat(&ids, 0), Tensor::cat(&att, 0))
         };
         let b = input_ids.size()[0];
@@ -128,7 +157,11 @@ impl Decoder {
             return;
         }
         // Masks first, in the order one forward per segment would draw them.
-        let noise = if train { self.dropout_noise(segments, &shapes, max_layer) } else { None };
+        let noise = if train {
+            self.dropout_noise(segments, &shapes, max_layer)
+        } else {
+            None
+        };
         // Padded batches run their row-wise work on the real tokens only.
         let pack = Packing::of(&attention);
         let mut h = match &pack {
@@ -152,7 +185,14 @@ impl Decoder {
                 LayerType::Full => &full,
                 LayerType::Sliding(_) => &sliding,
             };
-            let ctx = Ctx { cos, sin, mask, pack: pack.as_ref(), noise: noise.as_ref().map(|n| &n[i]), shape: (b, s) };
+            let ctx = Ctx {
+                cos,
+                sin,
+                mask,
+                pack: pack.as_ref(),
+                noise: noise.as_ref().map(|n| &n[i]),
+                shape: (b, s),
+            };
             h = block.forward(&h, &ctx, &self.cfg);
             let idx = i + 1;
             if idx == n_layers {
@@ -167,10 +207,23 @@ impl Decoder {
     /// rows: drawn segment by segment, block by block, module by module (the order of one forward
     /// per segment), each over its segment's padded shape, then its real rows kept. `None` when
     /// no adapter below `max_layer` drops out.
-    fn dropout_noise(&self, segments: &[(&Tensor, &Tensor)], shapes: &[(i64, i64)], max_layer: usize) -> Option<Vec<[Option<Tensor>; 7]>> {
+    fn dropout_noise(
+        &self,
+        segments: &[(&Tensor, &Tensor)],
+        shapes: &[(i64, i64)],
+        max_layer: usize,
+    ) -> Option<Vec<[Option<Tensor>; 7]>> {
         let blocks = &self.layers[..max_layer];
-        let drops = |l: &Linear| l.lora.as_ref().filter(|a| a.dropout > 0.0).map(|a| (a.dropout, a.a.kind(), l.base.out_in().1));
-        if !blocks.iter().any(|b| b.linears().into_iter().any(|l| drops(l).is_some())) {
+        let drops = |l: &Linear| {
+            l.lora
+                .as_ref()
+                .filter(|a| a.dropout > 0.0)
+                .map(|a| (a.dropout, a.a.kind(), l.base.out_in().1))
+        };
+        if !blocks
+            .iter()
+            .any(|b| b.linears().into_iter().any(|l| drops(l).is_some()))
+        {
             return None;
         }
         let mut per_segment: Vec<Vec<[Option<Tensor>; 7]>> = Vec::new();
@@ -181,7 +234,8 @@ impl Decoder {
                 .map(|block| {
                     block.linears().map(|l| {
                         drops(l).map(|(p, kind, width)| {
-                            let n = crate::pack::dropout_noise(bk * sk, width, p, kind, self.device);
+                            let n =
+                                crate::pack::dropout_noise(bk * sk, width, p, kind, self.device);
                             match &pack {
                                 Some(pk) => pk.select(&n),
                                 None => n,
@@ -196,8 +250,17 @@ impl Decoder {
             (0..blocks.len())
                 .map(|bi| {
                     std::array::from_fn(|j| {
-                        let parts: Vec<Tensor> = per_segment.iter().filter_map(|seg| seg[bi][j].as_ref().map(Tensor::shallow_clone)).collect();
-                        (!parts.is_empty()).then(|| if parts.len() == 1 { parts[0].shallow_clone() } else { Tensor::cat(&parts, 0) })
+                        let parts: Vec<Tensor> = per_segment
+                            .iter()
+                            .filter_map(|seg| seg[bi][j].as_ref().map(Tensor::shallow_clone))
+                            .collect();
+                        (!parts.is_empty()).then(|| {
+                            if parts.len() == 1 {
+                                parts[0].shallow_clone()
+                            } else {
+                                Tensor::cat(&parts, 0)
+                            }
+                        })
                     })
                 })
                 .collect(),
@@ -212,26 +275,40 @@ impl Decoder {
         let mut allowed = Tensor::ones([s, s], (Kind::Bool, dev)).tril(0);
         if let LayerType::Sliding(w) = ty {
             // HF's sliding overlay: key j is visible from query i when i - j < window.
-            allowed = allowed.logical_and(&Tensor::ones([s, s], (Kind::Bool, dev)).triu(-(w as i64 - 1)));
+            allowed =
+                allowed.logical_and(&Tensor::ones([s, s], (Kind::Bool, dev)).triu(-(w as i64 - 1)));
         }
         let keys = attention.to_kind(Kind::Bool).view([b, 1, 1, s]);
         let allowed = allowed.view([1, 1, s, s]).logical_and(&keys);
-        Tensor::zeros([b, 1, s, s], (self.kind, dev)).masked_fill(&allowed.logical_not(), mask_min(self.kind))
+        Tensor::zeros([b, 1, s, s], (self.kind, dev))
+            .masked_fill(&allowed.logical_not(), mask_min(self.kind))
     }
 
     /// Bytes of weights held on the device: (4-bit or dense linear layers, everything else).
     pub fn resident_weight_bytes(&self) -> (u64, u64) {
         let t = |x: &Tensor| (x.numel() * x.kind().elt_size_in_bytes()) as u64;
         let mut linear = 0;
-        let mut other = t(&self.embed_tokens) + t(&self.norm.weight) + self.lm_head.as_ref().map(t).unwrap_or(0);
+        let mut other = t(&self.embed_tokens)
+            + t(&self.norm.weight)
+            + self.lm_head.as_ref().map(t).unwrap_or(0);
         for b in &self.layers {
             for l in b.linears() {
                 linear += l.base.resident_bytes();
                 other += l.bias.as_ref().map(t).unwrap_or(0);
             }
-            let norms = [Some(&b.input_layernorm), Some(&b.post_attention_layernorm), b.pre_feedforward_layernorm.as_ref(),
-                b.post_feedforward_layernorm.as_ref(), b.self_attn.q_norm.as_ref(), b.self_attn.k_norm.as_ref()];
-            other += norms.into_iter().flatten().map(|n| t(&n.weight)).sum::<u64>();
+            let norms = [
+                Some(&b.input_layernorm),
+                Some(&b.post_attention_layernorm),
+                b.pre_feedforward_layernorm.as_ref(),
+                b.post_feedforward_layernorm.as_ref(),
+                b.self_attn.q_norm.as_ref(),
+                b.self_attn.k_norm.as_ref(),
+            ];
+            other += norms
+                .into_iter()
+                .flatten()
+                .map(|n| t(&n.weight))
+                .sum::<u64>();
         }
         (linear, other)
     }
@@ -259,13 +336,29 @@ impl Decoder {
 impl Block {
     pub fn linears_mut(&mut self) -> [&mut Linear; 7] {
         let (a, m) = (&mut self.self_attn, &mut self.mlp);
-        [&mut a.q_proj, &mut a.k_proj, &mut a.v_proj, &mut a.o_proj, &mut m.gate_proj, &mut m.up_proj, &mut m.down_proj]
+        [
+            &mut a.q_proj,
+            &mut a.k_proj,
+            &mut a.v_proj,
+            &mut a.o_proj,
+            &mut m.gate_proj,
+            &mut m.up_proj,
+            &mut m.down_proj,
+        ]
     }
 
     /// The seven linear layers, in HF module order.
     pub fn linears(&self) -> [&Linear; 7] {
         let (a, m) = (&self.self_attn, &self.mlp);
-        [&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj]
+        [
+            &a.q_proj,
+            &a.k_proj,
+            &a.v_proj,
+            &a.o_proj,
+            &m.gate_proj,
+            &m.up_proj,
+            &m.down_proj,
+        ]
     }
 
     /// `x` is `[batch, seq, hidden]`, or `[tokens, hidden]` packed by `ctx.pack`.
@@ -276,10 +369,18 @@ impl Block {
 
     /// The block's norms, residuals and MLP around `attention` (the padded forward's, or the
     /// KV-cached one of generation); `noise` is the MLP's dropout multipliers (HF module order).
-    pub(crate) fn forward_with(&self, x: &Tensor, attention: impl FnOnce(&Tensor) -> Tensor, noise: [Option<&Tensor>; 3]) -> Tensor {
+    pub(crate) fn forward_with(
+        &self,
+        x: &Tensor,
+        attention: impl FnOnce(&Tensor) -> Tensor,
+        noise: [Option<&Tensor>; 3],
+    ) -> Tensor {
         let h = self.input_layernorm.forward(x);
         let h = attention(&h);
-        match (&self.pre_feedforward_layernorm, &self.post_feedforward_layernorm) {
+        match (
+            &self.pre_feedforward_layernorm,
+            &self.post_feedforward_layernorm,
+        ) {
             (Some(pre), Some(post)) => {
                 let x = x + self.post_attention_layernorm.forward(&h);
                 let h = post.forward(&self.mlp.forward(&pre.forward(&x), noise));
@@ -287,7 +388,9 @@ impl Block {
             }
             _ => {
                 let x = x + h;
-                let h = self.mlp.forward(&self.post_attention_layernorm.forward(&x), noise);
+                let h = self
+                    .mlp
+                    .forward(&self.post_attention_layernorm.forward(&x), noise);
                 x + h
             }
         }
@@ -317,14 +420,20 @@ impl Attention {
     /// Projections on `x` as given (packed or not); the attention itself on the padded layout.
     fn forward(&self, x: &Tensor, ctx: &Ctx, cfg: &ModelConfig) -> Tensor {
         let (b, s) = ctx.shape;
-        let (nh, nkv, hd) = (cfg.num_attention_heads as i64, cfg.num_kv_heads() as i64, cfg.head_dim() as i64);
+        let (nh, nkv, hd) = (
+            cfg.num_attention_heads as i64,
+            cfg.num_kv_heads() as i64,
+            cfg.head_dim() as i64,
+        );
         let padded = |t: Tensor| match ctx.pack {
             Some(p) => p.unpack(&t),
             None => t,
         };
         let mut q = padded(self.q_proj.forward(x, ctx.noise(0))).view([b, s, nh, hd]);
         let mut k = padded(self.k_proj.forward(x, ctx.noise(1))).view([b, s, nkv, hd]);
-        let v = padded(self.v_proj.forward(x, ctx.noise(2))).view([b, s, nkv, hd]).transpose(1, 2);
+        let v = padded(self.v_proj.forward(x, ctx.noise(2)))
+            .view([b, s, nkv, hd])
+            .transpose(1, 2);
         if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
             q = qn.forward(&q);
             k = kn.forward(&k);
@@ -332,7 +441,11 @@ impl Attention {
         let q = rope::apply(&q.transpose(1, 2), ctx.cos, ctx.sin);
         let k = rope::apply(&k.transpose(1, 2), ctx.cos, ctx.sin);
         let rep = nh / nkv;
-        let (k, v) = if rep > 1 { (repeat_kv(&k, rep), repeat_kv(&v, rep)) } else { (k, v) };
+        let (k, v) = if rep > 1 {
+            (repeat_kv(&k, rep), repeat_kv(&v, rep))
+        } else {
+            (k, v)
+        };
         // f32: the fused kernel (within the f32 parity tolerances). bf16/f16: HF's eager order of
         // roundings (probabilities cast to the compute dtype before the value matmul), which the
         // fused kernel skips: it was 1.6e-3 off transformers' bf16 where eager is bit-identical.
@@ -378,13 +491,19 @@ pub fn eager_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, scale:
 
 pub(crate) fn repeat_kv(x: &Tensor, rep: i64) -> Tensor {
     let s = x.size();
-    x.unsqueeze(2).expand([s[0], s[1], rep, s[2], s[3]], false).reshape([s[0], s[1] * rep, s[2], s[3]])
+    x.unsqueeze(2)
+        .expand([s[0], s[1], rep, s[2], s[3]], false)
+        .reshape([s[0], s[1] * rep, s[2], s[3]])
 }
 
 impl Mlp {
     fn forward(&self, x: &Tensor, noise: [Option<&Tensor>; 3]) -> Tensor {
         let g = self.gate_proj.forward(x, noise[0]);
-        let g = if self.gelu_tanh { g.gelu("tanh") } else { g.silu() };
+        let g = if self.gelu_tanh {
+            g.gelu("tanh")
+        } else {
+            g.silu()
+        };
         let u = self.up_proj.forward(x, noise[1]);
         self.down_proj.forward(&(g * u), noise[2])
     }
@@ -396,11 +515,17 @@ mod tests {
 
     /// Causal + key-padding additive mask as `attention_bias` builds it (f32 minimum).
     fn mask(lens: &[i64], s: i64) -> Tensor {
-        let allowed = Tensor::ones([s, s], (Kind::Bool, Device::Cpu)).tril(0).view([1, 1, s, s]);
-        let keys: Vec<bool> = lens.iter().flat_map(|&l| (0..s).map(move |j| j < l)).collect();
+        let allowed = Tensor::ones([s, s], (Kind::Bool, Device::Cpu))
+            .tril(0)
+            .view([1, 1, s, s]);
+        let keys: Vec<bool> = lens
+            .iter()
+            .flat_map(|&l| (0..s).map(move |j| j < l))
+            .collect();
         let keys = Tensor::from_slice(&keys).view([lens.len() as i64, 1, 1, s]);
         let allowed = allowed.logical_and(&keys);
-        Tensor::zeros([lens.len() as i64, 1, s, s], (Kind::Float, Device::Cpu)).masked_fill(&allowed.logical_not(), f32::MIN as f64)
+        Tensor::zeros([lens.len() as i64, 1, s, s], (Kind::Float, Device::Cpu))
+            .masked_fill(&allowed.logical_not(), f32::MIN as f64)
     }
 
     #[test]
@@ -418,13 +543,17 @@ mod tests {
         let fwd = (&fused - &eager).abs().max().double_value(&[]);
         assert!(fwd < 1e-5, "forward differs by {fwd}");
         let grads = |out: &Tensor| {
-            let g = Tensor::run_backward(&[(out * out).sum(Kind::Float)], &[&q, &k, &v], false, false);
+            let g =
+                Tensor::run_backward(&[(out * out).sum(Kind::Float)], &[&q, &k, &v], false, false);
             g.into_iter().map(|t| t.detach()).collect::<Vec<_>>()
         };
         for (i, (a, e)) in grads(&fused).iter().zip(grads(&eager)).enumerate() {
             let diff = (a - &e).abs().max().double_value(&[]);
             assert!(diff < 1e-4, "gradient {i} differs by {diff}");
         }
-        assert!(fused.isfinite().all().int64_value(&[]) == 1, "padded rows stay finite");
+        assert!(
+            fused.isfinite().all().int64_value(&[]) == 1,
+            "padded rows stay finite"
+        );
     }
 }

@@ -30,7 +30,9 @@ pub fn load_cuda() -> Result<(), String> {
             let msg = if err.is_null() {
                 "unknown dlopen error".to_string()
             } else {
-                unsafe { std::ffi::CStr::from_ptr(err) }.to_string_lossy().into_owned()
+                unsafe { std::ffi::CStr::from_ptr(err) }
+                    .to_string_lossy()
+                    .into_owned()
             };
             Err(msg)
         })
@@ -72,10 +74,16 @@ impl DeviceArg {
     pub fn resolve(self) -> Result<Device> {
         match self {
             DeviceArg::Cpu => Ok(Device::Cpu),
-            DeviceArg::Auto => Ok(if cuda_available() { Device::Cuda(0) } else { Device::Cpu }),
+            DeviceArg::Auto => Ok(if cuda_available() {
+                Device::Cuda(0)
+            } else {
+                Device::Cpu
+            }),
             DeviceArg::Cuda(n) => {
                 if !cuda_available() {
-                    let why = load_cuda().err().unwrap_or_else(|| "no CUDA device visible".into());
+                    let why = load_cuda()
+                        .err()
+                        .unwrap_or_else(|| "no CUDA device visible".into());
                     bail!("--device cuda was asked for but CUDA is not usable here ({why}); use --device cpu");
                 }
                 let count = tch::Cuda::device_count() as usize;
@@ -129,7 +137,10 @@ pub fn compute_kind(dtype: &str, device: Device) -> Result<(Kind, Option<String>
     }
     let k = parse_kind(dtype)?;
     Ok(match (k, device) {
-        (Kind::Half, Device::Cpu) => (Kind::Float, Some("f16 compute requested on CPU: using f32".into())),
+        (Kind::Half, Device::Cpu) => (
+            Kind::Float,
+            Some("f16 compute requested on CPU: using f32".into()),
+        ),
         _ => (k, None),
     })
 }
@@ -153,12 +164,27 @@ mod tests {
         let (k, note) = compute_kind("auto", Device::Cpu).unwrap();
         assert_eq!(k, Kind::Float);
         assert!(note.unwrap().contains("auto"));
-        assert_eq!(compute_kind("auto", Device::Cuda(0)).unwrap(), (Kind::BFloat16, None));
-        assert_eq!(compute_kind("bf16", Device::Cpu).unwrap(), (Kind::BFloat16, None));
-        assert_eq!(compute_kind("bfloat16", Device::Cpu).unwrap(), (Kind::BFloat16, None));
-        assert_eq!(compute_kind("f32", Device::Cpu).unwrap(), (Kind::Float, None));
+        assert_eq!(
+            compute_kind("auto", Device::Cuda(0)).unwrap(),
+            (Kind::BFloat16, None)
+        );
+        assert_eq!(
+            compute_kind("bf16", Device::Cpu).unwrap(),
+            (Kind::BFloat16, None)
+        );
+        assert_eq!(
+            compute_kind("bfloat16", Device::Cpu).unwrap(),
+            (Kind::BFloat16, None)
+        );
+        assert_eq!(
+            compute_kind("f32", Device::Cpu).unwrap(),
+            (Kind::Float, None)
+        );
         assert_eq!(compute_kind("f16", Device::Cpu).unwrap().0, Kind::Float);
-        assert_eq!(compute_kind("f16", Device::Cuda(0)).unwrap(), (Kind::Half, None));
+        assert_eq!(
+            compute_kind("f16", Device::Cuda(0)).unwrap(),
+            (Kind::Half, None)
+        );
         assert!(compute_kind("f64", Device::Cpu).is_err());
     }
 }

@@ -20,8 +20,15 @@ pub struct PoolRequest {
 impl Decoder {
     /// One `[batch, hidden]` f32, L2-normalised tensor per requested layer (in request order),
     /// running only the blocks the highest requested layer needs.
-    pub fn pooled(&self, input_ids: &Tensor, masks: &PoolMasks, req: &PoolRequest, train: bool) -> Vec<Tensor> {
-        self.pooled_multi(input_ids, masks, &req.layers, &[req.pooling], train).remove(0)
+    pub fn pooled(
+        &self,
+        input_ids: &Tensor,
+        masks: &PoolMasks,
+        req: &PoolRequest,
+        train: bool,
+    ) -> Vec<Tensor> {
+        self.pooled_multi(input_ids, masks, &req.layers, &[req.pooling], train)
+            .remove(0)
     }
 
     /// `[pooling][layer slot]` pooled tensors from a single forward.
@@ -33,7 +40,8 @@ impl Decoder {
         poolings: &[Pooling],
         train: bool,
     ) -> Vec<Vec<Tensor>> {
-        self.pooled_segments(&[(input_ids, masks)], layers, poolings, train).remove(0)
+        self.pooled_segments(&[(input_ids, masks)], layers, poolings, train)
+            .remove(0)
     }
 
     /// `[segment][pooling][layer slot]` pooled tensors of several right-padded batches (each
@@ -47,9 +55,19 @@ impl Decoder {
         train: bool,
     ) -> Vec<Vec<Vec<Tensor>>> {
         let max_layer = *layers.iter().max().expect("at least one layer requested");
-        let mut out: Vec<Vec<Vec<Option<Tensor>>>> =
-            segments.iter().map(|_| poolings.iter().map(|_| layers.iter().map(|_| None).collect()).collect()).collect();
-        let inputs: Vec<(&Tensor, &Tensor)> = segments.iter().map(|(ids, m)| (*ids, &m.attention)).collect();
+        let mut out: Vec<Vec<Vec<Option<Tensor>>>> = segments
+            .iter()
+            .map(|_| {
+                poolings
+                    .iter()
+                    .map(|_| layers.iter().map(|_| None).collect())
+                    .collect()
+            })
+            .collect();
+        let inputs: Vec<(&Tensor, &Tensor)> = segments
+            .iter()
+            .map(|(ids, m)| (*ids, &m.attention))
+            .collect();
         self.forward_segments(&inputs, max_layer, train, &mut |k, idx, h| {
             for (pi, &pooling) in poolings.iter().enumerate() {
                 let mut pooled: Option<Tensor> = None;
@@ -63,7 +81,14 @@ impl Decoder {
         });
         out.into_iter()
             .map(|per_pooling| {
-                per_pooling.into_iter().map(|per| per.into_iter().map(|t| t.expect("every requested layer pooled")).collect()).collect()
+                per_pooling
+                    .into_iter()
+                    .map(|per| {
+                        per.into_iter()
+                            .map(|t| t.expect("every requested layer pooled"))
+                            .collect()
+                    })
+                    .collect()
             })
             .collect()
     }
@@ -79,7 +104,9 @@ impl LoadedModel {
         batch_size: usize,
         on_batch: impl FnMut(usize),
     ) -> Result<LayerEmbeddings> {
-        Ok(self.embed_multi(words, layers, &[pooling], batch_size, on_batch)?.remove(0))
+        Ok(self
+            .embed_multi(words, layers, &[pooling], batch_size, on_batch)?
+            .remove(0))
     }
 
     /// Embeds `words` once for several poolings (one forward per batch); one result per pooling.
@@ -91,7 +118,14 @@ impl LoadedModel {
         batch_size: usize,
         on_batch: impl FnMut(usize),
     ) -> Result<Vec<LayerEmbeddings>> {
-        self.embed_multi_within(words, layers, poolings, batch_size, IN_MEMORY_BUDGET_BYTES, on_batch)
+        self.embed_multi_within(
+            words,
+            layers,
+            poolings,
+            batch_size,
+            IN_MEMORY_BUDGET_BYTES,
+            on_batch,
+        )
     }
 
     /// [`Self::embed_multi`] keeping at most `memory_budget` bytes of pooled vectors in memory
@@ -107,16 +141,32 @@ impl LoadedModel {
     ) -> Result<Vec<LayerEmbeddings>> {
         let n_hidden = self.model.num_hidden_states();
         for &l in layers {
-            anyhow::ensure!(l < n_hidden, "layer {l} does not exist: the model has hidden states 0..={}", n_hidden - 1);
+            anyhow::ensure!(
+                l < n_hidden,
+                "layer {l} does not exist: the model has hidden states 0..={}",
+                n_hidden - 1
+            );
         }
         let loaded_blocks = self.model.layers.len();
         let need = *layers.iter().max().unwrap_or(&0);
-        anyhow::ensure!(need <= loaded_blocks || need == 0, "layer {need} needs {need} blocks but only {loaded_blocks} were loaded");
+        anyhow::ensure!(
+            need <= loaded_blocks || need == 0,
+            "layer {need} needs {need} blocks but only {loaded_blocks} were loaded"
+        );
         // Words are batched by exact token length ([`batch_plan`]), so no batch holds padding,
         // then put back in input order; each row's result does not depend on its batch.
-        let rows: Vec<Vec<i64>> = words.iter().map(|w| self.tokenizer.encode_content(w)).collect::<Result<_>>()?;
+        let rows: Vec<Vec<i64>> = words
+            .iter()
+            .map(|w| self.tokenizer.encode_content(w))
+            .collect::<Result<_>>()?;
         let plan = batch_plan(&rows, batch_size);
-        let mut sink = LayerSink::new(words.len(), self.model.cfg.hidden_size, layers, poolings.len(), memory_budget)?;
+        let mut sink = LayerSink::new(
+            words.len(),
+            self.model.cfg.hidden_size,
+            layers,
+            poolings.len(),
+            memory_budget,
+        )?;
         let _guard = tch::no_grad_guard();
         let (mut done, mut real, mut padded) = (0, 0usize, 0usize);
         for chunk in &plan {
@@ -124,8 +174,12 @@ impl LoadedModel {
             let chunk_words: Vec<&str> = chunk.iter().map(|&i| words[i]).collect();
             real += batch_rows.iter().map(Vec::len).sum::<usize>();
             padded += batch_rows.len() * batch_rows.iter().map(Vec::len).max().unwrap_or(0);
-            let batch = self.tokenizer.batch_from_ids(&batch_rows, self.model.device);
-            let pooled = self.model.pooled_multi(&batch.input_ids, &batch.masks, layers, poolings, false);
+            let batch = self
+                .tokenizer
+                .batch_from_ids(&batch_rows, self.model.device);
+            let pooled =
+                self.model
+                    .pooled_multi(&batch.input_ids, &batch.masks, layers, poolings, false);
             for (pi, per_layer) in pooled.into_iter().enumerate() {
                 for (slot, t) in per_layer.into_iter().enumerate() {
                     let t = t.to_device(Device::Cpu).to_kind(Kind::Float);
@@ -137,7 +191,11 @@ impl LoadedModel {
             on_batch(done);
         }
         if padded > 0 {
-            log::info!("embedded {} words: {real} tokens, {padded} with padding ({:.1} % padding)", words.len(), 100.0 * (padded - real) as f64 / padded as f64);
+            log::info!(
+                "embedded {} words: {real} tokens, {padded} with padding ({:.1} % padding)",
+                words.len(),
+                100.0 * (padded - real) as f64 / padded as f64
+            );
         }
         let mut inverse = vec![0i64; rows.len()];
         for (pos, &i) in plan.iter().flatten().enumerate() {
@@ -170,7 +228,10 @@ impl LoadedModel {
     /// `words` (for the benchmark's padding fraction; 0 % padding by construction of
     /// [`batch_plan`], counted rather than assumed).
     pub fn padding(&self, words: &[&str], batch_size: usize) -> Result<(usize, usize)> {
-        let rows: Vec<Vec<i64>> = words.iter().map(|w| self.tokenizer.encode_content(w)).collect::<Result<_>>()?;
+        let rows: Vec<Vec<i64>> = words
+            .iter()
+            .map(|w| self.tokenizer.encode_content(w))
+            .collect::<Result<_>>()?;
         let (mut real, mut padded) = (0, 0);
         for chunk in batch_plan(&rows, batch_size) {
             real += chunk.iter().map(|&i| rows[i].len()).sum::<usize>();
@@ -181,7 +242,8 @@ impl LoadedModel {
 }
 /// Row-wise cosine of two `[n, d]` L2-normalised matrices (a dot product), as f64.
 pub fn rowwise_cosine(a: &Tensor, b: &Tensor) -> Vec<f64> {
-    let dots = (a.to_kind(Kind::Double) * b.to_kind(Kind::Double)).sum_dim_intlist(1, false, Kind::Double);
+    let dots =
+        (a.to_kind(Kind::Double) * b.to_kind(Kind::Double)).sum_dim_intlist(1, false, Kind::Double);
     Vec::<f64>::try_from(dots).expect("cosines to host")
 }
 
@@ -195,12 +257,25 @@ mod tests {
         let rows: Vec<Vec<i64>> = lens.iter().map(|&n| vec![7; n]).collect();
         // Mean length 27/10 -> 3; budget 2 x 3 = 6 tokens: 1 row of 5, 2 of 3, 3 of 2, 6 of 1.
         let plan = batch_plan(&rows, 2);
-        assert_eq!(plan, vec![vec![1], vec![5], vec![3, 9], vec![0, 2, 4], vec![7, 8], vec![6]]);
+        assert_eq!(
+            plan,
+            vec![
+                vec![1],
+                vec![5],
+                vec![3, 9],
+                vec![0, 2, 4],
+                vec![7, 8],
+                vec![6]
+            ]
+        );
         let mut seen: Vec<usize> = plan.iter().flatten().copied().collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..lens.len()).collect::<Vec<_>>());
         for b in &plan {
-            assert!(b.iter().all(|&i| lens[i] == lens[b[0]]), "{b:?} mixes lengths");
+            assert!(
+                b.iter().all(|&i| lens[i] == lens[b[0]]),
+                "{b:?} mixes lengths"
+            );
         }
         assert!(batch_plan(&[], 4).is_empty());
     }

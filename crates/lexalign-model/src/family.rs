@@ -32,8 +32,12 @@ impl Family {
     /// From `model_type`, else from `architectures`; anything else is refused by name.
     pub fn detect(model_type: Option<&str>, architectures: &[String]) -> Result<Family> {
         let known_arch = |arch: &str| {
-            let base = arch.trim_end_matches("Model").trim_end_matches("ForCausalLM");
-            KNOWN.iter().any(|(_, a, _)| *a == arch || a.trim_end_matches("ForCausalLM") == base)
+            let base = arch
+                .trim_end_matches("Model")
+                .trim_end_matches("ForCausalLM");
+            KNOWN
+                .iter()
+                .any(|(_, a, _)| *a == arch || a.trim_end_matches("ForCausalLM") == base)
         };
         if let Some(arch) = architectures.iter().find(|a| !known_arch(a)) {
             bail!("unsupported architecture `{arch}` in field `architectures`: lexalign implements {}", Self::supported());
@@ -47,12 +51,20 @@ impl Family {
             } else {
                 ""
             };
-            bail!("unsupported `model_type` `{mt}`{hint}: lexalign implements {}", Self::supported());
+            bail!(
+                "unsupported `model_type` `{mt}`{hint}: lexalign implements {}",
+                Self::supported()
+            );
         }
         // transformers builds the model from the first listed architecture; so does lexalign.
         if let Some(arch) = architectures.first() {
-            let base = arch.trim_end_matches("Model").trim_end_matches("ForCausalLM");
-            if let Some((_, _, f)) = KNOWN.iter().find(|(_, a, _)| *a == arch.as_str() || a.trim_end_matches("ForCausalLM") == base) {
+            let base = arch
+                .trim_end_matches("Model")
+                .trim_end_matches("ForCausalLM");
+            if let Some((_, _, f)) = KNOWN
+                .iter()
+                .find(|(_, a, _)| *a == arch.as_str() || a.trim_end_matches("ForCausalLM") == base)
+            {
                 return Ok(*f);
             }
             bail!("unsupported architecture `{arch}` in field `architectures`: lexalign implements {}", Self::supported());
@@ -61,11 +73,19 @@ impl Family {
     }
 
     fn supported() -> String {
-        KNOWN.iter().map(|(m, a, _)| format!("{a} (`{m}`)")).collect::<Vec<_>>().join(", ")
+        KNOWN
+            .iter()
+            .map(|(m, a, _)| format!("{a} (`{m}`)"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn name(self) -> &'static str {
-        KNOWN.iter().find(|(_, _, f)| *f == self).map(|(m, _, _)| *m).unwrap_or("llama")
+        KNOWN
+            .iter()
+            .find(|(_, _, f)| *f == self)
+            .map(|(m, _, _)| *m)
+            .unwrap_or("llama")
     }
 
     pub fn default_activation(self) -> &'static str {
@@ -133,13 +153,23 @@ mod tests {
     #[test]
     fn detects_by_model_type_then_architecture() {
         assert_eq!(Family::detect(Some("qwen3"), &[]).unwrap(), Family::Qwen3);
-        assert_eq!(Family::detect(None, &["Gemma3ForCausalLM".into()]).unwrap(), Family::Gemma3);
-        assert_eq!(Family::detect(None, &["LlamaModel".into()]).unwrap(), Family::Llama);
-        let err = Family::detect(Some("llama"), &["FalconForCausalLM".into()]).unwrap_err().to_string();
+        assert_eq!(
+            Family::detect(None, &["Gemma3ForCausalLM".into()]).unwrap(),
+            Family::Gemma3
+        );
+        assert_eq!(
+            Family::detect(None, &["LlamaModel".into()]).unwrap(),
+            Family::Llama
+        );
+        let err = Family::detect(Some("llama"), &["FalconForCausalLM".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("FalconForCausalLM"), "{err}");
         let err = Family::detect(Some("gemma3"), &[]).unwrap_err().to_string();
         assert!(err.contains("gemma3_text"), "{err}");
-        let err = Family::detect(None, &["GPT2LMHeadModel".into()]).unwrap_err().to_string();
+        let err = Family::detect(None, &["GPT2LMHeadModel".into()])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("GPT2LMHeadModel"), "{err}");
     }
 }

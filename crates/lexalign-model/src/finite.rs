@@ -20,7 +20,10 @@ pub fn ensure_weight_finite(name: &str, t: &Tensor) -> Result<()> {
     let mut start = 0;
     while start < n {
         let len = FINITE_CHUNK.min(n - start);
-        sum += flat.narrow(0, start, len).sum(Kind::Double).double_value(&[]);
+        sum += flat
+            .narrow(0, start, len)
+            .sum(Kind::Double)
+            .double_value(&[]);
         start += len;
     }
     if sum.is_finite() {

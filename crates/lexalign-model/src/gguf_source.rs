@@ -36,7 +36,9 @@ pub fn gguf_tokenizer(path: &Path) -> Result<(WordTokenizer, ModelConfig)> {
     let g = LlamaGguf::open(path)?;
     let cfg = ModelConfig::from_json_str(&g.config().to_hf_json().to_string())
         .with_context(|| format!("config derived from {}", path.display()))?;
-    let tok = g.tokenizer().with_context(|| format!("tokenizer of {}", path.display()))?;
+    let tok = g
+        .tokenizer()
+        .with_context(|| format!("tokenizer of {}", path.display()))?;
     let mut tokenizer = WordTokenizer::from_gguf(tok);
     tokenizer.apply_family_rule(cfg.family()?)?;
     Ok((tokenizer, cfg))
@@ -46,14 +48,25 @@ pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     let g = LlamaGguf::open(path)?;
     let cfg = ModelConfig::from_json_str(&g.config().to_hf_json().to_string())
         .with_context(|| format!("config derived from {}", path.display()))?;
-    let tok = g.tokenizer().with_context(|| format!("tokenizer of {}", path.display()))?;
+    let tok = g
+        .tokenizer()
+        .with_context(|| format!("tokenizer of {}", path.display()))?;
     let mut tokenizer = WordTokenizer::from_gguf(tok);
     tokenizer.apply_family_rule(cfg.family()?)?;
-    let model = build(&cfg, &g, opts).with_context(|| format!("loading weights from {}", path.display()))?;
-    let name = g
-        .config()
-        .name
-        .clone()
-        .unwrap_or_else(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
-    Ok(LoadedModel { model, tokenizer, info: ModelInfo { path: path.to_path_buf(), format: "gguf", name } })
+    let model = build(&cfg, &g, opts)
+        .with_context(|| format!("loading weights from {}", path.display()))?;
+    let name = g.config().name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    Ok(LoadedModel {
+        model,
+        tokenizer,
+        info: ModelInfo {
+            path: path.to_path_buf(),
+            format: "gguf",
+            name,
+        },
+    })
 }

@@ -23,7 +23,12 @@ pub struct LayerEmbeddings {
 
 enum Rows {
     Memory(Vec<Tensor>),
-    Spilled { files: Vec<PathBuf>, hidden: i64, inverse: Tensor, _dir: Arc<tempfile::TempDir> },
+    Spilled {
+        files: Vec<PathBuf>,
+        hidden: i64,
+        inverse: Tensor,
+        _dir: Arc<tempfile::TempDir>,
+    },
 }
 
 impl LayerEmbeddings {
@@ -31,12 +36,19 @@ impl LayerEmbeddings {
     pub fn vectors(&self, slot: usize) -> Result<Tensor> {
         match &self.rows {
             Rows::Memory(v) => Ok(v[slot].shallow_clone()),
-            Rows::Spilled { files, hidden, inverse, .. } => {
+            Rows::Spilled {
+                files,
+                hidden,
+                inverse,
+                ..
+            } => {
                 let path = &files[slot];
                 let mut bytes = Vec::new();
                 File::open(path)
                     .and_then(|mut f| f.read_to_end(&mut bytes))
-                    .with_context(|| format!("cannot read the spilled vectors {}", path.display()))?;
+                    .with_context(|| {
+                        format!("cannot read the spilled vectors {}", path.display())
+                    })?;
                 // Native-endian f32 written by this process: one copy into the tensor, none via f32s.
                 let n = (bytes.len() / 4) as i64 / hidden;
                 let plan_order = Tensor::from_data_size(&bytes, &[n, *hidden], Kind::Float);
@@ -61,16 +73,30 @@ pub(crate) struct LayerSink {
 
 enum Sink {
     Memory(Vec<Vec<Vec<Tensor>>>),
-    Spill { dir: Arc<tempfile::TempDir>, files: Vec<Vec<(PathBuf, BufWriter<File>)>>, hidden: i64 },
+    Spill {
+        dir: Arc<tempfile::TempDir>,
+        files: Vec<Vec<(PathBuf, BufWriter<File>)>>,
+        hidden: i64,
+    },
 }
 
 impl LayerSink {
     /// A sink for `n_words` rows of width `hidden` at `layers` for `n_poolings` poolings; spills
     /// when they would pass `budget_bytes`.
-    pub fn new(n_words: usize, hidden: usize, layers: &[usize], n_poolings: usize, budget_bytes: u64) -> Result<Self> {
+    pub fn new(
+        n_words: usize,
+        hidden: usize,
+        layers: &[usize],
+        n_poolings: usize,
+        budget_bytes: u64,
+    ) -> Result<Self> {
         let bytes = (n_words * hidden * layers.len() * n_poolings * 4) as u64;
         let sink = if bytes <= budget_bytes {
-            Sink::Memory((0..n_poolings).map(|_| layers.iter().map(|_| Vec::new()).collect()).collect())
+            Sink::Memory(
+                (0..n_poolings)
+                    .map(|_| layers.iter().map(|_| Vec::new()).collect())
+                    .collect(),
+            )
         } else {
             let dir = tempfile::Builder::new().prefix("lexalign-vectors-").tempdir().context("cannot create a temp folder for the pooled vectors (set TMPDIR to a folder with room)")?;
             log::info!(
@@ -84,14 +110,22 @@ impl LayerSink {
                 let mut per = Vec::new();
                 for &l in layers {
                     let path = dir.path().join(format!("p{pi}-l{l}.f32"));
-                    let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let f = File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
                     per.push((path, BufWriter::new(f)));
                 }
                 files.push(per);
             }
-            Sink::Spill { dir: Arc::new(dir), files, hidden: hidden as i64 }
+            Sink::Spill {
+                dir: Arc::new(dir),
+                files,
+                hidden: hidden as i64,
+            }
         };
-        Ok(Self { layers: layers.to_vec(), sink })
+        Ok(Self {
+            layers: layers.to_vec(),
+            sink,
+        })
     }
 
     /// Appends a `[batch, hidden]` f32 CPU tensor to (pooling `pi`, layer slot `slot`).
@@ -100,9 +134,15 @@ impl LayerSink {
             Sink::Memory(parts) => parts[pi][slot].push(t),
             Sink::Spill { files, .. } => {
                 let (path, w) = &mut files[pi][slot];
-                let values = Vec::<f32>::try_from(t.contiguous().view(-1)).context("pooled vectors to host")?;
+                let values = Vec::<f32>::try_from(t.contiguous().view(-1))
+                    .context("pooled vectors to host")?;
                 let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();
-                w.write_all(&bytes).with_context(|| format!("cannot write the spilled vectors {} (is the disk full?)", path.display()))?;
+                w.write_all(&bytes).with_context(|| {
+                    format!(
+                        "cannot write the spilled vectors {} (is the disk full?)",
+                        path.display()
+                    )
+                })?;
             }
         }
         Ok(())
@@ -117,7 +157,11 @@ impl LayerSink {
                 .into_iter()
                 .map(|per| LayerEmbeddings {
                     layers: layers.clone(),
-                    rows: Rows::Memory(per.into_iter().map(|p| Tensor::cat(&p, 0).index_select(0, &inverse)).collect()),
+                    rows: Rows::Memory(
+                        per.into_iter()
+                            .map(|p| Tensor::cat(&p, 0).index_select(0, &inverse))
+                            .collect(),
+                    ),
                 })
                 .collect()),
             Sink::Spill { dir, files, hidden } => {
@@ -125,12 +169,19 @@ impl LayerSink {
                 for per in files {
                     let mut paths = Vec::new();
                     for (path, mut w) in per {
-                        w.flush().with_context(|| format!("cannot write the spilled vectors {}", path.display()))?;
+                        w.flush().with_context(|| {
+                            format!("cannot write the spilled vectors {}", path.display())
+                        })?;
                         paths.push(path);
                     }
                     out.push(LayerEmbeddings {
                         layers: layers.clone(),
-                        rows: Rows::Spilled { files: paths, hidden, inverse: inverse.shallow_clone(), _dir: dir.clone() },
+                        rows: Rows::Spilled {
+                            files: paths,
+                            hidden,
+                            inverse: inverse.shallow_clone(),
+                            _dir: dir.clone(),
+                        },
                     });
                 }
                 Ok(out)
@@ -146,14 +197,18 @@ mod tests {
     /// The same rows through memory and through temp files come back bit for bit, in input order.
     #[test]
     fn spilled_rows_read_back_as_kept_ones() {
-        let rows = Tensor::from_slice(&(0..24).map(|i| i as f32 * 0.37 - 3.0).collect::<Vec<f32>>()).view([6, 4]);
+        let rows =
+            Tensor::from_slice(&(0..24).map(|i| i as f32 * 0.37 - 3.0).collect::<Vec<f32>>())
+                .view([6, 4]);
         let inverse = [3i64, 0, 5, 1, 4, 2];
         let mut got = Vec::new();
         for budget in [u64::MAX, 0] {
             let mut sink = LayerSink::new(6, 4, &[0, 3], 1, budget).unwrap();
             for slot in 0..2 {
-                sink.push(0, slot, rows.narrow(0, 0, 4) * (slot as f64 + 1.0)).unwrap();
-                sink.push(0, slot, rows.narrow(0, 4, 2) * (slot as f64 + 1.0)).unwrap();
+                sink.push(0, slot, rows.narrow(0, 0, 4) * (slot as f64 + 1.0))
+                    .unwrap();
+                sink.push(0, slot, rows.narrow(0, 4, 2) * (slot as f64 + 1.0))
+                    .unwrap();
             }
             let e = sink.finish(&inverse).unwrap().remove(0);
             assert_eq!(e.is_spilled(), budget == 0);

@@ -66,7 +66,11 @@ pub struct Linear {
 
 impl Linear {
     pub fn dense(w: Tensor) -> Self {
-        Self { base: BaseWeight::Dense(w), bias: None, lora: None }
+        Self {
+            base: BaseWeight::Dense(w),
+            bias: None,
+            lora: None,
+        }
     }
 
     /// `x` is `[..., in]` in the compute dtype. `dropout` is the LoRA input's dropout multiplier
@@ -92,7 +96,11 @@ impl Linear {
                     None => xin,
                 };
                 let up = xin.matmul(&l.a.tr()).matmul(&l.b.tr()) * l.scale;
-                if up.kind() == y.kind() { y + up } else { (y.to_kind(up.kind()) + up).to_kind(x.kind()) }
+                if up.kind() == y.kind() {
+                    y + up
+                } else {
+                    (y.to_kind(up.kind()) + up).to_kind(x.kind())
+                }
             }
         }
     }

@@ -10,8 +10,8 @@ use crate::linear::{BaseWeight, Linear};
 use crate::norm::RmsNorm;
 use crate::quant4::Quant4Weight;
 use crate::rope::Ropes;
-use crate::shapes::ExpectedShapes;
 use crate::safetensors_dir::SafetensorsDir;
+use crate::shapes::ExpectedShapes;
 use crate::tokenize::WordTokenizer;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -129,7 +129,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     } else if path.is_file() {
         crate::gguf_source::load_gguf(path, opts)
     } else {
-        bail!("model path {} does not exist: give an HF checkpoint folder or a .gguf file", path.display())
+        bail!(
+            "model path {} does not exist: give an HF checkpoint folder or a .gguf file",
+            path.display()
+        )
     }
 }
 
@@ -144,7 +147,10 @@ pub fn load_tokenizer(path: &Path) -> Result<(WordTokenizer, ModelConfig)> {
     } else if path.is_file() {
         crate::gguf_source::gguf_tokenizer(path)
     } else {
-        bail!("model path {} does not exist: give an HF checkpoint folder or a .gguf file", path.display())
+        bail!(
+            "model path {} does not exist: give an HF checkpoint folder or a .gguf file",
+            path.display()
+        )
     }
 }
 
@@ -159,15 +165,31 @@ fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<LoadedModel> {
     let st = SafetensorsDir::open(dir)?;
     let mut tokenizer = WordTokenizer::from_hf_dir(dir, &cfg.bos_ids(), &cfg.eos_ids())?;
     tokenizer.apply_family_rule(cfg.family()?)?;
-    let name = read_name(dir).unwrap_or_else(|| dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-    let model = build(&cfg, &st, opts).with_context(|| format!("loading weights from {}", dir.display()))?;
-    Ok(LoadedModel { model, tokenizer, info: ModelInfo { path: dir.to_path_buf(), format: "safetensors", name } })
+    let name = read_name(dir).unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let model = build(&cfg, &st, opts)
+        .with_context(|| format!("loading weights from {}", dir.display()))?;
+    Ok(LoadedModel {
+        model,
+        tokenizer,
+        info: ModelInfo {
+            path: dir.to_path_buf(),
+            format: "safetensors",
+            name,
+        },
+    })
 }
 
 fn read_name(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v.get("_name_or_path").and_then(|n| n.as_str()).filter(|s| !s.is_empty()).map(String::from)
+    v.get("_name_or_path")
+        .and_then(|n| n.as_str())
+        .filter(|s| !s.is_empty())
+        .map(String::from)
 }
 
 /// Assembles the decoder from any tensor source with HF names, checking every tensor's shape
@@ -182,26 +204,45 @@ pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
         crate::finite::ensure_weight_finite(name, &t)?;
         Ok(t)
     };
-    let dense = |name: &str| -> Result<Tensor> { Ok(fetch(name)?.to_kind(opts.kind).to_device(dev)) };
+    let dense =
+        |name: &str| -> Result<Tensor> { Ok(fetch(name)?.to_kind(opts.kind).to_device(dev)) };
     let norm = |name: &str| -> Result<RmsNorm> {
-        Ok(RmsNorm { weight: dense(name)?, eps: cfg.rms_norm_eps, form: family.norm_form() })
+        Ok(RmsNorm {
+            weight: dense(name)?,
+            eps: cfg.rms_norm_eps,
+            form: family.norm_form(),
+        })
     };
-    let opt_norm = |name: &str, present: bool| -> Result<Option<RmsNorm>> { present.then(|| norm(name)).transpose() };
+    let opt_norm = |name: &str, present: bool| -> Result<Option<RmsNorm>> {
+        present.then(|| norm(name)).transpose()
+    };
     let linear = |name: &str, bias: bool| -> Result<Linear> {
         let w = fetch(&format!("{name}.weight"))?;
         let base = match opts.quant {
             QuantMode::None => BaseWeight::Dense(w.to_kind(opts.kind).to_device(dev)),
             q => BaseWeight::Quant4(
-                quantize(&w.to_kind(opts.kind), q, opts, dev).with_context(|| format!("quantizing `{name}.weight`"))?,
+                quantize(&w.to_kind(opts.kind), q, opts, dev)
+                    .with_context(|| format!("quantizing `{name}.weight`"))?,
             ),
         };
-        let bias = if bias { Some(dense(&format!("{name}.bias"))?) } else { None };
-        Ok(Linear { base, bias, lora: None })
+        let bias = if bias {
+            Some(dense(&format!("{name}.bias"))?)
+        } else {
+            None
+        };
+        Ok(Linear {
+            base,
+            bias,
+            lora: None,
+        })
     };
     let qkv_bias = cfg.attention_bias || family.qkv_bias_always();
     let o_bias = cfg.attention_bias && !family.qkv_bias_always();
     let embed_tokens = dense("model.embed_tokens.weight")?;
-    let n_blocks = opts.max_blocks.unwrap_or(cfg.num_hidden_layers).min(cfg.num_hidden_layers);
+    let n_blocks = opts
+        .max_blocks
+        .unwrap_or(cfg.num_hidden_layers)
+        .min(cfg.num_hidden_layers);
     let mut layers = Vec::with_capacity(n_blocks);
     for i in 0..n_blocks {
         let p = format!("model.layers.{i}");
@@ -213,12 +254,24 @@ pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
                 k_proj: linear(&format!("{p}.self_attn.k_proj"), qkv_bias)?,
                 v_proj: linear(&format!("{p}.self_attn.v_proj"), qkv_bias)?,
                 o_proj: linear(&format!("{p}.self_attn.o_proj"), o_bias)?,
-                q_norm: opt_norm(&format!("{p}.self_attn.q_norm.weight"), family.has_qk_norm())?,
-                k_norm: opt_norm(&format!("{p}.self_attn.k_norm.weight"), family.has_qk_norm())?,
+                q_norm: opt_norm(
+                    &format!("{p}.self_attn.q_norm.weight"),
+                    family.has_qk_norm(),
+                )?,
+                k_norm: opt_norm(
+                    &format!("{p}.self_attn.k_norm.weight"),
+                    family.has_qk_norm(),
+                )?,
             },
             post_attention_layernorm: norm(&format!("{p}.post_attention_layernorm.weight"))?,
-            pre_feedforward_layernorm: opt_norm(&format!("{p}.pre_feedforward_layernorm.weight"), sandwich)?,
-            post_feedforward_layernorm: opt_norm(&format!("{p}.post_feedforward_layernorm.weight"), sandwich)?,
+            pre_feedforward_layernorm: opt_norm(
+                &format!("{p}.pre_feedforward_layernorm.weight"),
+                sandwich,
+            )?,
+            post_feedforward_layernorm: opt_norm(
+                &format!("{p}.post_feedforward_layernorm.weight"),
+                sandwich,
+            )?,
             mlp: Mlp {
                 gate_proj: linear(&format!("{p}.mlp.gate_proj"), cfg.mlp_bias)?,
                 up_proj: linear(&format!("{p}.mlp.up_proj"), cfg.mlp_bias)?,
@@ -239,11 +292,17 @@ pub fn build(cfg: &ModelConfig, src: &dyn TensorSource, opts: &LoadOptions) -> R
     };
     let embed_scale = family.scales_embeddings().then(|| {
         // HF: `embed_scale = hidden_size ** 0.5` as an f32 buffer, cast to the weights' dtype.
-        Tensor::from((cfg.hidden_size as f64).sqrt() as f32).to_kind(opts.kind).double_value(&[])
+        Tensor::from((cfg.hidden_size as f64).sqrt() as f32)
+            .to_kind(opts.kind)
+            .double_value(&[])
     });
     let unexpected = shapes.unexpected(src);
     if !unexpected.is_empty() {
-        log::warn!("tensors in the checkpoint that the {} decoder does not use: {}", family.name(), unexpected.join(", "));
+        log::warn!(
+            "tensors in the checkpoint that the {} decoder does not use: {}",
+            family.name(),
+            unexpected.join(", ")
+        );
     }
     Ok(Decoder {
         cfg: cfg.clone(),

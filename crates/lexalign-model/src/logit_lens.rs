@@ -22,7 +22,8 @@ pub enum Script {
 /// character is a Latin letter; else other (digits, punctuation, other scripts, partial bytes).
 pub fn script_of(text: &str) -> Script {
     let hangul = |c: char| matches!(c as u32, 0xAC00..=0xD7A3 | 0x1100..=0x11FF | 0x3130..=0x318F);
-    let latin = |c: char| c.is_ascii_alphabetic() || matches!(c as u32, 0xC0..=0x24F if c.is_alphabetic());
+    let latin =
+        |c: char| c.is_ascii_alphabetic() || matches!(c as u32, 0xC0..=0x24F if c.is_alphabetic());
     if text.chars().any(hangul) {
         Script::Hangul
     } else if text.chars().any(latin) {
@@ -49,7 +50,10 @@ impl ScriptMasks {
                 Script::Other => {}
             }
         }
-        Ok(Self { hangul: Tensor::from_slice(&h).to_device(device), latin: Tensor::from_slice(&l).to_device(device) })
+        Ok(Self {
+            hangul: Tensor::from_slice(&h).to_device(device),
+            latin: Tensor::from_slice(&l).to_device(device),
+        })
     }
 }
 
@@ -64,30 +68,51 @@ pub struct LensPoint {
 
 impl Decoder {
     /// The lens at every hidden state (0 = embeddings .. num_hidden_layers) for `gold`.
-    pub fn logit_lens(&self, prompt: &[i64], gold: i64, masks: &ScriptMasks) -> Result<Vec<LensPoint>> {
+    pub fn logit_lens(
+        &self,
+        prompt: &[i64],
+        gold: i64,
+        masks: &ScriptMasks,
+    ) -> Result<Vec<LensPoint>> {
         self.check_context(prompt.len(), 0)?;
         let _guard = tch::no_grad_guard();
         let n_layers = self.cfg.num_hidden_layers;
-        let ids = Tensor::from_slice(prompt).view([1, -1]).to_device(self.device);
+        let ids = Tensor::from_slice(prompt)
+            .view([1, -1])
+            .to_device(self.device);
         let att = Tensor::ones([1, prompt.len() as i64], (Kind::Int64, self.device));
         let last = prompt.len() as i64 - 1;
         let mut rows = Vec::with_capacity(n_layers + 1);
         self.forward_hidden(&ids, &att, n_layers, false, &mut |i, h| {
             let x = h.get(0).get(last);
-            rows.push(if i == n_layers { x } else { self.norm.forward(&x) });
+            rows.push(if i == n_layers {
+                x
+            } else {
+                self.norm.forward(&x)
+            });
         });
         let stacked = Tensor::stack(&rows, 0);
         let logits = self.logits(&stacked)?;
         // Ranks from the logits: probabilities of an early hidden state underflow to ties at 0.
         let gold_logit = logits.select(1, gold).unsqueeze(1);
-        let ranks = Vec::<i64>::try_from(logits.gt_tensor(&gold_logit).sum_dim_intlist(1, false, Kind::Int64))?;
+        let ranks = Vec::<i64>::try_from(logits.gt_tensor(&gold_logit).sum_dim_intlist(
+            1,
+            false,
+            Kind::Int64,
+        ))?;
         let probs = logits.softmax(-1, Kind::Float);
         let ph = Vec::<f64>::try_from(probs.matmul(&masks.hangul).to_kind(Kind::Double))?;
         let pl = Vec::<f64>::try_from(probs.matmul(&masks.latin).to_kind(Kind::Double))?;
         if ph.iter().chain(&pl).any(|p| !p.is_finite()) {
             bail!("the logit lens gave a non-finite probability");
         }
-        Ok((0..rows.len()).map(|i| LensPoint { rank: ranks[i] as usize + 1, p_hangul: ph[i], p_latin: pl[i] }).collect())
+        Ok((0..rows.len())
+            .map(|i| LensPoint {
+                rank: ranks[i] as usize + 1,
+                p_hangul: ph[i],
+                p_latin: pl[i],
+            })
+            .collect())
     }
 }
 

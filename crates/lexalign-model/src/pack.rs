@@ -35,13 +35,16 @@ impl Packing {
     /// `[batch, seq, d]` (or `[batch * seq, d]`) to `[tokens, d]`.
     pub fn pack(&self, x: &Tensor) -> Tensor {
         let d = *x.size().last().expect("a feature dimension");
-        x.reshape([self.batch * self.seq, d]).index_select(0, &self.idx)
+        x.reshape([self.batch * self.seq, d])
+            .index_select(0, &self.idx)
     }
 
     /// `[tokens, d]` to `[batch, seq, d]`, zeros at the padding.
     pub fn unpack(&self, x: &Tensor) -> Tensor {
         let d = x.size()[1];
-        Tensor::zeros([self.batch * self.seq, d], (x.kind(), x.device())).index_copy(0, &self.idx, x).view([self.batch, self.seq, d])
+        Tensor::zeros([self.batch * self.seq, d], (x.kind(), x.device()))
+            .index_copy(0, &self.idx, x)
+            .view([self.batch, self.seq, d])
     }
 
     /// The rows of a `[batch * seq, d]` tensor at the real tokens.

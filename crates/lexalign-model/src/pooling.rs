@@ -64,7 +64,11 @@ pub fn pool(hidden: &Tensor, masks: &PoolMasks, pooling: Pooling) -> Tensor {
     let h = hidden.to_kind(Kind::Float);
     let v = match pooling {
         Pooling::Mean | Pooling::MeanContent => {
-            let m = if pooling == Pooling::Mean { &masks.attention } else { &masks.content };
+            let m = if pooling == Pooling::Mean {
+                &masks.attention
+            } else {
+                &masks.content
+            };
             let m = m.unsqueeze(-1);
             let sum = (&h * &m).sum_dim_intlist(1, false, Kind::Float);
             let count = m.sum_dim_intlist(1, false, Kind::Float).clamp_min(1e-9);
@@ -73,7 +77,10 @@ pub fn pool(hidden: &Tensor, masks: &PoolMasks, pooling: Pooling) -> Tensor {
         Pooling::First => h.select(1, 0),
         Pooling::Last => {
             let dim = h.size()[2];
-            let idx = masks.last_index.view([-1, 1, 1]).expand([-1, 1, dim], false);
+            let idx = masks
+                .last_index
+                .view([-1, 1, 1])
+                .expand([-1, 1, dim], false);
             h.gather(1, &idx, false).squeeze_dim(1)
         }
     };

@@ -8,7 +8,13 @@ use tch::{Device, Kind, Tensor};
 #[derive(Debug)]
 pub enum Absmax {
     Plain(Tensor),
-    Double { codes: Tensor, code_map: Tensor, nested_absmax: Tensor, offset: f32, nested_blocksize: i64 },
+    Double {
+        codes: Tensor,
+        code_map: Tensor,
+        nested_absmax: Tensor,
+        offset: f32,
+        nested_blocksize: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -34,7 +40,9 @@ impl Quant4Weight {
         // `dequant_table` keeps bitsandbytes' sign of FP4's zero code.
         let codebook = Tensor::from_slice(&q.dequant_table()).to_device(device);
         let absmax = match &q.absmax {
-            lexalign_quant::Absmax::Plain(a) => Absmax::Plain(Tensor::from_slice(a).to_device(device)),
+            lexalign_quant::Absmax::Plain(a) => {
+                Absmax::Plain(Tensor::from_slice(a).to_device(device))
+            }
             lexalign_quant::Absmax::Double(d) => Absmax::Double {
                 codes: Tensor::from_slice(&d.codes).to_device(device),
                 code_map: Tensor::from_slice(&d.code[..]).to_device(device),
@@ -67,8 +75,13 @@ impl Quant4Weight {
         device: Device,
     ) -> anyhow::Result<Self> {
         let shape: Vec<usize> = w.size().iter().map(|&d| d as usize).collect();
-        let values = Vec::<f32>::try_from(w.to_device(Device::Cpu).to_kind(Kind::Float).contiguous().view([-1]))
-            .map_err(|e| anyhow::anyhow!("copying a weight to the host: {e}"))?;
+        let values = Vec::<f32>::try_from(
+            w.to_device(Device::Cpu)
+                .to_kind(Kind::Float)
+                .contiguous()
+                .view([-1]),
+        )
+        .map_err(|e| anyhow::anyhow!("copying a weight to the host: {e}"))?;
         let opts = lexalign_quant::QuantOptions {
             blocksize,
             double_quant,
@@ -86,7 +99,13 @@ impl Quant4Weight {
     fn absmax_f32(&self) -> Tensor {
         match &self.absmax {
             Absmax::Plain(a) => a.shallow_clone(),
-            Absmax::Double { codes, code_map, nested_absmax, offset, nested_blocksize } => {
+            Absmax::Double {
+                codes,
+                code_map,
+                nested_absmax,
+                offset,
+                nested_blocksize,
+            } => {
                 let n = codes.size()[0];
                 let vals = code_map.index_select(0, &codes.to_kind(Kind::Int64));
                 let blocks = (n + nested_blocksize - 1) / nested_blocksize;
@@ -108,8 +127,14 @@ impl Quant4Weight {
         let blocks = absmax.size()[0];
         let total = blocks * self.blocksize;
         let len = vals.size()[0];
-        let vals = if len < total { vals.constant_pad_nd([0, total - len]) } else { vals.narrow(0, 0, total) };
-        let w = (vals.view([blocks, self.blocksize]) * absmax.unsqueeze(1)).view([-1]).narrow(0, 0, self.numel);
+        let vals = if len < total {
+            vals.constant_pad_nd([0, total - len])
+        } else {
+            vals.narrow(0, 0, total)
+        };
+        let w = (vals.view([blocks, self.blocksize]) * absmax.unsqueeze(1))
+            .view([-1])
+            .narrow(0, 0, self.numel);
         w.view(self.shape.as_slice()).to_kind(kind)
     }
 
@@ -119,7 +144,12 @@ impl Quant4Weight {
             + t(&self.codebook)
             + match &self.absmax {
                 Absmax::Plain(a) => t(a),
-                Absmax::Double { codes, code_map, nested_absmax, .. } => t(codes) + t(code_map) + t(nested_absmax) + 4,
+                Absmax::Double {
+                    codes,
+                    code_map,
+                    nested_absmax,
+                    ..
+                } => t(codes) + t(code_map) + t(nested_absmax) + 4,
             }
     }
 }

@@ -8,8 +8,10 @@ use tch::{Device, Kind, Tensor};
 /// `_compute_llama3_parameters` do, so that cos/sin agree to the last bit on CPU.
 pub fn inv_freq(spec: &RopeSpec, dim: usize) -> Vec<f32> {
     let base = spec.base as f32;
-    let mut inv: Vec<f32> =
-        (0..dim).step_by(2).map(|i| 1.0f32 / base.powf(i as f32 / dim as f32)).collect();
+    let mut inv: Vec<f32> = (0..dim)
+        .step_by(2)
+        .map(|i| 1.0f32 / base.powf(i as f32 / dim as f32))
+        .collect();
     match spec.scaling.clone() {
         None => {}
         Some(RopeScaling::Linear { factor }) => {
@@ -17,14 +19,27 @@ pub fn inv_freq(spec: &RopeSpec, dim: usize) -> Vec<f32> {
                 *f /= factor as f32;
             }
         }
-        Some(RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_max_position_embeddings }) => {
-            let (factor, lo, hi, old) =
-                (factor as f32, low_freq_factor as f32, high_freq_factor as f32, original_max_position_embeddings as f32);
+        Some(RopeScaling::Llama3 {
+            factor,
+            low_freq_factor,
+            high_freq_factor,
+            original_max_position_embeddings,
+        }) => {
+            let (factor, lo, hi, old) = (
+                factor as f32,
+                low_freq_factor as f32,
+                high_freq_factor as f32,
+                original_max_position_embeddings as f32,
+            );
             let low_wavelen = old / lo;
             let high_wavelen = old / hi;
             for f in &mut inv {
                 let wavelen = 2.0 * std::f32::consts::PI / *f;
-                let scaled = if wavelen > low_wavelen { *f / factor } else { *f };
+                let scaled = if wavelen > low_wavelen {
+                    *f / factor
+                } else {
+                    *f
+                };
                 let is_medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
                 *f = if is_medium {
                     let smooth = (old / wavelen - lo) / (hi - lo);
@@ -57,7 +72,10 @@ impl Ropes {
         let full = cfg.rope_for(LayerType::Full)?;
         // A window size of 1 only selects the layer type's RoPE settings.
         let sliding = cfg.rope_for(LayerType::Sliding(1))?;
-        Ok(Self { full: Rope::from_spec(&full, dim, device), sliding: Rope::from_spec(&sliding, dim, device) })
+        Ok(Self {
+            full: Rope::from_spec(&full, dim, device),
+            sliding: Rope::from_spec(&sliding, dim, device),
+        })
     }
 
     pub fn for_layer(&self, ty: LayerType) -> &Rope {
@@ -70,7 +88,9 @@ impl Ropes {
 
 impl Rope {
     pub fn from_spec(spec: &RopeSpec, dim: usize, device: Device) -> Self {
-        Self { inv_freq: Tensor::from_slice(&inv_freq(spec, dim)).to_device(device) }
+        Self {
+            inv_freq: Tensor::from_slice(&inv_freq(spec, dim)).to_device(device),
+        }
     }
 
     /// `(cos, sin)` of shape `[seq, head_dim]` in `kind`, for positions `0..seq`

@@ -28,7 +28,10 @@ impl SafetensorsDir {
                 .get("weight_map")
                 .and_then(|m| m.as_object())
                 .with_context(|| format!("{} has no `weight_map` object", index_path.display()))?;
-            let mut files: Vec<String> = map.values().filter_map(|f| f.as_str().map(String::from)).collect();
+            let mut files: Vec<String> = map
+                .values()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect();
             files.sort();
             files.dedup();
             files.into_iter().map(|f| dir.join(f)).collect()
@@ -43,11 +46,16 @@ impl SafetensorsDir {
         let mut maps = Vec::new();
         let mut index = BTreeMap::new();
         for (i, path) in files.iter().enumerate() {
-            let file = File::open(path).with_context(|| format!("cannot open weights file {}", path.display()))?;
+            let file = File::open(path)
+                .with_context(|| format!("cannot open weights file {}", path.display()))?;
             // SAFETY: the file is opened read-only and not modified while the map lives.
-            let mmap = unsafe { Mmap::map(&file) }.with_context(|| format!("cannot memory-map {}", path.display()))?;
+            let mmap = unsafe { Mmap::map(&file) }
+                .with_context(|| format!("cannot memory-map {}", path.display()))?;
             let st = SafeTensors::deserialize(&mmap).map_err(|e| {
-                anyhow::anyhow!("{} is not a valid safetensors file (truncated or corrupt?): {e}", path.display())
+                anyhow::anyhow!(
+                    "{} is not a valid safetensors file (truncated or corrupt?): {e}",
+                    path.display()
+                )
             })?;
             for name in st.names() {
                 index.insert(name.to_string(), i);
@@ -67,16 +75,25 @@ impl SafetensorsDir {
 
     /// The tensor on the CPU in its stored dtype.
     pub fn get(&self, name: &str) -> Result<Tensor> {
-        let &i = self.index.get(name).with_context(|| format!("tensor `{name}` is missing from the checkpoint"))?;
+        let &i = self
+            .index
+            .get(name)
+            .with_context(|| format!("tensor `{name}` is missing from the checkpoint"))?;
         let (path, mmap) = &self.maps[i];
-        let st = SafeTensors::deserialize(mmap)
-            .map_err(|e| anyhow::anyhow!("{} is not a valid safetensors file: {e}", path.display()))?;
-        let view = st.tensor(name).map_err(|e| anyhow::anyhow!("tensor `{name}` in {}: {e}", path.display()))?;
+        let st = SafeTensors::deserialize(mmap).map_err(|e| {
+            anyhow::anyhow!("{} is not a valid safetensors file: {e}", path.display())
+        })?;
+        let view = st
+            .tensor(name)
+            .map_err(|e| anyhow::anyhow!("tensor `{name}` in {}: {e}", path.display()))?;
         let kind = match view.dtype() {
             Dtype::F32 => Kind::Float,
             Dtype::F16 => Kind::Half,
             Dtype::BF16 => Kind::BFloat16,
-            other => bail!("tensor `{name}` in {} has dtype {other:?}; only f32, f16 and bf16 are supported", path.display()),
+            other => bail!(
+                "tensor `{name}` in {} has dtype {other:?}; only f32, f16 and bf16 are supported",
+                path.display()
+            ),
         };
         let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         Ok(Tensor::from_data_size(view.data(), &shape, kind))

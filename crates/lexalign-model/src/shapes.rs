@@ -33,7 +33,9 @@ impl ExpectedShapes {
     pub fn expected(&self, name: &str) -> Option<(Vec<i64>, &'static str)> {
         let (h, v) = (self.hidden, self.vocab);
         match name {
-            "model.embed_tokens.weight" | "lm_head.weight" => return Some((vec![v, h], "vocab_size, hidden_size")),
+            "model.embed_tokens.weight" | "lm_head.weight" => {
+                return Some((vec![v, h], "vocab_size, hidden_size"))
+            }
             "model.norm.weight" => return Some((vec![h], "hidden_size")),
             _ => {}
         }
@@ -47,7 +49,9 @@ impl ExpectedShapes {
         let kv = "num_key_value_heads, head_dim, hidden_size";
         let mlp = "intermediate_size, hidden_size";
         Some(match part {
-            "input_layernorm.weight" | "post_attention_layernorm.weight" | "pre_feedforward_layernorm.weight"
+            "input_layernorm.weight"
+            | "post_attention_layernorm.weight"
+            | "pre_feedforward_layernorm.weight"
             | "post_feedforward_layernorm.weight" => (vec![h], "hidden_size"),
             "self_attn.q_proj.weight" => (vec![self.q, h], attn),
             "self_attn.q_proj.bias" => (vec![self.q], attn),
@@ -55,7 +59,9 @@ impl ExpectedShapes {
             "self_attn.k_proj.bias" | "self_attn.v_proj.bias" => (vec![self.kv], kv),
             "self_attn.o_proj.weight" => (vec![h, self.q], attn),
             "self_attn.o_proj.bias" => (vec![h], "hidden_size"),
-            "self_attn.q_norm.weight" | "self_attn.k_norm.weight" => (vec![self.head_dim], "head_dim"),
+            "self_attn.q_norm.weight" | "self_attn.k_norm.weight" => {
+                (vec![self.head_dim], "head_dim")
+            }
             "mlp.gate_proj.weight" | "mlp.up_proj.weight" => (vec![self.inter, h], mlp),
             "mlp.gate_proj.bias" | "mlp.up_proj.bias" => (vec![self.inter], mlp),
             "mlp.down_proj.weight" => (vec![h, self.inter], mlp),
@@ -76,6 +82,9 @@ impl ExpectedShapes {
 
     /// Names in the source that no parameter of the config accounts for (transformers warns of these).
     pub fn unexpected(&self, src: &dyn TensorSource) -> Vec<String> {
-        src.names().into_iter().filter(|n| self.expected(n).is_none()).collect()
+        src.names()
+            .into_iter()
+            .filter(|n| self.expected(n).is_none())
+            .collect()
     }
 }

@@ -34,13 +34,20 @@ impl WordTokenizer {
         let mut add_bos_cfg = None;
         let cfg_path = dir.join("tokenizer_config.json");
         if cfg_path.exists() {
-            let text = std::fs::read_to_string(&cfg_path).with_context(|| format!("cannot read {}", cfg_path.display()))?;
-            let v: serde_json::Value =
-                serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", cfg_path.display()))?;
+            let text = std::fs::read_to_string(&cfg_path)
+                .with_context(|| format!("cannot read {}", cfg_path.display()))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid JSON", cfg_path.display()))?;
             add_bos_cfg = v.get("add_bos_token").and_then(|b| b.as_bool());
         }
         let bos_id = bos_ids.first().copied();
-        let mut tok = Self { inner, prepend_bos: false, bos_id, eos_ids: eos_ids.to_vec(), pad_id: 0 };
+        let mut tok = Self {
+            inner,
+            prepend_bos: false,
+            bos_id,
+            eos_ids: eos_ids.to_vec(),
+            pad_id: 0,
+        };
         tok.pad_id = eos_ids.first().copied().or(bos_id).unwrap_or(0);
         // HF's LlamaTokenizerFast rebuilds the post-processor from `add_bos_token`; mirror that.
         if let (Some(true), Some(bos)) = (add_bos_cfg, bos_id) {
@@ -56,8 +63,18 @@ impl WordTokenizer {
         let i = &t.info;
         let eos_ids: Vec<i64> = i.eos_id.map(|e| e as i64).into_iter().collect();
         let bos_id = i.bos_id.map(|b| b as i64);
-        let pad_id = eos_ids.first().copied().or(i.pad_id.map(|p| p as i64)).unwrap_or(0);
-        Self { inner: t.tokenizer, prepend_bos: false, bos_id, eos_ids, pad_id }
+        let pad_id = eos_ids
+            .first()
+            .copied()
+            .or(i.pad_id.map(|p| p as i64))
+            .unwrap_or(0);
+        Self {
+            inner: t.tokenizer,
+            prepend_bos: false,
+            bos_id,
+            eos_ids,
+            pad_id,
+        }
     }
 
     /// Applies the family's attention-sink rule ([`crate::Family::sink_prefix`]): prepend the BOS
@@ -74,7 +91,10 @@ impl WordTokenizer {
     }
 
     fn raw_ids(&self, text: &str) -> Result<Vec<i64>> {
-        let enc = self.inner.encode(text, true).map_err(|e| anyhow::anyhow!("cannot tokenize `{text}`: {e}"))?;
+        let enc = self
+            .inner
+            .encode(text, true)
+            .map_err(|e| anyhow::anyhow!("cannot tokenize `{text}`: {e}"))?;
         Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
     }
 
@@ -99,7 +119,10 @@ impl WordTokenizer {
 
     /// Encodes and right-pads `words`. A word with no content token is refused by name.
     pub fn batch(&self, words: &[&str], device: Device) -> Result<Batch> {
-        let rows = words.iter().map(|w| self.encode_content(w)).collect::<Result<Vec<_>>>()?;
+        let rows = words
+            .iter()
+            .map(|w| self.encode_content(w))
+            .collect::<Result<Vec<_>>>()?;
         Ok(self.batch_from_ids(&rows, device))
     }
 

@@ -12,10 +12,18 @@ use serde_json::Value;
 mod common;
 
 fn embedded(name: &str) -> LoadedModel {
-    let path = lexalign_gguf::resolve_model(Some(std::path::Path::new(name)))
-        .unwrap_or_else(|e| panic!("the embedded model {name} is needed: run `cargo xtask setup` ({e:#})"));
+    let path = lexalign_gguf::resolve_model(Some(std::path::Path::new(name))).unwrap_or_else(|e| {
+        panic!("the embedded model {name} is needed: run `cargo xtask setup` ({e:#})")
+    });
     tch::set_num_threads(2);
-    load(&path, &LoadOptions { lm_head: true, ..LoadOptions::default() }).unwrap()
+    load(
+        &path,
+        &LoadOptions {
+            lm_head: true,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap()
 }
 
 fn ids(v: &Value) -> Vec<i64> {
@@ -29,15 +37,30 @@ fn check_model(name: &str, reference: &Value) -> f64 {
     let mut worst = 0f64;
     for case in reference["models"][name]["cases"].as_array().unwrap() {
         let prompt = ids(&case["prompt_ids"]);
-        assert_eq!(m.tokenizer.encode(case["prompt"].as_str().unwrap()).unwrap(), prompt, "prompt tokens");
-        let cands: Vec<Vec<i64>> = case["candidates"].as_array().unwrap().iter().map(|c| ids(&c["ids"])).collect();
+        assert_eq!(
+            m.tokenizer
+                .encode(case["prompt"].as_str().unwrap())
+                .unwrap(),
+            prompt,
+            "prompt tokens"
+        );
+        let cands: Vec<Vec<i64>> = case["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| ids(&c["ids"]))
+            .collect();
         let prefix = m.model.shared_prefix(&prompt).unwrap();
         let got = m.model.score_continuations(&prefix, &cands).unwrap();
         for (g, c) in got.iter().zip(case["candidates"].as_array().unwrap()) {
             let want = c["logprob"].as_f64().unwrap();
             let per_token = (g - want).abs() / c["ids"].as_array().unwrap().len() as f64;
             worst = worst.max(per_token);
-            assert!(per_token < 1e-4, "{name} {:?}: {g} vs transformers {want}", c["text"]);
+            assert!(
+                per_token < 1e-4,
+                "{name} {:?}: {g} vs transformers {want}",
+                c["text"]
+            );
         }
         // The shared prefix continues as generate does.
         let mut p = m.model.shared_prefix(&prompt).unwrap();
@@ -47,14 +70,32 @@ fn check_model(name: &str, reference: &Value) -> f64 {
             mine.push(next);
             m.model.extend_prefix(&mut p, next).unwrap();
         }
-        assert_eq!(mine, m.model.generate(&prompt, &GenerateConfig::greedy(4, vec![])).unwrap(), "{name}: greedy");
-        let lens = m.model.logit_lens(&prompt, case["lens_gold"].as_i64().unwrap(), &masks).unwrap();
-        let (ranks, lps) = (ids(&case["lens_rank"]), case["lens_logprob"].as_array().unwrap());
+        assert_eq!(
+            mine,
+            m.model
+                .generate(&prompt, &GenerateConfig::greedy(4, vec![]))
+                .unwrap(),
+            "{name}: greedy"
+        );
+        let lens = m
+            .model
+            .logit_lens(&prompt, case["lens_gold"].as_i64().unwrap(), &masks)
+            .unwrap();
+        let (ranks, lps) = (
+            ids(&case["lens_rank"]),
+            case["lens_logprob"].as_array().unwrap(),
+        );
         assert_eq!(lens.len(), ranks.len(), "{name}: hidden states");
         for (l, (pt, &want)) in lens.iter().zip(&ranks).enumerate() {
             let close = lps[l].as_f64().unwrap() > -30.0;
-            assert!(pt.rank as i64 == want || (close && (pt.rank as i64 - want).abs() <= 1), "{name} layer {l}: rank {} vs {want}", pt.rank);
-            assert!(pt.p_hangul >= 0.0 && pt.p_latin >= 0.0 && pt.p_hangul + pt.p_latin <= 1.0 + 1e-5);
+            assert!(
+                pt.rank as i64 == want || (close && (pt.rank as i64 - want).abs() <= 1),
+                "{name} layer {l}: rank {} vs {want}",
+                pt.rank
+            );
+            assert!(
+                pt.p_hangul >= 0.0 && pt.p_latin >= 0.0 && pt.p_hangul + pt.p_latin <= 1.0 + 1e-5
+            );
         }
     }
     worst
@@ -73,7 +114,14 @@ fn continuation_scores_and_lens_match_transformers() {
 #[test]
 fn empty_candidate_is_refused() {
     let m = embedded("smollm2-135m");
-    let prefix = m.model.shared_prefix(&m.tokenizer.encode("Hello").unwrap()).unwrap();
-    let e = m.model.score_continuations(&prefix, &[vec![1], vec![]]).unwrap_err().to_string();
+    let prefix = m
+        .model
+        .shared_prefix(&m.tokenizer.encode("Hello").unwrap())
+        .unwrap();
+    let e = m
+        .model
+        .score_continuations(&prefix, &[vec![1], vec![]])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("candidate 1"), "{e}");
 }

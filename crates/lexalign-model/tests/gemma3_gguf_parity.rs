@@ -36,7 +36,13 @@ fn gemma3_token_ids_match_transformers() {
             mismatches.push(format!("{text:?}: lexalign {got:?}, transformers {want:?}"));
         }
     }
-    assert!(mismatches.is_empty(), "{} of {} words tokenize differently:\n{}", mismatches.len(), words.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} words tokenize differently:\n{}",
+        mismatches.len(),
+        words.len(),
+        mismatches.join("\n")
+    );
 }
 
 #[test]
@@ -44,18 +50,33 @@ fn gemma3_pooled_vectors_match_transformers_at_every_hidden_state() {
     let reference = reference();
     let m = model();
     let vectors = reference["vectors"].as_array().unwrap();
-    let words: Vec<&str> = vectors.iter().map(|v| v["text"].as_str().unwrap()).collect();
+    let words: Vec<&str> = vectors
+        .iter()
+        .map(|v| v["text"].as_str().unwrap())
+        .collect();
     let layers: Vec<usize> = (0..m.model.num_hidden_states()).collect();
     assert_eq!(layers.len(), 19);
     let poolings = [Pooling::Mean, Pooling::MeanContent];
-    let batched = m.embed_multi(&words, &layers, &poolings, words.len(), |_| {}).unwrap();
-    let alone = m.embed_multi(&words, &layers, &poolings, 1, |_| {}).unwrap();
+    let batched = m
+        .embed_multi(&words, &layers, &poolings, words.len(), |_| {})
+        .unwrap();
+    let alone = m
+        .embed_multi(&words, &layers, &poolings, 1, |_| {})
+        .unwrap();
     // A zero memory budget sends every pooled vector through temp files: the same bits come back.
-    let spilled = m.embed_multi_within(&words, &layers, &poolings, words.len(), 0, |_| {}).unwrap();
+    let spilled = m
+        .embed_multi_within(&words, &layers, &poolings, words.len(), 0, |_| {})
+        .unwrap();
     for pi in 0..poolings.len() {
         assert!(spilled[pi].is_spilled() && !batched[pi].is_spilled());
         for l in 0..layers.len() {
-            assert!(spilled[pi].vectors(l).unwrap().equal(&batched[pi].vectors(l).unwrap()), "hidden state {l}: spilled vectors differ");
+            assert!(
+                spilled[pi]
+                    .vectors(l)
+                    .unwrap()
+                    .equal(&batched[pi].vectors(l).unwrap()),
+                "hidden state {l}: spilled vectors differ"
+            );
         }
     }
     let mut worst = 0f64;
@@ -63,7 +84,10 @@ fn gemma3_pooled_vectors_match_transformers_at_every_hidden_state() {
         for &l in &layers {
             for (wi, v) in vectors.iter().enumerate() {
                 let want = decode_f32(v[*key][l.to_string()].as_str().unwrap());
-                for (how, got) in [("batched", &batched[pi].vectors(l).unwrap()), ("alone", &alone[pi].vectors(l).unwrap())] {
+                for (how, got) in [
+                    ("batched", &batched[pi].vectors(l).unwrap()),
+                    ("alone", &alone[pi].vectors(l).unwrap()),
+                ] {
                     let row: Tensor = got.get(wi as i64);
                     let d = max_abs_diff(&row, &want);
                     assert!(d < TOL, "{key} hidden state {l}, word {:?} ({how}): differs from transformers by {d}", words[wi]);

@@ -318,12 +318,23 @@ fn sampled_and_greedy_together_equal_each_alone() {
                     eos_ids: vec![],
                 };
                 let (s, g) = model.generate_sampled_and_greedy(&prompt, &cfg).unwrap();
-                assert_eq!(s, model.generate(&prompt, &cfg).unwrap(), "{family} T {temperature}: sampled");
+                assert_eq!(
+                    s,
+                    model.generate(&prompt, &cfg).unwrap(),
+                    "{family} T {temperature}: sampled"
+                );
                 let greedy = GenerateConfig::greedy(12, vec![]);
-                assert_eq!(g, model.generate(&prompt, &greedy).unwrap(), "{family} T {temperature}: greedy");
+                assert_eq!(
+                    g,
+                    model.generate(&prompt, &greedy).unwrap(),
+                    "{family} T {temperature}: greedy"
+                );
                 parted += usize::from(s != g);
             }
         }
     }
-    assert!(parted > 0, "no case where the two decodings part: the fork is untested");
+    assert!(
+        parted > 0,
+        "no case where the two decodings part: the fork is untested"
+    );
 }

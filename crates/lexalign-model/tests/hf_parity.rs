@@ -13,11 +13,17 @@ use tch::Device;
 const TOL: f64 = 1e-5;
 
 fn reference() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("hf_parity.json")).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("hf_parity.json")).unwrap())
+        .unwrap()
 }
 
 fn layers_of(w: &Value) -> Vec<usize> {
-    w["layers"].as_array().unwrap().iter().map(|l| l.as_u64().unwrap() as usize).collect()
+    w["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_u64().unwrap() as usize)
+        .collect()
 }
 
 /// Checks one loaded model against the fixture; returns the largest difference seen.
@@ -29,7 +35,11 @@ fn check(model: &LoadedModel, r: &Value) -> f64 {
     for w in words {
         let text = w["text"].as_str().unwrap();
         let want: Vec<i64> = serde_json::from_value(w["ids"].clone()).unwrap();
-        assert_eq!(model.tokenizer.encode(text).unwrap(), want, "token ids of {text:?}");
+        assert_eq!(
+            model.tokenizer.encode(text).unwrap(),
+            want,
+            "token ids of {text:?}"
+        );
     }
     // One word at a time, `mean` and `mean-content`, every stored layer.
     for w in words {
@@ -48,13 +58,19 @@ fn check(model: &LoadedModel, r: &Value) -> f64 {
     // All words in one right-padded batch against the single-word reference.
     let texts: Vec<&str> = words.iter().map(|w| w["text"].as_str().unwrap()).collect();
     let common_layers = vec![0, 1, 2, 15, model.model.cfg.num_hidden_layers];
-    let got = model.embed(&texts, &common_layers, Pooling::Mean, texts.len(), |_| {}).unwrap();
+    let got = model
+        .embed(&texts, &common_layers, Pooling::Mean, texts.len(), |_| {})
+        .unwrap();
     for (i, w) in words.iter().enumerate() {
         for (slot, l) in common_layers.iter().enumerate() {
             let want = decode_f32(w["mean"][l.to_string()].as_str().unwrap());
             let d = max_abs_diff(&got.vectors(slot).unwrap().get(i as i64), &want);
             worst = worst.max(d);
-            assert!(d < TOL, "batched {:?} layer {l}: max abs diff {d}", texts[i]);
+            assert!(
+                d < TOL,
+                "batched {:?} layer {l}: max abs diff {d}",
+                texts[i]
+            );
         }
     }
     // BOS put in front by hand (as a Llama 3 tokenizer adds it): `mean` includes it, `mean-content` not.
@@ -62,13 +78,28 @@ fn check(model: &LoadedModel, r: &Value) -> f64 {
         let ids: Vec<i64> = serde_json::from_value(w["ids"].clone()).unwrap();
         let layers = layers_of(w);
         let batch = model.tokenizer.batch_from_ids(&[ids], Device::Cpu);
-        for (pooling, key) in [(Pooling::Mean, "mean"), (Pooling::MeanContent, "mean_content")] {
-            let out = model.model.pooled(&batch.input_ids, &batch.masks, &PoolRequest { layers: layers.clone(), pooling }, false);
+        for (pooling, key) in [
+            (Pooling::Mean, "mean"),
+            (Pooling::MeanContent, "mean_content"),
+        ] {
+            let out = model.model.pooled(
+                &batch.input_ids,
+                &batch.masks,
+                &PoolRequest {
+                    layers: layers.clone(),
+                    pooling,
+                },
+                false,
+            );
             for (slot, l) in layers.iter().enumerate() {
                 let want = decode_f32(w[key][l.to_string()].as_str().unwrap());
                 let d = max_abs_diff(&out[slot], &want);
                 worst = worst.max(d);
-                assert!(d < TOL, "with BOS {:?} layer {l} {key}: max abs diff {d}", w["text"]);
+                assert!(
+                    d < TOL,
+                    "with BOS {:?} layer {l} {key}: max abs diff {d}",
+                    w["text"]
+                );
             }
         }
     }
@@ -80,7 +111,11 @@ fn gguf_and_converted_safetensors_match_transformers() {
     let r = reference();
     let path = embedded_model();
     let sha = lexalign_run::sha256_file(&path).unwrap();
-    assert_eq!(sha, r["model_sha256"].as_str().unwrap(), "the fixture was made from another model file");
+    assert_eq!(
+        sha,
+        r["model_sha256"].as_str().unwrap(),
+        "the fixture was made from another model file"
+    );
     let gguf = load(&path, &LoadOptions::default()).unwrap();
     let worst_gguf = check(&gguf, &r);
 
@@ -88,7 +123,10 @@ fn gguf_and_converted_safetensors_match_transformers() {
     let dir = tmp.path().join("smollm2-hf");
     lexalign_gguf::convert_to_hf_dir(&path, &dir).unwrap();
     let st = load(&dir, &LoadOptions::default()).unwrap();
-    assert_eq!(st.model.cfg.num_hidden_layers, gguf.model.cfg.num_hidden_layers);
+    assert_eq!(
+        st.model.cfg.num_hidden_layers,
+        gguf.model.cfg.num_hidden_layers
+    );
     let worst_st = check(&st, &r);
     println!("max abs diff vs transformers: gguf {worst_gguf:.3e}, safetensors {worst_st:.3e}");
 }

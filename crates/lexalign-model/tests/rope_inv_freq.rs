@@ -11,7 +11,10 @@ mod common;
 use common::fixtures;
 
 fn reference() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("rope_inv_freq_reference.json")).unwrap()).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("rope_inv_freq_reference.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 /// A config.json of the case's shape, with its `rope_parameters` as transformers wrote them.
@@ -55,14 +58,35 @@ fn inv_freq_matches_transformers_bit_for_bit() {
 fn llama3_cases_cover_all_three_bands() {
     let r = reference();
     for name in ["tiny_llama_bf16", "llama-3.1-8b"] {
-        let case = r["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
-        let bands: Vec<&str> = case["bands"].as_array().unwrap().iter().map(|b| b.as_str().unwrap()).collect();
+        let case = r["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
+        let bands: Vec<&str> = case["bands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_str().unwrap())
+            .collect();
         for band in ["high", "smoothing", "low"] {
-            assert!(bands.contains(&band), "{name}: no frequency in the {band} band: {bands:?}");
+            assert!(
+                bands.contains(&band),
+                "{name}: no frequency in the {band} band: {bands:?}"
+            );
         }
     }
     // The tiny model's config.json (the bf16 parity fixture) has the same rope as its case.
     let tiny = ModelConfig::from_file(&fixtures().join("tiny_llama_bf16/config.json")).unwrap();
-    let case = r["cases"].as_array().unwrap().iter().find(|c| c["name"] == "tiny_llama_bf16").unwrap();
-    assert_eq!(tiny.rope_for(LayerType::Full).unwrap(), config(case).rope_for(LayerType::Full).unwrap());
+    let case = r["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "tiny_llama_bf16")
+        .unwrap();
+    assert_eq!(
+        tiny.rope_for(LayerType::Full).unwrap(),
+        config(case).rope_for(LayerType::Full).unwrap()
+    );
 }

@@ -21,10 +21,17 @@ use common::{decode_f32 as decode, fixtures, max_abs_diff};
 const BF16_TOL: f64 = 2e-2;
 
 fn reference() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("tiny_llama_bf16_reference.json")).unwrap()).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tiny_llama_bf16_reference.json")).unwrap(),
+    )
+    .unwrap()
 }
 
-fn masks(seqs: &[Vec<i64>], pad: i64, special: &[i64]) -> (Tensor, lexalign_model::pooling::PoolMasks) {
+fn masks(
+    seqs: &[Vec<i64>],
+    pad: i64,
+    special: &[i64],
+) -> (Tensor, lexalign_model::pooling::PoolMasks) {
     let b = lexalign_model::tokenize::pad_rows(seqs, pad, special, tch::Device::Cpu);
     (b.input_ids, b.masks)
 }
@@ -33,7 +40,15 @@ fn model(kind: Kind) -> lexalign_model::Decoder {
     let dir = fixtures().join("tiny_llama_bf16");
     let cfg = ModelConfig::from_file(&dir.join("config.json")).unwrap();
     let st = SafetensorsDir::open(&dir).unwrap();
-    build(&cfg, &st, &LoadOptions { kind, ..LoadOptions::default() }).unwrap()
+    build(
+        &cfg,
+        &st,
+        &LoadOptions {
+            kind,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap()
 }
 
 /// Max |diff| per layer of (batched, one-at-a-time) pooled vectors against `key` of the reference.
@@ -42,7 +57,10 @@ fn compare(m: &lexalign_model::Decoder, r: &serde_json::Value, key: &str) -> Vec
     let pad = r["pad"].as_i64().unwrap();
     let special: Vec<i64> = serde_json::from_value(r["special"].clone()).unwrap();
     let layers: Vec<usize> = (0..=m.cfg.num_hidden_layers).collect();
-    let req = PoolRequest { layers: layers.clone(), pooling: Pooling::Mean };
+    let req = PoolRequest {
+        layers: layers.clone(),
+        pooling: Pooling::Mean,
+    };
     let _g = tch::no_grad_guard();
     let (ids, mk) = masks(&seqs, pad, &special);
     let batched = m.pooled(&ids, &mk, &req, false);
@@ -59,8 +77,17 @@ fn compare(m: &lexalign_model::Decoder, r: &serde_json::Value, key: &str) -> Vec
         .iter()
         .enumerate()
         .map(|(li, e)| {
-            let one = Tensor::cat(&alone.iter().map(|a| a[li].shallow_clone()).collect::<Vec<_>>(), 0);
-            (max_abs_diff(&batched[li], &decode(e["batched"].as_str().unwrap())), max_abs_diff(&one, &decode(e["alone"].as_str().unwrap())))
+            let one = Tensor::cat(
+                &alone
+                    .iter()
+                    .map(|a| a[li].shallow_clone())
+                    .collect::<Vec<_>>(),
+                0,
+            );
+            (
+                max_abs_diff(&batched[li], &decode(e["batched"].as_str().unwrap())),
+                max_abs_diff(&one, &decode(e["alone"].as_str().unwrap())),
+            )
         })
         .collect()
 }
@@ -72,8 +99,14 @@ fn bf16_effect(r: &serde_json::Value, key: &str) -> Vec<f64> {
     a.iter()
         .zip(f)
         .map(|(x, y)| {
-            let (x, y) = (decode(x["batched"].as_str().unwrap()), decode(y["batched"].as_str().unwrap()));
-            x.iter().zip(&y).map(|(p, q)| (p - q).abs() as f64).fold(0.0, f64::max)
+            let (x, y) = (
+                decode(x["batched"].as_str().unwrap()),
+                decode(y["batched"].as_str().unwrap()),
+            );
+            x.iter()
+                .zip(&y)
+                .map(|(p, q)| (p - q).abs() as f64)
+                .fold(0.0, f64::max)
         })
         .collect()
 }
@@ -81,17 +114,27 @@ fn bf16_effect(r: &serde_json::Value, key: &str) -> Vec<f64> {
 fn check(label: &str, diffs: &[(f64, f64)], effect: &[f64]) {
     for (li, ((b, a), e)) in diffs.iter().zip(effect).enumerate() {
         println!("{label} layer {li}: max |ours - transformers| batched {b:.2e}, alone {a:.2e} (transformers bf16 vs f32: {e:.2e})");
-        assert!(*b < BF16_TOL && *a < BF16_TOL, "{label} layer {li}: {b:e} / {a:e} exceeds the bf16 tolerance {BF16_TOL}");
+        assert!(
+            *b < BF16_TOL && *a < BF16_TOL,
+            "{label} layer {li}: {b:e} / {a:e} exceeds the bf16 tolerance {BF16_TOL}"
+        );
         // Our bf16 must track transformers' bf16 much more closely than bf16 tracks f32
         // (layer 0, the embedding, is exact in both).
-        assert!(*b <= e.max(1e-6) * 0.5 && *a <= e.max(1e-6) * 0.5, "{label} layer {li}: {b:e} / {a:e} not well inside bf16's own effect {e:e}");
+        assert!(
+            *b <= e.max(1e-6) * 0.5 && *a <= e.max(1e-6) * 0.5,
+            "{label} layer {li}: {b:e} / {a:e} not well inside bf16's own effect {e:e}"
+        );
     }
 }
 
 #[test]
 fn bf16_compute_matches_transformers_bf16() {
     let r = reference();
-    assert!(r["base"].as_array().unwrap().iter().all(|e| e["dtype"] == "torch.bfloat16"));
+    assert!(r["base"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["dtype"] == "torch.bfloat16"));
     let m = model(Kind::BFloat16);
     assert_eq!(m.embed_tokens.kind(), Kind::BFloat16);
     check("bf16", &compare(&m, &r, "base"), &bf16_effect(&r, "base"));
@@ -100,18 +143,28 @@ fn bf16_compute_matches_transformers_bf16() {
 #[test]
 fn bf16_lora_matches_peft_on_bf16() {
     let r = reference();
-    assert_eq!(r["lora_weight_dtypes"], serde_json::json!(["torch.float32"]), "peft keeps the adapter in f32");
+    assert_eq!(
+        r["lora_weight_dtypes"],
+        serde_json::json!(["torch.float32"]),
+        "peft keeps the adapter in f32"
+    );
     let mut m = model(Kind::BFloat16);
     lora::load_peft(&mut m, &fixtures().join("tiny_llama_bf16_lora"), false).unwrap();
     for (li, (b, a)) in compare(&m, &r, "lora").iter().enumerate() {
         println!("bf16+lora layer {li}: max |ours - peft| batched {b:.2e}, alone {a:.2e}");
         // One rounding of (base + adapter) as peft does; rounding the adapter's output to bf16
         // before the add (a second rounding) was 4.7e-3 .. 1.3e-2 off here.
-        assert!(*b < 1e-3 && *a < 1e-3, "bf16+lora layer {li}: {b:e} / {a:e}");
+        assert!(
+            *b < 1e-3 && *a < 1e-3,
+            "bf16+lora layer {li}: {b:e} / {a:e}"
+        );
     }
     // The adapter must matter: the LoRA reference is far from the plain one.
     let moved = bf16_effect_between(&r, "lora", "base");
-    assert!(moved.iter().skip(1).all(|&d| d > 10.0 * BF16_TOL.min(0.01)), "adapter changes too little: {moved:?}");
+    assert!(
+        moved.iter().skip(1).all(|&d| d > 10.0 * BF16_TOL.min(0.01)),
+        "adapter changes too little: {moved:?}"
+    );
 }
 
 fn bf16_effect_between(r: &serde_json::Value, a: &str, b: &str) -> Vec<f64> {
@@ -120,8 +173,14 @@ fn bf16_effect_between(r: &serde_json::Value, a: &str, b: &str) -> Vec<f64> {
         .iter()
         .zip(r[b].as_array().unwrap())
         .map(|(x, y)| {
-            let (x, y) = (decode(x["batched"].as_str().unwrap()), decode(y["batched"].as_str().unwrap()));
-            x.iter().zip(&y).map(|(p, q)| (p - q).abs() as f64).fold(0.0, f64::max)
+            let (x, y) = (
+                decode(x["batched"].as_str().unwrap()),
+                decode(y["batched"].as_str().unwrap()),
+            );
+            x.iter()
+                .zip(&y)
+                .map(|(p, q)| (p - q).abs() as f64)
+                .fold(0.0, f64::max)
         })
         .collect()
 }

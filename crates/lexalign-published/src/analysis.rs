@@ -154,7 +154,11 @@ fn read_adapter(path: &Path) -> Result<Adapter> {
 }
 
 /// The probe audit over the vocabulary of the lexicons, the corpora and the paper's pairs.
-fn probe_audit(dir: &Path, trained: &[Pair], control: &[Pair]) -> Result<Option<crate::probe::ProbeAudit>> {
+fn probe_audit(
+    dir: &Path,
+    trained: &[Pair],
+    control: &[Pair],
+) -> Result<Option<crate::probe::ProbeAudit>> {
     let rows = lexalign_data::read_probe(dir.join(lexalign_data::PROBE_RESULTS))?;
     let pairs: Vec<Pair> = trained.iter().chain(control).cloned().collect();
     match crate::probe::Vocabulary::locate(&pairs)? {
@@ -167,9 +171,9 @@ fn probe_audit(dir: &Path, trained: &[Pair], control: &[Pair]) -> Result<Option<
 pub fn analyse_paper_data(dir: &Path, sums_text: &str) -> Result<PaperData> {
     let sums = parse_sums(sums_text, "paper-data sums")?;
     let files = lexalign_data::RELEASED_FILES
-    .iter()
-    .map(|rel| verified(dir, rel, &sums))
-    .collect::<Result<Vec<_>>>()?;
+        .iter()
+        .map(|rel| verified(dir, rel, &sums))
+        .collect::<Result<Vec<_>>>()?;
 
     let pilot = read_pilot(&dir.join(PILOT_CSV))?;
     let rows = read_quantitative(dir.join(EVAL_CSV))?;

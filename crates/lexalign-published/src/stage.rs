@@ -99,7 +99,10 @@ pub fn stage_files(data: &PaperData) -> Result<Vec<(&'static str, Vec<u8>)>> {
     for x in &s.pairs.shared_pairs {
         shared.push(vec!["pair".to_string(), x.clone()]);
     }
-    files.push(("shared_strings.csv", csv_bytes(&["side", "string"], shared)?));
+    files.push((
+        "shared_strings.csv",
+        csv_bytes(&["side", "string"], shared)?,
+    ));
     Ok(files)
 }
 

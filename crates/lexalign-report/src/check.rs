@@ -74,13 +74,15 @@ pub fn compare(fresh: &Path, files: &[String], committed: &Path) -> Result<Check
         let new = std::fs::read(fresh.join(rel))
             .with_context(|| format!("cannot read generated {rel}"))?;
         match std::fs::read(committed.join(rel)) {
-            Ok(old) => match crate::tolerance::compare(crate::tolerance::mode_of(rel), &new, &old) {
-                Ok(()) => {}
-                Err(why) => {
-                    log::info!("{rel}: {why}");
-                    r.differing.push(rel.clone())
+            Ok(old) => {
+                match crate::tolerance::compare(crate::tolerance::mode_of(rel), &new, &old) {
+                    Ok(()) => {}
+                    Err(why) => {
+                        log::info!("{rel}: {why}");
+                        r.differing.push(rel.clone())
+                    }
                 }
-            },
+            }
             Err(_) => r.missing.push(rel.clone()),
         }
     }
@@ -139,29 +141,53 @@ pub fn check_tree(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<C
 /// the default (the pilot stages and the negative controls on the embedded default model, the
 /// study's main stages on gemma3-270m), judged by each stage summary's `model_sha256`.
 pub fn non_default_models(run: &RunFolder) -> Option<String> {
-    let study_default = lexalign_run::embedded_model("gemma3-270m").map(|m| m.sha256).unwrap_or_default();
+    let study_default = lexalign_run::embedded_model("gemma3-270m")
+        .map(|m| m.sha256)
+        .unwrap_or_default();
     let mut stages: Vec<(String, &serde_json::Value, &str)> = Vec::new();
     for s in &run.pilot_scans {
-        stages.push((s.folder.clone(), &s.summary, lexalign_run::DEFAULT_MODEL.sha256));
+        stages.push((
+            s.folder.clone(),
+            &s.summary,
+            lexalign_run::DEFAULT_MODEL.sha256,
+        ));
     }
     if let Some(t) = &run.train {
-        stages.push(("tli-train".into(), &t.summary, lexalign_run::DEFAULT_MODEL.sha256));
+        stages.push((
+            "tli-train".into(),
+            &t.summary,
+            lexalign_run::DEFAULT_MODEL.sha256,
+        ));
     }
     if let Some(e) = &run.eval {
-        stages.push(("tli-eval".into(), &e.summary, lexalign_run::DEFAULT_MODEL.sha256));
+        stages.push((
+            "tli-eval".into(),
+            &e.summary,
+            lexalign_run::DEFAULT_MODEL.sha256,
+        ));
     }
     for p in run.study.pairs() {
         for (name, sm) in p.summaries() {
-            let want = if name.ends_with("negative-control") { lexalign_run::DEFAULT_MODEL.sha256 } else { study_default };
+            let want = if name.ends_with("negative-control") {
+                lexalign_run::DEFAULT_MODEL.sha256
+            } else {
+                study_default
+            };
             stages.push((name, sm, want));
         }
     }
     let odd: Vec<String> = stages
         .iter()
         .filter_map(|(name, sm, want)| {
-            let sha = sm.get("model_sha256").and_then(|v| v.as_str()).filter(|s| !s.is_empty())?;
+            let sha = sm
+                .get("model_sha256")
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())?;
             (sha != *want).then(|| {
-                let model = sm.get("model").and_then(|v| v.as_str()).unwrap_or("another model");
+                let model = sm
+                    .get("model")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("another model");
                 format!("{model} in `{name}`")
             })
         })

@@ -189,7 +189,12 @@ pub fn load_claims(path: &Path) -> Result<ClaimsFile> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let file: ClaimsFile = toml::from_str(&text)
         .with_context(|| format!("{} is not a valid claims registry", path.display()))?;
-    let mut ids: Vec<u32> = file.claim.iter().map(|c| c.id).chain(file.finding.iter().map(|f| f.id)).collect();
+    let mut ids: Vec<u32> = file
+        .claim
+        .iter()
+        .map(|c| c.id)
+        .chain(file.finding.iter().map(|f| f.id))
+        .collect();
     ids.sort();
     ids.dedup();
     if ids.len() != file.claim.len() + file.finding.len() {

@@ -5,8 +5,8 @@ use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use lexalign_published::{EvalRow, Group, Pilot};
 use crate::run::{LossRow, PilotScan};
+use lexalign_published::{EvalRow, Group, Pilot};
 
 const FONT: &str = "sans-serif";
 const TRAINED: RGBColor = RGBColor(31, 119, 180);
@@ -105,7 +105,15 @@ pub fn layer_figure(
             .collect();
         let zoom_min = zoom.iter().cloned().fold(f64::INFINITY, f64::min);
         let zoom_lo = ((zoom_min - 0.001) * 1000.0).floor() / 1000.0;
-        let fig = LayerFigure { pilot, base_label, extra, max_layer, published: &published, y_min_all, zoom_lo };
+        let fig = LayerFigure {
+            pilot,
+            base_label,
+            extra,
+            max_layer,
+            published: &published,
+            y_min_all,
+            zoom_lo,
+        };
         for (i, panel) in panels.iter().enumerate() {
             layer_panel(panel, i, &fig)?;
         }
@@ -126,8 +134,15 @@ struct LayerFigure<'a> {
 
 /// Panel `i` of Figure 1: 0 = all layers, 1 = layers >= 1 zoomed.
 fn layer_panel(panel: &Area, i: usize, f: &LayerFigure) -> Result<()> {
-    let (pilot, base_label, extra, max_layer, published, y_min_all, zoom_lo) =
-        (f.pilot, f.base_label, f.extra, f.max_layer, f.published, f.y_min_all, f.zoom_lo);
+    let (pilot, base_label, extra, max_layer, published, y_min_all, zoom_lo) = (
+        f.pilot,
+        f.base_label,
+        f.extra,
+        f.max_layer,
+        f.published,
+        f.y_min_all,
+        f.zoom_lo,
+    );
     let (x0, y0, y1, cap) = if i == 0 {
         (-0.5, y_min_all, 1.05, "(a) all layers")
     } else {
@@ -160,9 +175,7 @@ fn layer_panel(panel: &Area, i: usize, f: &LayerFigure) -> Result<()> {
         .draw_series(LineSeries::new(shown.clone(), TRAINED.stroke_width(2)))
         .map_err(e)?
         .label(base_label)
-        .legend(|(x, y)| {
-            PathElement::new(vec![(x, y), (x + 20, y)], TRAINED.stroke_width(2))
-        });
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], TRAINED.stroke_width(2)));
     chart
         .draw_series(shown.iter().map(|p| Circle::new(*p, 3, TRAINED.filled())))
         .map_err(e)?;
@@ -181,9 +194,7 @@ fn layer_panel(panel: &Area, i: usize, f: &LayerFigure) -> Result<()> {
             .draw_series(LineSeries::new(pts, col.stroke_width(2)))
             .map_err(e)?
             .label(c.label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
     }
     let peak = (pilot.peak_layer as f64, pilot.peak);
     chart

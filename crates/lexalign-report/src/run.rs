@@ -6,8 +6,8 @@ use anyhow::{bail, Context, Result};
 use lexalign_run::Provenance;
 use serde::Deserialize;
 
-use lexalign_published::{read_quantitative, EvalRow, EvalStats, PublishedSummary};
 use crate::values::{eval_values, pilot_values, Values};
+use lexalign_published::{read_quantitative, EvalRow, EvalStats, PublishedSummary};
 
 /// Files of the published-data stage (its formats are lexalign-published's).
 pub use lexalign_published::{PAIRS_FILE, PUBLISHED_DIR, SUMMARY_FILE};
@@ -224,7 +224,8 @@ impl RunFolder {
         let demo = self
             .model_summaries()
             .any(|s| s.get("demo_model").and_then(|d| d.as_bool()) == Some(true));
-        let n_stages = self.pilot_scans.len() + self.train.is_some() as usize + self.eval.is_some() as usize;
+        let n_stages =
+            self.pilot_scans.len() + self.train.is_some() as usize + self.eval.is_some() as usize;
         let ids = self.model_identities();
         !demo && n_stages > 0 && ids.len() == n_stages && ids.iter().all(|i| i.paper_model)
     }

@@ -44,7 +44,9 @@ pub fn mode_of(rel: &str) -> Mode {
         Mode::Text
     } else if rel.ends_with("/numbers.tex") {
         Mode::ModelLines
-    } else if rel.starts_with("figures/") && (name.starts_with("demo_") || name.starts_with("model_") || name.starts_with("study_")) {
+    } else if rel.starts_with("figures/")
+        && (name.starts_with("demo_") || name.starts_with("model_") || name.starts_with("study_"))
+    {
         Mode::Svg
     } else {
         Mode::Exact
@@ -68,7 +70,8 @@ fn tokens(s: &str) -> Vec<Tok<'_>> {
         let prev_ok = i == 0 || !word(b[i - 1]);
         let start = i;
         let mut j = i;
-        if prev_ok && (b[j] == b'+' || b[j] == b'-') && j + 1 < b.len() && b[j + 1].is_ascii_digit() {
+        if prev_ok && (b[j] == b'+' || b[j] == b'-') && j + 1 < b.len() && b[j + 1].is_ascii_digit()
+        {
             j += 1;
         }
         if prev_ok && j < b.len() && b[j].is_ascii_digit() {
@@ -194,7 +197,9 @@ fn report_diff(fresh: &str, committed: &str, model_lines: bool) -> Option<usize>
     let mut in_model = false;
     let mut header: Vec<String> = Vec::new();
     for i in 0..a.len().max(b.len()) {
-        let (Some(x), Some(y)) = (a.get(i), b.get(i)) else { return Some(i + 1) };
+        let (Some(x), Some(y)) = (a.get(i), b.get(i)) else {
+            return Some(i + 1);
+        };
         if x.trim() == crate::study::render::MODEL_BEGIN {
             in_model = true;
         } else if x.trim() == crate::study::render::MODEL_END {
@@ -216,7 +221,11 @@ fn report_diff(fresh: &str, committed: &str, model_lines: bool) -> Option<usize>
             let (cx, cy) = (cells(x), cells(y));
             cx.len() == cy.len()
                 && cx.iter().zip(&cy).enumerate().all(|(k, (p, q))| {
-                    p == q || (header.get(k).is_some_and(|h| MODEL_COLUMNS.contains(&h.as_str())) && texts_match(p, q, false))
+                    p == q
+                        || (header
+                            .get(k)
+                            .is_some_and(|h| MODEL_COLUMNS.contains(&h.as_str()))
+                            && texts_match(p, q, false))
                 })
         } else {
             false
@@ -242,7 +251,10 @@ pub fn compare(mode: Mode, fresh: &[u8], committed: &[u8]) -> Result<(), String>
             if texts_match(f, c, mode == Mode::Svg) {
                 return Ok(());
             }
-            f.lines().zip(c.lines()).position(|(x, y)| !texts_match(x, y, mode == Mode::Svg)).map(|i| i + 1)
+            f.lines()
+                .zip(c.lines())
+                .position(|(x, y)| !texts_match(x, y, mode == Mode::Svg))
+                .map(|i| i + 1)
         }
         Mode::Report => report_diff(f, c, false),
         Mode::ModelLines => report_diff(f, c, true),
@@ -259,7 +271,11 @@ mod tests {
 
     #[test]
     fn numbers_within_tolerance() {
-        assert!(texts_match("P@1 0.515 (CI 0.473..0.556)", "P@1 0.517 (CI 0.471..0.556)", false));
+        assert!(texts_match(
+            "P@1 0.515 (CI 0.473..0.556)",
+            "P@1 0.517 (CI 0.471..0.556)",
+            false
+        ));
         assert!(!texts_match("P@1 0.515", "P@1 0.525", false));
         assert!(!texts_match("hidden state 12", "hidden state 11", false));
         assert!(!texts_match("raised P@1", "lowered P@1", false));
@@ -268,19 +284,44 @@ mod tests {
         assert!(texts_match("p = 1.3e-240", "p = 2.9e-240", false));
         assert!(texts_match("t = 54.884", "t = 54.900", false));
         assert!(!texts_match("sha `a5fd3b62`", "sha `a5fd3b63`", false));
-        assert!(texts_match("$1.2\\times10^{-5}$", "$2.0\\times10^{-5}$", false));
-        assert!(texts_match("<path d=\"M 10 20 L 31 40\"/>", "<path d=\"M 10 21 L 33 40\"/>", true));
-        assert!(!texts_match("<path d=\"M 10 20\"/>", "<path d=\"M 10 30\"/>", true));
+        assert!(texts_match(
+            "$1.2\\times10^{-5}$",
+            "$2.0\\times10^{-5}$",
+            false
+        ));
+        assert!(texts_match(
+            "<path d=\"M 10 20 L 31 40\"/>",
+            "<path d=\"M 10 21 L 33 40\"/>",
+            true
+        ));
+        assert!(!texts_match(
+            "<path d=\"M 10 20\"/>",
+            "<path d=\"M 10 30\"/>",
+            true
+        ));
     }
 
     #[test]
     fn report_regions_and_columns() {
         let head = "| # | Claim | Measured on a multilingual model |\n|---|---|---|\n";
-        let a = format!("# R\n\n{head}| 1 | x 0.3153 | 0.515 |\n\n{}\nP@1 0.515\n{}\nexact 0.3153\n", crate::study::render::MODEL_BEGIN, crate::study::render::MODEL_END);
-        let ok = a.replace("| 0.515 |", "| 0.516 |").replace("P@1 0.515", "P@1 0.517");
+        let a = format!(
+            "# R\n\n{head}| 1 | x 0.3153 | 0.515 |\n\n{}\nP@1 0.515\n{}\nexact 0.3153\n",
+            crate::study::render::MODEL_BEGIN,
+            crate::study::render::MODEL_END
+        );
+        let ok = a
+            .replace("| 0.515 |", "| 0.516 |")
+            .replace("P@1 0.515", "P@1 0.517");
         assert_eq!(compare(Mode::Report, a.as_bytes(), ok.as_bytes()), Ok(()));
-        for bad in [a.replace("x 0.3153", "x 0.3154"), a.replace("exact 0.3153", "exact 0.3154"), a.replace("P@1 0.515", "P@1 0.6")] {
-            assert!(compare(Mode::Report, a.as_bytes(), bad.as_bytes()).is_err(), "{bad}");
+        for bad in [
+            a.replace("x 0.3153", "x 0.3154"),
+            a.replace("exact 0.3153", "exact 0.3154"),
+            a.replace("P@1 0.515", "P@1 0.6"),
+        ] {
+            assert!(
+                compare(Mode::Report, a.as_bytes(), bad.as_bytes()).is_err(),
+                "{bad}"
+            );
         }
         assert!(compare(Mode::Exact, b"0.5", b"0.50001").is_err());
         assert_eq!(mode_of("figures/fig1_layer_cosine.svg"), Mode::Exact);

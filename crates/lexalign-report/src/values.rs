@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 use lexalign_stats::PairedSummary;
 
-use lexalign_published::EvalStats;
 use crate::fmt::format_num;
+use lexalign_published::EvalStats;
 use lexalign_published::PublishedSummary;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -147,19 +147,37 @@ pub fn probe_values(v: &mut Values, a: Option<&lexalign_published::probe::ProbeA
     num(v, "probe.rows", a.rows as f64);
     num(v, "probe.pairs", a.pairs as f64);
     num(v, "probe.identical", a.identical_outputs as f64);
-    for (name, s) in [("base", &a.base), ("tuned", &a.tuned), ("prompts", &a.prompts)] {
+    for (name, s) in [
+        ("base", &a.base),
+        ("tuned", &a.tuned),
+        ("prompts", &a.prompts),
+    ] {
         let p = format!("probe.{name}");
         num(v, format!("{p}.pair_word"), s.with_pair_word as f64);
         num(v, format!("{p}.foreign"), s.with_foreign_script as f64);
-        num(v, format!("{p}.foreign_share"), s.with_foreign_script as f64 / s.outputs.max(1) as f64);
+        num(
+            v,
+            format!("{p}.foreign_share"),
+            s.with_foreign_script as f64 / s.outputs.max(1) as f64,
+        );
         num(v, format!("{p}.empty"), s.empty as f64);
         num(v, format!("{p}.tokens"), s.tokens as f64);
         num(v, format!("{p}.known_share"), s.known_share);
-        let share = |k: usize| if s.tokens == 0 { 0.0 } else { k as f64 / s.tokens as f64 };
+        let share = |k: usize| {
+            if s.tokens == 0 {
+                0.0
+            } else {
+                k as f64 / s.tokens as f64
+            }
+        };
         num(v, format!("{p}.english_share"), share(s.english_tokens));
         num(v, format!("{p}.swahili_share"), share(s.swahili_tokens));
         let scripts: Vec<String> = s.scripts.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let scripts = if scripts.is_empty() { "none".to_string() } else { scripts.join(", ") };
+        let scripts = if scripts.is_empty() {
+            "none".to_string()
+        } else {
+            scripts.join(", ")
+        };
         v.insert(format!("{p}.scripts"), Val::Text(scripts));
     }
     for (name, t) in [
@@ -167,8 +185,16 @@ pub fn probe_values(v: &mut Values, a: Option<&lexalign_published::probe::ProbeA
         ("foreign", &a.foreign_script_test),
         ("known", &a.known_share_test),
     ] {
-        num(v, format!("probe.test.{name}.base_only"), t.base_only as f64);
-        num(v, format!("probe.test.{name}.tuned_only"), t.tuned_only as f64);
+        num(
+            v,
+            format!("probe.test.{name}.base_only"),
+            t.base_only as f64,
+        );
+        num(
+            v,
+            format!("probe.test.{name}.tuned_only"),
+            t.tuned_only as f64,
+        );
         num(v, format!("probe.test.{name}.p"), t.p);
     }
     num(v, "probe.vocab.english", a.vocabulary.english_words as f64);

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use lexalign_report::claims::{evaluate, load_claims, ModelStatus, Verdict};
 use lexalign_published::{analyse_paper_data, stage_files, DEFAULT_SUMS};
+use lexalign_report::claims::{evaluate, load_claims, ModelStatus, Verdict};
 use lexalign_report::render::{claims_table_md, generate};
 use lexalign_report::{check_tree, RunFolder};
 
@@ -321,7 +321,10 @@ fn model_column_follows_the_provenance_identity() {
     let rf = RunFolder::load(&run).unwrap();
     assert!(rf.is_real_model());
     let g = generate(&claims_file(), &rf, &tmp.path().join("out")).unwrap();
-    assert!(g.results.iter().any(|r| matches!(r.model, ModelStatus::Checked { .. })));
+    assert!(g
+        .results
+        .iter()
+        .any(|r| matches!(r.model, ModelStatus::Checked { .. })));
 
     let tmp2 = tempfile::tempdir().unwrap();
     let run2 = published_run(tmp2.path()).unwrap();
@@ -330,7 +333,10 @@ fn model_column_follows_the_provenance_identity() {
     let rf2 = RunFolder::load(&run2).unwrap();
     assert!(!rf2.is_real_model());
     let g2 = generate(&claims_file(), &rf2, &tmp2.path().join("out")).unwrap();
-    assert!(g2.results.iter().all(|r| !matches!(r.model, ModelStatus::Checked { .. })));
+    assert!(g2
+        .results
+        .iter()
+        .all(|r| !matches!(r.model, ModelStatus::Checked { .. })));
 }
 
 #[test]
@@ -371,7 +377,9 @@ fn committed_published_data_outputs_are_current() {
     let rf = RunFolder::load(&run).unwrap();
     let mut r = check_tree(&claims_file(), &rf, &repo()).unwrap();
     // Model-based outputs (the report, numbers of the study) are left to `reproduce --check`.
-    let published = |f: &String| lexalign_report::tolerance::mode_of(f) == lexalign_report::tolerance::Mode::Exact;
+    let published = |f: &String| {
+        lexalign_report::tolerance::mode_of(f) == lexalign_report::tolerance::Mode::Exact
+    };
     r.differing.retain(published);
     r.missing.retain(published);
     assert!(
@@ -386,23 +394,40 @@ fn committed_published_data_outputs_are_current() {
 fn rerun_test(name: &str, env: &[(&str, &str)]) -> (bool, String) {
     let mut c = std::process::Command::new(std::env::current_exe().unwrap());
     c.args(["--exact", name, "--nocapture", "--test-threads", "1"]);
-    for k in [lexalign_run::ENV_REQUIRE_FIXTURES, "LEXALIGN_REQUIRE_PAPER_DATA", "CI"] {
+    for k in [
+        lexalign_run::ENV_REQUIRE_FIXTURES,
+        "LEXALIGN_REQUIRE_PAPER_DATA",
+        "CI",
+    ] {
         c.env_remove(k);
     }
     c.envs(env.iter().copied());
     let o = c.output().unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+    )
 }
 
 #[test]
 fn missing_paper_data_fails_when_fixtures_are_required_and_skips_otherwise() {
     let gone = ("LEXALIGN_PAPER_DATA", "/nonexistent/tli_project");
-    for req in [(lexalign_run::ENV_REQUIRE_FIXTURES, "1"), ("CI", "true"), ("LEXALIGN_REQUIRE_PAPER_DATA", "1")] {
+    for req in [
+        (lexalign_run::ENV_REQUIRE_FIXTURES, "1"),
+        ("CI", "true"),
+        ("LEXALIGN_REQUIRE_PAPER_DATA", "1"),
+    ] {
         let (ok, text) = rerun_test("published_numbers_match_scipy", &[gone, req]);
-        assert!(!ok && text.contains("paper data not found at /nonexistent/tli_project"), "{req:?}: {text}");
+        assert!(
+            !ok && text.contains("paper data not found at /nonexistent/tli_project"),
+            "{req:?}: {text}"
+        );
     }
     let (ok, text) = rerun_test("published_numbers_match_scipy", &[gone]);
-    assert!(ok && text.contains("skipped: paper data not found"), "{text}");
+    assert!(
+        ok && text.contains("skipped: paper data not found"),
+        "{text}"
+    );
 }
 
 /// The study's numbers are compared within tolerances: a change in the last digits passes, a
@@ -419,7 +444,10 @@ fn check_compares_study_numbers_within_tolerances() {
     let claims = claims_file();
     let root = tmp.path().join("root");
     let g = generate(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
-    assert!(g.files.iter().any(|f| f == "figures/study_koen_p1_layers.svg"));
+    assert!(g
+        .files
+        .iter()
+        .any(|f| f == "figures/study_koen_p1_layers.svg"));
     let report = std::fs::read_to_string(root.join("paper/reproduction.md")).unwrap();
     assert!(report.contains("## Korean-English: what fine-tuning does to alignment"));
     assert!(report.contains("## Swahili-English: what fine-tuning does to alignment"));
@@ -433,19 +461,41 @@ fn check_compares_study_numbers_within_tolerances() {
     let r = check_tree(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
     assert!(r.ok(), "{}", r.describe());
     // a real change: 0.1400 -> 0.2400
-    std::fs::write(&changes, orig.replacen("0.0600,0.1400,0.0800", "0.0600,0.2400,0.1800", 1)).unwrap();
+    std::fs::write(
+        &changes,
+        orig.replacen("0.0600,0.1400,0.0800", "0.0600,0.2400,0.1800", 1),
+    )
+    .unwrap();
     let r = check_tree(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
-    assert!(!r.ok() && r.differing.contains(&"paper/reproduction.md".to_string()), "{}", r.describe());
+    assert!(
+        !r.ok() && r.differing.contains(&"paper/reproduction.md".to_string()),
+        "{}",
+        r.describe()
+    );
     std::fs::write(&changes, &orig).unwrap();
 
     // another study model: only the published-data outputs are compared
     let summary = run.join("koen-scan/summary.json");
     let s = std::fs::read_to_string(&summary).unwrap();
-    std::fs::write(&summary, s.replace("a5fd3b62230aa5ec", "0000000000000000").replace("0.998", "0.5")).unwrap();
-    std::fs::write(&changes, orig.replacen("0.0600,0.1400,0.0800", "0.0600,0.2400,0.1800", 1)).unwrap();
+    std::fs::write(
+        &summary,
+        s.replace("a5fd3b62230aa5ec", "0000000000000000")
+            .replace("0.998", "0.5"),
+    )
+    .unwrap();
+    std::fs::write(
+        &changes,
+        orig.replacen("0.0600,0.1400,0.0800", "0.0600,0.2400,0.1800", 1),
+    )
+    .unwrap();
     let r = check_tree(&claims, &RunFolder::load(&run).unwrap(), &root).unwrap();
     let text = r.describe();
-    assert!(r.ok() && text.contains("only checks the default configuration") && text.contains("koen-scan"), "{text}");
+    assert!(
+        r.ok()
+            && text.contains("only checks the default configuration")
+            && text.contains("koen-scan"),
+        "{text}"
+    );
     assert!(r.skipped.contains(&"paper/reproduction.md".to_string()));
 }
 

@@ -37,7 +37,8 @@ fn every_finding_has_polarity_and_threshold_reason() {
             let x: f64 = tok.parse().unwrap();
             if x != 0.0 && f.polarity == Some(Polarity::Positive) {
                 assert!(
-                    r.contains(tok) || r.contains(&format!("{} %", (x * 100.0 * 1e6).round() / 1e6)),
+                    r.contains(tok)
+                        || r.contains(&format!("{} %", (x * 100.0 * 1e6).round() / 1e6)),
                     "finding {}: the reason does not name the threshold {tok}: {r}",
                     f.id
                 );

@@ -46,16 +46,29 @@ pub fn parse_bench_line(stdout: &str, what: &str) -> Result<BenchLine> {
         .map(str::trim)
         .find(|l| l.starts_with('{'))
         .with_context(|| format!("{what}: no JSON line in its output"))?;
-    let v: Value = serde_json::from_str(text).with_context(|| format!("{what}: bad JSON line `{text}`"))?;
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string).with_context(|| format!("{what}: field `{k}` missing or not a string"));
+    let v: Value =
+        serde_json::from_str(text).with_context(|| format!("{what}: bad JSON line `{text}`"))?;
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .with_context(|| format!("{what}: field `{k}` missing or not a string"))
+    };
     let f = |k: &str| -> Result<f64> {
-        let x = v.get(k).and_then(Value::as_f64).with_context(|| format!("{what}: field `{k}` missing or not a number"))?;
+        let x = v
+            .get(k)
+            .and_then(Value::as_f64)
+            .with_context(|| format!("{what}: field `{k}` missing or not a number"))?;
         if !x.is_finite() || x < 0.0 {
             bail!("{what}: field `{k}` is {x}, not a finite non-negative number");
         }
         Ok(x)
     };
-    let u = |k: &str| -> Result<u64> { v.get(k).and_then(Value::as_u64).with_context(|| format!("{what}: field `{k}` missing or not a whole number")) };
+    let u = |k: &str| -> Result<u64> {
+        v.get(k)
+            .and_then(Value::as_u64)
+            .with_context(|| format!("{what}: field `{k}` missing or not a whole number"))
+    };
     Ok(BenchLine {
         tool: s("tool")?,
         case: s("case")?,
@@ -70,6 +83,10 @@ pub fn parse_bench_line(stdout: &str, what: &str) -> Result<BenchLine> {
         padded_tokens: u("padded_tokens")? as usize,
         resident_weight_bytes: u("resident_weight_bytes")?,
         peak_rss_bytes: u("peak_rss_bytes")?,
-        flops: if v.get("flops").is_some() { f("flops")? } else { 0.0 },
+        flops: if v.get("flops").is_some() {
+            f("flops")?
+        } else {
+            0.0
+        },
     })
 }

@@ -57,8 +57,12 @@ mod tests {
         );
         // Empty values count as unset.
         assert_eq!(
-            cache_dir_with(env(&[(ENV_CACHE, ""), ("XDG_CACHE_HOME", ""), ("HOME", "/h")]))
-                .unwrap(),
+            cache_dir_with(env(&[
+                (ENV_CACHE, ""),
+                ("XDG_CACHE_HOME", ""),
+                ("HOME", "/h")
+            ]))
+            .unwrap(),
             PathBuf::from("/h/.cache/lexalign")
         );
         let e = cache_dir_with(env(&[])).unwrap_err().to_string();

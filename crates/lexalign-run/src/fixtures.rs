@@ -34,16 +34,27 @@ mod tests {
     use super::*;
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<OsString> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| OsString::from(v))
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| OsString::from(v))
+        }
     }
 
     #[test]
     fn set_true_values_require_and_unset_or_false_do_not() {
         assert!(!require_fixtures_with(env(&[])));
         assert!(require_fixtures_with(env(&[(ENV_REQUIRE_FIXTURES, "1")])));
-        assert!(require_fixtures_with(env(&[("LEXALIGN_REQUIRE_PAPER_DATA", "1")])));
+        assert!(require_fixtures_with(env(&[(
+            "LEXALIGN_REQUIRE_PAPER_DATA",
+            "1"
+        )])));
         assert!(require_fixtures_with(env(&[("CI", "true")])));
-        assert!(!require_fixtures_with(env(&[("CI", "false"), (ENV_REQUIRE_FIXTURES, "0")])));
+        assert!(!require_fixtures_with(env(&[
+            ("CI", "false"),
+            (ENV_REQUIRE_FIXTURES, "0")
+        ])));
         assert!(!require_fixtures_with(env(&[("CI", "")])));
     }
 }

@@ -79,7 +79,8 @@ pub fn temp_dir_beside(dest: impl AsRef<Path>) -> Result<PathBuf> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     if tmp.exists() {
-        fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove stale {}", tmp.display()))?;
+        fs::remove_dir_all(&tmp)
+            .with_context(|| format!("cannot remove stale {}", tmp.display()))?;
     }
     fs::create_dir(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     Ok(tmp)
@@ -124,16 +125,25 @@ pub fn replace_symlink(target: &Path, link: &Path) -> Result<()> {
         return Ok(());
     }
     if fs::symlink_metadata(link).is_ok_and(|m| !m.file_type().is_symlink()) {
-        bail!("{} exists and is not a symlink; move it away", link.display());
+        bail!(
+            "{} exists and is not a symlink; move it away",
+            link.display()
+        );
     }
-    let name = link.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "link".into());
+    let name = link
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "link".into());
     let tmp = link.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     #[cfg(unix)]
     std::os::unix::fs::symlink(target, &tmp)
         .with_context(|| format!("cannot create symlink {}", tmp.display()))?;
     #[cfg(not(unix))]
-    bail!("cannot create the symlink {}: symlinks need a unix system", tmp.display());
+    bail!(
+        "cannot create the symlink {}: symlinks need a unix system",
+        tmp.display()
+    );
     #[cfg(unix)]
     {
         fs::rename(&tmp, link).with_context(|| format!("cannot replace {}", link.display()))?;
@@ -158,7 +168,8 @@ fn sync_tree(dir: &Path) -> Result<()> {
         let p = entry
             .with_context(|| format!("cannot list {}", dir.display()))?
             .path();
-        let meta = fs::symlink_metadata(&p).with_context(|| format!("cannot read {}", p.display()))?;
+        let meta =
+            fs::symlink_metadata(&p).with_context(|| format!("cannot read {}", p.display()))?;
         if meta.is_dir() {
             sync_tree(&p)?;
         } else if meta.is_file() {
@@ -239,6 +250,9 @@ mod tests {
         assert_eq!(names, vec![std::ffi::OsString::from("adapter")]);
         let e = swap_dir(dir.path().join("nope"), &dest).unwrap_err();
         assert!(format!("{e:#}").contains("nope"), "{e:#}");
-        assert!(dest.join("sub/f.txt").is_file(), "a failed swap keeps the old folder");
+        assert!(
+            dest.join("sub/f.txt").is_file(),
+            "a failed swap keeps the old folder"
+        );
     }
 }

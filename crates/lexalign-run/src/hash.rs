@@ -183,7 +183,10 @@ mod tests {
         std::fs::write(dir.path().join("sub/b"), "abc").unwrap();
         std::fs::write(dir.path().join("a"), "").unwrap();
         let manifest = format!("{}  a\n{ABC}  sub/b\n", sha256_bytes(""));
-        assert_eq!(hash_path(dir.path()).unwrap().sha256, sha256_bytes(manifest));
+        assert_eq!(
+            hash_path(dir.path()).unwrap().sha256,
+            sha256_bytes(manifest)
+        );
     }
 
     #[test]
@@ -229,6 +232,11 @@ mod tests {
         assert!(parse_sums("", "s").is_err());
         // The committed sums parse.
         let committed = include_str!("../../../paper/paper-data.sha256");
-        assert_eq!(parse_sums(committed, "paper/paper-data.sha256").unwrap().len(), 9);
+        assert_eq!(
+            parse_sums(committed, "paper/paper-data.sha256")
+                .unwrap()
+                .len(),
+            9
+        );
     }
 }

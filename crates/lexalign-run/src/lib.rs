@@ -21,16 +21,19 @@ mod time;
 pub use bench_line::{parse_bench_line, BenchLine};
 pub use cache::{cache_dir, cache_dir_with, ENV_CACHE};
 pub use embedded::{
-    embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, E5_SMALL, EMBEDDED_ENCODERS, EMBEDDED_MODELS,
-    GEMMA3_270M, QWEN25_CODER_05B, SMOLLM2_135M,
+    embedded_model, embedded_model_names, EmbeddedModel, DEFAULT_MODEL, E5_SMALL,
+    EMBEDDED_ENCODERS, EMBEDDED_MODELS, GEMMA3_270M, QWEN25_CODER_05B, SMOLLM2_135M,
 };
-pub use fixtures::{missing_fixture, require_fixtures, require_fixtures_with, ENV_REQUIRE_FIXTURES};
+pub use fixtures::{
+    missing_fixture, require_fixtures, require_fixtures_with, ENV_REQUIRE_FIXTURES,
+};
 pub use fsutil::{replace_symlink, swap_dir, temp_dir_beside, write_atomic, write_atomic_with};
 pub use hash::{
     check_hash, copy_hashed, hash_path, parse_sums, sha256_bytes, sha256_file, FileHash, HashCheck,
 };
 pub use identity::{
-    identify, known_model, ConfigFingerprint, IdentityMethod, KnownModel, ModelIdentity, KNOWN_MODELS,
+    identify, known_model, ConfigFingerprint, IdentityMethod, KnownModel, ModelIdentity,
+    KNOWN_MODELS,
 };
 pub use logging::init_logging;
 pub use progress::progress_bar;

@@ -4,7 +4,9 @@
 //! field uses (BLI P@k with NN and CSLS, raw and centred, MEXA; `lexalign-metrics`).
 
 use anyhow::{bail, Context, Result};
-use lexalign_metrics::{layer_metrics_detailed, shuffled_partners, LayerMetrics, Lexicon, Matrix, MetricsOptions};
+use lexalign_metrics::{
+    layer_metrics_detailed, shuffled_partners, LayerMetrics, Lexicon, Matrix, MetricsOptions,
+};
 use lexalign_model::{LoadedModel, Pooling};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -64,11 +66,14 @@ pub fn parse_layers(spec: &str, n_hidden_states: usize) -> Result<Vec<usize>> {
     let mut out = Vec::new();
     for part in spec.split(',') {
         let part = part.trim();
-        let l: usize = part
-            .parse()
-            .with_context(|| format!("--layers: `{part}` is not a layer number (use `all` or e.g. `0,1,2,31`)"))?;
+        let l: usize = part.parse().with_context(|| {
+            format!("--layers: `{part}` is not a layer number (use `all` or e.g. `0,1,2,31`)")
+        })?;
         if l >= n_hidden_states {
-            bail!("--layers: layer {l} does not exist; this model has hidden states 0..={}", n_hidden_states - 1);
+            bail!(
+                "--layers: layer {l} does not exist; this model has hidden states 0..={}",
+                n_hidden_states - 1
+            );
         }
         if !out.contains(&l) {
             out.push(l);
@@ -114,21 +119,39 @@ pub fn scan_visit(
     mut visit: impl FnMut(&LayerVectors) -> Result<()>,
 ) -> Result<Vec<ScanResult>> {
     if sources.len() != targets.len() {
-        bail!("{} source words but {} target words", sources.len(), targets.len());
+        bail!(
+            "{} source words but {} target words",
+            sources.len(),
+            targets.len()
+        );
     }
     if sources.len() < 2 {
         bail!("the scan needs at least two pairs (the shuffled baseline pairs each source with another pair's target)");
     }
-    let pairs: Vec<(&str, &str)> = sources.iter().copied().zip(targets.iter().copied()).collect();
+    let pairs: Vec<(&str, &str)> = sources
+        .iter()
+        .copied()
+        .zip(targets.iter().copied())
+        .collect();
     let lex = Lexicon::from_pairs(&pairs, &opts.candidates)?;
     let (words, index) = distinct_words(&[&lex.sources, &lex.candidates]);
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
     let started = std::time::Instant::now();
-    let embedded = model.embed_multi(&refs, &opts.layers, &opts.poolings, opts.batch_size, progress)?;
+    let embedded = model.embed_multi(
+        &refs,
+        &opts.layers,
+        &opts.poolings,
+        opts.batch_size,
+        progress,
+    )?;
     let forward_secs = started.elapsed().as_secs_f64();
     let mut metrics_secs = 0.0;
     let partner = shuffled_partners(pairs.len(), opts.seed)?;
-    let mopts = MetricsOptions { k_csls: 10, seed: opts.seed, bootstrap: opts.bootstrap };
+    let mopts = MetricsOptions {
+        k_csls: 10,
+        seed: opts.seed,
+        bootstrap: opts.bootstrap,
+    };
     let mut results = Vec::new();
     for (pooling, emb) in opts.poolings.iter().zip(&embedded) {
         let mut r = ScanResult {
@@ -145,7 +168,12 @@ pub fn scan_visit(
             let all = matrix_of(&emb.vectors(slot)?)?;
             let src = all.select_rows(&index[0]);
             let cand = all.select_rows(&index[1]);
-            visit(&LayerVectors { pooling: *pooling, layer, sources: &src, candidates: &cand })?;
+            visit(&LayerVectors {
+                pooling: *pooling,
+                layer,
+                sources: &src,
+                candidates: &cand,
+            })?;
             let started = std::time::Instant::now();
             let (m, detail) = layer_metrics_detailed(&src, &cand, &lex.gold, &mopts)
                 .with_context(|| format!("hidden state {layer} ({pooling})"))?;
@@ -196,7 +224,8 @@ fn distinct_words(lists: &[&[String]]) -> (Vec<String>, Vec<Vec<usize>>) {
 /// A `[n, d]` f32 tensor of pooled vectors as a metrics matrix (widened to f64).
 pub fn matrix_of(t: &lexalign_model::tch::Tensor) -> Result<Matrix> {
     let size = t.size();
-    let data: Vec<f32> = Vec::<f32>::try_from(t.flatten(0, -1)).context("pooled vectors to host")?;
+    let data: Vec<f32> =
+        Vec::<f32>::try_from(t.flatten(0, -1)).context("pooled vectors to host")?;
     Matrix::from_f32(size[0] as usize, size[1] as usize, &data)
 }
 
@@ -205,7 +234,13 @@ pub fn metric_header() -> Vec<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.serialize(LayerMetrics::default()).expect("serialisable");
     let header = String::from_utf8(w.into_inner().expect("in memory")).expect("utf-8");
-    header.lines().next().unwrap_or_default().split(',').map(String::from).collect()
+    header
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(String::from)
+        .collect()
 }
 
 /// The values of [`metric_header`]'s columns (8 decimals; counts as integers).
@@ -224,18 +259,35 @@ pub fn metric_values(m: &LayerMetrics) -> Result<Vec<String>> {
 fn metric_columns() -> Vec<String> {
     metric_header()
         .into_iter()
-        .filter(|k| !["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].contains(&k.as_str()))
+        .filter(|k| {
+            !["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].contains(&k.as_str())
+        })
         .collect()
 }
 
 /// Writes `layers.csv` and `pairs.csv` (formats in docs/CONVENTIONS.md) atomically: one row per
 /// (pooling, layer), the pilot's columns first so older readers keep working.
-pub fn write_outputs(dir: &Path, sources: &[&str], targets: &[&str], results: &[ScanResult]) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create output folder {}", dir.display()))?;
+pub fn write_outputs(
+    dir: &Path,
+    sources: &[&str],
+    targets: &[&str],
+    results: &[ScanResult],
+) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output folder {}", dir.display()))?;
     let extra = metric_columns();
     let mut w = csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> =
-        ["layer", "n", "pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd"].iter().map(|s| s.to_string()).collect();
+    let mut header: Vec<String> = [
+        "layer",
+        "n",
+        "pairs_mean",
+        "pairs_sd",
+        "shuffled_mean",
+        "shuffled_sd",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     header.extend(extra.iter().cloned());
     header.push("pooling".into());
     w.write_record(&header)?;
@@ -260,7 +312,16 @@ pub fn write_outputs(dir: &Path, sources: &[&str], targets: &[&str], results: &[
     }
     lexalign_run::write_atomic(dir.join("layers.csv"), w.into_inner()?)?;
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["index", "source", "target", "layer", "cosine", "shuffled_cosine", "centered_cosine", "pooling"])?;
+    w.write_record([
+        "index",
+        "source",
+        "target",
+        "layer",
+        "cosine",
+        "shuffled_cosine",
+        "centered_cosine",
+        "pooling",
+    ])?;
     for r in results {
         for (slot, l) in r.layers.iter().enumerate() {
             for i in 0..sources.len() {

@@ -96,26 +96,49 @@ pub struct RandomSource {
 
 impl RandomSource {
     pub fn new(cfg: &ModelConfig, seed: u64, device: Device) -> Self {
-        let mut names = vec!["model.embed_tokens.weight".to_string(), "model.norm.weight".to_string()];
+        let mut names = vec![
+            "model.embed_tokens.weight".to_string(),
+            "model.norm.weight".to_string(),
+        ];
         for i in 0..cfg.num_hidden_layers {
             for m in ["input_layernorm", "post_attention_layernorm"] {
                 names.push(format!("model.layers.{i}.{m}.weight"));
             }
-            for m in ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"] {
+            for m in [
+                "self_attn.q_proj",
+                "self_attn.k_proj",
+                "self_attn.v_proj",
+                "self_attn.o_proj",
+                "mlp.gate_proj",
+                "mlp.up_proj",
+                "mlp.down_proj",
+            ] {
                 names.push(format!("model.layers.{i}.{m}.weight"));
             }
         }
-        Self { shapes: ExpectedShapes::new(cfg), names, seed, device }
+        Self {
+            shapes: ExpectedShapes::new(cfg),
+            names,
+            seed,
+            device,
+        }
     }
 }
 
 impl TensorSource for RandomSource {
     fn tensor(&self, name: &str) -> Result<Tensor> {
-        let (shape, _) = self.shapes.expected(name).with_context(|| format!("random weights: no shape for `{name}`"))?;
+        let (shape, _) = self
+            .shapes
+            .expected(name)
+            .with_context(|| format!("random weights: no shape for `{name}`"))?;
         if name.ends_with("norm.weight") {
             return Ok(Tensor::ones(shape.as_slice(), (Kind::Float, self.device)));
         }
-        let idx = self.names.iter().position(|n| n == name).unwrap_or(self.names.len()) as u64;
+        let idx = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .unwrap_or(self.names.len()) as u64;
         // One seed per tensor, so the weights do not depend on the order they are asked for.
         tch::manual_seed((self.seed.wrapping_mul(1_000_003).wrapping_add(idx)) as i64);
         Ok(Tensor::randn(shape.as_slice(), (Kind::Float, self.device)) * 0.02)
@@ -131,19 +154,25 @@ impl TensorSource for RandomSource {
 /// The config of `--random-weights`.
 pub fn bench_config(spec: &str) -> Result<(String, ModelConfig)> {
     match spec {
-        "llama-3.1-8b" | "llama3.1-8b" | "lugha-llama-8b" => {
-            Ok(("llama-3.1-8b".into(), ModelConfig::from_json_str(LLAMA31_8B_CONFIG)?))
-        }
-        p if p.ends_with(".json") || std::path::Path::new(p).is_file() => {
-            Ok((p.to_string(), ModelConfig::from_file(std::path::Path::new(p)).with_context(|| format!("--random-weights {p}"))?))
-        }
+        "llama-3.1-8b" | "llama3.1-8b" | "lugha-llama-8b" => Ok((
+            "llama-3.1-8b".into(),
+            ModelConfig::from_json_str(LLAMA31_8B_CONFIG)?,
+        )),
+        p if p.ends_with(".json") || std::path::Path::new(p).is_file() => Ok((
+            p.to_string(),
+            ModelConfig::from_file(std::path::Path::new(p))
+                .with_context(|| format!("--random-weights {p}"))?,
+        )),
         other => bail!("--random-weights `{other}`: give llama-3.1-8b or a config.json path"),
     }
 }
 
 /// Synthetic word rows (BOS + 1..=4 ids below the vocabulary, avoiding the first 3 ids).
 fn words(n: usize, vocab: usize, bos: i64, seed: u64) -> Vec<Vec<i64>> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     let mut next = || {
         s ^= s << 13;
         s ^= s >> 7;
@@ -177,7 +206,11 @@ fn batch(rows: &[Vec<i64>], device: Device) -> (Tensor, PoolMasks, usize) {
         attention,
         last_index: Tensor::from_slice(&last).to_device(device),
     };
-    (Tensor::from_slice(&ids).view([b, l]).to_device(device), masks, rows.iter().map(Vec::len).sum())
+    (
+        Tensor::from_slice(&ids).view([b, l]).to_device(device),
+        masks,
+        rows.iter().map(Vec::len).sum(),
+    )
 }
 
 fn sync(device: Device) {
@@ -201,7 +234,10 @@ impl GpuPeak {
             let mut peak = 0u64;
             while !s.load(std::sync::atomic::Ordering::Relaxed) {
                 if let Ok(o) = std::process::Command::new("nvidia-smi")
-                    .args(["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"])
+                    .args([
+                        "--query-compute-apps=pid,used_memory",
+                        "--format=csv,noheader,nounits",
+                    ])
                     .output()
                 {
                     for line in String::from_utf8_lossy(&o.stdout).lines() {
@@ -217,18 +253,29 @@ impl GpuPeak {
             }
             peak
         });
-        Self { stop, handle: Some(handle) }
+        Self {
+            stop,
+            handle: Some(handle),
+        }
     }
     fn finish(mut self) -> u64 {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.handle.take().map(|h| h.join().unwrap_or(0)).unwrap_or(0)
+        self.handle
+            .take()
+            .map(|h| h.join().unwrap_or(0))
+            .unwrap_or(0)
     }
 }
 
 /// TLI steps on the (4-bit) base as training runs them: LoRA r 16 on q_proj+v_proj, hidden
 /// state 2, batch 8, lexalign-tli's hardest-negative triplet loss and AdamW. Returns the mean
 /// step time (the first step is a warm-up unless it is the only one) and the tokens of a step.
-fn time_tli_steps(model: &mut Decoder, cfg: &ModelConfig, args: &BenchArgs, device: Device) -> Result<(f64, usize)> {
+fn time_tli_steps(
+    model: &mut Decoder,
+    cfg: &ModelConfig,
+    args: &BenchArgs,
+    device: Device,
+) -> Result<(f64, usize)> {
     let bos = cfg.bos_ids().first().copied().unwrap_or(1);
     let lcfg = lora::LoraConfig::new(16, 32.0, 0.05, &["q_proj", "v_proj"]);
     lora::attach(model, &lcfg, args.seed)?;
@@ -240,10 +287,19 @@ fn time_tli_steps(model: &mut Decoder, cfg: &ModelConfig, args: &BenchArgs, devi
     let mut step_times = Vec::new();
     for _ in 0..args.tli_steps {
         let t = Instant::now();
-        let mut out = model.pooled_segments(&[(&src_ids, &src_m), (&tgt_ids, &tgt_m)], &[2], &[Pooling::Mean], true);
+        let mut out = model.pooled_segments(
+            &[(&src_ids, &src_m), (&tgt_ids, &tgt_m)],
+            &[2],
+            &[Pooling::Mean],
+            true,
+        );
         let b = out.pop().expect("targets").remove(0).remove(0);
         let a = out.pop().expect("sources").remove(0).remove(0);
-        let loss = lexalign_tli::hardest_negative_triplet(&a.to_kind(Kind::Float), &b.to_kind(Kind::Float), 0.4);
+        let loss = lexalign_tli::hardest_negative_triplet(
+            &a.to_kind(Kind::Float),
+            &b.to_kind(Kind::Float),
+            0.4,
+        );
         loss.backward();
         adamw.step(&params, 2e-4);
         for (_, p) in &params {
@@ -302,7 +358,12 @@ fn time_scans(model: &Decoder, cfg: &ModelConfig, args: &BenchArgs, device: Devi
     let t = Instant::now();
     let eval_tokens = run(&eval_rows, &[2]) + run(&eval_rows, &[2]); // before and after
     let eval_s = t.elapsed().as_secs_f64();
-    ScanTimes { scan_tokens, scan_s, eval_tokens, eval_s }
+    ScanTimes {
+        scan_tokens,
+        scan_s,
+        eval_tokens,
+        eval_s,
+    }
 }
 
 pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
@@ -313,12 +374,20 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
         log::info!("{n}");
     }
     let quant: QuantMode = args.quant.parse()?;
-    let spec = args.random_weights.as_deref().context("give --random-weights NAME|CONFIG")?;
+    let spec = args
+        .random_weights
+        .as_deref()
+        .context("give --random-weights NAME|CONFIG")?;
     let (label, cfg) = bench_config(spec)?;
     let gpu = matches!(device, Device::Cuda(_)).then(GpuPeak::start);
     let t = Instant::now();
     let src = RandomSource::new(&cfg, args.seed, device);
-    let opts = LoadOptions { device, kind, quant, ..LoadOptions::default() }; // bnb kernel: auto, by device
+    let opts = LoadOptions {
+        device,
+        kind,
+        quant,
+        ..LoadOptions::default()
+    }; // bnb kernel: auto, by device
     let mut model = build(&cfg, &src, &opts).context("building the random-weight model")?;
     sync(device);
     let build_s = t.elapsed().as_secs_f64();
@@ -330,7 +399,8 @@ pub fn run_bench(args: &BenchArgs) -> Result<BenchReport> {
     let code_books = if quant == QuantMode::None {
         0
     } else {
-        (7 * cfg.num_hidden_layers * lexalign_quant::quantized_bytes(64, 64, false).code_books) as u64
+        (7 * cfg.num_hidden_layers * lexalign_quant::quantized_bytes(64, 64, false).code_books)
+            as u64
     };
     let (tli_step_s, tli_tokens_per_step) = time_tli_steps(&mut model, &cfg, args, device)?;
     // Scans and evaluations dequantize the 4-bit weights once, as the pipeline does.
@@ -372,9 +442,16 @@ impl BenchReport {
 }
 
 pub fn print_report(r: &BenchReport) {
-    println!("bench {} random weights on {} ({}, quant {})", r.config, r.device, r.dtype, r.quant);
+    println!(
+        "bench {} random weights on {} ({}, quant {})",
+        r.config, r.device, r.dtype, r.quant
+    );
     println!("  build (draw + quantize + upload): {:.2} s", r.build_s);
-    let agree = if r.agrees_with_memory() { "agree" } else { "DIFFER" };
+    let agree = if r.agrees_with_memory() {
+        "agree"
+    } else {
+        "DIFFER"
+    };
     println!(
         "  resident weights: {} bytes ({}); `lexalign memory` projection {} bytes + {} bytes of 4-bit code books: {agree}",
         r.resident_weight_bytes,

@@ -26,7 +26,9 @@ const PEAK_REPS: usize = 5;
 /// Weights of one decoder block's linear layers (q, k, v, o, gate, up, down).
 pub fn block_linear_weights(cfg: &ModelConfig) -> f64 {
     let d = cfg.hidden_size as f64;
-    let hd = cfg.head_dim.unwrap_or(cfg.hidden_size / cfg.num_attention_heads) as f64;
+    let hd = cfg
+        .head_dim
+        .unwrap_or(cfg.hidden_size / cfg.num_attention_heads) as f64;
     let q = cfg.num_attention_heads as f64 * hd;
     let kv = cfg.num_key_value_heads.unwrap_or(cfg.num_attention_heads) as f64 * hd;
     d * q + 2.0 * d * kv + q * d + 3.0 * d * cfg.intermediate_size as f64
@@ -78,7 +80,10 @@ pub fn peak_case(a: &BenchArgs) -> Result<BenchLine> {
     Ok(BenchLine {
         tool: "lexalign".into(),
         case: "peak".into(),
-        model: format!("matmul {PEAK_N}x{PEAK_N} {}", if kind == Kind::Float { "f32" } else { "bf16" }),
+        model: format!(
+            "matmul {PEAK_N}x{PEAK_N} {}",
+            if kind == Kind::Float { "f32" } else { "bf16" }
+        ),
         quant: "none".into(),
         threads: a.threads,
         seconds: best,
@@ -89,12 +94,22 @@ pub fn peak_case(a: &BenchArgs) -> Result<BenchLine> {
 
 /// `--case scan-metrics`: `lexalign_scan::scan` (forward, pooling and every metric) over the word
 /// file's pairs (lines 2i, 2i+1), timed whole, as the user-facing `lexalign scan` runs it.
-pub fn scan_metrics_case(model: &lexalign_model::LoadedModel, words: &[String], a: &BenchArgs, line: &mut BenchLine) -> Result<()> {
+pub fn scan_metrics_case(
+    model: &lexalign_model::LoadedModel,
+    words: &[String],
+    a: &BenchArgs,
+    line: &mut BenchLine,
+) -> Result<()> {
     if words.len() < 4 || words.len() % 2 == 1 {
         bail!("--case scan-metrics reads pairs (lines 2i, 2i+1): the word file needs an even number of words, at least 4");
     }
     let sources: Vec<&str> = words.iter().step_by(2).map(String::as_str).collect();
-    let targets: Vec<&str> = words.iter().skip(1).step_by(2).map(String::as_str).collect();
+    let targets: Vec<&str> = words
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(String::as_str)
+        .collect();
     let layers = lexalign_scan::parse_layers(&a.case.layers, model.model.num_hidden_states())?;
     let opts = lexalign_scan::ScanOptions {
         layers: layers.clone(),
@@ -112,7 +127,8 @@ pub fn scan_metrics_case(model: &lexalign_model::LoadedModel, words: &[String], 
     let m = &result[0].layers[0].metrics;
     let cfg = &model.model.cfg;
     let blocks = layers.iter().max().copied().unwrap_or(0);
-    line.flops = forward_flops(cfg, blocks, tokens) + metrics_flops(layers.len(), m.n_sources, m.n_candidates, cfg.hidden_size);
+    line.flops = forward_flops(cfg, blocks, tokens)
+        + metrics_flops(layers.len(), m.n_sources, m.n_candidates, cfg.hidden_size);
     line.words = words.len();
     line.layers = layers.len();
     line.tokens = tokens;
@@ -138,7 +154,13 @@ mod tests {
         assert!((block_linear_weights(&cfg) * 30.0 / 1e6 - 106.2).abs() < 0.1);
         assert_eq!(forward_flops(&cfg, 2, 10), 2.0 * per_block * 20.0);
         assert_eq!(tli_step_flops(&cfg, 2, 10), 4.0 * per_block * 20.0);
-        assert_eq!(generate_flops(&cfg, 32, 64), 2.0 * per_block * 30.0 * 95.0 + 2.0 * 49152.0 * 576.0 * 64.0);
-        assert_eq!(metrics_flops(31, 600, 610, 576), 4.0 * 31.0 * 600.0 * 610.0 * 576.0);
+        assert_eq!(
+            generate_flops(&cfg, 32, 64),
+            2.0 * per_block * 30.0 * 95.0 + 2.0 * 49152.0 * 576.0 * 64.0
+        );
+        assert_eq!(
+            metrics_flops(31, 600, 610, 576),
+            4.0 * 31.0 * 600.0 * 610.0 * 576.0
+        );
     }
 }

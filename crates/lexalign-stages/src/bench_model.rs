@@ -63,10 +63,15 @@ pub use lexalign_run::BenchLine;
 
 /// Reads a word file (one word a line, empty lines refused).
 pub fn read_words(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read word file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read word file {}", path.display()))?;
     let words: Vec<String> = text.lines().map(str::to_string).collect();
     if let Some(i) = words.iter().position(|w| w.trim().is_empty()) {
-        bail!("{} line {}: empty word (one word a line)", path.display(), i + 1);
+        bail!(
+            "{} line {}: empty word (one word a line)",
+            path.display(),
+            i + 1
+        );
     }
     if words.is_empty() {
         bail!("{}: no words", path.display());
@@ -75,20 +80,35 @@ pub fn read_words(path: &Path) -> Result<Vec<String>> {
 }
 
 /// The benchmark's word list (see the module doc).
-pub fn word_list(source: &str, n: usize, paper_data: Option<&Path>, lexicon_dir: Option<&Path>) -> Result<Vec<String>> {
+pub fn word_list(
+    source: &str,
+    n: usize,
+    paper_data: Option<&Path>,
+    lexicon_dir: Option<&Path>,
+) -> Result<Vec<String>> {
     match source {
         "pairs" => {
-            let data = lexalign_data::PaperData::locate(paper_data).context("the paper's data was not found")?;
+            let data = lexalign_data::PaperData::locate(paper_data)
+                .context("the paper's data was not found")?;
             data.verify()?;
             let pairs = data.training_pairs()?.pairs;
-            Ok(pairs.into_iter().flat_map(|p| [p.source, p.target]).collect())
+            Ok(pairs
+                .into_iter()
+                .flat_map(|p| [p.source, p.target])
+                .collect())
         }
         "lexicons" => {
             let lex = lexalign_data::Lexicons::locate(lexicon_dir)?;
             let mut seen = std::collections::HashSet::new();
             let mut out = Vec::new();
-            for l in [lex.kengdic()?, lex.freedict_swh_eng()?, lex.cldr_ko_en()?, lex.cldr_sw_en()?] {
-                let (s, t): (Vec<String>, Vec<String>) = l.pairs.into_iter().map(|p| (p.source, p.target)).unzip();
+            for l in [
+                lex.kengdic()?,
+                lex.freedict_swh_eng()?,
+                lex.cldr_ko_en()?,
+                lex.cldr_sw_en()?,
+            ] {
+                let (s, t): (Vec<String>, Vec<String>) =
+                    l.pairs.into_iter().map(|p| (p.source, p.target)).unzip();
                 for w in s.into_iter().chain(t) {
                     if out.len() == n {
                         return Ok(out);
@@ -100,7 +120,10 @@ pub fn word_list(source: &str, n: usize, paper_data: Option<&Path>, lexicon_dir:
             }
             // The lexicons hold about 7,000 distinct words: larger lists repeat them in order
             // (each row is still embedded, so the work grows as with new words of that length mix).
-            eprintln!("the lexicons hold {} distinct words; the list of {n} repeats them in order", out.len());
+            eprintln!(
+                "the lexicons hold {} distinct words; the list of {n} repeats them in order",
+                out.len()
+            );
             let distinct = out.len();
             anyhow::ensure!(distinct > 0, "the lexicons hold no words");
             for i in distinct..n {
@@ -130,8 +153,17 @@ fn model_args(a: &BenchArgs, model: &Path) -> ModelArgs {
 /// Runs `--case` on `--model`; `None` for `words` (it writes a file and prints nothing).
 pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchLine>> {
     if case == "words" {
-        let out = a.case.out.as_ref().context("--case words needs --out FILE")?;
-        let words = word_list(&a.case.source, a.words, a.case.paper_data.as_deref(), a.case.lexicon_dir.as_deref())?;
+        let out = a
+            .case
+            .out
+            .as_ref()
+            .context("--case words needs --out FILE")?;
+        let words = word_list(
+            &a.case.source,
+            a.words,
+            a.case.paper_data.as_deref(),
+            a.case.lexicon_dir.as_deref(),
+        )?;
         let mut text = words.join("\n");
         text.push('\n');
         lexalign_run::write_atomic(out, text.as_bytes())?;
@@ -158,7 +190,10 @@ pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchL
     let mut line = BenchLine {
         tool: "lexalign".into(),
         case: case.into(),
-        model: model.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        model: model
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         quant: run.quant.name().into(),
         threads: a.threads,
         load_s,
@@ -180,13 +215,20 @@ pub fn run_case(a: &BenchArgs, model: &Path, case: &str) -> Result<Option<BenchL
             run.dequantize_for_inference(false);
             generate_case(&run.model, &words, &mut line)?
         }
-        other => bail!("--case `{other}`: give words, load, scan, scan-metrics, tli-step, generate or peak"),
+        other => bail!(
+            "--case `{other}`: give words, load, scan, scan-metrics, tli-step, generate or peak"
+        ),
     }
     line.peak_rss_bytes = peak_rss_bytes().unwrap_or(0);
     Ok(Some(line))
 }
 
-fn scan_case(model: &lexalign_model::LoadedModel, words: &[String], a: &BenchArgs, line: &mut BenchLine) -> Result<()> {
+fn scan_case(
+    model: &lexalign_model::LoadedModel,
+    words: &[String],
+    a: &BenchArgs,
+    line: &mut BenchLine,
+) -> Result<()> {
     let n_states = model.model.num_hidden_states();
     let layers = lexalign_scan::parse_layers(&a.case.layers, n_states)?;
     let refs: Vec<&str> = words.iter().map(String::as_str).collect();
@@ -209,13 +251,28 @@ fn scan_case(model: &lexalign_model::LoadedModel, words: &[String], a: &BenchArg
     Ok(())
 }
 
-fn tli_case(model: &mut lexalign_model::LoadedModel, words: &[String], a: &BenchArgs, line: &mut BenchLine) -> Result<()> {
+fn tli_case(
+    model: &mut lexalign_model::LoadedModel,
+    words: &[String],
+    a: &BenchArgs,
+    line: &mut BenchLine,
+) -> Result<()> {
     if words.len() < 16 {
-        bail!("the TLI step needs 16 words (8 pairs, lines 2i and 2i+1); the word file has {}", words.len());
+        bail!(
+            "the TLI step needs 16 words (8 pairs, lines 2i and 2i+1); the word file has {}",
+            words.len()
+        );
     }
-    let pairs: Vec<lexalign_data::Pair> = words.chunks(2).take(8).map(|c| lexalign_data::Pair::new(&c[0], &c[1])).collect();
+    let pairs: Vec<lexalign_data::Pair> = words
+        .chunks(2)
+        .take(8)
+        .map(|c| lexalign_data::Pair::new(&c[0], &c[1]))
+        .collect();
     let batch: Vec<&lexalign_data::Pair> = pairs.iter().collect();
-    let cfg = lexalign_tli::TrainConfig { target_layer: a.case.layer, ..Default::default() };
+    let cfg = lexalign_tli::TrainConfig {
+        target_layer: a.case.layer,
+        ..Default::default()
+    };
     let dec = &mut model.model;
     dec.dequantize_4bit();
     lora::attach(dec, &cfg.lora(), cfg.seed)?;
@@ -258,11 +315,17 @@ const GENERATE_REPS: usize = 3;
 
 /// Greedy generation: the first 32 tokens of the word file's words joined by spaces, then 64 new
 /// tokens through the KV cache; `tokens` is the new tokens of one run, `words` the prompt's tokens.
-fn generate_case(model: &lexalign_model::LoadedModel, words: &[String], line: &mut BenchLine) -> Result<()> {
+fn generate_case(
+    model: &lexalign_model::LoadedModel,
+    words: &[String],
+    line: &mut BenchLine,
+) -> Result<()> {
     let mut ids = model.tokenizer.encode(&words.join(" "))?;
     ids.truncate(GENERATE_PROMPT_TOKENS);
     let run = |n: usize| -> Result<()> {
-        let got = model.model.generate(&ids, &lexalign_model::GenerateConfig::greedy(n, vec![]))?;
+        let got = model
+            .model
+            .generate(&ids, &lexalign_model::GenerateConfig::greedy(n, vec![]))?;
         anyhow::ensure!(got.len() == n, "generated {} tokens, not {n}", got.len());
         Ok(())
     };
@@ -277,7 +340,8 @@ fn generate_case(model: &lexalign_model::LoadedModel, words: &[String], line: &m
     line.seconds = times[times.len() / 2];
     line.words = ids.len();
     line.tokens = GENERATE_NEW_TOKENS;
-    line.flops = crate::bench_flops::generate_flops(&model.model.cfg, ids.len(), GENERATE_NEW_TOKENS);
+    line.flops =
+        crate::bench_flops::generate_flops(&model.model.cfg, ids.len(), GENERATE_NEW_TOKENS);
     Ok(())
 }
 
@@ -294,17 +358,43 @@ mod tests {
     /// (bench/anchor_common.py) read: the three must agree.
     #[test]
     fn the_json_line_has_the_fields_xtask_and_the_anchors_use() {
-        let line = BenchLine { tool: "lexalign".into(), case: "scan".into(), seconds: 1.5, tokens: 7, ..Default::default() };
+        let line = BenchLine {
+            tool: "lexalign".into(),
+            case: "scan".into(),
+            seconds: 1.5,
+            tokens: 7,
+            ..Default::default()
+        };
         let v: serde_json::Value = serde_json::from_str(&line.json_line().unwrap()).unwrap();
         let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        let want = ["case", "layers", "load_s", "model", "padded_tokens", "peak_rss_bytes", "quant", "resident_weight_bytes", "seconds", "threads", "tokens", "tool", "words"];
+        let want = [
+            "case",
+            "layers",
+            "load_s",
+            "model",
+            "padded_tokens",
+            "peak_rss_bytes",
+            "quant",
+            "resident_weight_bytes",
+            "seconds",
+            "threads",
+            "tokens",
+            "tool",
+            "words",
+        ];
         assert_eq!(keys, want);
         let anchors = include_str!("../../../bench/anchor_common.py");
         for k in want {
-            assert!(anchors.contains(&format!("\"{k}\"")), "bench/anchor_common.py does not write `{k}`");
+            assert!(
+                anchors.contains(&format!("\"{k}\"")),
+                "bench/anchor_common.py does not write `{k}`"
+            );
         }
-        assert_eq!((v["seconds"].as_f64(), v["tokens"].as_u64()), (Some(1.5), Some(7)));
+        assert_eq!(
+            (v["seconds"].as_f64(), v["tokens"].as_u64()),
+            (Some(1.5), Some(7))
+        );
     }
 
     #[test]

@@ -17,17 +17,27 @@ pub fn run_convert(gguf: &Path, out: &Path, force: bool) -> Result<()> {
 fn check_convert_out(out: &Path, force: bool) -> Result<()> {
     if out.exists() {
         if !out.is_dir() {
-            bail!("--out {} is an existing file, not a folder: choose a new folder path", out.display());
+            bail!(
+                "--out {} is an existing file, not a folder: choose a new folder path",
+                out.display()
+            );
         }
         if !force {
-            bail!("--out {} already exists: choose a new folder, or pass --force to replace it", out.display());
+            bail!(
+                "--out {} already exists: choose a new folder, or pass --force to replace it",
+                out.display()
+            );
         }
         return Ok(());
     }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("--out {}: cannot create its parent folder {}", out.display(), parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| {
+            format!(
+                "--out {}: cannot create its parent folder {}",
+                out.display(),
+                parent.display()
+            )
+        })?;
     }
     Ok(())
 }
-

@@ -72,7 +72,10 @@ impl EvalArgs {
             c.shuffle_seed = v;
         }
         c.pooling()?;
-        anyhow::ensure!(c.batch_size >= 1, "batch_size must be >= 1 (words per forward)");
+        anyhow::ensure!(
+            c.batch_size >= 1,
+            "batch_size must be >= 1 (words per forward)"
+        );
         Ok(c)
     }
 }
@@ -101,7 +104,13 @@ pub fn run_eval(args: &EvalArgs, stage: &str) -> Result<(LoadedRun, EvalOutcome)
     }
     let device = run.device.clone();
     let outcome = crate::oom::with_oom_hint(cfg.batch_size, &device, || {
-        evaluate(&mut run.model.model, &run.model.tokenizer, &sets, &args.adapter, &cfg)
+        evaluate(
+            &mut run.model.model,
+            &run.model.tokenizer,
+            &sets,
+            &args.adapter,
+            &cfg,
+        )
     })?;
     if let Some(mut sink) = sink {
         crate::eval_vectors::add_sets(&mut sink, &run, &sets, &cfg, "post")?;

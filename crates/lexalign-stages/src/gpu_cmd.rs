@@ -39,7 +39,9 @@ pub fn no_cuda_reason() -> Option<String> {
     }
     Some(match load_cuda() {
         Err(e) => format!("libtorch_cuda.so could not be loaded ({e})"),
-        Ok(()) => "libtorch_cuda.so loaded, but no CUDA device is visible (no GPU or no driver)".into(),
+        Ok(()) => {
+            "libtorch_cuda.so loaded, but no CUDA device is visible (no GPU or no driver)".into()
+        }
     })
 }
 
@@ -54,7 +56,10 @@ pub fn run_gpu(cmd: &GpuCmd) -> Result<i32> {
             let a = Tensor::randn([512, 512], (Kind::Float, Device::Cpu));
             let b = Tensor::randn([512, 512], (Kind::Float, Device::Cpu));
             let cpu = a.matmul(&b);
-            let gpu = a.to_device(Device::Cuda(0)).matmul(&b.to_device(Device::Cuda(0))).to_device(Device::Cpu);
+            let gpu = a
+                .to_device(Device::Cuda(0))
+                .matmul(&b.to_device(Device::Cuda(0)))
+                .to_device(Device::Cpu);
             let d = (cpu - gpu).abs().max().double_value(&[]);
             let ok = d < 1e-2; // TF32 may be on for f32 matmuls; an error would be NaN or large
             println!(
@@ -69,16 +74,29 @@ pub fn run_gpu(cmd: &GpuCmd) -> Result<i32> {
 }
 
 const WORDS: &[&str] = &[
-    "maji", "water", "mti", "tree", "nyumba", "house", "mtoto", "child", "chakula", "food", "kitabu", "book",
-    "shule", "school", "rafiki", "friend", "jua", "sun", "mwezi", "moon", "barabara", "road", "mlima", "mountain",
+    "maji", "water", "mti", "tree", "nyumba", "house", "mtoto", "child", "chakula", "food",
+    "kitabu", "book", "shule", "school", "rafiki", "friend", "jua", "sun", "mwezi", "moon",
+    "barabara", "road", "mlima", "mountain",
 ];
 
 fn compare(model: Option<&std::path::Path>, dtype: &str) -> Result<i32> {
     let path = lexalign_gguf::resolve_model(model)?;
-    let kind = if dtype == "bf16" { Kind::BFloat16 } else { Kind::Float };
+    let kind = if dtype == "bf16" {
+        Kind::BFloat16
+    } else {
+        Kind::Float
+    };
     let tol = if dtype == "bf16" { BF16_TOL } else { F32_TOL };
     let load = |device| {
-        lexalign_model::load(&path, &LoadOptions { device, kind, quant: QuantMode::None, ..LoadOptions::default() })
+        lexalign_model::load(
+            &path,
+            &LoadOptions {
+                device,
+                kind,
+                quant: QuantMode::None,
+                ..LoadOptions::default()
+            },
+        )
     };
     let cpu = load(Device::Cpu)?;
     let layers: Vec<usize> = (0..cpu.model.num_hidden_states()).collect();
@@ -88,7 +106,10 @@ fn compare(model: Option<&std::path::Path>, dtype: &str) -> Result<i32> {
     let b = gpu.embed(WORDS, &layers, Pooling::Mean, 8, |_| {})?;
     let mut worst = (0.0f64, 0usize);
     for l in 0..layers.len() {
-        let d = (a.vectors(l)? - b.vectors(l)?).abs().max().double_value(&[]);
+        let d = (a.vectors(l)? - b.vectors(l)?)
+            .abs()
+            .max()
+            .double_value(&[]);
         if d.is_nan() || worst.0.is_nan() || d > worst.0 {
             worst = (d, l);
         }

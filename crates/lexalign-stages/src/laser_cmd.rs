@@ -6,7 +6,9 @@
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use lexalign_laser::{laser_dir, to_rows, Laser2, HOW_TO_GET};
-use lexalign_metrics::{layer_metrics, xsim_margin_error, LayerMetrics, Lexicon, Matrix, MetricsOptions};
+use lexalign_metrics::{
+    layer_metrics, xsim_margin_error, LayerMetrics, Lexicon, Matrix, MetricsOptions,
+};
 use lexalign_model::DeviceArg;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,7 +71,8 @@ pub struct LaserScanArgs {
 
 impl LaserArgs {
     pub fn load(&self) -> Result<Laser2> {
-        let dir = laser_dir(self.laser.as_deref()).ok_or_else(|| anyhow!("no LASER-2 folder: {HOW_TO_GET}"))?;
+        let dir = laser_dir(self.laser.as_deref())
+            .ok_or_else(|| anyhow!("no LASER-2 folder: {HOW_TO_GET}"))?;
         let device = self.device.parse::<DeviceArg>()?.resolve()?;
         Laser2::load(&dir, device)
     }
@@ -96,10 +99,14 @@ pub fn run_laser(cmd: &LaserCmd, w: &mut dyn Write, json: bool) -> Result<()> {
 }
 
 pub(crate) fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read input file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read input file {}", path.display()))?;
     let lines: Vec<String> = text.lines().map(str::to_string).collect();
     if lines.is_empty() {
-        bail!("input file {} has no lines; give one text per line", path.display());
+        bail!(
+            "input file {} has no lines; give one text per line",
+            path.display()
+        );
     }
     Ok(lines)
 }
@@ -127,8 +134,9 @@ fn embed(a: &EmbedArgs, w: &mut dyn Write, json: bool) -> Result<()> {
     }
     if let Some(out) = &a.out {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, d], &bytes)
-            .map_err(|e| anyhow!("cannot build the embeddings tensor: {e}"))?;
+        let view =
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, d], &bytes)
+                .map_err(|e| anyhow!("cannot build the embeddings tensor: {e}"))?;
         let meta = std::collections::HashMap::from([
             ("encoder".to_string(), "LASER-2".to_string()),
             ("laser_dir".to_string(), laser.dir.display().to_string()),
@@ -195,9 +203,17 @@ pub struct LaserMeasured {
 
 pub fn scan(a: &LaserScanArgs) -> Result<LaserScan> {
     let (sources, targets) = crate_read_pairs(&a.pairs)?;
-    let pairs: Vec<(&str, &str)> = sources.iter().map(String::as_str).zip(targets.iter().map(String::as_str)).collect();
+    let pairs: Vec<(&str, &str)> = sources
+        .iter()
+        .map(String::as_str)
+        .zip(targets.iter().map(String::as_str))
+        .collect();
     if pairs.len() < 2 {
-        bail!("pair file {} has {} pair(s); the shuffled baseline needs at least 2", a.pairs.display(), pairs.len());
+        bail!(
+            "pair file {} has {} pair(s); the shuffled baseline needs at least 2",
+            a.pairs.display(),
+            pairs.len()
+        );
     }
     let laser = a.laser.load()?;
     let settings = a.settings();
@@ -210,11 +226,22 @@ pub fn scan(a: &LaserScanArgs) -> Result<LaserScan> {
 
 /// Every word of `pairs` embedded by LASER-2 (each word one sentence), then the alignment metrics
 /// and the xSIM margin error. `pairs_file` is recorded as where the pairs came from.
-pub fn measure_pairs(laser: &Laser2, pairs: &[(&str, &str)], pairs_file: &Path, o: &LaserScanSettings) -> Result<LaserMeasured> {
-    let lex = Lexicon::from_pairs(pairs, &[] as &[&str]).with_context(|| format!("pairs of {}", pairs_file.display()))?;
+pub fn measure_pairs(
+    laser: &Laser2,
+    pairs: &[(&str, &str)],
+    pairs_file: &Path,
+    o: &LaserScanSettings,
+) -> Result<LaserMeasured> {
+    let lex = Lexicon::from_pairs(pairs, &[] as &[&str])
+        .with_context(|| format!("pairs of {}", pairs_file.display()))?;
     let (src, cand) = lexicon_vectors(laser, &lex, o.batch_size)?;
-    let opts = MetricsOptions { k_csls: o.k_csls, seed: o.seed, bootstrap: o.bootstrap };
-    let metrics = layer_metrics(&src, &cand, &lex.gold, &opts).context("LASER-2 alignment metrics")?;
+    let opts = MetricsOptions {
+        k_csls: o.k_csls,
+        seed: o.seed,
+        bootstrap: o.bootstrap,
+    };
+    let metrics =
+        layer_metrics(&src, &cand, &lex.gold, &opts).context("LASER-2 alignment metrics")?;
     let (xsim_margin_error, xsim_errors) = xsim_margin_error(&src, &cand, &lex.gold, o.xsim_k)?;
     let scan = LaserScan {
         laser_dir: laser.dir.display().to_string(),
@@ -226,11 +253,19 @@ pub fn measure_pairs(laser: &Laser2, pairs: &[(&str, &str)], pairs_file: &Path, 
         xsim_errors,
         metrics,
     };
-    Ok(LaserMeasured { scan, sources: src, candidates: cand })
+    Ok(LaserMeasured {
+        scan,
+        sources: src,
+        candidates: cand,
+    })
 }
 
 /// LASER-2 vectors of a lexicon's distinct sources and candidates (each word one sentence).
-pub fn lexicon_vectors(laser: &Laser2, lex: &Lexicon, batch_size: usize) -> Result<(Matrix, Matrix)> {
+pub fn lexicon_vectors(
+    laser: &Laser2,
+    lex: &Lexicon,
+    batch_size: usize,
+) -> Result<(Matrix, Matrix)> {
     let matrix = |words: &[String]| -> Result<Matrix> {
         let texts: Vec<&str> = words.iter().map(String::as_str).collect();
         let (n, d, v) = to_rows(&laser.embed(&texts, batch_size)?)?;
@@ -240,7 +275,13 @@ pub fn lexicon_vectors(laser: &Laser2, lex: &Lexicon, batch_size: usize) -> Resu
 }
 
 /// `out/laser_scan.json` and `out/provenance.json` (the format the report reads).
-pub fn write_laser_scan(out: &Path, r: &LaserScan, laser: &Laser2, pairs_file: &Path, o: &LaserScanSettings) -> Result<()> {
+pub fn write_laser_scan(
+    out: &Path,
+    r: &LaserScan,
+    laser: &Laser2,
+    pairs_file: &Path,
+    o: &LaserScanSettings,
+) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     lexalign_run::write_atomic(out.join("laser_scan.json"), serde_json::to_vec_pretty(r)?)?;
     lexalign_run::Provenance::collect()
@@ -287,7 +328,11 @@ pub fn print_scan(r: &LaserScan, w: &mut dyn Write) -> Result<()> {
     for (k, v) in rows.iter().take(4) {
         writeln!(w, "{k}\t{v:.4}")?;
     }
-    writeln!(w, "xsim_margin_error\t{:.4}\t({}/{} sources, k={})", r.xsim_margin_error, r.xsim_errors, m.n_sources, r.xsim_k)?;
+    writeln!(
+        w,
+        "xsim_margin_error\t{:.4}\t({}/{} sources, k={})",
+        r.xsim_margin_error, r.xsim_errors, m.n_sources, r.xsim_k
+    )?;
     for (k, v) in rows.iter().skip(4) {
         writeln!(w, "{k}\t{v:.4}")?;
     }
@@ -306,7 +351,8 @@ mod tests {
     }
 
     fn tiny() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../lexalign-laser/tests/fixtures/laser2-tiny")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../lexalign-laser/tests/fixtures/laser2-tiny")
     }
 
     fn run(args: &[&str]) -> Result<String> {
@@ -326,29 +372,83 @@ mod tests {
         std::fs::write(&pairs, PAIRS).unwrap();
         let out = d.path().join("run");
         let tiny = tiny();
-        let text = run(&["scan", "--laser", tiny.to_str().unwrap(), "--pairs", pairs.to_str().unwrap(), "--bootstrap", "50",
-            "--out", out.to_str().unwrap()]).unwrap();
+        let text = run(&[
+            "scan",
+            "--laser",
+            tiny.to_str().unwrap(),
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--bootstrap",
+            "50",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("# LASER-2 scan of ") && lines[0].ends_with(": 5 pairs, 5 sources, 4 candidates, 48-d vectors"), "{}", lines[0]);
+        assert!(
+            lines[0].starts_with("# LASER-2 scan of ")
+                && lines[0].ends_with(": 5 pairs, 5 sources, 4 candidates, 48-d vectors"),
+            "{}",
+            lines[0]
+        );
         assert_eq!(lines[1], "metric\tvalue");
-        let names: Vec<&str> = lines[2..15].iter().map(|l| l.split('\t').next().unwrap()).collect();
-        assert_eq!(names, ["pairs_mean", "pairs_sd", "shuffled_mean", "shuffled_sd", "xsim_margin_error", "p1_nn", "p1_csls",
-            "t2s_p1_nn", "t2s_p1_csls", "centered_mean", "centered_p1_csls", "p1_csls_ci_low", "p1_csls_ci_high"]);
+        let names: Vec<&str> = lines[2..15]
+            .iter()
+            .map(|l| l.split('\t').next().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "pairs_mean",
+                "pairs_sd",
+                "shuffled_mean",
+                "shuffled_sd",
+                "xsim_margin_error",
+                "p1_nn",
+                "p1_csls",
+                "t2s_p1_nn",
+                "t2s_p1_csls",
+                "centered_mean",
+                "centered_p1_csls",
+                "p1_csls_ci_low",
+                "p1_csls_ci_high"
+            ]
+        );
         for l in &lines[2..15] {
             let v = l.split('\t').nth(1).unwrap();
-            assert!(v.parse::<f64>().unwrap().is_finite() && v.split('.').nth(1).unwrap().len() == 4, "{l}");
+            assert!(
+                v.parse::<f64>().unwrap().is_finite() && v.split('.').nth(1).unwrap().len() == 4,
+                "{l}"
+            );
         }
         let xsim = lines[6].split('\t').collect::<Vec<_>>();
-        assert!(xsim[2].starts_with('(') && xsim[2].ends_with("/5 sources, k=4)"), "{}", lines[6]);
+        assert!(
+            xsim[2].starts_with('(') && xsim[2].ends_with("/5 sources, k=4)"),
+            "{}",
+            lines[6]
+        );
         assert_eq!(lines[15], format!("wrote {}", out.display()));
         // The JSON holds the same numbers, the metrics crate's field names, and provenance.
-        let j: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("laser_scan.json")).unwrap()).unwrap();
+        let j: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("laser_scan.json")).unwrap()).unwrap();
         assert_eq!(j["n_pairs"], 5);
         assert_eq!(j["dim"], 48);
-        assert_eq!(format!("{:.4}", j["metrics"]["pairs_mean"].as_f64().unwrap()), lines[2].split('\t').nth(1).unwrap());
+        assert_eq!(
+            format!("{:.4}", j["metrics"]["pairs_mean"].as_f64().unwrap()),
+            lines[2].split('\t').nth(1).unwrap()
+        );
         assert!(out.join("provenance.json").is_file());
         // Same seed, same table.
-        let again = run(&["scan", "--laser", tiny.to_str().unwrap(), "--pairs", pairs.to_str().unwrap(), "--bootstrap", "50"]).unwrap();
+        let again = run(&[
+            "scan",
+            "--laser",
+            tiny.to_str().unwrap(),
+            "--pairs",
+            pairs.to_str().unwrap(),
+            "--bootstrap",
+            "50",
+        ])
+        .unwrap();
         assert_eq!(again.lines().take(15).collect::<Vec<_>>(), lines[..15]);
     }
 
@@ -356,19 +456,39 @@ mod tests {
     fn embed_writes_safetensors() {
         let d = tempfile::tempdir().unwrap();
         let input = d.path().join("in.txt");
-        std::fs::write(&input, "나는 책을 읽어요.\nMimi ninasoma kitabu.\n\nThe teacher reads a book.\n").unwrap();
+        std::fs::write(
+            &input,
+            "나는 책을 읽어요.\nMimi ninasoma kitabu.\n\nThe teacher reads a book.\n",
+        )
+        .unwrap();
         let out = d.path().join("e.safetensors");
         let tiny = tiny();
-        let text = run(&["embed", "--laser", tiny.to_str().unwrap(), "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]).unwrap();
+        let text = run(&[
+            "embed",
+            "--laser",
+            tiny.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "index\tn_tokens\tnorm\ttokenized");
         assert_eq!(lines.len(), 6, "{text}");
-        assert!(lines[3].starts_with("2\t1\t"), "an empty line is just </s>: {}", lines[3]);
+        assert!(
+            lines[3].starts_with("2\t1\t"),
+            "an empty line is just </s>: {}",
+            lines[3]
+        );
         assert_eq!(lines[5], format!("wrote {} (4 x 48 f32)", out.display()));
         let bytes = std::fs::read(&out).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let t = st.tensor("embeddings").unwrap();
-        assert_eq!((t.dtype(), t.shape()), (safetensors::Dtype::F32, &[4usize, 48][..]));
+        assert_eq!(
+            (t.dtype(), t.shape()),
+            (safetensors::Dtype::F32, &[4usize, 48][..])
+        );
     }
 
     #[test]
@@ -376,7 +496,20 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let input = d.path().join("in.txt");
         std::fs::write(&input, "a\n").unwrap();
-        let e = format!("{:#}", run(&["embed", "--laser", d.path().to_str().unwrap(), "--input", input.to_str().unwrap()]).unwrap_err());
-        assert!(e.contains("laser2.pt is missing") && e.contains("README"), "{e}");
+        let e = format!(
+            "{:#}",
+            run(&[
+                "embed",
+                "--laser",
+                d.path().to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap()
+            ])
+            .unwrap_err()
+        );
+        assert!(
+            e.contains("laser2.pt is missing") && e.contains("README"),
+            "{e}"
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! measured peak, and the projection for another configuration (default: Llama-3.1-8B, the
 //! shape of Lugha-Llama-8B-wura) so one can see whether an 8B model fits a small GPU.
 
+use anyhow::Context;
 use lexalign_model::load::QuantMode;
 use lexalign_model::ModelConfig;
-use anyhow::Context;
 
 /// The architecture of Llama-3.1-8B (and so of Lugha-Llama-8B-wura), from its config.json.
 pub const LLAMA31_8B_CONFIG: &str = r#"{"architectures":["LlamaForCausalLM"],"model_type":"llama",
@@ -36,8 +36,17 @@ impl Projection {
 
 /// Weight bytes of `cfg` with the linear layers in `quant` and everything else in a dtype of
 /// `dense_bytes` bytes per value (2 for bf16).
-pub fn project(cfg: &ModelConfig, quant: QuantMode, double_quant: bool, dense_bytes: u64) -> Projection {
-    let (h, i, v) = (cfg.hidden_size as u64, cfg.intermediate_size as u64, cfg.vocab_size as u64);
+pub fn project(
+    cfg: &ModelConfig,
+    quant: QuantMode,
+    double_quant: bool,
+    dense_bytes: u64,
+) -> Projection {
+    let (h, i, v) = (
+        cfg.hidden_size as u64,
+        cfg.intermediate_size as u64,
+        cfg.vocab_size as u64,
+    );
     let kv = (cfg.num_kv_heads() * cfg.head_dim()) as u64;
     let q = (cfg.num_attention_heads * cfg.head_dim()) as u64;
     let shapes = [(q, h), (kv, h), (kv, h), (h, q), (i, h), (i, h), (h, i)];
@@ -53,7 +62,11 @@ pub fn project(cfg: &ModelConfig, quant: QuantMode, double_quant: bool, dense_by
     Projection {
         linear: per_block * layers,
         other: v * h * dense_bytes + norms,
-        lm_head: if cfg.tie_word_embeddings() { 0 } else { v * h * dense_bytes },
+        lm_head: if cfg.tie_word_embeddings() {
+            0
+        } else {
+            v * h * dense_bytes
+        },
     }
 }
 
@@ -70,7 +83,10 @@ pub fn gib(b: u64) -> String {
 }
 
 /// `lexalign memory`: resident bytes of the loaded model, the measured peak, and the projection.
-pub fn run_memory(args: &crate::ModelArgs, project_config: Option<&std::path::Path>) -> anyhow::Result<()> {
+pub fn run_memory(
+    args: &crate::ModelArgs,
+    project_config: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let quant = match &args.quant {
         Some(q) => q.parse()?,
         None => QuantMode::Nf4,
@@ -80,19 +96,50 @@ pub fn run_memory(args: &crate::ModelArgs, project_config: Option<&std::path::Pa
     let cfg = &run.model.model.cfg;
     let dense_bytes = if run.dtype == "f32" { 4 } else { 2 };
     let dense = project(cfg, QuantMode::None, false, dense_bytes);
-    println!("model {} ({}), quant {}{}, compute {}", run.model.info.name, run.model_path.display(), quant.name(),
-        if args.double_quant { "+dq" } else { "" }, run.dtype);
-    println!("  resident weights (accounting): linear {} + other {} = {}", gib(linear), gib(other), gib(linear + other));
-    println!("  same model unquantized ({}):   linear {} + other {} = {}", run.dtype, gib(dense.linear), gib(dense.other), gib(dense.lexalign_total()));
+    println!(
+        "model {} ({}), quant {}{}, compute {}",
+        run.model.info.name,
+        run.model_path.display(),
+        quant.name(),
+        if args.double_quant { "+dq" } else { "" },
+        run.dtype
+    );
+    println!(
+        "  resident weights (accounting): linear {} + other {} = {}",
+        gib(linear),
+        gib(other),
+        gib(linear + other)
+    );
+    println!(
+        "  same model unquantized ({}):   linear {} + other {} = {}",
+        run.dtype,
+        gib(dense.linear),
+        gib(dense.other),
+        gib(dense.lexalign_total())
+    );
     if let Some(p) = peak_rss_bytes() {
-        println!("  measured peak resident memory of this process: {}", gib(p));
+        println!(
+            "  measured peak resident memory of this process: {}",
+            gib(p)
+        );
     }
     let (name, text) = match project_config {
-        Some(p) => (p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("cannot read --project-config {}", p.display()))?),
-        None => ("Llama-3.1-8B (Lugha-Llama-8B-wura)".to_string(), LLAMA31_8B_CONFIG.to_string()),
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read --project-config {}", p.display()))?,
+        ),
+        None => (
+            "Llama-3.1-8B (Lugha-Llama-8B-wura)".to_string(),
+            LLAMA31_8B_CONFIG.to_string(),
+        ),
     };
     let target = lexalign_model::ModelConfig::from_json_str(&text)?;
-    for (label, q, dq) in [("bf16", QuantMode::None, false), ("nf4", QuantMode::Nf4, false), ("nf4+dq", QuantMode::Nf4, true)] {
+    for (label, q, dq) in [
+        ("bf16", QuantMode::None, false),
+        ("nf4", QuantMode::Nf4, false),
+        ("nf4+dq", QuantMode::Nf4, true),
+    ] {
         let p = project(&target, q, dq, 2);
         println!("  projected {name} {label:6}: lexalign {} (no lm_head), transformers {} (with lm_head)",
             gib(p.lexalign_total()), gib(p.transformers_total()));
@@ -111,10 +158,22 @@ mod tests {
         let nf4 = project(&cfg, QuantMode::Nf4, false, 2);
         let nf4dq = project(&cfg, QuantMode::Nf4, true, 2);
         // 8.03e9 parameters in bf16 is about 16 GB.
-        assert!((bf16.transformers_total() as f64 - 16.06e9).abs() < 0.05e9, "{}", bf16.transformers_total());
+        assert!(
+            (bf16.transformers_total() as f64 - 16.06e9).abs() < 0.05e9,
+            "{}",
+            bf16.transformers_total()
+        );
         // 4.5 bits per linear weight: 6.98e9 * 4.5 / 8 = 3.93e9 bytes.
-        assert!((nf4.linear as f64 - 3.926e9).abs() < 0.01e9, "{}", nf4.linear);
-        assert!(nf4.transformers_total() < 6 * (1u64 << 30), "{}", nf4.transformers_total());
+        assert!(
+            (nf4.linear as f64 - 3.926e9).abs() < 0.01e9,
+            "{}",
+            nf4.linear
+        );
+        assert!(
+            nf4.transformers_total() < 6 * (1u64 << 30),
+            "{}",
+            nf4.transformers_total()
+        );
         assert!(nf4dq.linear < nf4.linear);
     }
 }

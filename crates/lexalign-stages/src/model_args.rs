@@ -84,7 +84,9 @@ pub fn at_least_one(s: &str) -> Result<usize, String> {
 
 /// `--device auto|cpu|cuda|cuda:N` (syntax only; whether CUDA is usable is checked at load).
 pub fn parse_device(s: &str) -> Result<String, String> {
-    s.parse::<DeviceArg>().map(|_| s.to_string()).map_err(|e| e.to_string())
+    s.parse::<DeviceArg>()
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
 }
 
 /// `--dtype auto|f32|bf16|f16` (and the torch spellings float32, bfloat16, float16).
@@ -134,7 +136,9 @@ pub fn parse_layer_spec(s: &str) -> Result<String, String> {
     }
     for part in s.split(',').map(str::trim) {
         if part.parse::<usize>().is_err() {
-            return Err(format!("`{part}` is not a layer number (use `all` or e.g. `0,1,2,31`)"));
+            return Err(format!(
+                "`{part}` is not a layer number (use `all` or e.g. `0,1,2,31`)"
+            ));
         }
     }
     Ok(s.to_string())
@@ -171,7 +175,12 @@ impl ModelArgs {
     }
 
     /// [`Self::load`], with the output head of an untied model when `lm_head` (generation, LM loss).
-    pub fn load_with_head(&self, default_quant: QuantMode, max_blocks: Option<usize>, lm_head: bool) -> Result<LoadedRun> {
+    pub fn load_with_head(
+        &self,
+        default_quant: QuantMode,
+        max_blocks: Option<usize>,
+        lm_head: bool,
+    ) -> Result<LoadedRun> {
         lexalign_model::tch::set_num_threads(self.threads as i32);
         let device = self.device.parse::<DeviceArg>()?.resolve()?;
         // `auto` is the authors' bf16 compute on a GPU and f32 on the CPU (noted below); an
@@ -183,17 +192,34 @@ impl ModelArgs {
         };
         let path = self.model_path()?;
         let bnb_kernel = lexalign_quant::KernelChoice::parse(&self.bnb_kernel)?;
-        let opts = LoadOptions { device, kind, quant, double_quant: self.double_quant, max_blocks, bnb_kernel, lm_head };
+        let opts = LoadOptions {
+            device,
+            kind,
+            quant,
+            double_quant: self.double_quant,
+            max_blocks,
+            bnb_kernel,
+            lm_head,
+        };
         log::info!(
             "loading {} on {} ({}, quant {}{}{})",
             path.display(),
             device_name(device),
             kind_name(kind),
             quant.name(),
-            if self.double_quant { " + double quant" } else { "" },
-            if quant == QuantMode::None { String::new() } else { format!(", bitsandbytes {} rounding", opts.kernel().as_str()) }
+            if self.double_quant {
+                " + double quant"
+            } else {
+                ""
+            },
+            if quant == QuantMode::None {
+                String::new()
+            } else {
+                format!(", bitsandbytes {} rounding", opts.kernel().as_str())
+            }
         );
-        let model = lexalign_model::load(&path, &opts).with_context(|| format!("cannot load model {}", path.display()))?;
+        let model = lexalign_model::load(&path, &opts)
+            .with_context(|| format!("cannot load model {}", path.display()))?;
         let mut notes = Vec::new();
         if let Some(n) = note {
             if self.dtype == "auto" {
@@ -205,7 +231,10 @@ impl ModelArgs {
         }
         let model_hash = std::sync::OnceLock::new();
         if let Some(sha) = &self.model_sha256 {
-            let _ = model_hash.set(lexalign_run::FileHash { path: path.display().to_string(), sha256: sha.clone() });
+            let _ = model_hash.set(lexalign_run::FileHash {
+                path: path.display().to_string(),
+                sha256: sha.clone(),
+            });
         }
         Ok(LoadedRun {
             model,
@@ -230,14 +259,20 @@ impl LoadedRun {
             return;
         }
         let n = self.model.model.dequantize_4bit();
-        let note = format!("{n} 4-bit weights dequantized once for inference (--low-memory keeps them packed)");
+        let note = format!(
+            "{n} 4-bit weights dequantized once for inference (--low-memory keeps them packed)"
+        );
         log::info!("{note}");
         self.notes.push(note);
     }
 
     /// A provenance record with the model, device, dtype, quantization and threads filled in.
     pub fn provenance(&self, stage: &str) -> Result<Provenance> {
-        let quant = format!("{}{}", self.quant.name(), if self.double_quant { "+dq" } else { "" });
+        let quant = format!(
+            "{}{}",
+            self.quant.name(),
+            if self.double_quant { "+dq" } else { "" }
+        );
         let sha = self.model_sha256()?;
         let mut p = Provenance::collect()
             .stage(stage)
@@ -274,7 +309,12 @@ impl LoadedRun {
     /// Which known model this is (weights SHA-256, config + name, or `--model-id`), if any.
     pub fn identity(&self) -> Result<Option<lexalign_run::ModelIdentity>> {
         let fp = self.model.model.cfg.fingerprint();
-        lexalign_run::identify(&self.model_sha256()?, &fp, &self.model.info.name, self.model_id.as_deref())
+        lexalign_run::identify(
+            &self.model_sha256()?,
+            &fp,
+            &self.model.info.name,
+            self.model_id.as_deref(),
+        )
     }
 
     /// Whether this is the embedded English-only demo model (its numbers are never the paper's):
@@ -295,15 +335,30 @@ mod tests {
     fn flag_value_parsers() {
         assert_eq!(parse_threads("4"), Ok(4));
         assert!(parse_threads("0").unwrap_err().contains("1 or more"));
-        assert!(parse_threads("99999999999").unwrap_err().contains("more than torch accepts"));
-        assert!(at_least_one("-1").unwrap_err().contains("not a whole number"));
-        assert_eq!(parse_poolings("mean, mean-content"), Ok(vec![Pooling::Mean, Pooling::MeanContent]));
-        assert!(parse_poolings("mean,mean").unwrap_err().contains("listed twice"));
-        assert!(parse_poolings("mean,").unwrap_err().contains("unknown pooling"));
+        assert!(parse_threads("99999999999")
+            .unwrap_err()
+            .contains("more than torch accepts"));
+        assert!(at_least_one("-1")
+            .unwrap_err()
+            .contains("not a whole number"));
+        assert_eq!(
+            parse_poolings("mean, mean-content"),
+            Ok(vec![Pooling::Mean, Pooling::MeanContent])
+        );
+        assert!(parse_poolings("mean,mean")
+            .unwrap_err()
+            .contains("listed twice"));
+        assert!(parse_poolings("mean,")
+            .unwrap_err()
+            .contains("unknown pooling"));
         assert_eq!(parse_layer_spec(" all "), Ok("all".into()));
         assert_eq!(parse_layer_spec("0, 2"), Ok("0, 2".into()));
-        assert!(parse_layer_spec("0,,2").unwrap_err().contains("`` is not a layer number"));
-        assert!(parse_device("cuda:x").unwrap_err().contains("unknown device"));
+        assert!(parse_layer_spec("0,,2")
+            .unwrap_err()
+            .contains("`` is not a layer number"));
+        assert!(parse_device("cuda:x")
+            .unwrap_err()
+            .contains("unknown device"));
         assert_eq!(parse_device("cuda:1"), Ok("cuda:1".into()));
         assert_eq!(parse_sha256(&"AB".repeat(32)), Ok("ab".repeat(32)));
         assert!(parse_sha256("abc").unwrap_err().contains("64 hex digits"));

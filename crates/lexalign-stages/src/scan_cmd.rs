@@ -3,12 +3,12 @@
 
 use crate::model_args::{LoadedRun, ModelArgs};
 use crate::stage_io::write_summary;
+use crate::vectors_out::{describe, f32_rows, tensor_name, VectorSink};
 use anyhow::{Context, Result};
 use clap::Args;
+use lexalign_metrics::Lexicon;
 use lexalign_model::{Pooling, QuantMode};
 use lexalign_scan::{parse_layers, write_outputs, ScanOptions, ScanResult};
-use crate::vectors_out::{describe, f32_rows, tensor_name, VectorSink};
-use lexalign_metrics::Lexicon;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -60,17 +60,31 @@ pub fn parse_pair_format(s: &str) -> Result<lexalign_data::PairFormat, String> {
 }
 
 /// The pairs of a named lexicon (every pair; gold translations repeat the source), and its first file.
-pub fn lexicon_pairs(name: &str, dir: Option<&Path>) -> Result<(Vec<String>, Vec<String>, PathBuf)> {
+pub fn lexicon_pairs(
+    name: &str,
+    dir: Option<&Path>,
+) -> Result<(Vec<String>, Vec<String>, PathBuf)> {
     let lex = lexalign_data::Lexicons::locate(dir)?;
     let l = match name {
         "kengdic" => lex.kengdic()?,
         "freedict-sw-en" => lex.freedict_swh_eng()?,
         "cldr-ko-en" => lex.cldr_ko_en()?,
         "cldr-sw-en" => lex.cldr_sw_en()?,
-        other => anyhow::bail!("unknown lexicon `{other}`: use kengdic, freedict-sw-en, cldr-ko-en or cldr-sw-en"),
+        other => anyhow::bail!(
+            "unknown lexicon `{other}`: use kengdic, freedict-sw-en, cldr-ko-en or cldr-sw-en"
+        ),
     };
-    log::info!("{name}: {} pairs, {} source words", l.stats.pairs, l.stats.sources);
-    let file = l.pairs.first().and_then(|p| p.origin.as_ref()).map(|o| PathBuf::from(&o.file)).unwrap_or_else(|| PathBuf::from(name));
+    log::info!(
+        "{name}: {} pairs, {} source words",
+        l.stats.pairs,
+        l.stats.sources
+    );
+    let file = l
+        .pairs
+        .first()
+        .and_then(|p| p.origin.as_ref())
+        .map(|o| PathBuf::from(&o.file))
+        .unwrap_or_else(|| PathBuf::from(name));
     let (s, t) = l.pairs.into_iter().map(|p| (p.source, p.target)).unzip();
     Ok((s, t, file))
 }
@@ -81,13 +95,20 @@ pub fn read_pairs(path: &Path) -> Result<(Vec<String>, Vec<String>)> {
 }
 
 /// [`read_pairs`] in `format` (`None`: detected from the content).
-pub fn read_pairs_as(path: &Path, format: Option<lexalign_data::PairFormat>) -> Result<(Vec<String>, Vec<String>)> {
+pub fn read_pairs_as(
+    path: &Path,
+    format: Option<lexalign_data::PairFormat>,
+) -> Result<(Vec<String>, Vec<String>)> {
     let file = lexalign_data::read_pairs_as(path, &lexalign_data::Columns::default(), format)?;
     Ok(file.pairs.into_iter().map(|p| (p.source, p.target)).unzip())
 }
 
 /// Runs a scan and writes everything into `args.out`. `default_quant` follows the script reproduced.
-pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Result<(LoadedRun, Vec<ScanResult>)> {
+pub fn run_scan(
+    args: &ScanArgs,
+    stage: &str,
+    default_quant: QuantMode,
+) -> Result<(LoadedRun, Vec<ScanResult>)> {
     crate::stage_io::prepare_out_dir(&args.out)?;
     let poolings = crate::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let (sources, targets, pairs_file) = match (&args.pairs, &args.lexicon) {
@@ -106,7 +127,10 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
     let max_layer = if args.layers.trim() == "all" {
         None
     } else {
-        args.layers.split(',').filter_map(|s| s.trim().parse::<usize>().ok()).max()
+        args.layers
+            .split(',')
+            .filter_map(|s| s.trim().parse::<usize>().ok())
+            .max()
     };
     let sink = VectorSink::open(&args.vectors)?;
     let mut run = args.model.load(default_quant, max_layer)?;
@@ -127,17 +151,41 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
     let result = match sink {
         None => scan_and_write(&run, &job)?,
         Some(mut sink) => {
-            let lex = Lexicon::from_pairs(&sources.iter().zip(&targets).collect::<Vec<_>>(), &candidates)?;
+            let lex = Lexicon::from_pairs(
+                &sources.iter().zip(&targets).collect::<Vec<_>>(),
+                &candidates,
+            )?;
             let result = scan_and_write_visit(&run, &job, |v| {
                 let p = v.pooling.name();
-                sink.add(&tensor_name(p, v.layer, None, "source"), "source", &lex.sources, v.sources.cols, &f32_rows(v.sources))?;
-                sink.add(&tensor_name(p, v.layer, None, "target"), "target", &lex.candidates, v.candidates.cols, &f32_rows(v.candidates))
+                sink.add(
+                    &tensor_name(p, v.layer, None, "source"),
+                    "source",
+                    &lex.sources,
+                    v.sources.cols,
+                    &f32_rows(v.sources),
+                )?;
+                sink.add(
+                    &tensor_name(p, v.layer, None, "target"),
+                    "target",
+                    &lex.candidates,
+                    v.candidates.cols,
+                    &f32_rows(v.candidates),
+                )
             })?;
-            let pairs: Vec<lexalign_data::Pair> =
-                sources.iter().zip(&targets).map(|(s, t)| lexalign_data::Pair::new(s.as_str(), t.as_str())).collect();
+            let pairs: Vec<lexalign_data::Pair> = sources
+                .iter()
+                .zip(&targets)
+                .map(|(s, t)| lexalign_data::Pair::new(s.as_str(), t.as_str()))
+                .collect();
             let meta = vector_metadata(&run, stage, &pairs_file, lex.n_pair_targets)?;
             sink.finish(meta, &pairs)?;
-            log::info!("vectors: {}", describe(args.vectors.save_vectors.as_deref().unwrap_or(&args.out), args.vectors.vec));
+            log::info!(
+                "vectors: {}",
+                describe(
+                    args.vectors.save_vectors.as_deref().unwrap_or(&args.out),
+                    args.vectors.vec
+                )
+            );
             result
         }
     };
@@ -145,7 +193,12 @@ pub fn run_scan(args: &ScanArgs, stage: &str, default_quant: QuantMode) -> Resul
 }
 
 /// The safetensors metadata of a saved-vectors folder: model, stage, pair file, row order.
-pub fn vector_metadata(run: &LoadedRun, stage: &str, pairs_file: &Path, n_pair_targets: usize) -> Result<BTreeMap<String, String>> {
+pub fn vector_metadata(
+    run: &LoadedRun,
+    stage: &str,
+    pairs_file: &Path,
+    n_pair_targets: usize,
+) -> Result<BTreeMap<String, String>> {
     Ok(BTreeMap::from([
         ("model".to_string(), run.model.info.name.clone()),
         ("model_path".to_string(), run.model_path.display().to_string()),
@@ -178,11 +231,19 @@ pub struct ScanJob<'a> {
 
 /// One word per line (blank lines and `#` comments skipped), for `--candidates`.
 pub fn read_word_list(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read word list {}", path.display()))?;
-    let words: Vec<String> =
-        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(String::from).collect();
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read word list {}", path.display()))?;
+    let words: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect();
     if words.is_empty() {
-        anyhow::bail!("{} lists no words (one word per line expected)", path.display());
+        anyhow::bail!(
+            "{} lists no words (one word per line expected)",
+            path.display()
+        );
     }
     Ok(words)
 }
@@ -207,20 +268,49 @@ pub fn scan_and_write_visit(
         bootstrap: job.bootstrap,
         candidates: job.candidates.to_vec(),
     };
-    let pooling_names = job.poolings.iter().map(|p| p.name()).collect::<Vec<_>>().join(",");
+    let pooling_names = job
+        .poolings
+        .iter()
+        .map(|p| p.name())
+        .collect::<Vec<_>>()
+        .join(",");
     let src: Vec<&str> = job.sources.iter().map(String::as_str).collect();
     let tgt: Vec<&str> = job.targets.iter().map(String::as_str).collect();
-    let n_words = src.iter().chain(&tgt).chain(job.candidates.iter().map(String::as_str).collect::<Vec<_>>().iter()).collect::<std::collections::HashSet<_>>().len();
-    let bar = lexalign_run::progress_bar(n_words as u64, &format!("{} ({pooling_names})", job.stage));
+    let n_words = src
+        .iter()
+        .chain(&tgt)
+        .chain(
+            job.candidates
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .iter(),
+        )
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    let bar =
+        lexalign_run::progress_bar(n_words as u64, &format!("{} ({pooling_names})", job.stage));
     let started = std::time::Instant::now();
     let result = crate::oom::with_oom_hint(job.batch_size, &run.device, || {
-        lexalign_scan::scan_visit(&run.model, &src, &tgt, &opts, |done| bar.set_position(done as u64), visit)
+        lexalign_scan::scan_visit(
+            &run.model,
+            &src,
+            &tgt,
+            &opts,
+            |done| bar.set_position(done as u64),
+            visit,
+        )
     })?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
-    log::info!("scanned {} pairs x {} layers ({pooling_names} pooling) in {secs:.1} s", src.len(), opts.layers.len());
+    log::info!(
+        "scanned {} pairs x {} layers ({pooling_names} pooling) in {secs:.1} s",
+        src.len(),
+        opts.layers.len()
+    );
 
-    std::fs::create_dir_all(job.out).with_context(|| format!("cannot create {}", job.out.display()))?;
+    std::fs::create_dir_all(job.out)
+        .with_context(|| format!("cannot create {}", job.out.display()))?;
     write_outputs(job.out, &src, &tgt, &result)?;
     let prov = run.provenance(job.stage)?;
     let summary = serde_json::json!({

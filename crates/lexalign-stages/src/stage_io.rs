@@ -51,7 +51,10 @@ pub fn write_summary(
 /// be created (a missing permission, a file in the path), is refused by name.
 pub fn prepare_out_dir(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
-        bail!("--out {} is an existing file, not a folder: choose a folder path", out.display());
+        bail!(
+            "--out {} is an existing file, not a folder: choose a folder path",
+            out.display()
+        );
     }
     std::fs::create_dir_all(out)
         .with_context(|| format!("--out {}: cannot create the output folder", out.display()))?;

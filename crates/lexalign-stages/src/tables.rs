@@ -14,7 +14,9 @@ pub fn scan_json(results: &[ScanResult]) -> Result<Value> {
         for l in &r.layers {
             let mut row = Map::new();
             row.insert("pooling".into(), json!(r.pooling.name()));
-            let Value::Object(stat) = serde_json::to_value(l)? else { unreachable!("a struct") };
+            let Value::Object(stat) = serde_json::to_value(l)? else {
+                unreachable!("a struct")
+            };
             for (k, v) in stat {
                 match (k.as_str(), v) {
                     ("metrics", Value::Object(m)) => row.extend(m),
@@ -43,8 +45,14 @@ pub fn print_scan(results: &[ScanResult]) {
             let m = &l.metrics;
             println!(
                 "{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}\t{:.3}\t{:.3}",
-                r.pooling, l.layer, l.pairs_mean, l.shuffled_mean, m.centered_mean, m.centered_shuffled_mean,
-                m.p1_csls, m.centered_p1_csls
+                r.pooling,
+                l.layer,
+                l.pairs_mean,
+                l.shuffled_mean,
+                m.centered_mean,
+                m.centered_shuffled_mean,
+                m.p1_csls,
+                m.centered_p1_csls
             );
         }
     }

@@ -37,7 +37,10 @@ pub fn read_pair_list(path: &Path) -> Result<Vec<lexalign_tli::Pair>> {
 }
 
 /// [`read_pair_list`] in `format` (`None`: detected from the content).
-pub fn read_pair_list_as(path: &Path, format: Option<lexalign_data::PairFormat>) -> Result<Vec<lexalign_tli::Pair>> {
+pub fn read_pair_list_as(
+    path: &Path,
+    format: Option<lexalign_data::PairFormat>,
+) -> Result<Vec<lexalign_tli::Pair>> {
     let file = lexalign_data::read_pairs_as(path, &lexalign_data::Columns::default(), format)?;
     if !file.duplicates.is_empty() {
         log::info!(
@@ -193,7 +196,10 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
     if run.device == "cpu" {
         // bf16 on the CPU (`--dtype bf16`) is the authors' compute dtype: the base and the
         // forward in bf16, the LoRA A/B and AdamW state in f32 (as peft keeps them).
-        notes.push(format!("the authors computed in bf16 on a GPU; this CPU run computes in {}", run.dtype));
+        notes.push(format!(
+            "the authors computed in bf16 on a GPU; this CPU run computes in {}",
+            run.dtype
+        ));
     }
     if run.quant != QuantMode::None {
         notes.push("4-bit weights of the loaded blocks dequantized once (bit-identical to dequantizing at every forward)".to_string());
@@ -217,10 +223,16 @@ pub fn run_train(args: &TrainArgs, stage: &str) -> Result<(LoadedRun, TrainOutco
     };
     let device = run.device.clone();
     let outcome = crate::oom::with_oom_hint(cfg.batch_size, &device, || {
-        train(&mut run.model.model, &run.model.tokenizer, &pairs, &opts, |done, _, loss| {
-            bar.set_position(done as u64);
-            bar.set_message(format!("train loss {loss:.4}"));
-        })
+        train(
+            &mut run.model.model,
+            &run.model.tokenizer,
+            &pairs,
+            &opts,
+            |done, _, loss| {
+                bar.set_position(done as u64);
+                bar.set_message(format!("train loss {loss:.4}"));
+            },
+        )
     })?;
     bar.finish_and_clear();
 

@@ -2,9 +2,9 @@
 //! vocabulary and RoPE) on the CPU: it runs in seconds, prints every timing, and the built model's
 //! resident weight bytes equal `lexalign memory`'s projection (plus the 4-bit code books).
 
-use lexalign_stages::bench_cmd::{bench_config, run_bench, BenchArgs, RandomSource};
 use lexalign_model::load::TensorSource;
 use lexalign_model::tch::Device;
+use lexalign_stages::bench_cmd::{bench_config, run_bench, BenchArgs, RandomSource};
 
 const SMALL: &str = r#"{"architectures":["LlamaForCausalLM"],"model_type":"llama","hidden_size":256,
  "intermediate_size":896,"num_hidden_layers":2,"num_attention_heads":8,"num_key_value_heads":2,
@@ -38,8 +38,16 @@ fn small_config_bench_runs_and_agrees_with_memory() {
         let r = run_bench(&args(cfg.to_str().unwrap(), quant, dtype)).unwrap();
         lexalign_stages::bench_cmd::print_report(&r);
         assert_eq!(r.dtype, dtype);
-        assert!(r.agrees_with_memory(), "{quant}/{dtype}: resident {} != projected {} + code books {}", r.resident_weight_bytes, r.projected_weight_bytes, r.code_book_bytes);
-        assert!(r.scan_tokens >= 2 * 300 && r.scan_s > 0.0 && r.tli_step_s > 0.0 && r.eval_tokens > 0);
+        assert!(
+            r.agrees_with_memory(),
+            "{quant}/{dtype}: resident {} != projected {} + code books {}",
+            r.resident_weight_bytes,
+            r.projected_weight_bytes,
+            r.code_book_bytes
+        );
+        assert!(
+            r.scan_tokens >= 2 * 300 && r.scan_s > 0.0 && r.tli_step_s > 0.0 && r.eval_tokens > 0
+        );
         assert!(r.peak_memory_bytes.unwrap() > r.resident_weight_bytes);
     }
 }
@@ -47,8 +55,14 @@ fn small_config_bench_runs_and_agrees_with_memory() {
 #[test]
 fn random_weights_are_seeded_per_tensor_and_the_8b_config_is_known() {
     let (name, cfg) = bench_config("llama-3.1-8b").unwrap();
-    assert_eq!((name.as_str(), cfg.num_hidden_layers, cfg.hidden_size), ("llama-3.1-8b", 32, 4096));
-    assert!(bench_config("llama-9000").unwrap_err().to_string().contains("llama-3.1-8b or a config.json"));
+    assert_eq!(
+        (name.as_str(), cfg.num_hidden_layers, cfg.hidden_size),
+        ("llama-3.1-8b", 32, 4096)
+    );
+    assert!(bench_config("llama-9000")
+        .unwrap_err()
+        .to_string()
+        .contains("llama-3.1-8b or a config.json"));
     let small = lexalign_model::ModelConfig::from_json_str(SMALL).unwrap();
     let a = RandomSource::new(&small, 7, Device::Cpu);
     let b = RandomSource::new(&small, 7, Device::Cpu);

@@ -232,16 +232,34 @@ fn descriptive_edge_cases() {
 fn missing_paper_data_fails_when_fixtures_are_required_and_skips_otherwise() {
     let run = |env: &[(&str, &str)]| {
         let mut c = std::process::Command::new(std::env::current_exe().unwrap());
-        c.args(["--exact", "authors_results_match_scipy", "--nocapture", "--test-threads", "1"]);
-        for k in [lexalign_run::ENV_REQUIRE_FIXTURES, "LEXALIGN_REQUIRE_PAPER_DATA", "CI"] {
+        c.args([
+            "--exact",
+            "authors_results_match_scipy",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ]);
+        for k in [
+            lexalign_run::ENV_REQUIRE_FIXTURES,
+            "LEXALIGN_REQUIRE_PAPER_DATA",
+            "CI",
+        ] {
             c.env_remove(k);
         }
         let o = c.envs(env.iter().copied()).output().unwrap();
-        (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
     };
     let gone = ("LEXALIGN_PAPER_DATA", "/nonexistent/tli_project");
     let (ok, text) = run(&[gone, (lexalign_run::ENV_REQUIRE_FIXTURES, "1")]);
-    assert!(!ok && text.contains("/nonexistent/tli_project/results/evaluation/quantitative_results.csv not found"), "{text}");
+    assert!(
+        !ok && text.contains(
+            "/nonexistent/tli_project/results/evaluation/quantitative_results.csv not found"
+        ),
+        "{text}"
+    );
     let (ok, text) = run(&[gone]);
     assert!(ok && text.contains("skipped:"), "{text}");
 }

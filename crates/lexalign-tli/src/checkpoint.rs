@@ -147,7 +147,13 @@ pub fn check_resumable(
 pub fn fingerprint(pairs: &[crate::Pair]) -> String {
     let mut h: u64 = 0xcbf29ce484222325;
     for p in pairs {
-        for b in p.source.bytes().chain([0u8]).chain(p.target.bytes()).chain([1u8]) {
+        for b in p
+            .source
+            .bytes()
+            .chain([0u8])
+            .chain(p.target.bytes())
+            .chain([1u8])
+        {
             h ^= b as u64;
             h = h.wrapping_mul(0x100000001b3);
         }

@@ -99,11 +99,12 @@ fn measure(
             let b = embed(model, tok, &tgt, cfg)?;
             // The project's one shuffled baseline: pair p's source against pair partner[p]'s
             // target, a seeded derangement (no pair is ever scored against its own translation).
-            let order: Vec<i64> = lexalign_metrics::shuffled_partners(pairs.len(), cfg.shuffle_seed)
-                .with_context(|| format!("{} pairs", pairs.len()))?
-                .into_iter()
-                .map(|i| i as i64)
-                .collect();
+            let order: Vec<i64> =
+                lexalign_metrics::shuffled_partners(pairs.len(), cfg.shuffle_seed)
+                    .with_context(|| format!("{} pairs", pairs.len()))?
+                    .into_iter()
+                    .map(|i| i as i64)
+                    .collect();
             let b_shuffled = b.index_select(0, &Tensor::from_slice(&order));
             let cos = |x: &Tensor, y: &Tensor| -> Result<Vec<f64>> {
                 Ok(Vec::<f64>::try_from(

@@ -42,7 +42,10 @@ pub fn tokenized_loss(
     };
     // One packed forward for both batches (one pass over the weights), with the results and
     // dropout masks of two forwards, anchors first.
-    let segments = [(&anchors.input_ids, &anchors.masks), (&positives.input_ids, &positives.masks)];
+    let segments = [
+        (&anchors.input_ids, &anchors.masks),
+        (&positives.input_ids, &positives.masks),
+    ];
     let mut out = model.pooled_segments(&segments, &req.layers, &[req.pooling], train);
     let p = out.pop().expect("positives").remove(0).remove(0);
     let a = out.pop().expect("anchors").remove(0).remove(0);
@@ -69,11 +72,21 @@ pub(crate) fn train_step(
     params: &[(String, tch::Tensor)],
     step: &Step,
 ) -> Result<(f64, f64)> {
-    let Step { k, epoch, lr, last_good } = *step;
+    let Step {
+        k,
+        epoch,
+        lr,
+        last_good,
+    } = *step;
     let loss = batch_loss(model, tok, batch, cfg, true)?;
     let l = loss.double_value(&[]);
     if !l.is_finite() {
-        bail!(non_finite_stop(&format!("the loss became {l}"), k, epoch, last_good));
+        bail!(non_finite_stop(
+            &format!("the loss became {l}"),
+            k,
+            epoch,
+            last_good
+        ));
     }
     loss.backward();
     let grad_norm = grad_norm(params);
@@ -87,7 +100,12 @@ pub(crate) fn train_step(
     // A finite loss can still give a non-finite update (too high a learning rate):
     // those weights never reach a checkpoint either.
     if let Some(name) = first_non_finite(params) {
-        bail!(non_finite_stop(&format!("the adapter weight `{name}` became NaN or Inf after the update"), k, epoch, last_good));
+        bail!(non_finite_stop(
+            &format!("the adapter weight `{name}` became NaN or Inf after the update"),
+            k,
+            epoch,
+            last_good
+        ));
     }
     Ok((l, grad_norm))
 }
@@ -99,7 +117,12 @@ fn grad_norm(params: &[(String, tch::Tensor)]) -> f64 {
             .iter()
             .map(|(_, p)| p.grad())
             .filter(|g| g.defined())
-            .map(|g| g.to_kind(tch::Kind::Double).square().sum(tch::Kind::Double).double_value(&[]))
+            .map(|g| {
+                g.to_kind(tch::Kind::Double)
+                    .square()
+                    .sum(tch::Kind::Double)
+                    .double_value(&[])
+            })
             .sum::<f64>()
             .sqrt()
     })
@@ -109,7 +132,9 @@ fn grad_norm(params: &[(String, tch::Tensor)]) -> f64 {
 fn non_finite_stop(what: &str, k: usize, epoch: usize, last_good: Option<&Path>) -> String {
     let kept = match last_good {
         Some(d) => format!("the last good checkpoint, {}, is kept", d.display()),
-        None => "no checkpoint had been written yet (the first is written when epoch 1 ends)".into(),
+        None => {
+            "no checkpoint had been written yet (the first is written when epoch 1 ends)".into()
+        }
     };
     format!(
         "training stopped at step {} (epoch {}): {what}; {kept}; lower --lr (or raise --warmup-steps) and train into a new --out",

@@ -110,7 +110,11 @@ pub fn train(
         lora_cfg: &lora_cfg,
         spe,
         total,
-        sched: LinearWarmup { base_lr: cfg.lr, warmup: cfg.warmup_steps, total },
+        sched: LinearWarmup {
+            base_lr: cfg.lr,
+            warmup: cfg.warmup_steps,
+            total,
+        },
         fp,
         params: lora::trainable_params(model),
         start,
@@ -199,21 +203,50 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// The steps of `epoch` (0-based); returns (steps run, interrupted by the flag).
-    fn epoch(&mut self, model: &Decoder, epoch: usize, on_step: &mut impl FnMut(usize, usize, f64)) -> Result<(usize, bool)> {
+    fn epoch(
+        &mut self,
+        model: &Decoder,
+        epoch: usize,
+        on_step: &mut impl FnMut(usize, usize, f64),
+    ) -> Result<(usize, bool)> {
         let cfg = &self.opts.cfg;
         let order = epoch_order(self.pairs.len(), cfg.seed, epoch);
         let mut steps = 0;
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            if self.opts.interrupt.as_ref().is_some_and(|f| f.load(Ordering::SeqCst)) {
+            if self
+                .opts
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
                 return Ok((steps, true));
             }
             let k = epoch * self.spe + b;
             tch::manual_seed((cfg.seed ^ k as u64) as i64);
             let batch: Vec<&Pair> = chunk.iter().map(|&i| &self.pairs[i]).collect();
             let lr = self.sched.lr(k);
-            let step = Step { k, epoch, lr, last_good: self.start.last_good.as_deref() };
-            let (l, g) = train_step(model, self.tok, &batch, cfg, &mut self.start.adamw, &self.params, &step)?;
-            self.start.log.push(LossRow { step: k + 1, epoch: epoch + 1, loss: l, lr, grad_norm: Some(g) });
+            let step = Step {
+                k,
+                epoch,
+                lr,
+                last_good: self.start.last_good.as_deref(),
+            };
+            let (l, g) = train_step(
+                model,
+                self.tok,
+                &batch,
+                cfg,
+                &mut self.start.adamw,
+                &self.params,
+                &step,
+            )?;
+            self.start.log.push(LossRow {
+                step: k + 1,
+                epoch: epoch + 1,
+                loss: l,
+                lr,
+                grad_norm: Some(g),
+            });
             steps += 1;
             on_step(k + 1, self.total, l);
         }
@@ -240,12 +273,25 @@ impl Run<'_> {
             config: cfg.clone(),
             loss: log.clone(),
         };
-        let dir = checkpoint::write_checkpoint(&self.opts.out, model, self.lora_cfg, &self.start.adamw, &state)?;
+        let dir = checkpoint::write_checkpoint(
+            &self.opts.out,
+            model,
+            self.lora_cfg,
+            &self.start.adamw,
+            &state,
+        )?;
         self.start.last_good = Some(dir);
         write_loss_csv(&self.opts.out.join("loss.csv"), &self.start.log)
     }
 
-    fn outcome(self, completed: bool, interrupted: bool, epochs_done: usize, steps_run: usize, secs: f64) -> TrainOutcome {
+    fn outcome(
+        self,
+        completed: bool,
+        interrupted: bool,
+        epochs_done: usize,
+        steps_run: usize,
+        secs: f64,
+    ) -> TrainOutcome {
         let log = self.start.log;
         let last_epoch = epoch_losses(&log, epochs_done);
         TrainOutcome {
@@ -261,7 +307,11 @@ impl Run<'_> {
             final_epoch_mean_loss: (!last_epoch.is_empty())
                 .then(|| last_epoch.iter().sum::<f64>() / last_epoch.len() as f64),
             n_trainable_params: self.params.iter().map(|(_, t)| t.numel() as i64).sum(),
-            mean_step_seconds: if steps_run > 0 { secs / steps_run as f64 } else { 0.0 },
+            mean_step_seconds: if steps_run > 0 {
+                secs / steps_run as f64
+            } else {
+                0.0
+            },
             train_seconds: secs,
             loss: log,
         }
@@ -270,7 +320,10 @@ impl Run<'_> {
 
 /// The losses logged in epoch `epoch` (1-based).
 fn epoch_losses(log: &[LossRow], epoch: usize) -> Vec<f64> {
-    log.iter().filter(|r| r.epoch == epoch).map(|r| r.loss).collect()
+    log.iter()
+        .filter(|r| r.epoch == epoch)
+        .map(|r| r.loss)
+        .collect()
 }
 
 /// Where training starts: fresh adapters and optimiser, or the last checkpoint with `--resume`.
@@ -327,7 +380,12 @@ pub fn dequantize_once(model: &mut Decoder) -> usize {
 }
 
 /// `out/adapter/` (peft format, every targeted layer) written via a temp folder + rename.
-fn write_final_adapter(model: &Decoder, lora_cfg: &LoraConfig, seed: u64, out: &Path) -> Result<()> {
+fn write_final_adapter(
+    model: &Decoder,
+    lora_cfg: &LoraConfig,
+    seed: u64,
+    out: &Path,
+) -> Result<()> {
     let dest = out.join("adapter");
     let tmp = lexalign_run::temp_dir_beside(&dest)?;
     lora::save_peft(model, lora_cfg, &tmp, Some(seed))?;

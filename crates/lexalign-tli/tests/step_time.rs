@@ -32,7 +32,11 @@ fn time_steps(all_blocks: bool) -> f64 {
         .and_then(|t| t.parse().ok())
         .unwrap_or(2);
     let bf16 = std::env::var("DTYPE").is_ok_and(|d| d == "bf16");
-    let kind = if bf16 { tch::Kind::BFloat16 } else { tch::Kind::Float };
+    let kind = if bf16 {
+        tch::Kind::BFloat16
+    } else {
+        tch::Kind::Float
+    };
     let Some(mut m) = demo_model_in(if all_blocks { 30 } else { 2 }, kind) else {
         return f64::NAN;
     };
@@ -56,7 +60,12 @@ fn time_steps(all_blocks: bool) -> f64 {
     let mut step = |k: usize| {
         let a = m.tokenizer.batch(&src, m.model.device).unwrap();
         let p = m.tokenizer.batch(&tgt, m.model.device).unwrap();
-        let mut out = m.model.pooled_segments(&[(&a.input_ids, &a.masks), (&p.input_ids, &p.masks)], &req.layers, &[req.pooling], true);
+        let mut out = m.model.pooled_segments(
+            &[(&a.input_ids, &a.masks), (&p.input_ids, &p.masks)],
+            &req.layers,
+            &[req.pooling],
+            true,
+        );
         let positives = out.pop().unwrap().remove(0).remove(0);
         let anchors = out.pop().unwrap().remove(0).remove(0);
         let loss = hardest_negative_triplet(&anchors, &positives, cfg.margin);

@@ -44,7 +44,10 @@ impl BaselineLayers {
                 ensure!(l < n_hidden, "--baseline-layers: hidden state {l} does not exist; the model has hidden states 0..={}", n_hidden - 1);
             }
         }
-        ensure!(PAPER_LAYER < n_hidden, "--baseline-layers: the model has no hidden state {PAPER_LAYER}");
+        ensure!(
+            PAPER_LAYER < n_hidden,
+            "--baseline-layers: the model has no hidden state {PAPER_LAYER}"
+        );
         Ok(())
     }
 
@@ -55,21 +58,31 @@ impl BaselineLayers {
         let mut v = match self {
             Self::All => (0..n_hidden).collect(),
             Self::List(v) => v.clone(),
-            Self::Targets => std::iter::once(PAPER_LAYER).chain(extra.iter().copied()).collect::<Vec<_>>(),
+            Self::Targets => std::iter::once(PAPER_LAYER)
+                .chain(extra.iter().copied())
+                .collect::<Vec<_>>(),
         };
         v.sort_unstable();
         v.dedup();
-        ensure!(v.iter().all(|&l| l < n_hidden), "--baseline-layers: a target layer in {v:?} is beyond the model's hidden states 0..={}", n_hidden - 1);
+        ensure!(
+            v.iter().all(|&l| l < n_hidden),
+            "--baseline-layers: a target layer in {v:?} is beyond the model's hidden states 0..={}",
+            n_hidden - 1
+        );
         Ok(v)
     }
 }
 
 /// The `target_layer` of the training run that wrote `adapter` (`<train out>/summary.json`).
 pub fn adapter_target_layer(adapter: &Path) -> Result<usize> {
-    let file = adapter.parent().unwrap_or(Path::new(".")).join("summary.json");
+    let file = adapter
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("summary.json");
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("--baseline-layers targets reads the adapter's training summary {} (pass --baseline-layers all or a list instead)", file.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not JSON", file.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: not JSON", file.display()))?;
     v.get("target_layer")
         .and_then(serde_json::Value::as_u64)
         .map(|l| l as usize)
@@ -82,12 +95,27 @@ mod tests {
 
     #[test]
     fn parses_and_resolves() {
-        assert_eq!("targets".parse::<BaselineLayers>().unwrap(), BaselineLayers::Targets);
-        assert_eq!("7, 2,7".parse::<BaselineLayers>().unwrap(), BaselineLayers::List(vec![2, 7]));
+        assert_eq!(
+            "targets".parse::<BaselineLayers>().unwrap(),
+            BaselineLayers::Targets
+        );
+        assert_eq!(
+            "7, 2,7".parse::<BaselineLayers>().unwrap(),
+            BaselineLayers::List(vec![2, 7])
+        );
         assert!("2,x".parse::<BaselineLayers>().is_err());
-        assert_eq!(BaselineLayers::Targets.resolve(19, &[9, 2]).unwrap(), vec![2, 9]);
-        assert_eq!(BaselineLayers::All.resolve(4, &[]).unwrap(), vec![0, 1, 2, 3]);
-        let e = BaselineLayers::List(vec![2, 19]).resolve(19, &[]).unwrap_err().to_string();
+        assert_eq!(
+            BaselineLayers::Targets.resolve(19, &[9, 2]).unwrap(),
+            vec![2, 9]
+        );
+        assert_eq!(
+            BaselineLayers::All.resolve(4, &[]).unwrap(),
+            vec![0, 1, 2, 3]
+        );
+        let e = BaselineLayers::List(vec![2, 19])
+            .resolve(19, &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hidden state 19 does not exist"), "{e}");
     }
 }

@@ -368,7 +368,10 @@ pub fn run_all(
     batch_size: usize,
     what: &str,
 ) -> Result<(Vec<BaselineRow>, Hits, f64)> {
-    anyhow::ensure!(!layers.is_empty(), "{what}: no hidden states to compute the baselines at");
+    anyhow::ensure!(
+        !layers.is_empty(),
+        "{what}: no hidden states to compute the baselines at"
+    );
     anyhow::ensure!(
         s.dev.len() >= 2 && s.test.len() >= 2 && s.independent.len() >= 2,
         "the baselines need a dev split, held-out and CLDR pairs (got {} dev, {} held-out, {} CLDR pairs from {} training pairs); pass --no-baselines",

@@ -99,7 +99,18 @@ fn directions(p: LangPair) -> [Direction; 2] {
         LangPair::KoEn => ("Korean", "ko-en", "en-ko"),
         LangPair::SwEn => ("Swahili", "sw-en", "en-sw"),
     };
-    [Direction { source: src, target: "English", code }, Direction { source: "English", target: src, code: back }]
+    [
+        Direction {
+            source: src,
+            target: "English",
+            code,
+        },
+        Direction {
+            source: "English",
+            target: src,
+            code: back,
+        },
+    ]
 }
 
 /// A seeded choice of `n` of `items` (all when fewer).
@@ -112,7 +123,11 @@ fn sample<T: Clone>(items: &[T], n: usize, seed: u64) -> Vec<T> {
 fn task(dir: Direction, test: &[Pair], train: &[Pair], args: &Args, salt: u64) -> Result<Task> {
     let items = sample(&group_by_source(test), args.pairs, args.seed ^ salt);
     if items.len() < 2 {
-        bail!("{}: only {} held-out source word(s); prompted translation needs at least 2", dir.code, items.len());
+        bail!(
+            "{}: only {} held-out source word(s); prompted translation needs at least 2",
+            dir.code,
+            items.len()
+        );
     }
     let mut pool: Vec<String> = Vec::new();
     for g in items.iter().flat_map(|(_, g)| g) {
@@ -120,11 +135,20 @@ fn task(dir: Direction, test: &[Pair], train: &[Pair], args: &Args, salt: u64) -
             pool.push(g.clone());
         }
     }
-    let shots = sample(&group_by_source(train), args.shots, args.seed ^ salt ^ 0x5107)
-        .into_iter()
-        .map(|(s, g)| (s, g[0].clone()))
-        .collect();
-    Ok(Task { dir, items, pool, shots })
+    let shots = sample(
+        &group_by_source(train),
+        args.shots,
+        args.seed ^ salt ^ 0x5107,
+    )
+    .into_iter()
+    .map(|(s, g)| (s, g[0].clone()))
+    .collect();
+    Ok(Task {
+        dir,
+        items,
+        pool,
+        shots,
+    })
 }
 
 /// Reads the sentences and pairs and fixes the subsamples (no model needed).
@@ -134,27 +158,54 @@ pub fn plan(args: &Args) -> Result<(Plan, Vec<PathBuf>)> {
     rows.extend(corpora.udhr_segments()?);
     let picked = sample(&rows, args.sentences + args.samples, args.seed);
     if picked.len() < args.sentences + args.samples {
-        bail!("--sentences {} + --samples {} passes the {} evaluation sentences of {}", args.sentences, args.samples, rows.len(), corpora.root().display());
+        bail!(
+            "--sentences {} + --samples {} passes the {} evaluation sentences of {}",
+            args.sentences,
+            args.samples,
+            rows.len(),
+            corpora.root().display()
+        );
     }
     let (lm, cont) = picked.split_at(args.sentences);
-    let side = |f: fn(&lexalign_data::corpora::Trilingual) -> &String, v: &[lexalign_data::corpora::Trilingual]| v.iter().map(|r| f(r).clone()).collect::<Vec<_>>();
-    let langs: [(&str, fn(&lexalign_data::corpora::Trilingual) -> &String); 3] = [("ko", |r| &r.ko), ("en", |r| &r.en), ("sw", |r| &r.sw)];
+    let side = |f: fn(&lexalign_data::corpora::Trilingual) -> &String,
+                v: &[lexalign_data::corpora::Trilingual]| {
+        v.iter().map(|r| f(r).clone()).collect::<Vec<_>>()
+    };
+    let langs: [(&str, fn(&lexalign_data::corpora::Trilingual) -> &String); 3] =
+        [("ko", |r| &r.ko), ("en", |r| &r.en), ("sw", |r| &r.sw)];
     let half = |s: &String| {
         let w: Vec<&str> = s.split_whitespace().collect();
         w[..w.len().div_ceil(2)].join(" ")
     };
-    let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let s = study_pairs_in(
+        args.pair,
+        args.lexicon_dir.as_deref(),
+        args.paper_data.as_deref(),
+    )?;
     let [fwd, back] = directions(args.pair);
-    let swap = |v: &[Pair]| v.iter().map(|p| Pair::new(p.target.clone(), p.source.clone())).collect::<Vec<_>>();
-    let tasks = vec![task(fwd, &s.test, &s.train, args, 1)?, task(back, &swap(&s.test), &swap(&s.train), args, 2)?];
+    let swap = |v: &[Pair]| {
+        v.iter()
+            .map(|p| Pair::new(p.target.clone(), p.source.clone()))
+            .collect::<Vec<_>>()
+    };
+    let tasks = vec![
+        task(fwd, &s.test, &s.train, args, 1)?,
+        task(back, &swap(&s.test), &swap(&s.train), args, 2)?,
+    ];
     let plan = Plan {
-        sentences: langs.iter().map(|(l, f)| (l.to_string(), side(*f, lm))).collect(),
+        sentences: langs
+            .iter()
+            .map(|(l, f)| (l.to_string(), side(*f, lm)))
+            .collect(),
         tasks,
         samples: args.samples,
         lens_items: args.lens_pairs,
         answer_tokens: args.answer_tokens,
         gen_tokens: args.gen_tokens,
-        continue_prompts: langs.iter().map(|(l, f)| (l.to_string(), side(*f, cont).iter().map(half).collect())).collect(),
+        continue_prompts: langs
+            .iter()
+            .map(|(l, f)| (l.to_string(), side(*f, cont).iter().map(half).collect()))
+            .collect(),
     };
     Ok((plan, s.files.clone()))
 }
@@ -170,10 +221,17 @@ pub fn run(args: &Args) -> Result<()> {
     let mut run = study_model(&args.model).load_with_head(QuantMode::None, None, true)?;
     run.dequantize_for_inference(false);
     let vocab = run.model.model.embed_tokens.size()[0] as usize;
-    let masks = lexalign_model::logit_lens::ScriptMasks::of(&run.model.tokenizer, vocab, run.model.model.device)?;
+    let masks = lexalign_model::logit_lens::ScriptMasks::of(
+        &run.model.tokenizer,
+        vocab,
+        run.model.model.device,
+    )?;
     let mut labels = vec![crate::behaviour_stats::BASE.to_string()];
     let mut all = crate::behaviour_measure::Measured::default();
-    for (i, adapter) in std::iter::once(None).chain(args.adapter.iter().map(Some)).enumerate() {
+    for (i, adapter) in std::iter::once(None)
+        .chain(args.adapter.iter().map(Some))
+        .enumerate()
+    {
         lexalign_model::lora::detach(&mut run.model.model);
         if let Some(a) = adapter {
             lexalign_model::lora::load_peft(&mut run.model.model, a, false)?;
@@ -186,8 +244,14 @@ pub fn run(args: &Args) -> Result<()> {
         all.samples.extend(m.samples);
     }
     let langs: Vec<&str> = plan.sentences.iter().map(|(l, _)| l.as_str()).collect();
-    let lm_summary = crate::behaviour_stats::lm_summaries(&all.lm, &labels, &langs, args.bootstrap, args.seed)?;
-    let tr_summary = crate::behaviour_stats::translation_summaries(&all.translation, &labels, args.bootstrap, args.seed)?;
+    let lm_summary =
+        crate::behaviour_stats::lm_summaries(&all.lm, &labels, &langs, args.bootstrap, args.seed)?;
+    let tr_summary = crate::behaviour_stats::translation_summaries(
+        &all.translation,
+        &labels,
+        args.bootstrap,
+        args.seed,
+    )?;
     let w = |name: &str, bytes: Vec<u8>| lexalign_run::write_atomic(args.out.join(name), bytes);
     w("lm_loss.csv", to_csv(&all.lm)?)?;
     w("lm_summary.csv", to_csv(&lm_summary)?)?;
@@ -197,8 +261,17 @@ pub fn run(args: &Args) -> Result<()> {
     w("samples.jsonl", samples_jsonl(&all.samples)?)?;
     let secs = started.elapsed().as_secs_f64();
     let stage = format!("{}-behaviour", stage_prefix(args.pair));
-    let mut prov = run.provenance(&stage)?.seed(args.seed).setting("seconds", secs)?;
-    for f in files.iter().chain(args.adapter.iter().map(|a| a.join(lexalign_model::lora::ADAPTER_WEIGHTS)).collect::<Vec<_>>().iter()) {
+    let mut prov = run
+        .provenance(&stage)?
+        .seed(args.seed)
+        .setting("seconds", secs)?;
+    for f in files.iter().chain(
+        args.adapter
+            .iter()
+            .map(|a| a.join(lexalign_model::lora::ADAPTER_WEIGHTS))
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
         prov = prov.data_file(f)?;
     }
     let sizes = serde_json::json!({

@@ -22,24 +22,41 @@ pub struct Measured {
 }
 
 fn content_ids(m: &LoadedModel, text: &str) -> Result<Vec<i64>> {
-    let enc = m.tokenizer.inner.encode(text, false).map_err(|e| anyhow::anyhow!("cannot tokenize `{text}`: {e}"))?;
+    let enc = m
+        .tokenizer
+        .inner
+        .encode(text, false)
+        .map_err(|e| anyhow::anyhow!("cannot tokenize `{text}`: {e}"))?;
     Ok(enc.get_ids().iter().map(|&i| i as i64).collect())
 }
 
 fn decode(m: &LoadedModel, ids: &[i64]) -> Result<String> {
     let ids: Vec<u32> = ids.iter().map(|&i| i as u32).collect();
-    m.tokenizer.inner.decode(&ids, true).map_err(|e| anyhow::anyhow!("cannot decode generated tokens: {e}"))
+    m.tokenizer
+        .inner
+        .decode(&ids, true)
+        .map_err(|e| anyhow::anyhow!("cannot decode generated tokens: {e}"))
 }
 
 /// Greedy continuation of `prompt` (text): at most `max` tokens, stopping at end of sequence or
 /// once `done(text so far)`.
-pub fn greedy(m: &LoadedModel, prompt: &str, max: usize, done: impl Fn(&str) -> bool) -> Result<String> {
+pub fn greedy(
+    m: &LoadedModel,
+    prompt: &str,
+    max: usize,
+    done: impl Fn(&str) -> bool,
+) -> Result<String> {
     let ids = m.tokenizer.encode(prompt)?;
     greedy_from(m, m.model.shared_prefix(&ids)?, max, done)
 }
 
 /// [`greedy`] from a prompt already run (`prefix`).
-pub fn greedy_from(m: &LoadedModel, mut prefix: SharedPrefix, max: usize, done: impl Fn(&str) -> bool) -> Result<String> {
+pub fn greedy_from(
+    m: &LoadedModel,
+    mut prefix: SharedPrefix,
+    max: usize,
+    done: impl Fn(&str) -> bool,
+) -> Result<String> {
     let mut new = Vec::new();
     loop {
         let next = prefix.next_logp.argmax(0, false).int64_value(&[]);
@@ -58,25 +75,54 @@ pub fn lm_rows(m: &LoadedModel, plan: &Plan, label: &str) -> Result<Vec<Behaviou
     for (lang, texts) in &plan.sentences {
         for (index, text) in texts.iter().enumerate() {
             let ids = m.tokenizer.encode(text)?;
-            let l = m.model.text_nll(&ids).with_context(|| format!("{lang} sentence {index}: `{text}`"))?;
-            rows.push(BehaviourLmRow { model: label.into(), lang: lang.clone(), index, tokens: l.tokens, nll_sum: l.nll_sum, bytes: text.len() });
+            let l = m
+                .model
+                .text_nll(&ids)
+                .with_context(|| format!("{lang} sentence {index}: `{text}`"))?;
+            rows.push(BehaviourLmRow {
+                model: label.into(),
+                lang: lang.clone(),
+                index,
+                tokens: l.tokens,
+                nll_sum: l.nll_sum,
+                bytes: text.len(),
+            });
         }
     }
     Ok(rows)
 }
 
 /// Translation rows, lens rows and the translation samples of one model.
-pub fn translation(m: &LoadedModel, plan: &Plan, label: &str, masks: &ScriptMasks, out: &mut Measured) -> Result<()> {
+pub fn translation(
+    m: &LoadedModel,
+    plan: &Plan,
+    label: &str,
+    masks: &ScriptMasks,
+    out: &mut Measured,
+) -> Result<()> {
     for task in &plan.tasks {
-        let pool: Vec<Vec<i64>> = task.pool.iter().map(|w| content_ids(m, &bp::candidate_text(w))).collect::<Result<_>>()?;
+        let pool: Vec<Vec<i64>> = task
+            .pool
+            .iter()
+            .map(|w| content_ids(m, &bp::candidate_text(w)))
+            .collect::<Result<_>>()?;
         for (shots, examples) in [(0, &[][..]), (task.shots.len(), &task.shots[..])] {
             let mut lens = Vec::new();
             for (k, (src, gold)) in task.items.iter().enumerate() {
                 let prompt = bp::prompt(task.dir, examples, src);
                 let ids = m.tokenizer.encode(&prompt)?;
                 let prefix = m.model.shared_prefix(&ids)?;
-                let scores = m.model.score_continuations(&prefix, &pool).with_context(|| format!("scoring candidates for `{src}`"))?;
-                let best_gold = task.pool.iter().zip(&scores).filter(|(w, _)| gold.contains(w)).map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
+                let scores = m
+                    .model
+                    .score_continuations(&prefix, &pool)
+                    .with_context(|| format!("scoring candidates for `{src}`"))?;
+                let best_gold = task
+                    .pool
+                    .iter()
+                    .zip(&scores)
+                    .filter(|(w, _)| gold.contains(w))
+                    .map(|(_, s)| *s)
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let gold_rank = 1 + scores.iter().filter(|&&s| s > best_gold).count();
                 let text = greedy_from(m, prefix, plan.answer_tokens, bp::answer_done)?;
                 out.translation.push(TranslationRow {
@@ -91,12 +137,23 @@ pub fn translation(m: &LoadedModel, plan: &Plan, label: &str, masks: &ScriptMask
                     pool: pool.len(),
                 });
                 if k < plan.samples {
-                    out.samples.push(SampleRow { model: label.into(), prompt_type: format!("translate-{}-{shots}shot", task.dir.code), prompt: bp::query(task.dir, src), text });
+                    out.samples.push(SampleRow {
+                        model: label.into(),
+                        prompt_type: format!("translate-{}-{shots}shot", task.dir.code),
+                        prompt: bp::query(task.dir, src),
+                        text,
+                    });
                 }
                 if shots == 0 && k < plan.lens_items {
-                    let first = *content_ids(m, &gold[0])?.first().with_context(|| format!("the gold `{}` has no tokens", gold[0]))?;
+                    let first = *content_ids(m, &gold[0])?
+                        .first()
+                        .with_context(|| format!("the gold `{}` has no tokens", gold[0]))?;
                     let pts = m.model.logit_lens(&ids, first, masks)?;
-                    lens.push(pts.iter().map(|p| (p.rank, p.p_hangul, p.p_latin)).collect::<Vec<_>>());
+                    lens.push(
+                        pts.iter()
+                            .map(|p| (p.rank, p.p_hangul, p.p_latin))
+                            .collect::<Vec<_>>(),
+                    );
                 }
             }
             if shots == 0 {
@@ -113,7 +170,12 @@ pub fn continuations(m: &LoadedModel, plan: &Plan, label: &str) -> Result<Vec<Sa
     for (lang, prompts) in &plan.continue_prompts {
         for p in prompts {
             let text = greedy(m, p, plan.gen_tokens, |_| false)?;
-            rows.push(SampleRow { model: label.into(), prompt_type: format!("continue-{lang}"), prompt: p.clone(), text });
+            rows.push(SampleRow {
+                model: label.into(),
+                prompt_type: format!("continue-{lang}"),
+                prompt: p.clone(),
+                text,
+            });
         }
     }
     Ok(rows)
@@ -122,11 +184,17 @@ pub fn continuations(m: &LoadedModel, plan: &Plan, label: &str) -> Result<Vec<Sa
 /// All of one model's measurements.
 pub fn measure(m: &LoadedModel, plan: &Plan, label: &str, masks: &ScriptMasks) -> Result<Measured> {
     let t = std::time::Instant::now();
-    let mut out = Measured { lm: lm_rows(m, plan, label)?, ..Default::default() };
+    let mut out = Measured {
+        lm: lm_rows(m, plan, label)?,
+        ..Default::default()
+    };
     log::info!("{label}: LM loss in {:.1} s", t.elapsed().as_secs_f64());
     let t = std::time::Instant::now();
     translation(m, plan, label, masks, &mut out)?;
-    log::info!("{label}: prompted translation and logit lens in {:.1} s", t.elapsed().as_secs_f64());
+    log::info!(
+        "{label}: prompted translation and logit lens in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let t = std::time::Instant::now();
     out.samples.extend(continuations(m, plan, label)?);
     log::info!("{label}: generations in {:.1} s", t.elapsed().as_secs_f64());

@@ -50,7 +50,10 @@ pub fn answer_done(text: &str) -> bool {
 fn words(s: &str) -> Vec<String> {
     let mut w: Vec<String> = s
         .split_whitespace()
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
         .filter(|w| !w.is_empty())
         .collect();
     if w.len() > 1 && matches!(w[0].as_str(), "a" | "an" | "the") {
@@ -72,7 +75,9 @@ pub fn first_word(text: &str) -> String {
 /// Whether the continuation translates to one of `gold`.
 pub fn is_correct(text: &str, gold: &[String]) -> bool {
     let got = words(answer(text));
-    let Some(first) = got.first() else { return false };
+    let Some(first) = got.first() else {
+        return false;
+    };
     gold.iter().any(|g| {
         let g = words(g);
         !g.is_empty() && (g == got || (g.len() == 1 && &g[0] == first))
@@ -96,11 +101,18 @@ pub fn group_by_source(pairs: &[Pair]) -> Vec<(String, Vec<String>)> {
 mod tests {
     use super::*;
 
-    const KO_EN: Direction = Direction { source: "Korean", target: "English", code: "ko-en" };
+    const KO_EN: Direction = Direction {
+        source: "Korean",
+        target: "English",
+        code: "ko-en",
+    };
 
     #[test]
     fn prompts() {
-        assert_eq!(query(KO_EN, "사랑"), "The Korean word \"사랑\" in English is \"");
+        assert_eq!(
+            query(KO_EN, "사랑"),
+            "The Korean word \"사랑\" in English is \""
+        );
         let p = prompt(KO_EN, &[("물".into(), "water".into())], "사랑");
         assert_eq!(p, "The Korean word \"물\" in English is \"water\".\nThe Korean word \"사랑\" in English is \"");
         assert_eq!(candidate_text("love"), "love\"");
@@ -122,7 +134,18 @@ mod tests {
 
     #[test]
     fn groups() {
-        let pairs = vec![Pair::new("a", "x"), Pair::new("b", "y"), Pair::new("a", "z"), Pair::new("a", "x")];
-        assert_eq!(group_by_source(&pairs), vec![("a".into(), vec!["x".into(), "z".into()]), ("b".into(), vec!["y".into()])]);
+        let pairs = vec![
+            Pair::new("a", "x"),
+            Pair::new("b", "y"),
+            Pair::new("a", "z"),
+            Pair::new("a", "x"),
+        ];
+        assert_eq!(
+            group_by_source(&pairs),
+            vec![
+                ("a".into(), vec!["x".into(), "z".into()]),
+                ("b".into(), vec!["y".into()])
+            ]
+        );
     }
 }

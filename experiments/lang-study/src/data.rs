@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{ensure, Context, Result};
-use lexalign_data::{overlap, split_disjoint, Lexicon, LexiconStats, Lexicons, PaperData, Pair};
+use lexalign_data::{overlap, split_disjoint, Lexicon, LexiconStats, Lexicons, Pair, PaperData};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -114,7 +114,6 @@ impl StudyPairs {
             "split": self.split,
         })
     }
-
 }
 
 /// The study's pairs, with the lexicons and the paper's data located as lexalign-data locates
@@ -146,7 +145,13 @@ pub fn study_pairs_in(
                 paper.path(lexalign_data::TRAINING_PAIRS),
                 paper.path(lexalign_data::CONTROL_PAIRS),
             ];
-            sw_en(train, control, files, lex.freedict_swh_eng()?, lex.cldr_sw_en()?)
+            sw_en(
+                train,
+                control,
+                files,
+                lex.freedict_swh_eng()?,
+                lex.cldr_sw_en()?,
+            )
         }
     }
 }
@@ -187,7 +192,12 @@ pub fn sw_en(
     let split = split_disjoint(&candidates, Some(0), TEST_PAIRS, SPLIT_SEED)
         .context("sampling the FreeDict held-out pairs")?;
     check_disjoint(&train, &split.test, "paper training pairs", "FreeDict test")?;
-    check_disjoint(&control, &split.test, "paper control pairs", "FreeDict test")?;
+    check_disjoint(
+        &control,
+        &split.test,
+        "paper control pairs",
+        "FreeDict test",
+    )?;
     let (independent, dropped) = without_strings_of(&cldr.pairs, &[&train]);
     let mut files = paper_files;
     files.extend(files_of(&[&freedict.stats, &cldr.stats]));
@@ -216,7 +226,8 @@ pub fn dev_split(train: &[Pair]) -> Result<(Vec<Pair>, Vec<Pair>)> {
     if n_dev < 2 {
         return Ok((train.to_vec(), Vec::new()));
     }
-    let split = split_disjoint(train, None, n_dev, DEV_SEED).context("carving the development split from the training pairs")?;
+    let split = split_disjoint(train, None, n_dev, DEV_SEED)
+        .context("carving the development split from the training pairs")?;
     check_disjoint(&split.train, &split.test, "fit pairs", "dev pairs")?;
     Ok((split.train, split.test))
 }
@@ -230,8 +241,14 @@ pub fn write_splits(dir: &Path, s: &StudyPairs) -> Result<()> {
 
 /// `pairs` less those sharing a source or target string with any of `with`; and how many went.
 fn without_strings_of(pairs: &[Pair], with: &[&[Pair]]) -> (Vec<Pair>, usize) {
-    let sources: BTreeSet<&str> = with.iter().flat_map(|w| w.iter().map(|p| p.source.as_str())).collect();
-    let targets: BTreeSet<&str> = with.iter().flat_map(|w| w.iter().map(|p| p.target.as_str())).collect();
+    let sources: BTreeSet<&str> = with
+        .iter()
+        .flat_map(|w| w.iter().map(|p| p.source.as_str()))
+        .collect();
+    let targets: BTreeSet<&str> = with
+        .iter()
+        .flat_map(|w| w.iter().map(|p| p.target.as_str()))
+        .collect();
     let kept: Vec<Pair> = pairs
         .iter()
         .filter(|p| !sources.contains(p.source.as_str()) && !targets.contains(p.target.as_str()))
@@ -247,7 +264,11 @@ fn check_disjoint(a: &[Pair], b: &[Pair], an: &str, bn: &str) -> Result<()> {
         o.is_empty(),
         "{an} and {bn} share {} strings (e.g. {:?}): the split is broken, report it",
         o.strings(),
-        o.sources.iter().chain(&o.targets).take(3).collect::<Vec<_>>()
+        o.sources
+            .iter()
+            .chain(&o.targets)
+            .take(3)
+            .collect::<Vec<_>>()
     );
     Ok(())
 }
@@ -277,7 +298,9 @@ mod tests {
 
     #[test]
     fn dev_split_is_string_disjoint_and_written_as_tsv() {
-        let train: Vec<Pair> = (0..100).map(|i| Pair::new(format!("s{}", i % 90), format!("t{i}"))).collect();
+        let train: Vec<Pair> = (0..100)
+            .map(|i| Pair::new(format!("s{}", i % 90), format!("t{i}")))
+            .collect();
         let (fit, dev) = dev_split(&train).unwrap();
         assert_eq!(dev.len(), 12);
         assert_eq!(fit.len() + dev.len(), train.len());
@@ -289,14 +312,27 @@ mod tests {
         assert_eq!(text.lines().count(), 13);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("dev.tsv"), &text).unwrap();
-        let back = lexalign_data::read_pairs(dir.path().join("dev.tsv")).unwrap().pairs;
-        assert_eq!(back.iter().map(|p| (&p.source, &p.target)).collect::<Vec<_>>(), dev.iter().map(|p| (&p.source, &p.target)).collect::<Vec<_>>());
+        let back = lexalign_data::read_pairs(dir.path().join("dev.tsv"))
+            .unwrap()
+            .pairs;
+        assert_eq!(
+            back.iter()
+                .map(|p| (&p.source, &p.target))
+                .collect::<Vec<_>>(),
+            dev.iter()
+                .map(|p| (&p.source, &p.target))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn cldr_pairs_sharing_a_training_string_are_dropped() {
         let train = [Pair::new("a", "x")];
-        let cldr = [Pair::new("a", "y"), Pair::new("b", "x"), Pair::new("c", "z")];
+        let cldr = [
+            Pair::new("a", "y"),
+            Pair::new("b", "x"),
+            Pair::new("c", "z"),
+        ];
         let (kept, dropped) = without_strings_of(&cldr, &[&train]);
         assert_eq!(kept, vec![Pair::new("c", "z")]);
         assert_eq!(dropped, 2);
@@ -304,15 +340,30 @@ mod tests {
 
     #[test]
     fn sw_en_test_shares_nothing_with_train_or_control() {
-        let words: Vec<(String, String)> = (0..700).map(|i| (format!("s{i}"), format!("t{i}"))).collect();
-        let mut fd: Vec<(&str, &str)> = words.iter().map(|(s, t)| (s.as_str(), t.as_str())).collect();
+        let words: Vec<(String, String)> = (0..700)
+            .map(|i| (format!("s{i}"), format!("t{i}")))
+            .collect();
+        let mut fd: Vec<(&str, &str)> = words
+            .iter()
+            .map(|(s, t)| (s.as_str(), t.as_str()))
+            .collect();
         fd.push(("mbwa", "dog"));
         fd.push(("paka", "hound"));
         let train = vec![Pair::new("mbwa", "dog"), Pair::new("simba", "lion")];
         let control = vec![Pair::new("paka", "cat")];
-        let s = sw_en(train, control, vec![], lexicon("freedict", &fd), lexicon("cldr", &[("simba", "lion"), ("kuku", "hen")])).unwrap();
+        let s = sw_en(
+            train,
+            control,
+            vec![],
+            lexicon("freedict", &fd),
+            lexicon("cldr", &[("simba", "lion"), ("kuku", "hen")]),
+        )
+        .unwrap();
         assert_eq!(s.test.len(), TEST_PAIRS);
-        assert!(s.test.iter().all(|p| p.source.starts_with('s') && p.target.starts_with('t')));
+        assert!(s
+            .test
+            .iter()
+            .all(|p| p.source.starts_with('s') && p.target.starts_with('t')));
         assert_eq!(s.independent, vec![Pair::new("kuku", "hen")]);
         assert_eq!(s.independent_dropped, 1);
     }

@@ -8,18 +8,18 @@
 //! a Procrustes map fitted on the adapted training pairs; [`crate::baselines`]).
 
 use crate::data::{study_pairs_in, LangPair, StudyPairs};
+use crate::laser::{CkaTable, LaserSides};
 use crate::scan::{first_file, stage_prefix, study_model};
 use anyhow::{Context, Result};
-use lexalign_stages::ModelArgs;
+pub use lexalign_data::study_rows::ChangeRow;
 use lexalign_data::Pair;
 use lexalign_model::{Pooling, QuantMode};
-use crate::laser::{CkaTable, LaserSides};
 use lexalign_scan::{scan_visit, ScanOptions, ScanResult};
+use lexalign_stages::ModelArgs;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::Serialize;
 use std::path::PathBuf;
-pub use lexalign_data::study_rows::ChangeRow;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -67,7 +67,6 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-
 /// Welch's test of the per-pair gain (raw cosine) on trained vs another set, per layer.
 #[derive(Debug, Clone, Serialize)]
 pub struct GainTest {
@@ -83,26 +82,56 @@ pub fn run(args: &Args) -> Result<()> {
     lexalign_stages::stage_io::prepare_out_dir(&args.out)?;
     let pooling: Pooling = args.pooling.parse()?;
     for adapter in &args.adapter {
-        lexalign_model::lora::LoraConfig::from_file(&adapter.join(lexalign_model::lora::ADAPTER_CONFIG))
-            .with_context(|| format!("--adapter {} is not a peft adapter folder", adapter.display()))?;
+        lexalign_model::lora::LoraConfig::from_file(
+            &adapter.join(lexalign_model::lora::ADAPTER_CONFIG),
+        )
+        .with_context(|| {
+            format!(
+                "--adapter {} is not a peft adapter folder",
+                adapter.display()
+            )
+        })?;
     }
     let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
     let e5 = crate::e5ref::load(&args.e5, args.pair)?;
-    let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let s = study_pairs_in(
+        args.pair,
+        args.lexicon_dir.as_deref(),
+        args.paper_data.as_deref(),
+    )?;
     let sets = eval_sets(args, &s);
     // LASER-2's side of each set's CKA: TLI does not touch it, so it is embedded once.
     let laser_sides = match &laser {
-        Some(l) => Some(sets.iter().map(|(n, p)| LaserSides::of_pairs(l, &pair_refs(p)).with_context(|| format!("LASER-2 on the {n} pairs"))).collect::<Result<Vec<_>>>()?),
+        Some(l) => Some(
+            sets.iter()
+                .map(|(n, p)| {
+                    LaserSides::of_pairs(l, &pair_refs(p))
+                        .with_context(|| format!("LASER-2 on the {n} pairs"))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
         None => None,
     };
     // e5's side likewise, and the sentence pairs' rows of the model before any adapter.
     let e5_sides = match &e5 {
-        Some(e) => Some(sets.iter().map(|(n, p)| e.words(&pair_refs(p), args.seed, 1).map(|w| w.1).with_context(|| format!("{} on the {n} pairs", crate::e5ref::ENCODER))).collect::<Result<Vec<_>>>()?),
+        Some(e) => Some(
+            sets.iter()
+                .map(|(n, p)| {
+                    e.words(&pair_refs(p), args.seed, 1)
+                        .map(|w| w.1)
+                        .with_context(|| format!("{} on the {n} pairs", crate::e5ref::ENCODER))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
         None => None,
     };
     let mut run = study_model(&args.model).load(QuantMode::None, None)?;
     let layers: Vec<usize> = (0..run.model.model.num_hidden_states()).collect();
-    let baseline_layers = if args.no_baselines { Vec::new() } else { resolve_baseline_layers(args, layers.len())? };
+    let baseline_layers = if args.no_baselines {
+        Vec::new()
+    } else {
+        resolve_baseline_layers(args, layers.len())?
+    };
     let opts = ScanOptions {
         layers: layers.clone(),
         poolings: vec![pooling],
@@ -112,37 +141,82 @@ pub fn run(args: &Args) -> Result<()> {
         candidates: Vec::new(),
     };
     let started = std::time::Instant::now();
-    let refs: Vec<&[LaserSides]> = laser_sides.iter().chain(&e5_sides).map(Vec::as_slice).collect();
+    let refs: Vec<&[LaserSides]> = laser_sides
+        .iter()
+        .chain(&e5_sides)
+        .map(Vec::as_slice)
+        .collect();
     let (before, mut ckas_before) = scan_sets(&run, &sets, &opts, "before", &refs)?;
-    let e5_cka_before = if e5_sides.is_some() { ckas_before.pop().unwrap_or_default() } else { CkaTable::new() };
+    let e5_cka_before = if e5_sides.is_some() {
+        ckas_before.pop().unwrap_or_default()
+    } else {
+        CkaTable::new()
+    };
     let cka_before = ckas_before.pop().unwrap_or_default();
-    let xsim_before = e5.as_ref().map(|e| e.decoder_xsim(&run.model, args.batch_size)).transpose()?;
-    let frozen_hits = if args.no_baselines { None } else { Some(frozen_procrustes(&run, &s, &baseline_layers, args.batch_size)?) };
+    let xsim_before = e5
+        .as_ref()
+        .map(|e| e.decoder_xsim(&run.model, args.batch_size))
+        .transpose()?;
+    let frozen_hits = if args.no_baselines {
+        None
+    } else {
+        Some(frozen_procrustes(
+            &run,
+            &s,
+            &baseline_layers,
+            args.batch_size,
+        )?)
+    };
     let stage = format!("{}-eval", stage_prefix(args.pair));
     for adapter in &args.adapter {
         let label = adapter_label(adapter);
         let out = args.out.join(&label);
         lexalign_stages::stage_io::prepare_out_dir(&out)?;
         let lora = lexalign_model::lora::load_peft(&mut run.model.model, adapter, false)?;
-        let (after, mut ckas_after) = scan_sets(&run, &sets, &opts, &format!("after {label}"), &refs)?;
-        let e5_cka_after = if e5_sides.is_some() { ckas_after.pop().unwrap_or_default() } else { CkaTable::new() };
+        let (after, mut ckas_after) =
+            scan_sets(&run, &sets, &opts, &format!("after {label}"), &refs)?;
+        let e5_cka_after = if e5_sides.is_some() {
+            ckas_after.pop().unwrap_or_default()
+        } else {
+            CkaTable::new()
+        };
         let cka_after = ckas_after.pop().unwrap_or_default();
         if let (Some(e), Some(xb)) = (&e5, &xsim_before) {
             let t = std::time::Instant::now();
             let xa = e.decoder_xsim(&run.model, args.batch_size)?;
-            lexalign_run::write_atomic(out.join("cka_e5.csv"), to_csv(&crate::laser::changes(&e5_cka_before, &e5_cka_after))?)?;
-            lexalign_run::write_atomic(out.join("sentence_xsim.csv"), to_csv(&crate::e5ref::xsim_changes(xb, &xa))?)?;
-            log::info!("{label}: e5 CKA and sentence xSIM after the adapter in {:.1} s", t.elapsed().as_secs_f64());
+            lexalign_run::write_atomic(
+                out.join("cka_e5.csv"),
+                to_csv(&crate::laser::changes(&e5_cka_before, &e5_cka_after))?,
+            )?;
+            lexalign_run::write_atomic(
+                out.join("sentence_xsim.csv"),
+                to_csv(&crate::e5ref::xsim_changes(xb, &xa))?,
+            )?;
+            log::info!(
+                "{label}: e5 CKA and sentence xSIM after the adapter in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
         }
         let baseline_secs = match &frozen_hits {
-            Some((hits, _)) => Some(adapter_baselines(&out, &run, &s, hits, &baseline_layers, args, &label)?),
+            Some((hits, _)) => Some(adapter_baselines(
+                &out,
+                &run,
+                &s,
+                hits,
+                &baseline_layers,
+                args,
+                &label,
+            )?),
             None => None,
         };
         lexalign_model::lora::detach(&mut run.model.model);
         let secs = started.elapsed().as_secs_f64();
         write_tables(&out, &sets, &layers, (&before, &after), args)?;
         if laser_sides.is_some() {
-            lexalign_run::write_atomic(out.join("cka.csv"), to_csv(&crate::laser::changes(&cka_before, &cka_after))?)?;
+            lexalign_run::write_atomic(
+                out.join("cka.csv"),
+                to_csv(&crate::laser::changes(&cka_before, &cka_after))?,
+            )?;
         }
         let prov = run.provenance(&stage)?;
         let summary = serde_json::json!({
@@ -162,10 +236,17 @@ pub fn run(args: &Args) -> Result<()> {
             .seed(args.seed)
             .setting("pooling", pooling.name())?
             .write(&out)?;
-        println!("{label}: evaluated {} sets x {} hidden states before/after; wrote {}", sets.len(), layers.len(), out.display());
+        println!(
+            "{label}: evaluated {} sets x {} hidden states before/after; wrote {}",
+            sets.len(),
+            layers.len(),
+            out.display()
+        );
     }
     let prov = run.provenance(&stage)?;
-    prov.data_file(first_file(&s.files))?.seed(args.seed).write(&args.out)?;
+    prov.data_file(first_file(&s.files))?
+        .seed(args.seed)
+        .write(&args.out)?;
     Ok(())
 }
 
@@ -173,7 +254,11 @@ pub fn run(args: &Args) -> Result<()> {
 fn resolve_baseline_layers(args: &Args, n_hidden: usize) -> Result<Vec<usize>> {
     use crate::baseline_layers::{adapter_target_layer, BaselineLayers};
     let targets = match args.baseline_layers {
-        BaselineLayers::Targets => args.adapter.iter().map(|a| adapter_target_layer(a)).collect::<Result<Vec<_>>>()?,
+        BaselineLayers::Targets => args
+            .adapter
+            .iter()
+            .map(|a| adapter_target_layer(a))
+            .collect::<Result<Vec<_>>>()?,
         _ => Vec::new(),
     };
     let layers = args.baseline_layers.resolve(n_hidden, &targets)?;
@@ -182,20 +267,54 @@ fn resolve_baseline_layers(args: &Args, n_hidden: usize) -> Result<Vec<usize>> {
 }
 
 /// The frozen model's Procrustes hits (the reference of the paired comparisons) and the seconds.
-fn frozen_procrustes(run: &lexalign_stages::LoadedRun, s: &StudyPairs, layers: &[usize], batch_size: usize) -> Result<(crate::baselines::Hits, f64)> {
+fn frozen_procrustes(
+    run: &lexalign_stages::LoadedRun,
+    s: &StudyPairs,
+    layers: &[usize],
+    batch_size: usize,
+) -> Result<(crate::baselines::Hits, f64)> {
     use crate::baselines::{frozen_name, run_all, Method};
-    let (_, hits, secs) = run_all(run, s, &[Method::Procrustes], frozen_name, false, layers, batch_size, "baselines before")?;
+    let (_, hits, secs) = run_all(
+        run,
+        s,
+        &[Method::Procrustes],
+        frozen_name,
+        false,
+        layers,
+        batch_size,
+        "baselines before",
+    )?;
     Ok((hits, secs))
 }
 
 /// `tli` and `tli+procrustes` rows of the adapted model into `<out>/baselines.csv`, their paired
 /// comparisons with the frozen model's Procrustes map into `<out>/baseline_tests.csv`; the seconds.
 #[allow(clippy::too_many_arguments)]
-fn adapter_baselines(out: &std::path::Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, frozen: &crate::baselines::Hits, layers: &[usize], args: &Args, label: &str) -> Result<f64> {
+fn adapter_baselines(
+    out: &std::path::Path,
+    run: &lexalign_stages::LoadedRun,
+    s: &StudyPairs,
+    frozen: &crate::baselines::Hits,
+    layers: &[usize],
+    args: &Args,
+    label: &str,
+) -> Result<f64> {
     use crate::baselines::{adapter_name, comparisons, run_all, Method};
-    let (rows, hits, secs) = run_all(run, s, &[Method::Base, Method::Procrustes], adapter_name, false, layers, args.batch_size, &format!("baselines after {label}"))?;
+    let (rows, hits, secs) = run_all(
+        run,
+        s,
+        &[Method::Base, Method::Procrustes],
+        adapter_name,
+        false,
+        layers,
+        args.batch_size,
+        &format!("baselines after {label}"),
+    )?;
     lexalign_run::write_atomic(out.join("baselines.csv"), to_csv(&rows)?)?;
-    lexalign_run::write_atomic(out.join("baseline_tests.csv"), to_csv(&comparisons(frozen, &hits, args.bootstrap, args.seed)?)?)?;
+    lexalign_run::write_atomic(
+        out.join("baseline_tests.csv"),
+        to_csv(&comparisons(frozen, &hits, args.bootstrap, args.seed)?)?,
+    )?;
     Ok(secs)
 }
 
@@ -214,7 +333,11 @@ pub fn study_sets<'a>(s: &StudyPairs, max_trained: usize, seed: u64) -> Vec<(&'a
         trained.shuffle(&mut rng);
         trained.truncate(max_trained);
     }
-    let mut sets: Vec<(&str, Vec<Pair>)> = vec![("trained", trained), ("held-out", s.test.clone()), ("cldr", s.independent.clone())];
+    let mut sets: Vec<(&str, Vec<Pair>)> = vec![
+        ("trained", trained),
+        ("held-out", s.test.clone()),
+        ("cldr", s.independent.clone()),
+    ];
     if !s.control.is_empty() {
         sets.push(("control", s.control.clone()));
     }
@@ -242,13 +365,28 @@ fn write_tables(
                 rec.extend(lexalign_scan::metric_values(&r.layers[slot].metrics)?);
                 metrics_csv.write_record(&rec)?;
             }
-            rows.push(change_row(name, pairs.len(), layer, slot, b, a, args.bootstrap, args.seed)?);
+            rows.push(change_row(
+                name,
+                pairs.len(),
+                layer,
+                slot,
+                b,
+                a,
+                args.bootstrap,
+                args.seed,
+            )?);
         }
     }
     let mut gains = Vec::new();
     for (slot, &layer) in layers.iter().enumerate() {
         for (vi, name) in sets.iter().map(|(n, _)| *n).enumerate().skip(1) {
-            gains.push(gain_test(layer, name, slot, (&before[0], &after[0]), (&before[vi], &after[vi])));
+            gains.push(gain_test(
+                layer,
+                name,
+                slot,
+                (&before[0], &after[0]),
+                (&before[vi], &after[vi]),
+            ));
         }
     }
     lexalign_run::write_atomic(out.join("metrics.csv"), metrics_csv.into_inner()?)?;
@@ -259,12 +397,21 @@ fn write_tables(
 
 /// `<train out>/adapter` is labelled by the train folder's name (`koen-tli-train-l2`).
 pub fn adapter_label(adapter: &std::path::Path) -> String {
-    let dir = if adapter.file_name().is_some_and(|n| n == "adapter") { adapter.parent().unwrap_or(adapter) } else { adapter };
-    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "adapter".into())
+    let dir = if adapter.file_name().is_some_and(|n| n == "adapter") {
+        adapter.parent().unwrap_or(adapter)
+    } else {
+        adapter
+    };
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "adapter".into())
 }
 
 fn pair_refs(pairs: &[Pair]) -> Vec<(&str, &str)> {
-    pairs.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect()
+    pairs
+        .iter()
+        .map(|p| (p.source.as_str(), p.target.as_str()))
+        .collect()
 }
 
 /// Every set scanned in one state of the model; per reference encoder in `refs` (LASER-2's and/or
@@ -288,7 +435,15 @@ fn scan_sets(
             }
             Ok(())
         };
-        let r = scan_visit(&run.model, &src, &tgt, opts, |d| bar.set_position(d as u64), visit).with_context(|| format!("{name} pairs, {state}"))?;
+        let r = scan_visit(
+            &run.model,
+            &src,
+            &tgt,
+            opts,
+            |d| bar.set_position(d as u64),
+            visit,
+        )
+        .with_context(|| format!("{name} pairs, {state}"))?;
         bar.finish_and_clear();
         out.push(r.into_iter().next().expect("one pooling"));
     }
@@ -296,13 +451,28 @@ fn scan_sets(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn change_row(set: &str, n: usize, layer: usize, slot: usize, b: &ScanResult, a: &ScanResult, boot: usize, seed: u64) -> Result<ChangeRow> {
+fn change_row(
+    set: &str,
+    n: usize,
+    layer: usize,
+    slot: usize,
+    b: &ScanResult,
+    a: &ScanResult,
+    boot: usize,
+    seed: u64,
+) -> Result<ChangeRow> {
     let (mb, ma) = (&b.layers[slot].metrics, &a.layers[slot].metrics);
     let (raw_b, raw_a) = (&b.pair_cosine[slot], &a.pair_cosine[slot]);
     let (cen_b, cen_a) = (&b.centered_cosine[slot], &a.centered_cosine[slot]);
-    let raw_t = lexalign_stats::ttest_rel(raw_a, raw_b).ok().filter(|t| t.t.is_finite());
-    let cen_t = lexalign_stats::ttest_rel(cen_a, cen_b).ok().filter(|t| t.t.is_finite());
-    let wil = lexalign_stats::wilcoxon(raw_a, raw_b).ok().filter(|w| w.p.is_finite());
+    let raw_t = lexalign_stats::ttest_rel(raw_a, raw_b)
+        .ok()
+        .filter(|t| t.t.is_finite());
+    let cen_t = lexalign_stats::ttest_rel(cen_a, cen_b)
+        .ok()
+        .filter(|t| t.t.is_finite());
+    let wil = lexalign_stats::wilcoxon(raw_a, raw_b)
+        .ok()
+        .filter(|w| w.p.is_finite());
     let d: Vec<f64> = b.centered_csls_hit1[slot]
         .iter()
         .zip(&a.centered_csls_hit1[slot])
@@ -337,12 +507,24 @@ fn change_row(set: &str, n: usize, layer: usize, slot: usize, b: &ScanResult, a:
     })
 }
 
-fn gain_test(layer: usize, versus: &str, slot: usize, trained: (&ScanResult, &ScanResult), other: (&ScanResult, &ScanResult)) -> GainTest {
+fn gain_test(
+    layer: usize,
+    versus: &str,
+    slot: usize,
+    trained: (&ScanResult, &ScanResult),
+    other: (&ScanResult, &ScanResult),
+) -> GainTest {
     let gain = |(b, a): (&ScanResult, &ScanResult)| -> Vec<f64> {
-        a.pair_cosine[slot].iter().zip(&b.pair_cosine[slot]).map(|(x, y)| x - y).collect()
+        a.pair_cosine[slot]
+            .iter()
+            .zip(&b.pair_cosine[slot])
+            .map(|(x, y)| x - y)
+            .collect()
     };
     let (g_t, g_o) = (gain(trained), gain(other));
-    let w = lexalign_stats::ttest_welch(&g_t, &g_o).ok().filter(|t| t.t.is_finite());
+    let w = lexalign_stats::ttest_welch(&g_t, &g_o)
+        .ok()
+        .filter(|t| t.t.is_finite());
     GainTest {
         layer,
         versus: versus.to_string(),

@@ -5,6 +5,7 @@
 //! LASER-2's cross-lingual space or away from it. Without the files nothing is written.
 
 use anyhow::{Context, Result};
+pub use lexalign_data::study_rows::{CkaChangeRow, CkaRow};
 use lexalign_laser::{laser_dir, Laser2, HOW_TO_GET};
 use lexalign_metrics::cka::{cka_of, stack, CkaSide};
 use lexalign_metrics::{Lexicon, Matrix};
@@ -12,7 +13,6 @@ use lexalign_model::DeviceArg;
 use lexalign_scan::LayerVectors;
 use lexalign_stages::laser_cmd::LaserScanSettings;
 use std::path::Path;
-pub use lexalign_data::study_rows::{CkaChangeRow, CkaRow};
 
 /// Sentences per LASER-2 forward (laser_encoders' default batch).
 pub const LASER_BATCH: usize = 64;
@@ -29,12 +29,21 @@ pub fn load(arg: Option<&Path>, device: &str) -> Result<Option<Laser2>> {
         return Ok(None);
     };
     let device = device.parse::<DeviceArg>()?.resolve()?;
-    Laser2::load(&dir, device).map(Some).with_context(|| format!("--laser {}", dir.display()))
+    Laser2::load(&dir, device)
+        .map(Some)
+        .with_context(|| format!("--laser {}", dir.display()))
 }
 
 /// The settings the study measures LASER-2 with (`lexalign laser scan`'s defaults, the study's seed).
 pub fn settings(seed: u64, bootstrap: usize, device: &str) -> LaserScanSettings {
-    LaserScanSettings { seed, k_csls: 10, xsim_k: 4, bootstrap, batch_size: LASER_BATCH, device: device.to_string() }
+    LaserScanSettings {
+        seed,
+        k_csls: 10,
+        xsim_k: 4,
+        bootstrap,
+        batch_size: LASER_BATCH,
+        device: device.to_string(),
+    }
 }
 
 /// A reference encoder's side of every CKA of one pair set (LASER-2's, or multilingual-e5-small's
@@ -57,7 +66,10 @@ impl LaserSides {
             sides: [
                 CkaSide::new(sources, &format!("{name} source vectors"))?,
                 CkaSide::new(candidates, &format!("{name} target vectors"))?,
-                CkaSide::new(&stack(sources, candidates)?, &format!("{name} source and target vectors"))?,
+                CkaSide::new(
+                    &stack(sources, candidates)?,
+                    &format!("{name} source and target vectors"),
+                )?,
             ],
         })
     }
@@ -79,7 +91,11 @@ impl LaserSides {
         ];
         let mut out = [(0, 0.0); 3];
         for (i, (a, b)) in llm.iter().zip(&self.sides).enumerate() {
-            out[i] = (a.n, cka_of(a, b).with_context(|| format!("CKA of {} against {}", what(SIDES[i]), self.name))?);
+            out[i] = (
+                a.n,
+                cka_of(a, b)
+                    .with_context(|| format!("CKA of {} against {}", what(SIDES[i]), self.name))?,
+            );
         }
         Ok(out)
     }
@@ -90,7 +106,13 @@ pub fn cka_rows(v: &LayerVectors, ckas: [(usize, f64); 3]) -> Vec<CkaRow> {
     SIDES
         .iter()
         .zip(ckas)
-        .map(|(side, (n, cka))| CkaRow { pooling: v.pooling.name().to_string(), layer: v.layer, side: side.to_string(), n, cka: round8(cka) })
+        .map(|(side, (n, cka))| CkaRow {
+            pooling: v.pooling.name().to_string(),
+            layer: v.layer,
+            side: side.to_string(),
+            n,
+            cka: round8(cka),
+        })
         .collect()
 }
 
@@ -102,8 +124,18 @@ pub fn changes(before: &CkaTable, after: &CkaTable) -> Vec<CkaChangeRow> {
     before
         .iter()
         .filter_map(|(set, layer, side, b)| {
-            let a = after.iter().find(|(s, l, d, _)| s == set && l == layer && d == side)?.3;
-            Some(CkaChangeRow { set: set.clone(), layer: *layer, side: side.to_string(), cka_before: round8(*b), cka_after: round8(a), delta: round8(a - b) })
+            let a = after
+                .iter()
+                .find(|(s, l, d, _)| s == set && l == layer && d == side)?
+                .3;
+            Some(CkaChangeRow {
+                set: set.clone(),
+                layer: *layer,
+                side: side.to_string(),
+                cka_before: round8(*b),
+                cka_after: round8(a),
+                delta: round8(a - b),
+            })
         })
         .collect()
 }

@@ -185,7 +185,10 @@ pub fn run(args: &Args) -> Result<()> {
         t.dedup();
         t
     };
-    anyhow::ensure!(!all_layers.is_empty(), "--frozen-layers targets needs at least one --adapter (or pass --frozen-layers all)");
+    anyhow::ensure!(
+        !all_layers.is_empty(),
+        "--frozen-layers targets needs at least one --adapter (or pass --frozen-layers all)"
+    );
     let mats = embed(&run, &words, &all_layers, args.batch_size, "frozen")?;
     let mut rows = Vec::new();
     let mut frozen_ranks: Vec<(usize, WordRanks)> = Vec::new();

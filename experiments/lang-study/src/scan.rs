@@ -12,10 +12,10 @@ use crate::e5ref::E5Ref;
 use crate::laser::LaserSides;
 use anyhow::Result;
 use lexalign_laser::Laser2;
+use lexalign_model::QuantMode;
 use lexalign_stages::laser_cmd::{measure_pairs, write_laser_scan};
 use lexalign_stages::scan_cmd::{scan_and_write_visit, ScanJob};
 use lexalign_stages::ModelArgs;
-use lexalign_model::QuantMode;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -79,28 +79,62 @@ pub fn run(args: &Args) -> Result<()> {
     lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
     let laser = crate::laser::load(args.laser.as_deref(), &args.model.device)?;
     let e5 = crate::e5ref::load(&args.e5, args.pair)?;
-    let s = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let s = study_pairs_in(
+        args.pair,
+        args.lexicon_dir.as_deref(),
+        args.paper_data.as_deref(),
+    )?;
     log::info!("{}", s.describe());
     crate::data::write_splits(&args.out, &s)?;
     // Loaded (and --baseline-layers checked) before the scan, so a bad list fails fast.
-    let baseline_run = if args.no_baselines { None } else { Some(study_model(&args.model).load(QuantMode::None, None)?) };
+    let baseline_run = if args.no_baselines {
+        None
+    } else {
+        Some(study_model(&args.model).load(QuantMode::None, None)?)
+    };
     if let Some(run) = &baseline_run {
-        args.baseline_layers.check(run.model.model.num_hidden_states())?;
+        args.baseline_layers
+            .check(run.model.model.num_hidden_states())?;
     }
     scan_pairs(args, &s, laser.as_ref(), e5.as_ref())?;
     if let Some(run) = &baseline_run {
         let best = crate::train::best_layer(&args.out.join("layers.csv"))?;
-        let layers = args.baseline_layers.resolve(run.model.model.num_hidden_states(), &[best.layer])?;
-        write_baselines(&args.out, run, &s, args.refine_iterations, &layers, args.batch_size)?;
+        let layers = args
+            .baseline_layers
+            .resolve(run.model.model.num_hidden_states(), &[best.layer])?;
+        write_baselines(
+            &args.out,
+            run,
+            &s,
+            args.refine_iterations,
+            &layers,
+            args.batch_size,
+        )?;
     }
     Ok(())
 }
 
 /// The frozen model's baselines into `<out>/baselines.csv`, and how long they took, with the
 /// settings, into `<out>/baselines.json`.
-pub fn write_baselines(out: &Path, run: &lexalign_stages::LoadedRun, s: &StudyPairs, refine: usize, layers: &[usize], batch_size: usize) -> Result<()> {
+pub fn write_baselines(
+    out: &Path,
+    run: &lexalign_stages::LoadedRun,
+    s: &StudyPairs,
+    refine: usize,
+    layers: &[usize],
+    batch_size: usize,
+) -> Result<()> {
     use crate::baselines::{frozen_name, run_all, Method, LAMBDAS, POOLING};
-    let (rows, _, secs) = run_all(run, s, &Method::frozen(refine), frozen_name, true, layers, batch_size, "baselines")?;
+    let (rows, _, secs) = run_all(
+        run,
+        s,
+        &Method::frozen(refine),
+        frozen_name,
+        true,
+        layers,
+        batch_size,
+        "baselines",
+    )?;
     lexalign_run::write_atomic(out.join("baselines.csv"), crate::eval::to_csv(&rows)?)?;
     let info = serde_json::json!({
         "pooling": POOLING.name(),
@@ -114,16 +148,29 @@ pub fn write_baselines(out: &Path, run: &lexalign_stages::LoadedRun, s: &StudyPa
         "dev_pairs": s.dev.len(),
         "seconds": (secs * 10.0).round() / 10.0,
     });
-    lexalign_run::write_atomic(out.join("baselines.json"), serde_json::to_vec_pretty(&info)?)?;
+    lexalign_run::write_atomic(
+        out.join("baselines.json"),
+        serde_json::to_vec_pretty(&info)?,
+    )?;
     println!("baselines: {} rows in {secs:.1} s", rows.len());
     Ok(())
 }
 
 /// The scan of `s.test` (and the negative control), with LASER-2's rows when `laser` is given
 /// and multilingual-e5-small's when `e5` is.
-pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>, e5: Option<&E5Ref>) -> Result<()> {
-    let poolings = lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
-    let (sources, targets): (Vec<String>, Vec<String>) = s.test.iter().map(|p| (p.source.clone(), p.target.clone())).unzip();
+pub fn scan_pairs(
+    args: &Args,
+    s: &StudyPairs,
+    laser: Option<&Laser2>,
+    e5: Option<&E5Ref>,
+) -> Result<()> {
+    let poolings =
+        lexalign_stages::model_args::parse_poolings(&args.pooling).map_err(anyhow::Error::msg)?;
+    let (sources, targets): (Vec<String>, Vec<String>) = s
+        .test
+        .iter()
+        .map(|p| (p.source.clone(), p.target.clone()))
+        .unzip();
     let laser_sides = match laser {
         Some(l) => Some(laser_scan(args, s, l)?),
         None => None,
@@ -175,12 +222,19 @@ pub fn scan_pairs(args: &Args, s: &StudyPairs, laser: Option<&Laser2>, e5: Optio
         if laser_sides.is_some() || e5_sides.is_some() {
             log::info!("linear CKA against the reference encoders: {} LASER-2 and {} e5 rows in {cka_secs:.1} s", cka_rows.len(), e5_cka.len());
         }
-        lexalign_run::write_atomic(out.join("pairs-sizes.json"), serde_json::to_vec_pretty(&s.sizes())?)?;
+        lexalign_run::write_atomic(
+            out.join("pairs-sizes.json"),
+            serde_json::to_vec_pretty(&s.sizes())?,
+        )?;
         for r in &results {
             let best = r
                 .layers
                 .iter()
-                .max_by(|a, b| a.metrics.centered_p1_csls.total_cmp(&b.metrics.centered_p1_csls))
+                .max_by(|a, b| {
+                    a.metrics
+                        .centered_p1_csls
+                        .total_cmp(&b.metrics.centered_p1_csls)
+                })
                 .expect("layers");
             println!(
                 "{} {}: best centred CSLS P@1 {:.3} at hidden state {} (raw cosine {:.4}, shuffled {:.4})",
@@ -198,25 +252,53 @@ fn e5_scan(args: &Args, s: &StudyPairs, e5: &E5Ref) -> Result<LaserSides> {
     let dir = args.out.join("e5");
     lexalign_stages::stage_io::prepare_out_dir(&dir)?;
     let xsim = e5.encoder_xsim()?;
-    let pairs: Vec<(&str, &str)> = s.test.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = s
+        .test
+        .iter()
+        .map(|p| (p.source.as_str(), p.target.as_str()))
+        .collect();
     let (words, sides) = e5.words(&pairs, args.seed, args.bootstrap)?;
     lexalign_run::write_atomic(dir.join("xsim.csv"), crate::eval::to_csv(&xsim)?)?;
     lexalign_run::write_atomic(dir.join("words.csv"), crate::eval::to_csv(&[&words])?)?;
     e5.write_provenance(&dir, &format!("{}-scan-e5", stage_prefix(args.pair)))?;
     for r in &xsim {
-        println!("{}: {} {}->{} xSIM {:.4} (n {}), P@1 CSLS {:.4}", crate::e5ref::ENCODER, r.corpus, r.src, r.tgt, r.xsim_error, r.n, r.p1_csls);
+        println!(
+            "{}: {} {}->{} xSIM {:.4} (n {}), P@1 CSLS {:.4}",
+            crate::e5ref::ENCODER,
+            r.corpus,
+            r.src,
+            r.tgt,
+            r.xsim_error,
+            r.n,
+            r.p1_csls
+        );
     }
-    println!("{}: held-out words centred CSLS P@1 {:.3} ({:.1} s)", crate::e5ref::ENCODER, words.centered_p1_csls, started.elapsed().as_secs_f64());
+    println!(
+        "{}: held-out words centred CSLS P@1 {:.3} ({:.1} s)",
+        crate::e5ref::ENCODER,
+        words.centered_p1_csls,
+        started.elapsed().as_secs_f64()
+    );
     Ok(sides)
 }
 
 /// One model's `sentence_xsim.csv` (every hidden state) and `cka_e5.csv`.
-fn write_e5_layers(e5: &E5Ref, run: &lexalign_stages::LoadedRun, out: &Path, batch_size: usize, cka: &[crate::laser::CkaRow]) -> Result<()> {
+fn write_e5_layers(
+    e5: &E5Ref,
+    run: &lexalign_stages::LoadedRun,
+    out: &Path,
+    batch_size: usize,
+    cka: &[crate::laser::CkaRow],
+) -> Result<()> {
     let t = std::time::Instant::now();
     let rows = e5.decoder_xsim(&run.model, batch_size)?;
     lexalign_run::write_atomic(out.join("sentence_xsim.csv"), crate::eval::to_csv(&rows)?)?;
     lexalign_run::write_atomic(out.join("cka_e5.csv"), crate::eval::to_csv(cka)?)?;
-    log::info!("{} sentence xSIM rows (every hidden state) in {:.1} s", rows.len(), t.elapsed().as_secs_f64());
+    log::info!(
+        "{} sentence xSIM rows (every hidden state) in {:.1} s",
+        rows.len(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -224,7 +306,11 @@ fn write_e5_layers(e5: &E5Ref, run: &lexalign_stages::LoadedRun, out: &Path, bat
 /// writes them; returns LASER-2's CKA sides of the same words.
 fn laser_scan(args: &Args, s: &StudyPairs, laser: &Laser2) -> Result<LaserSides> {
     let started = std::time::Instant::now();
-    let pairs: Vec<(&str, &str)> = s.test.iter().map(|p| (p.source.as_str(), p.target.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = s
+        .test
+        .iter()
+        .map(|p| (p.source.as_str(), p.target.as_str()))
+        .collect();
     let device = lexalign_model::device::device_name(laser.encoder.device);
     let settings = crate::laser::settings(args.seed, args.bootstrap, &device);
     let file = first_file(&s.files);
@@ -242,7 +328,10 @@ fn laser_scan(args: &Args, s: &StudyPairs, laser: &Laser2) -> Result<LaserSides>
 }
 
 pub fn first_file(files: &[PathBuf]) -> &Path {
-    files.first().map(PathBuf::as_path).unwrap_or(Path::new("-"))
+    files
+        .first()
+        .map(PathBuf::as_path)
+        .unwrap_or(Path::new("-"))
 }
 
 /// `koen` / `swen`: the prefix of the study's stage folders.

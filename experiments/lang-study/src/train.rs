@@ -11,10 +11,10 @@ use std::str::FromStr;
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context, Result};
+use lexalign_model::QuantMode;
 use lexalign_stages::stage_io::write_summary;
 use lexalign_stages::train_cmd::interrupt_flag;
 use lexalign_stages::{LoadedRun, ModelArgs};
-use lexalign_model::QuantMode;
 use lexalign_tli::{train, TrainConfig, TrainOptions, TrainOutcome};
 use serde::Serialize;
 
@@ -117,11 +117,18 @@ pub struct BestLayer {
 /// the [`BEST_POOLING`] rows when the file has a `pooling` column; hidden state 0 excluded.
 pub fn best_layer(layers_csv: &Path) -> Result<BestLayer> {
     let file = layers_csv.display().to_string();
-    let mut r = csv::Reader::from_path(layers_csv)
-        .with_context(|| format!("cannot read the scan's {file} (run `lang-study scan` first, or pass --target-layer N)"))?;
-    let headers = r.headers().with_context(|| format!("{file}: no header line"))?.clone();
+    let mut r = csv::Reader::from_path(layers_csv).with_context(|| {
+        format!(
+            "cannot read the scan's {file} (run `lang-study scan` first, or pass --target-layer N)"
+        )
+    })?;
+    let headers = r
+        .headers()
+        .with_context(|| format!("{file}: no header line"))?
+        .clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let layer_i = col("layer").with_context(|| format!("{file}: no `layer` column (header: {headers:?})"))?;
+    let layer_i =
+        col("layer").with_context(|| format!("{file}: no `layer` column (header: {headers:?})"))?;
     let value_i = col(BEST_COLUMN)
         .with_context(|| format!("{file}: no `{BEST_COLUMN}` column (header: {headers:?}); is it the study scan's layers.csv?"))?;
     let pooling_i = col("pooling");
@@ -136,16 +143,17 @@ pub fn best_layer(layers_csv: &Path) -> Result<BestLayer> {
             }
         }
         let field = |j: usize, what: &str| -> Result<&str> {
-            rec.get(j).with_context(|| format!("{file}: line {line} has no `{what}` field"))
+            rec.get(j)
+                .with_context(|| format!("{file}: line {line} has no `{what}` field"))
         };
         let layer: usize = field(layer_i, "layer")?
             .trim()
             .parse()
             .with_context(|| format!("{file}: line {line}: `layer` is not a hidden-state index"))?;
         let v = field(value_i, BEST_COLUMN)?.trim();
-        let value: f64 = v
-            .parse()
-            .with_context(|| format!("{file}: line {line}: `{BEST_COLUMN}` = `{v}` is not a number"))?;
+        let value: f64 = v.parse().with_context(|| {
+            format!("{file}: line {line}: `{BEST_COLUMN}` = `{v}` is not a number")
+        })?;
         ensure!(
             !rows.iter().any(|(l, _)| *l == layer),
             "{file}: line {line}: layer {layer} appears twice{}; the file must hold one row per layer",
@@ -153,16 +161,23 @@ pub fn best_layer(layers_csv: &Path) -> Result<BestLayer> {
         );
         rows.push((layer, value));
     }
-    let scope = if pooling_i.is_some() { format!("{BEST_POOLING} rows") } else { "rows".into() };
-    ensure!(!rows.is_empty(), "{file}: no {scope}; re-run the scan with `{BEST_POOLING}` pooling");
+    let scope = if pooling_i.is_some() {
+        format!("{BEST_POOLING} rows")
+    } else {
+        "rows".into()
+    };
+    ensure!(
+        !rows.is_empty(),
+        "{file}: no {scope}; re-run the scan with `{BEST_POOLING}` pooling"
+    );
     let skipped_layer_0 = rows.iter().any(|(l, _)| *l == 0);
-    let best = rows
-        .iter()
-        .filter(|(l, v)| *l >= 1 && v.is_finite())
-        .fold(None::<(usize, f64)>, |b, &(l, v)| match b {
+    let best = rows.iter().filter(|(l, v)| *l >= 1 && v.is_finite()).fold(
+        None::<(usize, f64)>,
+        |b, &(l, v)| match b {
             Some((bl, bv)) if bv > v || (bv == v && bl < l) => Some((bl, bv)),
             _ => Some((l, v)),
-        });
+        },
+    );
     let Some((layer, value)) = best else {
         bail!("{file}: no {scope} with a finite `{BEST_COLUMN}` above hidden state 0");
     };
@@ -186,12 +201,17 @@ fn target_layer(args: &Args) -> Result<(usize, Option<BestLayer>)> {
     Ok(match args.target_layer {
         TargetLayer::Fixed(l) => (l, None),
         TargetLayer::Best => {
-            let scan = args
-                .scan
-                .as_ref()
-                .context("--target-layer best needs --scan DIR (the scan's run folder, with layers.csv)")?;
+            let scan = args.scan.as_ref().context(
+                "--target-layer best needs --scan DIR (the scan's run folder, with layers.csv)",
+            )?;
             let b = best_layer(&scan.join("layers.csv"))?;
-            log::info!("best layer: hidden state {} ({} = {} in {})", b.layer, b.column, b.value, b.file);
+            log::info!(
+                "best layer: hidden state {} ({} = {} in {})",
+                b.layer,
+                b.column,
+                b.value,
+                b.file
+            );
             (b.layer, Some(b))
         }
     })
@@ -221,12 +241,17 @@ fn train_config(args: &Args, layer: usize) -> Result<TrainConfig> {
 fn train_notes(run: &LoadedRun, cfg: &TrainConfig, n_blocks: usize) -> Vec<String> {
     let mut notes = Vec::new();
     if run.device == "cpu" {
-        notes.push("the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string());
+        notes.push(
+            "the authors computed in bf16 on a GPU; this CPU run computes in f32".to_string(),
+        );
     }
     if run.quant != QuantMode::None {
         notes.push("4-bit weights of the loaded blocks dequantized once (bit-identical to dequantizing at every forward)".to_string());
     }
-    notes.push(format!("forward stops at hidden_states[{}]: {} of {n_blocks} blocks run", cfg.target_layer, cfg.target_layer));
+    notes.push(format!(
+        "forward stops at hidden_states[{}]: {} of {n_blocks} blocks run",
+        cfg.target_layer, cfg.target_layer
+    ));
     notes
 }
 
@@ -292,7 +317,11 @@ pub fn run(args: &Args) -> Result<()> {
     let started = Instant::now();
     let (layer, best) = target_layer(args)?;
     let cfg = train_config(args, layer)?;
-    let data = study_pairs_in(args.pair, args.lexicon_dir.as_deref(), args.paper_data.as_deref())?;
+    let data = study_pairs_in(
+        args.pair,
+        args.lexicon_dir.as_deref(),
+        args.paper_data.as_deref(),
+    )?;
     log::info!("{}", data.describe());
     let pairs = data.train.clone();
 
@@ -322,17 +351,33 @@ pub fn run(args: &Args) -> Result<()> {
         interrupt: Some(interrupt_flag()),
         base_model: Some(run.model.info.name.clone()),
     };
-    let outcome = train(&mut run.model.model, &run.model.tokenizer, &pairs, &opts, |done, _, loss| {
-        bar.set_position(done as u64);
-        bar.set_message(format!("train loss {loss:.4}"));
-    })?;
+    let outcome = train(
+        &mut run.model.model,
+        &run.model.tokenizer,
+        &pairs,
+        &opts,
+        |done, _, loss| {
+            bar.set_position(done as u64);
+            bar.set_message(format!("train loss {loss:.4}"));
+        },
+    )?;
     bar.finish_and_clear();
 
     let wall = started.elapsed().as_secs_f64();
-    let trained = Trained { cfg: &cfg, best: &best, notes: &notes, n_blocks, wall, outcome: &outcome };
+    let trained = Trained {
+        cfg: &cfg,
+        best: &best,
+        notes: &notes,
+        n_blocks,
+        wall,
+        outcome: &outcome,
+    };
     write_records(args, &run, &data, &trained)?;
     if outcome.interrupted {
-        eprintln!("stopped after epoch {}; continue with --resume", outcome.epochs_done);
+        eprintln!(
+            "stopped after epoch {}; continue with --resume",
+            outcome.epochs_done
+        );
         std::process::exit(130);
     }
     println!(

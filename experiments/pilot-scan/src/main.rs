@@ -9,14 +9,17 @@
 
 use anyhow::Result;
 use clap::Parser;
+use lexalign_model::{Pooling, QuantMode};
 use lexalign_stages::scan_cmd::{read_pairs, scan_and_write, ScanJob};
 use lexalign_stages::train_cmd::pair_file;
 use lexalign_stages::ModelArgs;
-use lexalign_model::{Pooling, QuantMode};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "pilot-scan", about = "The paper's pilot layer scan (script 01)")]
+#[command(
+    name = "pilot-scan",
+    about = "The paper's pilot layer scan (script 01)"
+)]
 struct Args {
     #[command(flatten)]
     model: ModelArgs,
@@ -50,16 +53,31 @@ fn main() {
 fn run() -> Result<()> {
     let args = Args::parse();
     // Every output folder is checked before the model loads.
-    let poolings = args.pooling.iter().map(|p| p.parse::<Pooling>()).collect::<Result<Vec<_>>>()?;
+    let poolings = args
+        .pooling
+        .iter()
+        .map(|p| p.parse::<Pooling>())
+        .collect::<Result<Vec<_>>>()?;
     let outs: Vec<PathBuf> = poolings
         .iter()
         .enumerate()
-        .map(|(i, p)| if i == 0 { args.out.clone() } else { PathBuf::from(format!("{}-{}", args.out.display(), p.name())) })
+        .map(|(i, p)| {
+            if i == 0 {
+                args.out.clone()
+            } else {
+                PathBuf::from(format!("{}-{}", args.out.display(), p.name()))
+            }
+        })
         .collect();
     for out in &outs {
         lexalign_stages::stage_io::prepare_out_dir(out)?;
     }
-    let pairs_path = pair_file(&args.pairs, &args.paper_data, lexalign_data::TRAINING_PAIRS, "--pairs")?;
+    let pairs_path = pair_file(
+        &args.pairs,
+        &args.paper_data,
+        lexalign_data::TRAINING_PAIRS,
+        "--pairs",
+    )?;
     let (sources, targets) = read_pairs(&pairs_path)?;
     // The authors' pilot: NF4 with bf16 compute.
     let mut run = args.model.load(QuantMode::Nf4, None)?;
@@ -79,7 +97,11 @@ fn run() -> Result<()> {
             stage: "pilot-scan",
         };
         let result = scan_and_write(&run, &job)?.remove(0);
-        let peak = result.layers.iter().max_by(|a, b| a.pairs_mean.total_cmp(&b.pairs_mean)).unwrap();
+        let peak = result
+            .layers
+            .iter()
+            .max_by(|a, b| a.pairs_mean.total_cmp(&b.pairs_mean))
+            .unwrap();
         println!(
             "{} pooling: peak at layer {} ({:.4}; shuffled {:.4}); wrote {}",
             pooling,

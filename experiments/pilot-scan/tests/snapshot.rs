@@ -11,12 +11,23 @@ fn pilot_scan_on_the_embedded_model() {
     let out = tmp.path().join("pilot-scan");
     let started = std::time::Instant::now();
     let status = Command::new(env!("CARGO_BIN_EXE_pilot-scan"))
-        .args(["--device", "cpu", "--threads", "2", "--pooling", "mean", "--out"])
+        .args([
+            "--device",
+            "cpu",
+            "--threads",
+            "2",
+            "--pooling",
+            "mean",
+            "--out",
+        ])
         .arg(&out)
         .status()
         .unwrap();
     assert!(status.success(), "pilot-scan failed");
-    eprintln!("pilot-scan wall time {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "pilot-scan wall time {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     let mut rdr = csv::Reader::from_path(out.join("layers.csv")).unwrap();
     let mut table = String::from("layer   n  pairs_mean  pairs_sd  shuffled_mean  shuffled_sd\n");
     for rec in rdr.records() {
@@ -24,7 +35,12 @@ fn pilot_scan_on_the_embedded_model() {
         let f = |i: usize| r[i].parse::<f64>().unwrap();
         table.push_str(&format!(
             "{:>5} {:>3}  {:>10.4}  {:>8.4}  {:>13.4}  {:>11.4}\n",
-            &r[0], &r[1], f(2), f(3), f(4), f(5)
+            &r[0],
+            &r[1],
+            f(2),
+            f(3),
+            f(4),
+            f(5)
         ));
     }
     let summary: serde_json::Value =

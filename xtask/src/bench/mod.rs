@@ -27,7 +27,11 @@ pub const ENV_REF_PYTHON: &str = "LEXALIGN_REF_PYTHON";
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Embedded models to bench (comma list).
-    #[arg(long, value_delimiter = ',', default_value = "smollm2-135m,gemma3-270m")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "smollm2-135m,gemma3-270m"
+    )]
     pub models: Vec<String>,
     /// Repetitions of every case (alternating lexalign and the anchors).
     #[arg(long, default_value_t = 3, value_parser = at_least_one)]
@@ -80,7 +84,14 @@ fn execute(run: &Run, repo: &Path) -> Result<report::Line> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&str> = err
+            .lines()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         bail!("{what} failed ({}): {}", out.status, tail.join(" | "));
     }
     parse_line(&stdout, &what)
@@ -98,12 +109,27 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let plan = Plan::new(args, &paths, &bin, python.as_ref().ok(), &work)?;
     plan.write_word_files()?;
     let load_before = cases::load_average();
-    let mut results: Vec<(String, Runs)> = args.models.iter().map(|m| (m.clone(), Runs::default())).collect();
+    let mut results: Vec<(String, Runs)> = args
+        .models
+        .iter()
+        .map(|m| (m.clone(), Runs::default()))
+        .collect();
     for rep in 0..args.reps {
         for run in plan.runs(rep) {
             let line = execute(&run, &paths.repo)?;
-            println!("[rep {}/{}] {} {} {}: {:.3} s", rep + 1, args.reps, run.model, run.case, run.variant, line.seconds);
-            let slot = results.iter_mut().find(|(m, _)| *m == run.model).expect("model planned");
+            println!(
+                "[rep {}/{}] {} {} {}: {:.3} s",
+                rep + 1,
+                args.reps,
+                run.model,
+                run.case,
+                run.variant,
+                line.seconds
+            );
+            let slot = results
+                .iter_mut()
+                .find(|(m, _)| *m == run.model)
+                .expect("model planned");
             slot.1.push(&run.case, &run.variant, line);
         }
     }
@@ -111,13 +137,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.scaling {
         for run in plan.scaling_runs() {
             let line = execute(&run, &paths.repo)?;
-            println!("[scaling] {} {} {}: {:.3} s", run.model, run.case, run.variant, line.seconds);
+            println!(
+                "[scaling] {} {} {}: {:.3} s",
+                run.model, run.case, run.variant, line.seconds
+            );
             scaling.push((run, line));
         }
     }
     let load_after = cases::load_average();
-    let page = cases::render(&plan, &results, &scaling, python.as_ref().err().map(String::as_str), (&load_before, &load_after));
-    let out = args.out.clone().unwrap_or_else(|| paths.repo.join("paper/generated/bench.md"));
+    let page = cases::render(
+        &plan,
+        &results,
+        &scaling,
+        python.as_ref().err().map(String::as_str),
+        (&load_before, &load_after),
+    );
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| paths.repo.join("paper/generated/bench.md"));
     lexalign_run::write_atomic(&out, page.as_bytes())?;
     let prov = plan.provenance(&out)?;
     println!("{page}");

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-
 /// One run's result, and its parser: the line lexalign and the anchors print.
 pub use lexalign_run::{parse_bench_line as parse_line, BenchLine as Line};
 
@@ -26,15 +25,40 @@ impl Spread {
         let mut v = xs.to_vec();
         v.sort_by(f64::total_cmp);
         let m = v.len() / 2;
-        let median = if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 };
-        Some(Spread { median, min: v[0], max: v[v.len() - 1], n: v.len() })
+        let median = if v.len() % 2 == 1 {
+            v[m]
+        } else {
+            (v[m - 1] + v[m]) / 2.0
+        };
+        Some(Spread {
+            median,
+            min: v[0],
+            max: v[v.len() - 1],
+            n: v.len(),
+        })
     }
 
     /// `9.81 s (9.60-9.92, n 3)`, in ms under a second.
     pub fn show(&self) -> String {
-        let (k, u) = if self.max < 1.0 { (1000.0, "ms") } else { (1.0, "s") };
-        let d = if self.max * k >= 100.0 { 0 } else if self.max * k >= 10.0 { 1 } else { 2 };
-        format!("{:.d$} {u} ({:.d$}-{:.d$}, n {})", self.median * k, self.min * k, self.max * k, self.n)
+        let (k, u) = if self.max < 1.0 {
+            (1000.0, "ms")
+        } else {
+            (1.0, "s")
+        };
+        let d = if self.max * k >= 100.0 {
+            0
+        } else if self.max * k >= 10.0 {
+            1
+        } else {
+            2
+        };
+        format!(
+            "{:.d$} {u} ({:.d$}-{:.d$}, n {})",
+            self.median * k,
+            self.min * k,
+            self.max * k,
+            self.n
+        )
     }
 }
 
@@ -53,8 +77,16 @@ pub fn fit_linear(xs: &[f64], ys: &[f64]) -> Option<(f64, f64, f64)> {
     let b = sxy / sxx;
     let a = my - b * mx;
     let ss_tot: f64 = ys.iter().map(|y| (y - my) * (y - my)).sum();
-    let ss_res: f64 = xs.iter().zip(ys).map(|(x, y)| (y - a - b * x).powi(2)).sum();
-    let r2 = if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { 1.0 };
+    let ss_res: f64 = xs
+        .iter()
+        .zip(ys)
+        .map(|(x, y)| (y - a - b * x).powi(2))
+        .sum();
+    let r2 = if ss_tot > 0.0 {
+        1.0 - ss_res / ss_tot
+    } else {
+        1.0
+    };
     Some((a, b, r2))
 }
 
@@ -75,18 +107,32 @@ impl Runs {
     }
 
     pub fn get(&self, case: &str, variant: &str) -> &[Line] {
-        self.lines.get(&(case.to_string(), variant.to_string())).map(Vec::as_slice).unwrap_or(&[])
+        self.lines
+            .get(&(case.to_string(), variant.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn spread(&self, case: &str, variant: &str) -> Option<Spread> {
-        Spread::of(&self.get(case, variant).iter().map(|l| l.seconds).collect::<Vec<_>>())
+        Spread::of(
+            &self
+                .get(case, variant)
+                .iter()
+                .map(|l| l.seconds)
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// `slow`'s median over `fast`'s, with the range of the per-repetition ratios (runs were
     /// alternated, so repetition i of each ran side by side).
     pub fn ratio(&self, case: &str, slow: &str, fast: &str) -> Option<Spread> {
         let (s, f) = (self.get(case, slow), self.get(case, fast));
-        let r: Vec<f64> = s.iter().zip(f).filter(|(_, f)| f.seconds > 0.0).map(|(s, f)| s.seconds / f.seconds).collect();
+        let r: Vec<f64> = s
+            .iter()
+            .zip(f)
+            .filter(|(_, f)| f.seconds > 0.0)
+            .map(|(s, f)| s.seconds / f.seconds)
+            .collect();
         Spread::of(&r)
     }
 }
@@ -105,13 +151,34 @@ pub fn table(runs: &Runs) -> String {
     let mut s = String::from("| case | run | time: median (min-max, n) | words | tokens (padded) | padding | load | peak RSS |\n|---|---|---|---|---|---|---|---|\n");
     for (case, variant) in &runs.order {
         let lines = runs.get(case, variant);
-        let Some(sp) = runs.spread(case, variant) else { continue };
+        let Some(sp) = runs.spread(case, variant) else {
+            continue;
+        };
         let l = &lines[0];
-        let pad = if l.padded_tokens > 0 { format!("{:.1} %", 100.0 * (l.padded_tokens - l.tokens) as f64 / l.padded_tokens as f64) } else { "-".into() };
-        let toks = if l.tokens > 0 { format!("{} ({})", l.tokens, l.padded_tokens) } else { "-".into() };
-        let load = Spread::of(&lines.iter().map(|l| l.load_s).collect::<Vec<_>>()).map(|s| format!("{:.2} s", s.median)).unwrap_or_default();
+        let pad = if l.padded_tokens > 0 {
+            format!(
+                "{:.1} %",
+                100.0 * (l.padded_tokens - l.tokens) as f64 / l.padded_tokens as f64
+            )
+        } else {
+            "-".into()
+        };
+        let toks = if l.tokens > 0 {
+            format!("{} ({})", l.tokens, l.padded_tokens)
+        } else {
+            "-".into()
+        };
+        let load = Spread::of(&lines.iter().map(|l| l.load_s).collect::<Vec<_>>())
+            .map(|s| format!("{:.2} s", s.median))
+            .unwrap_or_default();
         let peak = lines.iter().map(|l| l.peak_rss_bytes).max().unwrap_or(0);
-        let _ = writeln!(s, "| {case} | {variant} | {} | {} | {toks} | {pad} | {load} | {} |", sp.show(), l.words, mib(peak));
+        let _ = writeln!(
+            s,
+            "| {case} | {variant} | {} | {} | {toks} | {pad} | {load} | {} |",
+            sp.show(),
+            l.words,
+            mib(peak)
+        );
     }
     s
 }
@@ -135,13 +202,30 @@ mod tests {
     fn parses_the_last_json_line_and_refuses_bad_ones() {
         let out = format!("some log\n{{\"not\": \"this\"}}\n{LINE}\n");
         let l = parse_line(&out, "run").unwrap();
-        assert_eq!((l.tool.as_str(), l.case.as_str(), l.words, l.tokens, l.padded_tokens), ("lexalign", "scan", 1246, 3072, 3200));
+        assert_eq!(
+            (
+                l.tool.as_str(),
+                l.case.as_str(),
+                l.words,
+                l.tokens,
+                l.padded_tokens
+            ),
+            ("lexalign", "scan", 1246, 3072, 3200)
+        );
         assert_eq!(l.seconds, 9.5);
-        let err = parse_line("no json here\n", "run x").unwrap_err().to_string();
+        let err = parse_line("no json here\n", "run x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("run x") && err.contains("no JSON"), "{err}");
-        let err = format!("{:#}", parse_line(&LINE.replace("\"seconds\":9.5", "\"seconds\":-1"), "r").unwrap_err());
+        let err = format!(
+            "{:#}",
+            parse_line(&LINE.replace("\"seconds\":9.5", "\"seconds\":-1"), "r").unwrap_err()
+        );
         assert!(err.contains("`seconds`"), "{err}");
-        let err = format!("{:#}", parse_line(&LINE.replace("\"tokens\":3072,", ""), "r").unwrap_err());
+        let err = format!(
+            "{:#}",
+            parse_line(&LINE.replace("\"tokens\":3072,", ""), "r").unwrap_err()
+        );
         assert!(err.contains("`tokens` missing"), "{err}");
     }
 
@@ -149,12 +233,32 @@ mod tests {
     fn spreads_ratios_and_fit() {
         let s = Spread::of(&[3.0, 1.0, 2.0, 10.0]).unwrap();
         assert_eq!((s.median, s.min, s.max, s.n), (2.5, 1.0, 10.0, 4));
-        assert_eq!(Spread::of(&[0.012, 0.014, 0.013]).unwrap().show(), "13.0 ms (12.0-14.0, n 3)");
-        assert_eq!(Spread::of(&[9.61, 9.8, 9.9]).unwrap().show(), "9.80 s (9.61-9.90, n 3)");
+        assert_eq!(
+            Spread::of(&[0.012, 0.014, 0.013]).unwrap().show(),
+            "13.0 ms (12.0-14.0, n 3)"
+        );
+        assert_eq!(
+            Spread::of(&[9.61, 9.8, 9.9]).unwrap().show(),
+            "9.80 s (9.61-9.90, n 3)"
+        );
         let mut runs = Runs::default();
         for (a, b) in [(10.0, 4.0), (12.0, 4.0), (11.0, 5.0)] {
-            runs.push("scan", "transformers", Line { seconds: a, ..Default::default() });
-            runs.push("scan", "lexalign", Line { seconds: b, ..Default::default() });
+            runs.push(
+                "scan",
+                "transformers",
+                Line {
+                    seconds: a,
+                    ..Default::default()
+                },
+            );
+            runs.push(
+                "scan",
+                "lexalign",
+                Line {
+                    seconds: b,
+                    ..Default::default()
+                },
+            );
         }
         let r = runs.ratio("scan", "transformers", "lexalign").unwrap();
         assert_eq!((r.median, r.min, r.max), (2.5, 2.2, 3.0));
@@ -167,11 +271,21 @@ mod tests {
     #[test]
     fn table_and_targets() {
         let mut runs = Runs::default();
-        runs.push("scan-pairs", "lexalign none", parse_line(LINE, "r").unwrap());
+        runs.push(
+            "scan-pairs",
+            "lexalign none",
+            parse_line(LINE, "r").unwrap(),
+        );
         let t = table(&runs);
         assert!(t.contains("| scan-pairs | lexalign none | 9.50 s (9.50-9.50, n 1) | 1246 | 3072 (3200) | 4.0 % | 0.50 s | 858 MiB |"), "{t}");
-        assert_eq!(target("scan", Some((2.6, true)), "x"), "- scan: met (2.60; x)");
-        assert_eq!(target("scan", Some((1.2, false)), "x"), "- scan: MISSED (1.20; x)");
+        assert_eq!(
+            target("scan", Some((2.6, true)), "x"),
+            "- scan: met (2.60; x)"
+        );
+        assert_eq!(
+            target("scan", Some((1.2, false)), "x"),
+            "- scan: MISSED (1.20; x)"
+        );
         assert!(target("scan", None, "no anchor").contains("not measured"));
     }
 }

@@ -268,7 +268,10 @@ pub const STAGES: &[Stage] = &[
 
 /// `lang-study open-pool` (issue 31) on the adapters of `trains`.
 fn open_pool(c: &Ctx, pair: &str, trains: &[&str]) -> Vec<OsString> {
-    let extra: Vec<(&str, OsString)> = trains.iter().map(|t| ("--adapter", c.run.join(t).join("adapter").into_os_string())).collect();
+    let extra: Vec<(&str, OsString)> = trains
+        .iter()
+        .map(|t| ("--adapter", c.run.join(t).join("adapter").into_os_string()))
+        .collect();
     study(c, "open-pool", pair, &extra, false)
 }
 
@@ -365,7 +368,10 @@ fn authors_args(c: &Ctx) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec!["authors".into()];
     a.extend(model_args(c));
     a.extend(["--adapter".into(), r("tli-train", "adapter")]);
-    a.extend(["--study-model".into(), c.study_model.clone().into_os_string()]);
+    a.extend([
+        "--study-model".into(),
+        c.study_model.clone().into_os_string(),
+    ]);
     a.extend(["--study-adapter".into(), r("swen-tli-train", "adapter")]);
     a.extend(["--scan".into(), c.run.join("swen-scan").into_os_string()]);
     a
@@ -532,8 +538,12 @@ mod tests {
             "train --pair ko-en --model /q.gguf --paper-data /p --device cpu --threads 2 --target-layer best --scan /r/koen-qwen-scan --pooling mean-content"
         );
         let qwen_scan = args(&with, at("koen-qwen-scan"));
-        assert!(qwen_scan.ends_with("--threads 2 --no-e5"), "no control, no LASER-2: {qwen_scan}");
-        assert!(args(&with, at("koen-qwen-eval")).ends_with("--no-e5 --adapter /r/koen-qwen-tli-train-best/adapter"));
+        assert!(
+            qwen_scan.ends_with("--threads 2 --no-e5"),
+            "no control, no LASER-2: {qwen_scan}"
+        );
+        assert!(args(&with, at("koen-qwen-eval"))
+            .ends_with("--no-e5 --adapter /r/koen-qwen-tli-train-best/adapter"));
         let arm_c = args(&with, at("koen-arm-c"));
         assert!(
             arm_c.starts_with("arm --pair ko-en --model /g.gguf")
@@ -558,7 +568,11 @@ mod tests {
         assert!(present_stages(&crate::paths::repo_root(), false)
             .iter()
             .any(|s| s.name == "published-data"));
-        assert!(!present_stages(&crate::paths::repo_root(), false).iter().any(|s| s.name == "koen-arm-a"));
-        assert!(present_stages(&crate::paths::repo_root(), true).iter().any(|s| s.name == "koen-qwen-eval"));
+        assert!(!present_stages(&crate::paths::repo_root(), false)
+            .iter()
+            .any(|s| s.name == "koen-arm-a"));
+        assert!(present_stages(&crate::paths::repo_root(), true)
+            .iter()
+            .any(|s| s.name == "koen-qwen-eval"));
     }
 }

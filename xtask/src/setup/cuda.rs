@@ -19,7 +19,10 @@ const CUDA_STAMP: &str = ".lexalign-libtorch-cuda.sha256";
 
 /// The pinned CUDA wheels' requirements file.
 pub fn cuda_requirements(paths: &Paths) -> PathBuf {
-    paths.repo.join("xtask").join("requirements-libtorch-cuda.txt")
+    paths
+        .repo
+        .join("xtask")
+        .join("requirements-libtorch-cuda.txt")
 }
 
 /// What `--cuda` settled on.
@@ -48,7 +51,13 @@ pub(super) fn ensure_cuda(paths: &Paths, vpy: &Path, venv_torch: &Path) -> Resul
         return Ok(CudaTorch::User(dir));
     }
     let req = cuda_requirements(paths);
-    install_stamped(vpy, &paths.wheels(), &req, &paths.venv().join(CUDA_STAMP), true)?;
+    install_stamped(
+        vpy,
+        &paths.wheels(),
+        &req,
+        &paths.venv().join(CUDA_STAMP),
+        true,
+    )?;
     let lib = venv_torch.join("lib").join("libtorch_cuda.so");
     match missing_libs(&lib) {
         Some(m) if m.is_empty() => {}
@@ -124,20 +133,37 @@ pub fn missing_libs(lib: &Path) -> Option<Vec<String>> {
 /// Install the wheels of `req` (`--no-deps --require-hashes`) into the venv of `vpy`, from
 /// `wheels` when they are there, else downloaded into `wheels` first. A stamp holding the
 /// requirements' SHA-256 makes a re-run a no-op. `download: false` never asks the index.
-pub fn install_stamped(vpy: &Path, wheels: &Path, req: &Path, stamp: &Path, download: bool) -> Result<()> {
+pub fn install_stamped(
+    vpy: &Path,
+    wheels: &Path,
+    req: &Path,
+    stamp: &Path,
+    download: bool,
+) -> Result<()> {
     let text = std::fs::read(req).with_context(|| format!("cannot read {}", disp(req)))?;
     let want = lexalign_run::sha256_bytes(&text);
-    if std::fs::read_to_string(stamp).map(|s| s.trim() == want).unwrap_or(false) {
+    if std::fs::read_to_string(stamp)
+        .map(|s| s.trim() == want)
+        .unwrap_or(false)
+    {
         return Ok(());
     }
     let offline = |quiet: bool| {
         let mut c = pip(vpy);
-        c.args(["install", "--no-deps", "--require-hashes", "--no-index", "--no-cache-dir", "--find-links"])
-            .arg(wheels)
-            .arg("-r")
-            .arg(req);
+        c.args([
+            "install",
+            "--no-deps",
+            "--require-hashes",
+            "--no-index",
+            "--no-cache-dir",
+            "--find-links",
+        ])
+        .arg(wheels)
+        .arg("-r")
+        .arg(req);
         if quiet {
-            c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+            c.stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
         }
         c.status().map(|s| s.success()).unwrap_or(false)
     };
@@ -155,7 +181,8 @@ pub fn install_stamped(vpy: &Path, wheels: &Path, req: &Path, stamp: &Path, down
             disp(req),
             disp(wheels)
         );
-        std::fs::create_dir_all(wheels).with_context(|| format!("cannot create {}", disp(wheels)))?;
+        std::fs::create_dir_all(wheels)
+            .with_context(|| format!("cannot create {}", disp(wheels)))?;
         util::run_status(
             pip(vpy)
                 .args(["download", "--no-deps", "--require-hashes", "--only-binary=:all:", "--no-cache-dir", "-d"])
@@ -187,24 +214,43 @@ mod tests {
     /// Every nvidia-* library torch 2.11.0 requires on Linux, one exact version and one hash each.
     #[test]
     fn cuda_requirements_pin_torch_2_11s_nvidia_set() {
-        let text = std::fs::read_to_string(paths::repo_root().join("xtask/requirements-libtorch-cuda.txt")).unwrap();
+        let text = std::fs::read_to_string(
+            paths::repo_root().join("xtask/requirements-libtorch-cuda.txt"),
+        )
+        .unwrap();
         let pins: Vec<&str> = text
             .lines()
             .filter(|l| !l.starts_with('#') && l.contains("=="))
             .map(|l| l.split("==").next().unwrap().trim())
             .collect();
         let want = [
-            "nvidia-cublas", "nvidia-cuda-nvrtc", "nvidia-cufft", "nvidia-cufile", "nvidia-curand",
-            "nvidia-cusolver", "nvidia-cusparse", "nvidia-nvjitlink", "nvidia-nvtx", "nvidia-cudnn-cu13",
-            "nvidia-cusparselt-cu13", "nvidia-nccl-cu13", "nvidia-nvshmem-cu13",
+            "nvidia-cublas",
+            "nvidia-cuda-nvrtc",
+            "nvidia-cufft",
+            "nvidia-cufile",
+            "nvidia-curand",
+            "nvidia-cusolver",
+            "nvidia-cusparse",
+            "nvidia-nvjitlink",
+            "nvidia-nvtx",
+            "nvidia-cudnn-cu13",
+            "nvidia-cusparselt-cu13",
+            "nvidia-nccl-cu13",
+            "nvidia-nvshmem-cu13",
         ];
         assert_eq!(pins, want);
         assert_eq!(text.matches("--hash=sha256:").count(), want.len());
-        for v in ["nvidia-cublas==13.1.0.3 ", "nvidia-cudnn-cu13==9.19.0.56 ", "nvidia-nccl-cu13==2.28.9 "] {
+        for v in [
+            "nvidia-cublas==13.1.0.3 ",
+            "nvidia-cudnn-cu13==9.19.0.56 ",
+            "nvidia-nccl-cu13==2.28.9 ",
+        ] {
             assert!(text.contains(v), "{v}");
         }
         // The runtime and CUPTI stay in the base set (installed without --cuda).
-        let base = std::fs::read_to_string(paths::repo_root().join("xtask/requirements-libtorch.txt")).unwrap();
+        let base =
+            std::fs::read_to_string(paths::repo_root().join("xtask/requirements-libtorch.txt"))
+                .unwrap();
         assert!(!text.contains("nvidia-cuda-runtime") && base.contains("nvidia-cuda-runtime=="));
     }
 
@@ -228,7 +274,11 @@ mod tests {
         for &b in data {
             c ^= b as u32;
             for _ in 0..8 {
-                c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
             }
         }
         !c
@@ -283,7 +333,12 @@ mod tests {
         };
         let tmp = tempfile::tempdir().unwrap();
         let venv = tmp.path().join("venv");
-        let ok = Command::new(&py).args(["-m", "venv"]).arg(&venv).status().map(|s| s.success()).unwrap_or(false);
+        let ok = Command::new(&py)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
         if !ok {
             eprintln!("skipped: `{py} -m venv` failed here");
             return;
@@ -294,10 +349,17 @@ mod tests {
         let whl = fake_wheel(&wheels, "nvidia_fake_cublas", "13.1.0.3");
         let sha = lexalign_run::sha256_file(&whl).unwrap();
         let req = tmp.path().join("req.txt");
-        std::fs::write(&req, format!("nvidia-fake-cublas==13.1.0.3 \\\n    --hash=sha256:{sha}\n")).unwrap();
+        std::fs::write(
+            &req,
+            format!("nvidia-fake-cublas==13.1.0.3 \\\n    --hash=sha256:{sha}\n"),
+        )
+        .unwrap();
         let stamp = venv.join(CUDA_STAMP);
         install_stamped(&vpy, &wheels, &req, &stamp, false).unwrap();
-        let found = Command::new(&vpy).args(["-c", "import nvidia_fake_cublas as m; print(m.FAKE)"]).output().unwrap();
+        let found = Command::new(&vpy)
+            .args(["-c", "import nvidia_fake_cublas as m; print(m.FAKE)"])
+            .output()
+            .unwrap();
         assert_eq!(String::from_utf8_lossy(&found.stdout).trim(), "1");
         assert!(std::fs::read_to_string(&stamp).unwrap().len() == 64);
         // The stamp makes a second run a no-op even with the wheel folder gone.
@@ -308,9 +370,18 @@ mod tests {
         // (download off: the test never asks an index about a made-up name).
         fake_wheel(&wheels, "nvidia_fake_cudnn", "9.19.0.56");
         let req2 = tmp.path().join("req2.txt");
-        std::fs::write(&req2, format!("nvidia-fake-cudnn==9.19.0.56 \\\n    --hash=sha256:{}\n", "0".repeat(64))).unwrap();
+        std::fs::write(
+            &req2,
+            format!(
+                "nvidia-fake-cudnn==9.19.0.56 \\\n    --hash=sha256:{}\n",
+                "0".repeat(64)
+            ),
+        )
+        .unwrap();
         let stamp2 = venv.join("other.stamp");
-        let err = install_stamped(&vpy, &wheels, &req2, &stamp2, false).unwrap_err().to_string();
+        let err = install_stamped(&vpy, &wheels, &req2, &stamp2, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("req2.txt"), "{err}");
         assert!(!stamp2.exists());
     }
@@ -325,7 +396,10 @@ mod tests {
         std::fs::write(t.join("lib/libtorch_cpu.so"), b"").unwrap();
         std::fs::write(t.join("version.py"), "__version__ = '2.10.0+cu128'\n").unwrap();
         let err = check_user_torch(&t).unwrap_err().to_string();
-        assert!(err.contains("torch 2.10.0+cu128") && err.contains("needs torch 2.11"), "{err}");
+        assert!(
+            err.contains("torch 2.10.0+cu128") && err.contains("needs torch 2.11"),
+            "{err}"
+        );
         std::fs::write(t.join("version.py"), "__version__ = '2.11.0+cpu'\n").unwrap();
         let err = check_user_torch(&t).unwrap_err().to_string();
         assert!(err.contains("CPU-only"), "{err}");

@@ -5,8 +5,8 @@
 //! One module per asset: [`python`] (the venv and its pip), [`torch`], [`cuda`] (`--cuda`: the
 //! CUDA libraries a GPU run needs), [`models`], [`paper`].
 
-pub mod cuda;
 mod assemble;
+pub mod cuda;
 mod models;
 mod paper;
 mod python;

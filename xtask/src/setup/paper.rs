@@ -188,9 +188,7 @@ pub fn download_hashed(
         if !out.status.success() {
             let _ = std::fs::remove_file(&part);
             let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
-            bail!(
-                "could not download {url} ({why}): {hint}, then run `cargo xtask setup` again"
-            );
+            bail!("could not download {url} ({why}): {hint}, then run `cargo xtask setup` again");
         }
         if let HashCheck::Mismatch { actual } = check_hash(&part, expected)? {
             let _ = std::fs::remove_file(&part);
@@ -281,5 +279,4 @@ mod tests {
         );
         std::fs::remove_dir_all(&tmp).unwrap();
     }
-
 }

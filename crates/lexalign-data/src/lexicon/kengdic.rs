@@ -53,7 +53,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Lexicon> {
         }
         let fields = header.row(&lines, &mut i, origin, &mut stats)?;
         stats.add("rows", 1);
-        let Some((word, english, level)) = kept(&header, &fields, origin, start, &mut stats)? else {
+        let Some((word, english, level)) = kept(&header, &fields, origin, start, &mut stats)?
+        else {
             continue;
         };
         if !seen.insert((word.clone(), english.clone())) {
@@ -105,12 +106,24 @@ impl Header {
             })
         };
         let (word, def, level) = (col("word")?, col("def")?, col("level")?);
-        Ok(Header { line, columns, word, def, level })
+        Ok(Header {
+            line,
+            columns,
+            word,
+            def,
+            level,
+        })
     }
 
     /// The row starting at line `*i`, joined over raw line breaks inside a field (the dump has a
     /// few); leaves `*i` on the next row's first line.
-    fn row(&self, lines: &[&str], i: &mut usize, origin: &str, stats: &mut LexiconStats) -> Result<Vec<String>> {
+    fn row(
+        &self,
+        lines: &[&str],
+        i: &mut usize,
+        origin: &str,
+        stats: &mut LexiconStats,
+    ) -> Result<Vec<String>> {
         let (start, n) = (*i, self.columns.len());
         let mut fields: Vec<String> = lines[*i].split('\t').map(str::to_string).collect();
         let first_len = fields.len();
@@ -257,19 +270,28 @@ pub fn unescape(field: &str, origin: &str, line: usize) -> Result<Option<String>
 pub fn headword_info(text: &str) -> std::collections::BTreeMap<String, (String, String)> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    let Some(header) = lines.by_ref().find(|l| l.starts_with("COPY ")) else { return Default::default() };
+    let Some(header) = lines.by_ref().find(|l| l.starts_with("COPY ")) else {
+        return Default::default();
+    };
     let cols: Vec<String> = header
         .split_once('(')
         .and_then(|(_, r)| r.split_once(')'))
-        .map(|(c, _)| c.split(',').map(|c| c.trim().trim_matches('"').to_string()).collect())
+        .map(|(c, _)| {
+            c.split(',')
+                .map(|c| c.trim().trim_matches('"').to_string())
+                .collect()
+        })
         .unwrap_or_default();
     let at = |n: &str| cols.iter().position(|c| c == n);
-    let (Some(w), Some(p), Some(l)) = (at("word"), at("pos"), at("level")) else { return Default::default() };
+    let (Some(w), Some(p), Some(l)) = (at("word"), at("pos"), at("level")) else {
+        return Default::default();
+    };
     let mut out = std::collections::BTreeMap::new();
     for line in lines.take_while(|l| *l != "\\.") {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() == cols.len() {
-            out.entry(f[w].trim().to_string()).or_insert((f[l].to_string(), f[p].to_string()));
+            out.entry(f[w].trim().to_string())
+                .or_insert((f[l].to_string(), f[p].to_string()));
         }
     }
     out

@@ -53,7 +53,11 @@ pub fn detect_pair_format(text: &str, origin: &str, columns: &Columns) -> Result
     if body.trim_start().starts_with(['[', '{']) {
         return Ok(PairFormat::Json);
     }
-    let first = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim_end_matches('\r');
+    let first = body
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim_end_matches('\r');
     let names = |sep: char| {
         let fields: Vec<&str> = first.split(sep).map(str::trim).collect();
         [columns.clone(), Columns::generic()]

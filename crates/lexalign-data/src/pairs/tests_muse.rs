@@ -45,8 +45,14 @@ fn bad_muse_lines_name_file_and_line() {
         e.contains("d.txt: line 1") && e.contains("starts with whitespace"),
         "{e}"
     );
-    let e = err(parse_muse_pairs("\u{feff}물 water\n\u{feff}불 fire\n", "d.txt"));
-    assert!(e.contains("d.txt: line 2") && e.contains("byte-order mark"), "{e}");
+    let e = err(parse_muse_pairs(
+        "\u{feff}물 water\n\u{feff}불 fire\n",
+        "d.txt",
+    ));
+    assert!(
+        e.contains("d.txt: line 2") && e.contains("byte-order mark"),
+        "{e}"
+    );
     let e = err(parse_muse_pairs("\n \n", "d.txt"));
     assert!(e.contains("d.txt") && e.contains("no pairs"), "{e}");
 }

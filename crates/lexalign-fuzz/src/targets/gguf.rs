@@ -82,10 +82,16 @@ pub fn header_seeds() -> Vec<Seed> {
         .tensor("t.bf16", &[2, 2], 30, vec![0x40; 8])
         .build();
     let empty = GgufBuilder::default().build();
-    let mut v2 = GgufBuilder::default().kv("k", V::s("v")).f32_tensor("x", &[1]).build();
+    let mut v2 = GgufBuilder::default()
+        .kv("k", V::s("v"))
+        .f32_tensor("x", &[1])
+        .build();
     v2.bytes[4] = 2;
     let llama = llama_tensors(llama_kvs(GgufBuilder::default(), "llama"))
-        .kv("tokenizer.ggml.tokens", V::strs(&["<unk>", "<s>", "a", "b", "ab", "c"]))
+        .kv(
+            "tokenizer.ggml.tokens",
+            V::strs(&["<unk>", "<s>", "a", "b", "ab", "c"]),
+        )
         .build();
     let gemma = llama_tensors(llama_kvs(GgufBuilder::default(), "gemma3"))
         .kv("gemma3.attention.sliding_window", V::U32(4))
@@ -118,7 +124,11 @@ pub fn run_header(ctx: &Ctx, input: &[u8]) -> Outcome {
         let _ = l.skipped_tensors();
         for name in l.hf_tensor_names() {
             let t = l.load_hf(&name)?;
-            assert_eq!(t.data.len(), t.shape.iter().product::<usize>(), "{name}: data and shape disagree");
+            assert_eq!(
+                t.data.len(),
+                t.shape.iter().product::<usize>(),
+                "{name}: data and shape disagree"
+            );
         }
         Ok(())
     })();
@@ -126,10 +136,23 @@ pub fn run_header(ctx: &Ctx, input: &[u8]) -> Outcome {
 }
 
 fn exercise(g: &Gguf) -> Result<()> {
-    let _ = (g.version(), g.alignment(), g.data_offset(), format!("{g:?}"));
+    let _ = (
+        g.version(),
+        g.alignment(),
+        g.data_offset(),
+        format!("{g:?}"),
+    );
     for (k, v) in g.metadata() {
-        let _ = (v.to_string(), v.to_json(), v.as_f64(), v.as_array().map(|a| a.len()));
-        assert!(g.get(k).is_some(), "metadata key {k:?} listed but not found");
+        let _ = (
+            v.to_string(),
+            v.to_json(),
+            v.as_f64(),
+            v.as_array().map(|a| a.len()),
+        );
+        assert!(
+            g.get(k).is_some(),
+            "metadata key {k:?} listed but not found"
+        );
         let _ = (g.get_str(k), g.get_u64(k), g.get_f64(k), g.get_bool(k));
         let _ = (g.get_str_array(k), g.get_int_array(k));
     }
@@ -152,9 +175,32 @@ pub fn tokenizer_seeds() -> Vec<Seed> {
         let mut b = GgufBuilder::default()
             .kv("general.architecture", V::s("llama"))
             .kv("tokenizer.ggml.model", V::s("gpt2"))
-            .kv("tokenizer.ggml.tokens", V::strs(&["<|endoftext|>", "h", "e", "l", "o", "Ġ", "w", "he", "ll", "hell", "Ġw", "<u>", "é"]))
-            .kv("tokenizer.ggml.token_type", V::i32s(&[3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1]))
-            .kv("tokenizer.ggml.merges", V::strs(&["h e", "l l", "he ll", "Ġ w"]))
+            .kv(
+                "tokenizer.ggml.tokens",
+                V::strs(&[
+                    "<|endoftext|>",
+                    "h",
+                    "e",
+                    "l",
+                    "o",
+                    "Ġ",
+                    "w",
+                    "he",
+                    "ll",
+                    "hell",
+                    "Ġw",
+                    "<u>",
+                    "é",
+                ]),
+            )
+            .kv(
+                "tokenizer.ggml.token_type",
+                V::i32s(&[3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 4, 1]),
+            )
+            .kv(
+                "tokenizer.ggml.merges",
+                V::strs(&["h e", "l l", "he ll", "Ġ w"]),
+            )
             .kv("tokenizer.ggml.bos_token_id", V::U32(0))
             .kv("tokenizer.ggml.eos_token_id", V::U32(0))
             .kv("tokenizer.ggml.add_bos_token", V::Bool(true))
@@ -167,14 +213,37 @@ pub fn tokenizer_seeds() -> Vec<Seed> {
     let gemma = GgufBuilder::default()
         .kv("general.architecture", V::s("gemma3"))
         .kv("tokenizer.ggml.model", V::s("llama"))
-        .kv("tokenizer.ggml.tokens", V::strs(&["<pad>", "<eos>", "<bos>", "<unk>", "  ", "\u{2581}", "a", "b", "ab", "\u{2581}ab", "<0x41>"]))
-        .kv("tokenizer.ggml.token_type", V::i32s(&[3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 6]))
+        .kv(
+            "tokenizer.ggml.tokens",
+            V::strs(&[
+                "<pad>",
+                "<eos>",
+                "<bos>",
+                "<unk>",
+                "  ",
+                "\u{2581}",
+                "a",
+                "b",
+                "ab",
+                "\u{2581}ab",
+                "<0x41>",
+            ]),
+        )
+        .kv(
+            "tokenizer.ggml.token_type",
+            V::i32s(&[3, 3, 3, 2, 1, 1, 1, 1, 1, 1, 6]),
+        )
         .kv("tokenizer.ggml.bos_token_id", V::U32(2))
         .kv("tokenizer.ggml.eos_token_id", V::U32(1))
         .kv("tokenizer.ggml.unknown_token_id", V::U32(3))
         .kv("tokenizer.ggml.padding_token_id", V::U32(0))
         .build();
-    vec![gpt2(None), gpt2(Some("llama-bpe")), gpt2(Some("smollm")), gemma]
+    vec![
+        gpt2(None),
+        gpt2(Some("llama-bpe")),
+        gpt2(Some("smollm")),
+        gemma,
+    ]
 }
 
 /// Builds the tokenizer, then encodes a short text with it.

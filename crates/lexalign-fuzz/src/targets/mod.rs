@@ -22,9 +22,30 @@ pub fn all() -> Vec<Target> {
     ];
     #[cfg(feature = "tch")]
     v.extend([
-        Target { name: "safetensors-dir", about: "SafetensorsDir::open + get: model.safetensors or a sharded index", seeds: model::dir_seeds, dict: model::ST_DICT, max_len: 4 << 10, run: model::run_dir },
-        Target { name: "adapter-config", about: "LoraConfig::from_file (peft adapter_config.json), validate, to_json round trip", seeds: model::config_seeds, dict: model::CONFIG_DICT, max_len: 4 << 10, run: model::run_config },
-        Target { name: "adapter-weights", about: "lora::read_safetensors (adapter_model.safetensors)", seeds: model::weights_seeds, dict: model::ST_DICT, max_len: 4 << 10, run: model::run_weights },
+        Target {
+            name: "safetensors-dir",
+            about: "SafetensorsDir::open + get: model.safetensors or a sharded index",
+            seeds: model::dir_seeds,
+            dict: model::ST_DICT,
+            max_len: 4 << 10,
+            run: model::run_dir,
+        },
+        Target {
+            name: "adapter-config",
+            about: "LoraConfig::from_file (peft adapter_config.json), validate, to_json round trip",
+            seeds: model::config_seeds,
+            dict: model::CONFIG_DICT,
+            max_len: 4 << 10,
+            run: model::run_config,
+        },
+        Target {
+            name: "adapter-weights",
+            about: "lora::read_safetensors (adapter_model.safetensors)",
+            seeds: model::weights_seeds,
+            dict: model::ST_DICT,
+            max_len: 4 << 10,
+            run: model::run_weights,
+        },
     ]);
     v
 }

@@ -35,19 +35,40 @@ fn st_file(tensors: &[(&str, &str, &[usize])]) -> Seed {
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
     bytes.extend_from_slice(header.as_bytes());
     bytes.extend_from_slice(&data);
-    Seed { bytes, ints: vec![(0, 8)] }
+    Seed {
+        bytes,
+        ints: vec![(0, 8)],
+    }
 }
 
 pub const ST_DICT: &[&[u8]] = &[
-    b"\"dtype\"", b"\"F32\"", b"\"BF16\"", b"\"F16\"", b"\"I64\"", b"\"shape\"", b"\"data_offsets\"",
-    b"\"weight_map\"", b"\"__metadata__\"", b"[0,0]", b"[]", b"18446744073709551615", b"{}",
+    b"\"dtype\"",
+    b"\"F32\"",
+    b"\"BF16\"",
+    b"\"F16\"",
+    b"\"I64\"",
+    b"\"shape\"",
+    b"\"data_offsets\"",
+    b"\"weight_map\"",
+    b"\"__metadata__\"",
+    b"[0,0]",
+    b"[]",
+    b"18446744073709551615",
+    b"{}",
     SEP,
 ];
 
-const SHARDS: [&str; 3] = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "extra.safetensors"];
+const SHARDS: [&str; 3] = [
+    "model-00001-of-00002.safetensors",
+    "model-00002-of-00002.safetensors",
+    "extra.safetensors",
+];
 
 pub fn dir_seeds() -> Vec<Seed> {
-    let single = st_file(&[("model.embed_tokens.weight", "F32", &[3, 2]), ("model.norm.weight", "BF16", &[2])]);
+    let single = st_file(&[
+        ("model.embed_tokens.weight", "F32", &[3, 2]),
+        ("model.norm.weight", "BF16", &[2]),
+    ]);
     let a = st_file(&[("a.weight", "F16", &[2, 2])]);
     let b = st_file(&[("b.weight", "F32", &[4]), ("c", "F32", &[0])]);
     let index = format!(
@@ -64,7 +85,14 @@ pub fn dir_seeds() -> Vec<Seed> {
         }
         Seed { bytes: v, ints }
     };
-    vec![join(&[&single], ""), join(&[&a, &b], &index), join(&[&a], "{\"weight_map\":{\"a.weight\":\"model-00002-of-00002.safetensors\"}}")]
+    vec![
+        join(&[&single], ""),
+        join(&[&a, &b], &index),
+        join(
+            &[&a],
+            "{\"weight_map\":{\"a.weight\":\"model-00002-of-00002.safetensors\"}}",
+        ),
+    ]
 }
 
 fn split(input: &[u8]) -> Vec<&[u8]> {
@@ -97,8 +125,11 @@ pub fn run_dir(ctx: &Ctx, input: &[u8]) -> Outcome {
         } else {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(index) {
                 let names = v.get("weight_map").and_then(|m| m.as_object());
-                let plain = |f: &str| !f.is_empty() && !f.contains(['/', '\\', '\0']) && f != "." && f != "..";
-                if names.is_some_and(|m| m.values().any(|f| f.as_str().is_some_and(|f| !plain(f)))) {
+                let plain = |f: &str| {
+                    !f.is_empty() && !f.contains(['/', '\\', '\0']) && f != "." && f != ".."
+                };
+                if names.is_some_and(|m| m.values().any(|f| f.as_str().is_some_and(|f| !plain(f))))
+                {
                     return Ok(Outcome::Skip);
                 }
             }
@@ -120,9 +151,24 @@ pub fn run_dir(ctx: &Ctx, input: &[u8]) -> Outcome {
 }
 
 pub const CONFIG_DICT: &[&[u8]] = &[
-    b"\"peft_type\"", b"\"LORA\"", b"\"r\"", b"\"lora_alpha\"", b"\"target_modules\"", b"\"all-linear\"",
-    b"\"layers_to_transform\"", b"\"use_rslora\"", b"\"rank_pattern\"", b"\"layers_pattern\"", b"null",
-    b"true", b"1e308", b"-1", b"18446744073709551615", b"[]", b"{}", b"\"self_attn.q_proj\"",
+    b"\"peft_type\"",
+    b"\"LORA\"",
+    b"\"r\"",
+    b"\"lora_alpha\"",
+    b"\"target_modules\"",
+    b"\"all-linear\"",
+    b"\"layers_to_transform\"",
+    b"\"use_rslora\"",
+    b"\"rank_pattern\"",
+    b"\"layers_pattern\"",
+    b"null",
+    b"true",
+    b"1e308",
+    b"-1",
+    b"18446744073709551615",
+    b"[]",
+    b"{}",
+    b"\"self_attn.q_proj\"",
 ];
 
 pub fn config_seeds() -> Vec<Seed> {
@@ -145,9 +191,14 @@ pub fn run_config(ctx: &Ctx, input: &[u8]) -> Outcome {
         let path = ctx.dir.path().join("adapter_config.json");
         std::fs::write(&path, input)?;
         let c = LoraConfig::from_file(&path)?;
-        let _ = (c.scale(), c.modules()?, (0..4).map(|i| c.transforms_layer(i)).count());
+        let _ = (
+            c.scale(),
+            c.modules()?,
+            (0..4).map(|i| c.transforms_layer(i)).count(),
+        );
         std::fs::write(&path, c.to_json()?)?;
-        let again = LoraConfig::from_file(&path).expect("a config we accepted and wrote back must read again");
+        let again = LoraConfig::from_file(&path)
+            .expect("a config we accepted and wrote back must read again");
         assert_eq!(again.r, c.r);
         assert_eq!(again.target_modules, c.target_modules);
         Ok(())
@@ -158,8 +209,16 @@ pub fn run_config(ctx: &Ctx, input: &[u8]) -> Outcome {
 pub fn weights_seeds() -> Vec<Seed> {
     vec![
         st_file(&[
-            ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", "F32", &[2, 4]),
-            ("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", "BF16", &[4, 2]),
+            (
+                "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight",
+                "F32",
+                &[2, 4],
+            ),
+            (
+                "base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight",
+                "BF16",
+                &[4, 2],
+            ),
         ]),
         st_file(&[("x", "F16", &[1]), ("y", "F32", &[])]),
     ]

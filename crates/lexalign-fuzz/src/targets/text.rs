@@ -4,7 +4,10 @@
 
 use anyhow::Result;
 use lexalign_data::lexicon::{cldr, freedict, kengdic};
-use lexalign_data::{detect_pair_format, muse_pairs_text, parse_delimited_pairs, parse_json_pairs, parse_muse_pairs, Columns};
+use lexalign_data::{
+    detect_pair_format, muse_pairs_text, parse_delimited_pairs, parse_json_pairs, parse_muse_pairs,
+    Columns,
+};
 
 use crate::engine::{Ctx, Outcome};
 use crate::mutate::Seed;
@@ -22,8 +25,22 @@ fn split2(input: &[u8]) -> (&[u8], &[u8]) {
 }
 
 pub const JSON_DICT: &[&[u8]] = &[
-    b"\"swahili\"", b"\"english\"", b"\"source\"", b"\"target\"", b"null", b"true", b"[]", b"{}",
-    b"1e999", b"-0", b"\"\\u0000\"", b"\"\\ud800\"", b"\xef\xbb\xbf", b",", b":", b"\"\"",
+    b"\"swahili\"",
+    b"\"english\"",
+    b"\"source\"",
+    b"\"target\"",
+    b"null",
+    b"true",
+    b"[]",
+    b"{}",
+    b"1e999",
+    b"-0",
+    b"\"\\u0000\"",
+    b"\"\\ud800\"",
+    b"\xef\xbb\xbf",
+    b",",
+    b":",
+    b"\"\"",
 ];
 
 pub fn json_seeds() -> Vec<Seed> {
@@ -58,8 +75,18 @@ pub fn run_json(_: &Ctx, input: &[u8]) -> Outcome {
 }
 
 pub const CSV_DICT: &[&[u8]] = &[
-    b"swahili", b"english", b"source", b"target", b"\"", b"\"\"", b",", b"\t", b"\r\n", b"\n",
-    b"\xef\xbb\xbf", b" ",
+    b"swahili",
+    b"english",
+    b"source",
+    b"target",
+    b"\"",
+    b"\"\"",
+    b",",
+    b"\t",
+    b"\r\n",
+    b"\n",
+    b"\xef\xbb\xbf",
+    b" ",
 ];
 
 pub fn csv_seeds() -> Vec<Seed> {
@@ -96,7 +123,17 @@ pub fn run_csv(_: &Ctx, input: &[u8]) -> Outcome {
 }
 
 pub const MUSE_DICT: &[&[u8]] = &[
-    b" ", b"\t", b"\r\n", b"\n", b"\xef\xbb\xbf", b"\xc2\xa0", b"\xe3\x80\x80", b"source", b"target", b",", b"_",
+    b" ",
+    b"\t",
+    b"\r\n",
+    b"\n",
+    b"\xef\xbb\xbf",
+    b"\xc2\xa0",
+    b"\xe3\x80\x80",
+    b"source",
+    b"target",
+    b",",
+    b"_",
 ];
 
 pub fn muse_seeds() -> Vec<Seed> {
@@ -121,8 +158,10 @@ pub fn run_muse(_: &Ctx, input: &[u8]) -> Outcome {
     match parse_muse_pairs(&t, "fuzz.txt") {
         Ok(f) => {
             assert_eq!(f.pairs.len(), f.locations.len());
-            let written = muse_pairs_text(&f.pairs).expect("pairs read from a dictionary can be written");
-            let back = parse_muse_pairs(&written, "fuzz.txt").expect("a written dictionary reads back");
+            let written =
+                muse_pairs_text(&f.pairs).expect("pairs read from a dictionary can be written");
+            let back =
+                parse_muse_pairs(&written, "fuzz.txt").expect("a written dictionary reads back");
             assert_eq!(back.pairs, f.pairs, "MUSE write/read round trip");
             Outcome::Ok
         }
@@ -131,8 +170,20 @@ pub fn run_muse(_: &Ctx, input: &[u8]) -> Outcome {
 }
 
 pub const KENGDIC_DICT: &[&[u8]] = &[
-    b"COPY m_korean (id, word, def, level) FROM stdin;", b"\\N", b"\\.", b"\\x4", b"\\777",
-    b"\\0", b"\\", b"\t", b"\r\n", b"\n", "사과".as_bytes(), b"to ", b"A", b"D",
+    b"COPY m_korean (id, word, def, level) FROM stdin;",
+    b"\\N",
+    b"\\.",
+    b"\\x4",
+    b"\\777",
+    b"\\0",
+    b"\\",
+    b"\t",
+    b"\r\n",
+    b"\n",
+    "사과".as_bytes(),
+    b"to ",
+    b"A",
+    b"D",
 ];
 
 pub fn kengdic_seeds() -> Vec<Seed> {
@@ -147,7 +198,11 @@ pub fn kengdic_seeds() -> Vec<Seed> {
         \\.\r\n-- end\r\n";
     let small = "COPY m_korean (word, def, level) FROM stdin;\n물\twater\tA\n\\N\tx\tB\n\\.\n";
     let truncated = "COPY m_korean (word, def, level) FROM stdin;\n물\twater\tA\n";
-    vec![Seed::new(dump.as_bytes()), Seed::new(small.as_bytes()), Seed::new(truncated.as_bytes())]
+    vec![
+        Seed::new(dump.as_bytes()),
+        Seed::new(small.as_bytes()),
+        Seed::new(truncated.as_bytes()),
+    ]
 }
 
 pub fn run_kengdic(_: &Ctx, input: &[u8]) -> Outcome {
@@ -174,8 +229,21 @@ fn b64(mut v: u64) -> String {
 }
 
 pub const FREEDICT_DICT: &[&[u8]] = &[
-    b"00databaseinfo", b"\t", b"\n", b"\0", b"/", b"+", b"A", b"//////////", b"1.\n", b"; ",
-    b"(", b")", b"   See also: {x}\n", b"to ", b"\x1f\x8b\x08\x00",
+    b"00databaseinfo",
+    b"\t",
+    b"\n",
+    b"\0",
+    b"/",
+    b"+",
+    b"A",
+    b"//////////",
+    b"1.\n",
+    b"; ",
+    b"(",
+    b")",
+    b"   See also: {x}\n",
+    b"to ",
+    b"\x1f\x8b\x08\x00",
 ];
 
 pub fn freedict_seeds() -> Vec<Seed> {
@@ -189,7 +257,11 @@ pub fn freedict_seeds() -> Vec<Seed> {
     let mut data = String::new();
     let mut index = String::new();
     for (head, body) in entries {
-        index.push_str(&format!("{head}\t{}\t{}\n", b64(data.len() as u64), b64(body.len() as u64)));
+        index.push_str(&format!(
+            "{head}\t{}\t{}\n",
+            b64(data.len() as u64),
+            b64(body.len() as u64)
+        ));
         data.push_str(body);
     }
     let mut whole = index.clone().into_bytes();
@@ -203,7 +275,11 @@ pub fn freedict_seeds() -> Vec<Seed> {
         e.write_all(data.as_bytes()).expect("in memory");
         gz.extend_from_slice(&e.finish().expect("in memory"));
     }
-    vec![Seed::new(whole), Seed::new(gz), Seed::new(b"x\tA\tB\n\0abc".to_vec())]
+    vec![
+        Seed::new(whole),
+        Seed::new(gz),
+        Seed::new(b"x\tA\tB\n\0abc".to_vec()),
+    ]
 }
 
 /// `index \0 data`; gzip data (magic 1f 8b) is decompressed first, as the reader does with `.dz`.
@@ -224,9 +300,21 @@ pub fn run_freedict(_: &Ctx, input: &[u8]) -> Outcome {
 }
 
 pub const CLDR_DICT: &[&[u8]] = &[
-    b"<annotation cp=\"x\" type=\"tts\">", b"</annotation>", b"type=\"tts\"", b" draft=\"contributed\"",
-    b"<!DOCTYPE ldml [<!ENTITY a \"aaaa\">]>", b"&a;", b"&amp;", b"<!-- -->", b"<![CDATA[x]]>",
-    b"\0", b"cp=\"", b"<", b">", b"\"", b" ",
+    b"<annotation cp=\"x\" type=\"tts\">",
+    b"</annotation>",
+    b"type=\"tts\"",
+    b" draft=\"contributed\"",
+    b"<!DOCTYPE ldml [<!ENTITY a \"aaaa\">]>",
+    b"&a;",
+    b"&amp;",
+    b"<!-- -->",
+    b"<![CDATA[x]]>",
+    b"\0",
+    b"cp=\"",
+    b"<",
+    b">",
+    b"\"",
+    b" ",
 ];
 
 pub fn cldr_seeds() -> Vec<Seed> {
@@ -255,7 +343,12 @@ pub fn cldr_seeds() -> Vec<Seed> {
         Seed::new(v)
     };
     let dtd = "<!DOCTYPE ldml [<!ENTITY n \"name\">]><ldml><annotation cp=\"a\" type=\"tts\">&n;</annotation></ldml>";
-    vec![both(&ko, &en), both(&en, &en), both(dtd, &en), both("<ldml/>", &en)]
+    vec![
+        both(&ko, &en),
+        both(&en, &en),
+        both(dtd, &en),
+        both("<ldml/>", &en),
+    ]
 }
 
 /// `other.xml \0 en.xml`.

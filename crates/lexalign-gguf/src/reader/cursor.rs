@@ -62,7 +62,12 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    pub(super) fn value(&mut self, ty: ValueType, depth: u32, what: &dyn Fn() -> String) -> Result<MetaValue> {
+    pub(super) fn value(
+        &mut self,
+        ty: ValueType,
+        depth: u32,
+        what: &dyn Fn() -> String,
+    ) -> Result<MetaValue> {
         Ok(match ty {
             ValueType::U8 => MetaValue::U8(self.u8(what)?),
             ValueType::I8 => MetaValue::I8(self.u8(what)? as i8),

@@ -21,14 +21,28 @@ type Tensors = (Vec<TensorInfo>, HashMap<String, usize>);
 impl Gguf {
     pub(super) fn parse(path: PathBuf, mmap: Mmap) -> Result<Gguf> {
         let data: &[u8] = &mmap;
-        let mut c = Cursor { data, pos: 0, path: &path };
+        let mut c = Cursor {
+            data,
+            pos: 0,
+            path: &path,
+        };
         let (version, n_tensors, n_kv) = preamble(&mut c)?;
         let (metadata, meta_index) = read_metadata(&mut c, n_kv)?;
         let alignment = alignment(&path, &metadata)?;
         let (tensors, tensor_index) = read_tensor_infos(&mut c, n_tensors, alignment)?;
         let data_offset = (c.pos as u64).div_ceil(alignment) * alignment;
         check_tensor_bounds(&path, &tensors, data_offset, data.len() as u64)?;
-        Ok(Gguf { path, mmap, version, metadata, meta_index, tensors, tensor_index, alignment, data_offset })
+        Ok(Gguf {
+            path,
+            mmap,
+            version,
+            metadata,
+            meta_index,
+            tensors,
+            tensor_index,
+            alignment,
+            data_offset,
+        })
     }
 }
 
@@ -38,7 +52,11 @@ fn preamble(c: &mut Cursor) -> Result<(u32, u64, u64)> {
     let path = c.path;
     let magic = c.take(4, &|| "the magic".into())?;
     if magic != b"GGUF" {
-        bail!("{}: not a GGUF file (magic {:?}, expected \"GGUF\")", path.display(), String::from_utf8_lossy(magic));
+        bail!(
+            "{}: not a GGUF file (magic {:?}, expected \"GGUF\")",
+            path.display(),
+            String::from_utf8_lossy(magic)
+        );
     }
     let version = c.u32(&|| "the version".into())?;
     match version {
@@ -76,11 +94,17 @@ fn read_metadata(c: &mut Cursor, n_kv: u64) -> Result<Metadata> {
         let what = || format!("metadata value '{key}'");
         let id = c.u32(&what)?;
         let ty = ValueType::from_id(id).ok_or_else(|| {
-            anyhow!("{}: corrupt GGUF file: metadata '{key}' has unknown value type {id}", path.display())
+            anyhow!(
+                "{}: corrupt GGUF file: metadata '{key}' has unknown value type {id}",
+                path.display()
+            )
         })?;
         let value = c.value(ty, 0, &what)?;
         if meta_index.insert(key.clone(), metadata.len()).is_some() {
-            bail!("{}: corrupt GGUF file: duplicate metadata key '{key}'", path.display());
+            bail!(
+                "{}: corrupt GGUF file: duplicate metadata key '{key}'",
+                path.display()
+            );
         }
         metadata.push((key, value));
     }
@@ -89,13 +113,18 @@ fn read_metadata(c: &mut Cursor, n_kv: u64) -> Result<Metadata> {
 
 /// `general.alignment` (a power of two), else [`DEFAULT_ALIGNMENT`].
 fn alignment(path: &Path, metadata: &[(String, MetaValue)]) -> Result<u64> {
-    Ok(match metadata.iter().find(|(k, _)| k == "general.alignment") {
-        None => DEFAULT_ALIGNMENT,
-        Some((_, v)) => match v.as_u64() {
-            Some(a) if a > 0 && a.is_power_of_two() => a,
-            _ => bail!("{}: general.alignment must be a power of two, got {v}", path.display()),
+    Ok(
+        match metadata.iter().find(|(k, _)| k == "general.alignment") {
+            None => DEFAULT_ALIGNMENT,
+            Some((_, v)) => match v.as_u64() {
+                Some(a) if a > 0 && a.is_power_of_two() => a,
+                _ => bail!(
+                    "{}: general.alignment must be a power of two, got {v}",
+                    path.display()
+                ),
+            },
         },
-    })
+    )
 }
 
 /// The tensor infos, each with its byte size from its type and dims (checked for overflow).
@@ -108,7 +137,10 @@ fn read_tensor_infos(c: &mut Cursor, n_tensors: u64, alignment: u64) -> Result<T
         let what = || format!("tensor info '{name}'");
         let n_dims = c.u32(&what)?;
         if n_dims == 0 || n_dims > MAX_DIMS {
-            bail!("{}: corrupt GGUF file: tensor '{name}' has {n_dims} dimensions (1..=4 allowed)", path.display());
+            bail!(
+                "{}: corrupt GGUF file: tensor '{name}' has {n_dims} dimensions (1..=4 allowed)",
+                path.display()
+            );
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
@@ -133,17 +165,33 @@ fn read_tensor_infos(c: &mut Cursor, n_tensors: u64, alignment: u64) -> Result<T
             bail!("{}: corrupt GGUF file: tensor '{name}' offset {offset} is not aligned to {alignment}", path.display());
         }
         if tensor_index.insert(name.clone(), tensors.len()).is_some() {
-            bail!("{}: corrupt GGUF file: duplicate tensor name '{name}'", path.display());
+            bail!(
+                "{}: corrupt GGUF file: duplicate tensor name '{name}'",
+                path.display()
+            );
         }
-        tensors.push(TensorInfo { name, dims, ggml_type, offset, size });
+        tensors.push(TensorInfo {
+            name,
+            dims,
+            ggml_type,
+            offset,
+            size,
+        });
     }
     Ok((tensors, tensor_index))
 }
 
 /// Every tensor's data must end inside the file (a truncated download fails here, not later).
-fn check_tensor_bounds(path: &Path, tensors: &[TensorInfo], data_offset: u64, file_len: u64) -> Result<()> {
+fn check_tensor_bounds(
+    path: &Path,
+    tensors: &[TensorInfo],
+    data_offset: u64,
+    file_len: u64,
+) -> Result<()> {
     for t in tensors {
-        let end = data_offset.checked_add(t.offset).and_then(|s| s.checked_add(t.size));
+        let end = data_offset
+            .checked_add(t.offset)
+            .and_then(|s| s.checked_add(t.size));
         if end.is_none_or(|e| e > file_len) {
             bail!(
                 "{}: truncated GGUF file: tensor '{}' data ({} bytes at {}) lies beyond the end of the file ({} bytes); \

@@ -82,7 +82,10 @@ pub fn tsne(x: &Matrix, o: &TsneOptions) -> Result<Tsne> {
     }
     let sd0 = sd0 as f32 as f64;
     for r in &mut y {
-        *r = [(r[0] / sd0 * 1e-4) as f32 as f64, (r[1] / sd0 * 1e-4) as f32 as f64];
+        *r = [
+            (r[0] / sd0 * 1e-4) as f32 as f64,
+            (r[1] / sd0 * 1e-4) as f32 as f64,
+        ];
     }
     let lr = (n as f64 / o.early_exaggeration / 4.0).max(50.0);
     p.iter_mut().for_each(|v| *v *= o.early_exaggeration);

@@ -66,5 +66,12 @@ pub fn merge(model: &mut Decoder) -> Result<()> {
 /// rounding kernel (bitsandbytes' CUDA rounding for a model loaded for a GPU, as peft's merge
 /// re-quantizes on the weight's device).
 fn requantize_like(like: &Quant4Weight, w: &Tensor, device: Device) -> Result<Quant4Weight> {
-    Quant4Weight::quantize(w, like.quant_type, like.blocksize as usize, like.is_double_quant(), like.kernel, device)
+    Quant4Weight::quantize(
+        w,
+        like.quant_type,
+        like.blocksize as usize,
+        like.is_double_quant(),
+        like.kernel,
+        device,
+    )
 }

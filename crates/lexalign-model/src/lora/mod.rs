@@ -25,7 +25,9 @@ mod safetensors_io;
 
 /// The adapter config, file names and tensor keys live in the pure `lexalign-lora-config` crate
 /// (the report reads adapter configs without tch); re-exported so callers keep one path.
-pub use lexalign_lora_config::{peft_key, Layers, LoraConfig, ADAPTER_CONFIG, ADAPTER_WEIGHTS, MODULES};
+pub use lexalign_lora_config::{
+    peft_key, Layers, LoraConfig, ADAPTER_CONFIG, ADAPTER_WEIGHTS, MODULES,
+};
 pub use merge::merge;
 pub use peft_io::{load_peft, save_peft};
 pub use safetensors_io::{read_safetensors, write_safetensors};

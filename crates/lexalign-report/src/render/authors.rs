@@ -32,7 +32,10 @@ pub(super) fn authors_md(run: &RunFolder, findings: &[FindingResult]) -> String 
         log::warn!("{e:#}");
         None
     });
-    s.push_str(&super::authors_scripts::section_md(scripts.as_ref(), run.published.probe.as_ref()));
+    s.push_str(&super::authors_scripts::section_md(
+        scripts.as_ref(),
+        run.published.probe.as_ref(),
+    ));
     s.push_str(
         "The two t-SNE pictures, read by eye (they are images; nothing in them can be recomputed), show the Swahili and the \
          English words as two separate clusters both before and after TLI, with the lines joining translations running \

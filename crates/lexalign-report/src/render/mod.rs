@@ -72,7 +72,11 @@ pub fn generate(claims: &ClaimsFile, run: &RunFolder, root: &Path) -> Result<Gen
     let real = run.is_real_model();
     let demo = run.has_model_stages() && !real;
     published_figures(&mut out, run, real)?;
-    let model_figs = if run.has_model_stages() { model_figures(&mut out, run, real)? } else { Vec::new() };
+    let model_figs = if run.has_model_stages() {
+        model_figures(&mut out, run, real)?
+    } else {
+        Vec::new()
+    };
     let findings = study_outputs(&mut out, claims, run)?;
 
     let pv = published_values(&run.published);
@@ -184,7 +188,11 @@ fn model_figures(out: &mut Out<'_>, run: &RunFolder, real: bool) -> Result<Vec<S
 }
 
 /// The study's figures and LaTeX numbers; returns the findings' verdicts for the report.
-fn study_outputs(out: &mut Out<'_>, claims: &ClaimsFile, run: &RunFolder) -> Result<Vec<crate::study::findings::FindingResult>> {
+fn study_outputs(
+    out: &mut Out<'_>,
+    claims: &ClaimsFile,
+    run: &RunFolder,
+) -> Result<Vec<crate::study::findings::FindingResult>> {
     let study_values = run.study.values();
     // Findings see the study's keys and the published data's `probe.*` keys.
     let mut finding_values = study_values.clone();
@@ -204,7 +212,10 @@ fn study_outputs(out: &mut Out<'_>, claims: &ClaimsFile, run: &RunFolder) -> Res
             out.write(&p1_fig, &svg)?;
         }
         if let Some(b) = &p.behaviour {
-            let title = format!("{}: logit lens of the gold translation, before and after TLI", p.pair.name());
+            let title = format!(
+                "{}: logit lens of the gold translation, before and after TLI",
+                p.pair.name()
+            );
             if let Some(svg) = crate::study::behaviour::lens_figure(b, &title)? {
                 out.write(&crate::study::behaviour::lens_figure_path(p.pair), &svg)?;
             }

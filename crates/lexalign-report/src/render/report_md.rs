@@ -4,12 +4,12 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 
+use super::tables::{claims_table_md, interpretation, provenance_md, stats_md};
+use super::MODEL_MARKS;
 use crate::claims::{ClaimResult, ClaimsFile, ModelStatus};
 use crate::fmt::p_value;
 use crate::run::RunFolder;
 use crate::REAL_MODEL_COMMAND;
-use super::tables::{claims_table_md, interpretation, provenance_md, stats_md};
-use super::MODEL_MARKS;
 
 pub(super) fn report_md(
     claims: &ClaimsFile,
@@ -48,7 +48,11 @@ pub(super) fn report_md(
     if run.has_model_stages() {
         s.push_str(&model_section_md(run, model_figs, demo));
     }
-    s.push_str(&crate::study::render::sections_with_answers_md(&run.study, findings, &claims.answer));
+    s.push_str(&crate::study::render::sections_with_answers_md(
+        &run.study,
+        findings,
+        &claims.answer,
+    ));
 
     s.push_str("\n## Provenance\n\n");
     s.push_str(&provenance_md(run));

@@ -74,9 +74,26 @@ pub(super) fn interpretation(e: &EvalStats) -> String {
     // Equality needs an equivalence test: Welch TOST within ±20 % of the trained gain (the
     // bioequivalence convention, as the study's findings use; crate::study::verdict_values).
     let margin = crate::study::verdict_values::EQUIV_MARGIN * t.mean_diff.abs();
-    let tost = lexalign_stats::tost_welch_summary(c.mean_diff, c.sd_diff, c.n as f64, t.mean_diff, t.sd_diff, t.n as f64, -margin, margin).ok();
+    let tost = lexalign_stats::tost_welch_summary(
+        c.mean_diff,
+        c.sd_diff,
+        c.n as f64,
+        t.mean_diff,
+        t.sd_diff,
+        t.n as f64,
+        -margin,
+        margin,
+    )
+    .ok();
     let equal = tost.is_some_and(|x| x.p < 0.05);
-    let tost_txt = tost.map(|x| format!("TOST p = {} for equality within ±{margin:.4}, 20 % of the trained gain", p_value(x.p))).unwrap_or_else(|| "no equivalence test (degenerate gains)".into());
+    let tost_txt = tost
+        .map(|x| {
+            format!(
+                "TOST p = {} for equality within ±{margin:.4}, 20 % of the trained gain",
+                p_value(x.p)
+            )
+        })
+        .unwrap_or_else(|| "no equivalence test (degenerate gains)".into());
     let _ = writeln!(
         s,
         "- **Both sets improve, {}.** Mean gain {:+.4} (trained) vs {:+.4} (control); Welch's test of the \

@@ -83,7 +83,10 @@ fn holds(w: &str, findings: &[FindingResult]) -> bool {
         (state, v),
         ("supported", Some(FindingVerdict::Supported))
             | ("not-supported", Some(FindingVerdict::NotSupported))
-            | ("measured", Some(FindingVerdict::Supported | FindingVerdict::NotSupported))
+            | (
+                "measured",
+                Some(FindingVerdict::Supported | FindingVerdict::NotSupported)
+            )
             | ("not-measured", None | Some(FindingVerdict::NeedsRun { .. }))
     )
 }

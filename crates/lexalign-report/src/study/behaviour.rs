@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{anyhow, Result};
-use lexalign_data::behaviour_rows::{read_csv, read_samples, LensRow, LmSummaryRow, SampleRow, TranslationSummaryRow};
+use lexalign_data::behaviour_rows::{
+    read_csv, read_samples, LensRow, LmSummaryRow, SampleRow, TranslationSummaryRow,
+};
 use plotters::prelude::*;
 
 use super::load::LangPair;
@@ -46,8 +48,16 @@ pub fn load(run: &Path, pair: LangPair) -> Result<Option<Behaviour>> {
 }
 
 /// The first hidden state whose median gold rank is below 10, per (model, direction).
-pub fn first_layer_below(lens: &[LensRow], model: &str, direction: &str, rank: f64) -> Option<usize> {
-    lens.iter().filter(|r| r.model == model && r.direction == direction && r.median_rank < rank).map(|r| r.layer).min()
+pub fn first_layer_below(
+    lens: &[LensRow],
+    model: &str,
+    direction: &str,
+    rank: f64,
+) -> Option<usize> {
+    lens.iter()
+        .filter(|r| r.model == model && r.direction == direction && r.median_rank < rank)
+        .map(|r| r.layer)
+        .min()
 }
 
 fn ci(d: f64, lo: f64, hi: f64) -> String {
@@ -65,14 +75,33 @@ pub fn behaviour_md(b: &Behaviour, lens_fig: &str) -> String {
     let _ = writeln!(s, "Language-model loss on {n} seeded evaluation sentences per language (Kolibri and UDHR, the same sentences in each language); Δ is the model − base with a 95 % paired bootstrap CI over sentences.\n");
     let _ = writeln!(s, "| model | language | bits per byte | nats per token | Δ bits per byte [95 % CI] |\n|---|---|---|---|---|");
     for r in &b.lm {
-        let _ = writeln!(s, "| {} | {} | {:.3} | {:.3} | {} |", md_cell(&r.model), r.lang, r.bits_per_byte, r.nats_per_token, ci(r.delta_bpb, r.delta_bpb_low, r.delta_bpb_high));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.3} | {:.3} | {} |",
+            md_cell(&r.model),
+            r.lang,
+            r.bits_per_byte,
+            r.nats_per_token,
+            ci(r.delta_bpb, r.delta_bpb_low, r.delta_bpb_high)
+        );
     }
     if let Some(t) = b.translation.first() {
         let _ = writeln!(s, "\nPrompted word translation on {} held-out source words per direction (template `The <source language> word \"…\" in <target language> is \"`; few-shot adds in-context pairs from the training split). Greedy: the answer's first word equals a gold translation (case, punctuation and a leading article ignored). P@k: the gold's rank among the {} gold targets of the sample by total log-probability of `word\"` after the prompt. Δ: model − base, 95 % paired bootstrap CI over words.\n", t.n, t.pool);
     }
     let _ = writeln!(s, "| model | direction | shots | greedy | P@1 | P@5 | Δ greedy [95 % CI] | Δ P@1 [95 % CI] |\n|---|---|---|---|---|---|---|---|");
     for r in &b.translation {
-        let _ = writeln!(s, "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} |", md_cell(&r.model), r.direction, r.shots, r.greedy_accuracy, r.p1, r.p5, ci(r.delta_greedy, r.delta_greedy_low, r.delta_greedy_high), ci(r.delta_p1, r.delta_p1_low, r.delta_p1_high));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            md_cell(&r.model),
+            r.direction,
+            r.shots,
+            r.greedy_accuracy,
+            r.p1,
+            r.p5,
+            ci(r.delta_greedy, r.delta_greedy_low, r.delta_greedy_high),
+            ci(r.delta_p1, r.delta_p1_low, r.delta_p1_high)
+        );
     }
     lens_md(&mut s, b, lens_fig);
     samples_md(&mut s, b);
@@ -92,9 +121,22 @@ fn lens_md(s: &mut String, b: &Behaviour, lens_fig: &str) {
         }
     }
     for (m, d) in keys {
-        let last = b.lens.iter().filter(|r| r.model == m && r.direction == d).max_by_key(|r| r.layer).expect("a row");
-        let first = first_layer_below(&b.lens, m, d, 10.0).map_or("none".to_string(), |l| l.to_string());
-        let _ = writeln!(s, "| {} | {d} | {first} | {} | {:.3} | {:.3} |", md_cell(m), last.median_rank, last.mean_p_hangul, last.mean_p_latin);
+        let last = b
+            .lens
+            .iter()
+            .filter(|r| r.model == m && r.direction == d)
+            .max_by_key(|r| r.layer)
+            .expect("a row");
+        let first =
+            first_layer_below(&b.lens, m, d, 10.0).map_or("none".to_string(), |l| l.to_string());
+        let _ = writeln!(
+            s,
+            "| {} | {d} | {first} | {} | {:.3} | {:.3} |",
+            md_cell(m),
+            last.median_rank,
+            last.mean_p_hangul,
+            last.mean_p_latin
+        );
     }
     let _ = writeln!(s, "\n![{lens_fig}](../{lens_fig})\n");
 }
@@ -110,7 +152,14 @@ fn samples_md(s: &mut String, b: &Behaviour) {
             continue;
         }
         seen.push((&r.model, &r.prompt_type));
-        let _ = writeln!(s, "| {} | {} | {} | {} |", md_cell(&r.model), r.prompt_type, md_cell(&r.prompt.replace('\n', " ")), md_cell(&r.text.replace('\n', " ")));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            md_cell(&r.model),
+            r.prompt_type,
+            md_cell(&r.prompt.replace('\n', " ")),
+            md_cell(&r.text.replace('\n', " "))
+        );
     }
 }
 
@@ -136,8 +185,17 @@ pub fn lens_figure(b: &Behaviour, title: &str) -> Result<Option<String>> {
         }
     }
     let max_x = b.lens.iter().map(|r| r.layer).max().unwrap_or(1) as f64;
-    let max_y = b.lens.iter().map(|r| r.median_rank.max(1.0).log10()).fold(1.0, f64::max);
-    let colors = [RGBColor(127, 127, 127), RGBColor(31, 119, 180), RGBColor(230, 120, 20), RGBColor(44, 160, 44)];
+    let max_y = b
+        .lens
+        .iter()
+        .map(|r| r.median_rank.max(1.0).log10())
+        .fold(1.0, f64::max);
+    let colors = [
+        RGBColor(127, 127, 127),
+        RGBColor(31, 119, 180),
+        RGBColor(230, 120, 20),
+        RGBColor(44, 160, 44),
+    ];
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, (1000, 420)).into_drawing_area();
@@ -145,14 +203,38 @@ pub fn lens_figure(b: &Behaviour, title: &str) -> Result<Option<String>> {
         let (top, body) = root.split_vertically(30);
         top.titled(title, ("sans-serif", 18)).map_err(|x| e(&x))?;
         for (area, dir) in body.split_evenly((1, dirs.len())).iter().zip(&dirs) {
-            let mut c = ChartBuilder::on(area).caption(*dir, ("sans-serif", 15)).margin(10).x_label_area_size(35).y_label_area_size(50).build_cartesian_2d(0.0..max_x, 0.0..max_y * 1.05).map_err(|x| e(&x))?;
-            c.configure_mesh().x_desc("hidden state").y_desc("log10 median gold rank").draw().map_err(|x| e(&x))?;
+            let mut c = ChartBuilder::on(area)
+                .caption(*dir, ("sans-serif", 15))
+                .margin(10)
+                .x_label_area_size(35)
+                .y_label_area_size(50)
+                .build_cartesian_2d(0.0..max_x, 0.0..max_y * 1.05)
+                .map_err(|x| e(&x))?;
+            c.configure_mesh()
+                .x_desc("hidden state")
+                .y_desc("log10 median gold rank")
+                .draw()
+                .map_err(|x| e(&x))?;
             for (i, m) in models.iter().enumerate() {
-                let pts: Vec<(f64, f64)> = b.lens.iter().filter(|r| r.model == *m && r.direction == *dir).map(|r| (r.layer as f64, r.median_rank.max(1.0).log10())).collect();
+                let pts: Vec<(f64, f64)> = b
+                    .lens
+                    .iter()
+                    .filter(|r| r.model == *m && r.direction == *dir)
+                    .map(|r| (r.layer as f64, r.median_rank.max(1.0).log10()))
+                    .collect();
                 let col = colors[i % colors.len()];
-                c.draw_series(LineSeries::new(pts, col.stroke_width(2))).map_err(|x| e(&x))?.label(*m).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2)));
+                c.draw_series(LineSeries::new(pts, col.stroke_width(2)))
+                    .map_err(|x| e(&x))?
+                    .label(*m)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], col.stroke_width(2))
+                    });
             }
-            c.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|x| e(&x))?;
+            c.configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|x| e(&x))?;
         }
         root.present().map_err(|x| e(&x))?;
     }
@@ -172,7 +254,10 @@ pub fn behaviour_values(v: &mut crate::values::Values, pair: LangPair, b: &Behav
         if label == "base" {
             return Some("base");
         }
-        pair.train_stages().iter().find(|(stage, _)| *stage == label).map(|(_, k)| *k)
+        pair.train_stages()
+            .iter()
+            .find(|(stage, _)| *stage == label)
+            .map(|(_, k)| *k)
     };
     let mut num = |k: String, x: f64| {
         v.insert(k, Val::Num(x));
@@ -181,14 +266,39 @@ pub fn behaviour_values(v: &mut crate::values::Values, pair: LangPair, b: &Behav
         let Some(m) = key(&r.model) else { continue };
         let (rel, lo, hi) = r.relative();
         let k = format!("{p}.bh.{m}.lm.{}", r.lang);
-        for (f, x) in [("bpb", r.bits_per_byte), ("nats_per_token", r.nats_per_token), ("delta", r.delta_bpb), ("delta_low", r.delta_bpb_low), ("delta_high", r.delta_bpb_high), ("rel", rel), ("rel_low", lo), ("rel_high", hi)] {
+        for (f, x) in [
+            ("bpb", r.bits_per_byte),
+            ("nats_per_token", r.nats_per_token),
+            ("delta", r.delta_bpb),
+            ("delta_low", r.delta_bpb_low),
+            ("delta_high", r.delta_bpb_high),
+            ("rel", rel),
+            ("rel_low", lo),
+            ("rel_high", hi),
+        ] {
             num(format!("{k}.{f}"), x);
         }
     }
     for r in &b.translation {
         let Some(m) = key(&r.model) else { continue };
-        let k = format!("{p}.bh.{m}.tr.{}.s{}", r.direction.replace('-', "_"), r.shots);
-        for (f, x) in [("n", r.n as f64), ("pool", r.pool as f64), ("greedy", r.greedy_accuracy), ("p1", r.p1), ("p5", r.p5), ("delta_greedy", r.delta_greedy), ("delta_greedy_low", r.delta_greedy_low), ("delta_greedy_high", r.delta_greedy_high), ("delta_p1", r.delta_p1), ("delta_p1_low", r.delta_p1_low), ("delta_p1_high", r.delta_p1_high)] {
+        let k = format!(
+            "{p}.bh.{m}.tr.{}.s{}",
+            r.direction.replace('-', "_"),
+            r.shots
+        );
+        for (f, x) in [
+            ("n", r.n as f64),
+            ("pool", r.pool as f64),
+            ("greedy", r.greedy_accuracy),
+            ("p1", r.p1),
+            ("p5", r.p5),
+            ("delta_greedy", r.delta_greedy),
+            ("delta_greedy_low", r.delta_greedy_low),
+            ("delta_greedy_high", r.delta_greedy_high),
+            ("delta_p1", r.delta_p1),
+            ("delta_p1_low", r.delta_p1_low),
+            ("delta_p1_high", r.delta_p1_high),
+        ] {
             num(format!("{k}.{f}"), x);
         }
     }
@@ -200,7 +310,13 @@ pub fn behaviour_values(v: &mut crate::values::Values, pair: LangPair, b: &Behav
         seen.push((r.model.clone(), r.direction.clone()));
         let Some(m) = key(&r.model) else { continue };
         if let Some(l) = first_layer_below(&b.lens, &r.model, &r.direction, 10.0) {
-            num(format!("{p}.bh.{m}.lens.{}.first_below_10", r.direction.replace('-', "_")), l as f64);
+            num(
+                format!(
+                    "{p}.bh.{m}.lens.{}.first_below_10",
+                    r.direction.replace('-', "_")
+                ),
+                l as f64,
+            );
         }
     }
 }
@@ -210,14 +326,58 @@ mod tests {
     use super::*;
 
     fn synthetic() -> Behaviour {
-        let lm = |model: &str, d: f64| LmSummaryRow { model: model.into(), lang: "ko".into(), sentences: 24, bits_per_byte: 1.0 + d, nats_per_token: 2.0, delta_bpb: d, delta_bpb_low: d - 0.01, delta_bpb_high: d + 0.01 };
-        let tr = |model: &str, p1: f64| TranslationSummaryRow { model: model.into(), direction: "ko-en".into(), shots: 0, n: 20, pool: 25, greedy_accuracy: 0.1, p1, p5: 0.5, delta_greedy: 0.0, delta_greedy_low: -0.1, delta_greedy_high: 0.1, delta_p1: p1 - 0.2, delta_p1_low: -0.05, delta_p1_high: 0.3 };
-        let lens = |model: &str, layer: usize, rank: f64| LensRow { model: model.into(), direction: "ko-en".into(), layer, n: 20, median_rank: rank, mean_p_hangul: 0.1, mean_p_latin: 0.7 };
+        let lm = |model: &str, d: f64| LmSummaryRow {
+            model: model.into(),
+            lang: "ko".into(),
+            sentences: 24,
+            bits_per_byte: 1.0 + d,
+            nats_per_token: 2.0,
+            delta_bpb: d,
+            delta_bpb_low: d - 0.01,
+            delta_bpb_high: d + 0.01,
+        };
+        let tr = |model: &str, p1: f64| TranslationSummaryRow {
+            model: model.into(),
+            direction: "ko-en".into(),
+            shots: 0,
+            n: 20,
+            pool: 25,
+            greedy_accuracy: 0.1,
+            p1,
+            p5: 0.5,
+            delta_greedy: 0.0,
+            delta_greedy_low: -0.1,
+            delta_greedy_high: 0.1,
+            delta_p1: p1 - 0.2,
+            delta_p1_low: -0.05,
+            delta_p1_high: 0.3,
+        };
+        let lens = |model: &str, layer: usize, rank: f64| LensRow {
+            model: model.into(),
+            direction: "ko-en".into(),
+            layer,
+            n: 20,
+            median_rank: rank,
+            mean_p_hangul: 0.1,
+            mean_p_latin: 0.7,
+        };
         Behaviour {
             lm: vec![lm("base", 0.0), lm("koen-tli-train-best", 0.04)],
             translation: vec![tr("base", 0.2), tr("koen-tli-train-best", 0.3)],
-            lens: vec![lens("base", 0, 5000.0), lens("base", 1, 40.0), lens("base", 2, 3.0), lens("koen-tli-train-best", 0, 800.0), lens("koen-tli-train-best", 1, 12.0), lens("koen-tli-train-best", 2, 20.0)],
-            samples: vec![SampleRow { model: "base".into(), prompt_type: "continue-ko".into(), prompt: "a|b".into(), text: "c\nd".into() }],
+            lens: vec![
+                lens("base", 0, 5000.0),
+                lens("base", 1, 40.0),
+                lens("base", 2, 3.0),
+                lens("koen-tli-train-best", 0, 800.0),
+                lens("koen-tli-train-best", 1, 12.0),
+                lens("koen-tli-train-best", 2, 20.0),
+            ],
+            samples: vec![SampleRow {
+                model: "base".into(),
+                prompt_type: "continue-ko".into(),
+                prompt: "a|b".into(),
+                text: "c\nd".into(),
+            }],
         }
     }
 
@@ -225,11 +385,20 @@ mod tests {
     fn subsection_tables() {
         let b = synthetic();
         let md = behaviour_md(&b, "figures/x.svg");
-        assert!(md.starts_with("### What fine-tuning changed in behaviour"), "{md}");
-        assert!(md.contains("| koen-tli-train-best | ko | 1.040 | 2.000 | +0.040 [+0.030, +0.050] |"), "{md}");
+        assert!(
+            md.starts_with("### What fine-tuning changed in behaviour"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| koen-tli-train-best | ko | 1.040 | 2.000 | +0.040 [+0.030, +0.050] |"),
+            "{md}"
+        );
         assert!(md.contains("| koen-tli-train-best | ko-en | 0 | 0.100 | 0.300 | 0.500 | +0.000 [-0.100, +0.100] | +0.100 [-0.050, +0.300] |"), "{md}");
         assert!(md.contains("| base | ko-en | 2 | 3 |"), "{md}");
-        assert!(md.contains("| koen-tli-train-best | ko-en | none | 20 |"), "{md}");
+        assert!(
+            md.contains("| koen-tli-train-best | ko-en | none | 20 |"),
+            "{md}"
+        );
         assert!(md.contains("a\\|b") && md.contains("| c d |"), "{md}");
         assert_eq!(behaviour_md(&Behaviour::default(), "f"), "");
     }
@@ -238,9 +407,16 @@ mod tests {
     fn lens_layers_and_figure() {
         let b = synthetic();
         assert_eq!(first_layer_below(&b.lens, "base", "ko-en", 10.0), Some(2));
-        assert_eq!(first_layer_below(&b.lens, "koen-tli-train-best", "ko-en", 10.0), None);
+        assert_eq!(
+            first_layer_below(&b.lens, "koen-tli-train-best", "ko-en", 10.0),
+            None
+        );
         let svg = lens_figure(&b, "logit lens").unwrap().unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("koen-tli-train-best"), "{}", &svg[..200.min(svg.len())]);
+        assert!(
+            svg.starts_with("<svg") && svg.contains("koen-tli-train-best"),
+            "{}",
+            &svg[..200.min(svg.len())]
+        );
         assert!(lens_figure(&Behaviour::default(), "t").unwrap().is_none());
     }
 
@@ -267,7 +443,11 @@ mod tests {
         let b = synthetic();
         use lexalign_data::behaviour_rows::{samples_jsonl, to_csv};
         std::fs::write(d.join("lm_summary.csv"), to_csv(&b.lm).unwrap()).unwrap();
-        std::fs::write(d.join("translation_summary.csv"), to_csv(&b.translation).unwrap()).unwrap();
+        std::fs::write(
+            d.join("translation_summary.csv"),
+            to_csv(&b.translation).unwrap(),
+        )
+        .unwrap();
         std::fs::write(d.join("logit_lens.csv"), to_csv(&b.lens).unwrap()).unwrap();
         std::fs::write(d.join("samples.jsonl"), samples_jsonl(&b.samples).unwrap()).unwrap();
         let got = load(dir.path(), LangPair::KoEn).unwrap().unwrap();

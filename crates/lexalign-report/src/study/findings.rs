@@ -48,7 +48,9 @@ pub enum FindingVerdict {
     Supported,
     NotSupported,
     /// The run lacks a value the condition needs (the stage did not run, or it is NaN).
-    NeedsRun { key: String },
+    NeedsRun {
+        key: String,
+    },
 }
 
 impl FindingVerdict {
@@ -108,7 +110,11 @@ fn parse(cond: &str) -> Result<Vec<Cmp>> {
             "!=" => Op::Ne,
             o => bail!("condition {cond:?}: unknown operator `{o}` (use < <= > >= == !=)"),
         };
-        out.push(Cmp { lhs: lhs.into(), op, rhs: rhs.into() });
+        out.push(Cmp {
+            lhs: lhs.into(),
+            op,
+            rhs: rhs.into(),
+        });
     }
     Ok(out)
 }
@@ -141,20 +147,31 @@ pub fn decide(cond: &str, v: &Values) -> Result<FindingVerdict> {
             Op::Ne => a != b,
         };
     }
-    Ok(if all { FindingVerdict::Supported } else { FindingVerdict::NotSupported })
+    Ok(if all {
+        FindingVerdict::Supported
+    } else {
+        FindingVerdict::NotSupported
+    })
 }
 
 /// Check a findings list when the registry is loaded: known pair, parsable condition.
 pub fn validate(findings: &[Finding], origin: &str) -> Result<()> {
     for f in findings {
         if !["ko-en", "sw-en", AUTHORS].contains(&f.pair.as_str()) {
-            bail!("{origin}: finding {}: pair must be `ko-en`, `sw-en` or `{AUTHORS}`, not `{}`", f.id, f.pair);
+            bail!(
+                "{origin}: finding {}: pair must be `ko-en`, `sw-en` or `{AUTHORS}`, not `{}`",
+                f.id,
+                f.pair
+            );
         }
         parse(&f.supported_if).with_context(|| format!("{origin}: finding {}", f.id))?;
         if f.polarity.is_none() {
             bail!("{origin}: finding {}: add `polarity = \"positive\"` (\"supported\" is the positive statement) or `polarity = \"null\"` (a stated absence-of-evidence claim)", f.id);
         }
-        if f.threshold_reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        if f.threshold_reason
+            .as_deref()
+            .is_none_or(|r| r.trim().is_empty())
+        {
             bail!("{origin}: finding {}: add `threshold_reason = \"...\"`: one line saying why each number in `supported_if` is what it is (\"none: the CI of the difference excludes 0\" when there is no threshold)", f.id);
         }
     }
@@ -166,7 +183,8 @@ pub fn evaluate(findings: &[Finding], v: &Values) -> Result<Vec<FindingResult>> 
     findings
         .iter()
         .map(|f| {
-            let verdict = decide(&f.supported_if, v).with_context(|| format!("finding {}", f.id))?;
+            let verdict =
+                decide(&f.supported_if, v).with_context(|| format!("finding {}", f.id))?;
             let fill = |t: &str| render_template(t, v).ok();
             Ok(FindingResult {
                 id: f.id,
@@ -174,7 +192,11 @@ pub fn evaluate(findings: &[Finding], v: &Values) -> Result<Vec<FindingResult>> 
                 claim: f.claim.clone(),
                 pair: f.pair.clone(),
                 condition: f.supported_if.clone(),
-                evidence: if matches!(verdict, FindingVerdict::NeedsRun { .. }) { None } else { fill(&f.evidence) },
+                evidence: if matches!(verdict, FindingVerdict::NeedsRun { .. }) {
+                    None
+                } else {
+                    fill(&f.evidence)
+                },
                 caveat: f.caveat.as_ref().and_then(|c| fill(c)),
                 verdict,
             })
@@ -193,11 +215,23 @@ mod tests {
         v.insert("b".into(), Val::Num(0.2));
         v.insert("n".into(), Val::Num(f64::NAN));
         assert_eq!(decide("a > b", &v).unwrap(), FindingVerdict::Supported);
-        assert_eq!(decide("a > b and b >= 0.3", &v).unwrap(), FindingVerdict::NotSupported);
-        assert_eq!(decide("a < 1e-3", &v).unwrap(), FindingVerdict::NotSupported);
+        assert_eq!(
+            decide("a > b and b >= 0.3", &v).unwrap(),
+            FindingVerdict::NotSupported
+        );
+        assert_eq!(
+            decide("a < 1e-3", &v).unwrap(),
+            FindingVerdict::NotSupported
+        );
         assert_eq!(decide("b == 0.2", &v).unwrap(), FindingVerdict::Supported);
-        assert_eq!(decide("c > 0", &v).unwrap(), FindingVerdict::NeedsRun { key: "c".into() });
-        assert_eq!(decide("n > 0", &v).unwrap(), FindingVerdict::NeedsRun { key: "n".into() });
+        assert_eq!(
+            decide("c > 0", &v).unwrap(),
+            FindingVerdict::NeedsRun { key: "c".into() }
+        );
+        assert_eq!(
+            decide("n > 0", &v).unwrap(),
+            FindingVerdict::NeedsRun { key: "n".into() }
+        );
         assert!(decide("a >> b", &v).is_err());
         assert!(decide("a > ", &v).is_err());
     }

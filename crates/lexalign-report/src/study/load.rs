@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use crate::run::LossRow;
 pub use lexalign_data::study_rows::{
-    BaselineRow, BaselineTestRow, ChangeRow, CkaChangeRow, CkaRow, LayerXsimRow, XsimChangeRow, XsimRow,
+    BaselineRow, BaselineTestRow, ChangeRow, CkaChangeRow, CkaRow, LayerXsimRow, XsimChangeRow,
+    XsimRow,
 };
 pub use lexalign_metrics::LayerMetrics;
 
@@ -54,7 +55,11 @@ impl Scan {
     /// ties: the lowest layer), the rule of `lang-study train --target-layer best`.
     pub fn best(&self) -> Option<&ScanRow> {
         let rows = self.pooling(EVAL_POOLING);
-        let rows = if rows.is_empty() { self.pooling(PILOT_POOLING) } else { rows };
+        let rows = if rows.is_empty() {
+            self.pooling(PILOT_POOLING)
+        } else {
+            rows
+        };
         rows.into_iter()
             .filter(|r| r.layer >= 1 && r.get("centered_p1_csls").is_finite())
             .fold(None::<&ScanRow>, |b, r| match b {
@@ -63,7 +68,9 @@ impl Scan {
             })
     }
     pub fn row(&self, pooling: &str, layer: usize) -> Option<&ScanRow> {
-        self.rows.iter().find(|r| r.pooling == pooling && r.layer == layer)
+        self.rows
+            .iter()
+            .find(|r| r.pooling == pooling && r.layer == layer)
     }
     pub fn model(&self) -> String {
         str_field(&self.summary, "model").unwrap_or_else(|| "an unnamed model".into())
@@ -112,8 +119,6 @@ impl E5Scan {
     }
 }
 
-
-
 #[derive(Debug, Clone)]
 pub struct TrainStage {
     pub stage: String,
@@ -123,10 +128,12 @@ pub struct TrainStage {
 
 impl TrainStage {
     pub fn target_layer(&self) -> Option<usize> {
-        self.summary.get("target_layer").and_then(|v| v.as_u64()).map(|v| v as usize)
+        self.summary
+            .get("target_layer")
+            .and_then(|v| v.as_u64())
+            .map(|v| v as usize)
     }
 }
-
 
 /// One row of `gain_tests.csv`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -160,13 +167,20 @@ pub struct AdapterEval {
 
 impl AdapterEval {
     pub fn change(&self, set: &str, layer: usize) -> Option<&ChangeRow> {
-        self.changes.iter().find(|c| c.set == set && c.layer == layer)
+        self.changes
+            .iter()
+            .find(|c| c.set == set && c.layer == layer)
     }
     pub fn cka(&self, set: &str, side: &str, layer: usize) -> Option<&CkaChangeRow> {
-        self.cka.as_ref()?.iter().find(|c| c.set == set && c.side == side && c.layer == layer)
+        self.cka
+            .as_ref()?
+            .iter()
+            .find(|c| c.set == set && c.side == side && c.layer == layer)
     }
     pub fn gain(&self, versus: &str, layer: usize) -> Option<&GainRow> {
-        self.gains.iter().find(|g| g.versus == versus && g.layer == layer)
+        self.gains
+            .iter()
+            .find(|g| g.versus == versus && g.layer == layer)
     }
     pub fn layers(&self) -> Vec<usize> {
         let mut l: Vec<usize> = self.changes.iter().map(|c| c.layer).collect();
@@ -213,7 +227,8 @@ pub(crate) fn str_field(v: &serde_json::Value, k: &str) -> Option<String> {
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
 }
 
@@ -235,33 +250,47 @@ fn read_csv_opt<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<Vec<
 }
 
 fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
-    let mut rdr = csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
     rdr.deserialize()
         .enumerate()
-        .map(|(i, r)| r.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1)))
+        .map(|(i, r)| {
+            r.with_context(|| format!("{}: bad row at data line {}", path.display(), i + 1))
+        })
         .collect()
 }
 
 /// `layers.csv` read by its header: `layer`, `pooling` (default `mean`) and every other column
 /// as a number (an empty cell is NaN).
 pub fn read_layers(path: &Path) -> Result<Vec<ScanRow>> {
-    let mut rdr = csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let headers = rdr.headers().with_context(|| format!("{}: no header line", path.display()))?.clone();
+    let mut rdr =
+        csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let headers = rdr
+        .headers()
+        .with_context(|| format!("{}: no header line", path.display()))?
+        .clone();
     let Some(li) = headers.iter().position(|h| h.trim() == "layer") else {
-        bail!("{}: no `layer` column (header: {headers:?})", path.display());
+        bail!(
+            "{}: no `layer` column (header: {headers:?})",
+            path.display()
+        );
     };
     let pi = headers.iter().position(|h| h.trim() == "pooling");
     let mut rows = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 2;
-        let rec = rec.with_context(|| format!("{}: line {line} is not valid CSV", path.display()))?;
-        let layer: usize = rec
-            .get(li)
-            .unwrap_or("")
-            .trim()
-            .parse()
-            .with_context(|| format!("{}: line {line}: `layer` is not a hidden-state index", path.display()))?;
-        let pooling = pi.and_then(|p| rec.get(p)).map(|p| p.trim().replace('_', "-")).unwrap_or_else(|| PILOT_POOLING.into());
+        let rec =
+            rec.with_context(|| format!("{}: line {line} is not valid CSV", path.display()))?;
+        let layer: usize = rec.get(li).unwrap_or("").trim().parse().with_context(|| {
+            format!(
+                "{}: line {line}: `layer` is not a hidden-state index",
+                path.display()
+            )
+        })?;
+        let pooling = pi
+            .and_then(|p| rec.get(p))
+            .map(|p| p.trim().replace('_', "-"))
+            .unwrap_or_else(|| PILOT_POOLING.into());
         let mut cols = BTreeMap::new();
         for (j, h) in headers.iter().enumerate() {
             if j == li || Some(j) == pi {
@@ -271,11 +300,20 @@ pub fn read_layers(path: &Path) -> Result<Vec<ScanRow>> {
             let v = if cell.is_empty() {
                 f64::NAN
             } else {
-                cell.parse().with_context(|| format!("{}: line {line}: `{h}` = `{cell}` is not a number", path.display()))?
+                cell.parse().with_context(|| {
+                    format!(
+                        "{}: line {line}: `{h}` = `{cell}` is not a number",
+                        path.display()
+                    )
+                })?
             };
             cols.insert(h.trim().to_string(), v);
         }
-        rows.push(ScanRow { layer, pooling, cols });
+        rows.push(ScanRow {
+            layer,
+            pooling,
+            cols,
+        });
     }
     if rows.is_empty() {
         bail!("{}: no rows", path.display());
@@ -284,12 +322,21 @@ pub fn read_layers(path: &Path) -> Result<Vec<ScanRow>> {
 }
 
 fn read_scan(dir: &Path) -> Result<Scan> {
-    Ok(Scan { summary: read_json_or_null(&dir.join("summary.json"))?, rows: read_layers(&dir.join("layers.csv"))? })
+    Ok(Scan {
+        summary: read_json_or_null(&dir.join("summary.json"))?,
+        rows: read_layers(&dir.join("layers.csv"))?,
+    })
 }
 
 impl PairStudy {
     pub fn load(run: &Path, pair: LangPair) -> Result<Self> {
-        Self::load_stages(run, pair, pair.scan_stage(), pair.eval_stage(), pair.train_stages())
+        Self::load_stages(
+            run,
+            pair,
+            pair.scan_stage(),
+            pair.eval_stage(),
+            pair.train_stages(),
+        )
     }
 
     /// [`Self::load`] from stage folders of other names (the second model's, `super::qwen`).
@@ -307,9 +354,17 @@ impl PairStudy {
             let laser = sd.join("laser").join("laser_scan.json");
             Some(ScanStage {
                 main: read_scan(&sd)?,
-                control: if nc.join("layers.csv").is_file() { Some(read_scan(&nc)?) } else { None },
+                control: if nc.join("layers.csv").is_file() {
+                    Some(read_scan(&nc)?)
+                } else {
+                    None
+                },
                 sizes: read_json_or_null(&sd.join("pairs-sizes.json"))?,
-                laser: if laser.is_file() { Some(read_json(&laser)?) } else { None },
+                laser: if laser.is_file() {
+                    Some(read_json(&laser)?)
+                } else {
+                    None
+                },
                 cka: read_csv_opt(&sd.join("cka.csv"))?,
                 baselines: read_csv_opt(&sd.join("baselines.csv"))?,
                 e5: E5Scan::read(&sd)?,
@@ -324,14 +379,22 @@ impl PairStudy {
             let td = run.join(stage);
             // A training is complete when it wrote its summary (written last, with the adapter).
             let train = if td.join("summary.json").is_file() && td.join("loss.csv").is_file() {
-                Some(TrainStage { stage: stage.to_string(), summary: read_json(&td.join("summary.json"))?, loss: read_csv(&td.join("loss.csv"))? })
+                Some(TrainStage {
+                    stage: stage.to_string(),
+                    summary: read_json(&td.join("summary.json"))?,
+                    loss: read_csv(&td.join("loss.csv"))?,
+                })
             } else {
                 missing.push(stage.to_string());
                 None
             };
             let ad = ed.join(stage);
             let eval = if ad.join("changes.csv").is_file() {
-                let gains = if ad.join("gain_tests.csv").is_file() { read_csv(&ad.join("gain_tests.csv"))? } else { Vec::new() };
+                let gains = if ad.join("gain_tests.csv").is_file() {
+                    read_csv(&ad.join("gain_tests.csv"))?
+                } else {
+                    Vec::new()
+                };
                 Some(AdapterEval {
                     label: stage.to_string(),
                     summary: read_json_or_null(&ad.join("summary.json"))?,
@@ -347,26 +410,51 @@ impl PairStudy {
                 missing.push(format!("{eval_stage}/{stage}"));
                 None
             };
-            adapters.push(Adapter { stage: stage.to_string(), key: key.to_string(), train, eval });
+            adapters.push(Adapter {
+                stage: stage.to_string(),
+                key: key.to_string(),
+                train,
+                eval,
+            });
         }
-        let open_pool = super::open_pool::OpenPool::read(&run.join(format!("{}-open-pool", pair.key())))?;
+        let open_pool =
+            super::open_pool::OpenPool::read(&run.join(format!("{}-open-pool", pair.key())))?;
         let arms = super::arms::Arms::load(run, pair.key())?;
         let behaviour = super::behaviour::load(run, pair)?;
-        Ok(Self { pair, scan, adapters, open_pool, missing, arms, behaviour })
+        Ok(Self {
+            pair,
+            scan,
+            adapters,
+            open_pool,
+            missing,
+            arms,
+            behaviour,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.scan.is_none() && self.adapters.iter().all(|a| a.train.is_none() && a.eval.is_none())
+        self.scan.is_none()
+            && self
+                .adapters
+                .iter()
+                .all(|a| a.train.is_none() && a.eval.is_none())
     }
 
     /// Whether any stage wrote linear CKA against LASER-2.
     pub fn has_cka(&self) -> bool {
-        self.scan.as_ref().is_some_and(|s| s.cka.is_some()) || self.adapters.iter().any(|a| a.eval.as_ref().is_some_and(|e| e.cka.is_some()))
+        self.scan.as_ref().is_some_and(|s| s.cka.is_some())
+            || self
+                .adapters
+                .iter()
+                .any(|a| a.eval.as_ref().is_some_and(|e| e.cka.is_some()))
     }
 
     /// The scan's best layer (None without a scan).
     pub fn best_layer(&self) -> Option<usize> {
-        self.scan.as_ref().and_then(|s| s.main.best()).map(|r| r.layer)
+        self.scan
+            .as_ref()
+            .and_then(|s| s.main.best())
+            .map(|r| r.layer)
     }
 
     /// The multilingual model's name, from whichever stage ran.
@@ -374,8 +462,18 @@ impl PairStudy {
         self.scan
             .as_ref()
             .and_then(|s| str_field(&s.main.summary, "model"))
-            .or_else(|| self.adapters.iter().filter_map(|a| a.train.as_ref()).find_map(|t| str_field(&t.summary, "model")))
-            .or_else(|| self.adapters.iter().filter_map(|a| a.eval.as_ref()).find_map(|e| str_field(&e.summary, "model")))
+            .or_else(|| {
+                self.adapters
+                    .iter()
+                    .filter_map(|a| a.train.as_ref())
+                    .find_map(|t| str_field(&t.summary, "model"))
+            })
+            .or_else(|| {
+                self.adapters
+                    .iter()
+                    .filter_map(|a| a.eval.as_ref())
+                    .find_map(|e| str_field(&e.summary, "model"))
+            })
     }
 
     /// Summaries of every stage that ran, with their stage names (provenance and configuration).
@@ -384,7 +482,10 @@ impl PairStudy {
         if let Some(s) = &self.scan {
             v.push((self.pair.scan_stage().to_string(), &s.main.summary));
             if let Some(c) = &s.control {
-                v.push((format!("{}/negative-control", self.pair.scan_stage()), &c.summary));
+                v.push((
+                    format!("{}/negative-control", self.pair.scan_stage()),
+                    &c.summary,
+                ));
             }
         }
         for a in &self.adapters {
@@ -392,7 +493,10 @@ impl PairStudy {
                 v.push((a.stage.clone(), &t.summary));
             }
             if let Some(e) = &a.eval {
-                v.push((format!("{}/{}", self.pair.eval_stage(), e.label), &e.summary));
+                v.push((
+                    format!("{}/{}", self.pair.eval_stage(), e.label),
+                    &e.summary,
+                ));
             }
         }
         v

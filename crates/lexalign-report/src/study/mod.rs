@@ -76,12 +76,17 @@ pub fn numbers_tex(v: &crate::values::Values) -> String {
     for (k, x) in v {
         let t = match x {
             crate::values::Val::Num(x) if x.is_nan() => "n/a".to_string(),
-            crate::values::Val::Num(x) if k.ends_with(".p") || k.ends_with("_p") => crate::fmt::latex_sci(&crate::fmt::format_num(*x, "e2")),
+            crate::values::Val::Num(x) if k.ends_with(".p") || k.ends_with("_p") => {
+                crate::fmt::latex_sci(&crate::fmt::format_num(*x, "e2"))
+            }
             crate::values::Val::Num(x) if x.fract() == 0.0 => format!("{}", *x as i64),
             crate::values::Val::Num(x) => format!("{x:.3}"),
             crate::values::Val::Text(t) => crate::fmt::latex_escape(t),
         };
-        let _ = writeln!(s, "\\expandafter\\def\\csname tli@study.{k}\\endcsname{{{t}}}");
+        let _ = writeln!(
+            s,
+            "\\expandafter\\def\\csname tli@study.{k}\\endcsname{{{t}}}"
+        );
     }
     s
 }

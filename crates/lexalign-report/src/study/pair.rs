@@ -63,7 +63,10 @@ impl LangPair {
     /// How a missing stage is produced.
     pub fn command(self, stage: &str) -> String {
         let sub = if stage.ends_with("-scan") {
-            format!("scan --pair {} --negative-control smollm2-135m", self.flag())
+            format!(
+                "scan --pair {} --negative-control smollm2-135m",
+                self.flag()
+            )
         } else if stage.ends_with("-eval") {
             let adapters: Vec<String> = self
                 .train_stages()
@@ -72,7 +75,11 @@ impl LangPair {
                 .collect();
             format!("eval --pair {} {}", self.flag(), adapters.join(" "))
         } else if stage.ends_with("-best") {
-            format!("train --pair {} --target-layer best --scan runs/<id>/{}", self.flag(), self.scan_stage())
+            format!(
+                "train --pair {} --target-layer best --scan runs/<id>/{}",
+                self.flag(),
+                self.scan_stage()
+            )
         } else {
             format!("train --pair {} --target-layer 2", self.flag())
         };

@@ -127,10 +127,19 @@ mod tests {
     fn qwen_stages_give_koenq_keys_equal_to_the_same_rows_as_gemma() {
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/study-run");
         let d = tempfile::tempdir().unwrap();
-        assert!(load(d.path()).unwrap().is_none(), "no Qwen stage, no section");
+        assert!(
+            load(d.path()).unwrap().is_none(),
+            "no Qwen stage, no section"
+        );
         copy_dir(&fixture.join("koen-scan"), &d.path().join(SCAN_STAGE));
-        copy_dir(&fixture.join("koen-tli-train-best"), &d.path().join(TRAIN_STAGES[0].0));
-        copy_dir(&fixture.join("koen-eval/koen-tli-train-best"), &d.path().join(EVAL_STAGE).join(TRAIN_STAGES[0].0));
+        copy_dir(
+            &fixture.join("koen-tli-train-best"),
+            &d.path().join(TRAIN_STAGES[0].0),
+        );
+        copy_dir(
+            &fixture.join("koen-eval/koen-tli-train-best"),
+            &d.path().join(EVAL_STAGE).join(TRAIN_STAGES[0].0),
+        );
         let q = load(d.path()).unwrap().expect("the Qwen stages");
         assert!(q.missing.is_empty(), "{:?}", q.missing);
         let mut qv = Values::new();
@@ -138,13 +147,28 @@ mod tests {
         let g = PairStudy::load(&fixture, LangPair::KoEn).unwrap();
         let mut gv = Values::new();
         super::super::values::pair_values(&mut gv, &g);
-        for k in ["scan.best_layer", "scan.best.p1", "best.t.held_out.delta_ci_low", "best.target_layer"] {
-            assert_eq!(qv.get(&format!("{KEY}.{k}")), gv.get(&format!("koen.{k}")), "{k}");
+        for k in [
+            "scan.best_layer",
+            "scan.best.p1",
+            "best.t.held_out.delta_ci_low",
+            "best.target_layer",
+        ] {
+            assert_eq!(
+                qv.get(&format!("{KEY}.{k}")),
+                gv.get(&format!("koen.{k}")),
+                "{k}"
+            );
             assert!(qv.contains_key(&format!("{KEY}.{k}")), "{k}");
         }
-        assert!(!qv.keys().any(|k| k.starts_with("koen.")), "every key renamed");
+        assert!(
+            !qv.keys().any(|k| k.starts_with("koen.")),
+            "every key renamed"
+        );
         let md = section_md(&q);
-        assert!(md.contains("code-tuned instruct model") && md.contains("| adapter |"), "{md}");
+        assert!(
+            md.contains("code-tuned instruct model") && md.contains("| adapter |"),
+            "{md}"
+        );
         let mut missing = q.clone();
         missing.missing.push(EVAL_STAGE.into());
         assert!(section_md(&missing).contains("`koen-qwen-eval`"));

@@ -42,7 +42,10 @@ fn row_values(v: &mut Values, p: &str, r: &ScanRow) {
         ("raw_gap", g("pairs_mean") - g("shuffled_mean")),
         ("centered", g("centered_mean")),
         ("centered_shuffled", g("centered_shuffled_mean")),
-        ("centered_gap", g("centered_mean") - g("centered_shuffled_mean")),
+        (
+            "centered_gap",
+            g("centered_mean") - g("centered_shuffled_mean"),
+        ),
         ("p1_uncentered", g("p1_csls")),
         ("t2s_p1", g("t2s_centered_p1_csls")),
         ("n_sources", g("n_sources")),
@@ -75,10 +78,17 @@ fn pilot_pooling_values(v: &mut Values, p: &str, s: &Scan) {
     for r in &rows {
         row_values(v, &format!("{p}.pilot.l{}", r.layer), r);
     }
-    if let Some(r) = rows.iter().max_by(|a, b| a.get("pairs_mean").total_cmp(&b.get("pairs_mean"))) {
+    if let Some(r) = rows
+        .iter()
+        .max_by(|a, b| a.get("pairs_mean").total_cmp(&b.get("pairs_mean")))
+    {
         num(v, format!("{p}.pilot.peak_layer"), r.layer as f64);
         num(v, format!("{p}.pilot.peak"), r.get("pairs_mean"));
-        num(v, format!("{p}.pilot.peak_shuffled"), r.get("shuffled_mean"));
+        num(
+            v,
+            format!("{p}.pilot.peak_shuffled"),
+            r.get("shuffled_mean"),
+        );
     }
 }
 
@@ -110,7 +120,10 @@ fn change_values(v: &mut Values, p: &str, c: &ChangeRow) {
         ("delta_p1", c.delta_p1),
         ("delta_ci_low", c.delta_p1_ci_low),
         ("delta_ci_high", c.delta_p1_ci_high),
-        ("direction", direction(c.delta_p1_ci_low, c.delta_p1_ci_high)),
+        (
+            "direction",
+            direction(c.delta_p1_ci_low, c.delta_p1_ci_high),
+        ),
     ] {
         num(v, format!("{p}.{k}"), x);
     }
@@ -128,12 +141,19 @@ pub struct Above {
 
 pub fn above(a: &Adapter, set: &str) -> Option<Above> {
     let (t, e) = (a.target_layer()?, a.eval.as_ref()?);
-    let rows: Vec<&ChangeRow> = e.changes.iter().filter(|c| c.set == set && c.layer > t).collect();
+    let rows: Vec<&ChangeRow> = e
+        .changes
+        .iter()
+        .filter(|c| c.set == set && c.layer > t)
+        .collect();
     Some(Above {
         n_layers: rows.len(),
         n_up: rows.iter().filter(|c| c.delta_p1_ci_low > 0.0).count(),
         n_down: rows.iter().filter(|c| c.delta_p1_ci_high < 0.0).count(),
-        max: rows.iter().max_by(|a, b| a.delta_p1.abs().total_cmp(&b.delta_p1.abs())).map(|c| (c.layer, c.delta_p1)),
+        max: rows
+            .iter()
+            .max_by(|a, b| a.delta_p1.abs().total_cmp(&b.delta_p1.abs()))
+            .map(|c| (c.layer, c.delta_p1)),
     })
 }
 
@@ -144,7 +164,12 @@ fn adapter_values(v: &mut Values, p: &str, a: &Adapter, best: Option<usize>, set
         if let Some(l) = t.target_layer() {
             num(v, format!("{pa}.target_layer"), l as f64);
         }
-        for (k, src) in [("steps", "steps_done"), ("first_loss", "first_loss"), ("final_loss", "final_epoch_mean_loss"), ("n_train_pairs", "n_pairs")] {
+        for (k, src) in [
+            ("steps", "steps_done"),
+            ("first_loss", "first_loss"),
+            ("final_loss", "final_epoch_mean_loss"),
+            ("n_train_pairs", "n_pairs"),
+        ] {
             if let Some(x) = f(src) {
                 num(v, format!("{pa}.{k}"), x);
             }
@@ -204,18 +229,41 @@ pub fn pair_values(v: &mut Values, s: &PairStudy) {
             let n = format!("{p}.negctl");
             scan_values(v, &n, c);
             let rows = c.pooling(EVAL_POOLING);
-            let above = rows.iter().filter(|r| r.get("centered_p1_csls_ci_low") > chance(r)).count();
+            let above = rows
+                .iter()
+                .filter(|r| r.get("centered_p1_csls_ci_low") > chance(r))
+                .count();
             num(v, format!("{n}.layers_above_chance"), above as f64);
-            let max_gap = |col_a: &str, col_b: &str| rows.iter().map(|r| r.get(col_a) - r.get(col_b)).fold(f64::NEG_INFINITY, f64::max);
-            num(v, format!("{n}.max_centered_gap"), max_gap("centered_mean", "centered_shuffled_mean"));
-            num(v, format!("{n}.max_raw_gap"), max_gap("pairs_mean", "shuffled_mean"));
+            let max_gap = |col_a: &str, col_b: &str| {
+                rows.iter()
+                    .map(|r| r.get(col_a) - r.get(col_b))
+                    .fold(f64::NEG_INFINITY, f64::max)
+            };
+            num(
+                v,
+                format!("{n}.max_centered_gap"),
+                max_gap("centered_mean", "centered_shuffled_mean"),
+            );
+            num(
+                v,
+                format!("{n}.max_raw_gap"),
+                max_gap("pairs_mean", "shuffled_mean"),
+            );
             if let (Some(cb), Some(mb)) = (c.best(), sc.main.best()) {
-                num(v, format!("{n}.p1_ratio"), cb.get("centered_p1_csls") / mb.get("centered_p1_csls"));
+                num(
+                    v,
+                    format!("{n}.p1_ratio"),
+                    cb.get("centered_p1_csls") / mb.get("centered_p1_csls"),
+                );
             }
         }
         if let Some(l) = &sc.laser {
             let m = l.get("metrics").unwrap_or(l);
-            for (k, c) in [("p1", "centered_p1_csls"), ("raw", "pairs_mean"), ("shuffled", "shuffled_mean")] {
+            for (k, c) in [
+                ("p1", "centered_p1_csls"),
+                ("raw", "pairs_mean"),
+                ("shuffled", "shuffled_mean"),
+            ] {
                 if let Some(x) = m.get(c).and_then(|x| x.as_f64()) {
                     num(v, format!("{p}.laser.{k}"), x);
                 }

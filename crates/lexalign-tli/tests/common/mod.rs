@@ -34,7 +34,9 @@ pub fn demo_model_in(max_blocks: usize, kind: tch::Kind) -> Option<LoadedModel> 
 }
 
 pub fn pairs(list: &[(&str, &str)]) -> Vec<lexalign_tli::Pair> {
-    list.iter().map(|(a, b)| lexalign_tli::Pair::new(*a, *b)).collect()
+    list.iter()
+        .map(|(a, b)| lexalign_tli::Pair::new(*a, *b))
+        .collect()
 }
 
 pub fn max_abs_diff(a: &tch::Tensor, b: &tch::Tensor) -> f64 {
@@ -68,13 +70,18 @@ pub fn decode_b64_f32(s: &str) -> Vec<f32> {
 pub fn rerun_test(name: &str, env: &[(&str, &str)]) -> (bool, String) {
     let mut c = std::process::Command::new(std::env::current_exe().unwrap());
     c.args(["--exact", name, "--nocapture", "--test-threads", "1"]);
-    for k in [lexalign_run::ENV_REQUIRE_FIXTURES, "LEXALIGN_REQUIRE_PAPER_DATA", "CI"] {
+    for k in [
+        lexalign_run::ENV_REQUIRE_FIXTURES,
+        "LEXALIGN_REQUIRE_PAPER_DATA",
+        "CI",
+    ] {
         c.env_remove(k);
     }
     for (k, v) in env {
         c.env(k, v);
     }
     let o = c.output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    let text =
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
     (o.status.success(), text)
 }

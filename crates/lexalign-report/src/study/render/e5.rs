@@ -129,7 +129,18 @@ fn sentence_xsim_md(s: &mut String, p: &PairStudy) {
         .collect();
     let _ = writeln!(s, "Sentence xSIM of {model}'s hidden states (`{EVAL_POOLING}` pooled sentence vectors, the same pairs), before and after each adapter:\n");
     let stages: Vec<&str> = evals.iter().map(|(a, _)| a.stage.as_str()).collect();
-    table_head(s, &["hidden state", "corpus", "direction", "xSIM error (scan)", "P@1 CSLS (scan)"], &stages, "xSIM before → after (change)");
+    table_head(
+        s,
+        &[
+            "hidden state",
+            "corpus",
+            "direction",
+            "xSIM error (scan)",
+            "P@1 CSLS (scan)",
+        ],
+        &stages,
+        "xSIM before → after (change)",
+    );
     for (layer, why) in shown_layers(p, rows) {
         for r in rows.iter().filter(|r| r.layer == layer) {
             let _ = write!(
@@ -190,7 +201,12 @@ fn cka_md(s: &mut String, p: &PairStudy) {
         .collect();
     let _ = writeln!(s, "Linear CKA between the hidden states' `{EVAL_POOLING}` word vectors and {E5_NAME}'s vectors of the same words (held-out pairs, both sides stacked):\n");
     let stages: Vec<&str> = evals.iter().map(|(a, _)| a.stage.as_str()).collect();
-    table_head(s, &["hidden state", "CKA (scan)"], &stages, "held-out before → after (change)");
+    table_head(
+        s,
+        &["hidden state", "CKA (scan)"],
+        &stages,
+        "held-out before → after (change)",
+    );
     for layer in layers {
         let scan = ranked
             .iter()

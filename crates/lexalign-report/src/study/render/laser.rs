@@ -34,9 +34,17 @@ pub(super) fn laser_md(s: &mut String, p: &PairStudy) {
             p.pair.source_language()
         );
         for a in &p.adapters {
-            let (Some(e), Some(t)) = (&a.eval, a.target_layer()) else { continue };
+            let (Some(e), Some(t)) = (&a.eval, a.target_layer()) else {
+                continue;
+            };
             if let Some(c) = e.cka("held-out", "both", t) {
-                let way = if c.delta > 0.0 { "toward" } else if c.delta < 0.0 { "away from" } else { "neither toward nor away from" };
+                let way = if c.delta > 0.0 {
+                    "toward"
+                } else if c.delta < 0.0 {
+                    "away from"
+                } else {
+                    "neither toward nor away from"
+                };
                 let _ = writeln!(
                     s,
                     "TLI at hidden state {t} (`{}`) moved the held-out words' geometry there {way} LASER-2's: CKA {} → {} ({}).\n",
@@ -53,20 +61,35 @@ pub(super) fn laser_md(s: &mut String, p: &PairStudy) {
 /// the lowest layer), else the highest before-TLI held-out CKA, then the adapters' target layers.
 fn cka_layers(p: &PairStudy) -> Vec<(usize, String)> {
     let mut ranked: Vec<(usize, f64)> = match p.scan.as_ref().and_then(|s| s.cka.as_ref()) {
-        Some(rows) => rows.iter().filter(|r| r.pooling == EVAL_POOLING && r.side == "both").map(|r| (r.layer, r.cka)).collect(),
+        Some(rows) => rows
+            .iter()
+            .filter(|r| r.pooling == EVAL_POOLING && r.side == "both")
+            .map(|r| (r.layer, r.cka))
+            .collect(),
         None => p
             .adapters
             .iter()
             .find_map(|a| a.eval.as_ref()?.cka.as_ref())
-            .map(|rows| rows.iter().filter(|r| r.set == "held-out" && r.side == "both").map(|r| (r.layer, r.cka_before)).collect())
+            .map(|rows| {
+                rows.iter()
+                    .filter(|r| r.set == "held-out" && r.side == "both")
+                    .map(|r| (r.layer, r.cka_before))
+                    .collect()
+            })
             .unwrap_or_default(),
     };
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut out: Vec<(usize, String)> = ranked.iter().take(TOP_LAYERS).map(|(l, _)| (*l, "high CKA".to_string())).collect();
+    let mut out: Vec<(usize, String)> = ranked
+        .iter()
+        .take(TOP_LAYERS)
+        .map(|(l, _)| (*l, "high CKA".to_string()))
+        .collect();
     for a in &p.adapters {
         if let Some(t) = a.target_layer() {
             match out.iter_mut().find(|(l, _)| *l == t) {
-                Some((_, why)) if !why.contains(&a.stage) => why.push_str(&format!("; `{}` target", a.stage)),
+                Some((_, why)) if !why.contains(&a.stage) => {
+                    why.push_str(&format!("; `{}` target", a.stage))
+                }
                 Some(_) => {}
                 None => out.push((t, format!("`{}` target", a.stage))),
             }
@@ -82,22 +105,45 @@ pub fn cka_table_md(p: &PairStudy) -> String {
     if !p.has_cka() {
         return s;
     }
-    let evals: Vec<_> = p.adapters.iter().filter_map(|a| a.eval.as_ref().filter(|e| e.cka.is_some()).map(|e| (a, e))).collect();
+    let evals: Vec<_> = p
+        .adapters
+        .iter()
+        .filter_map(|a| a.eval.as_ref().filter(|e| e.cka.is_some()).map(|e| (a, e)))
+        .collect();
     s.push_str("| hidden state | CKA source | CKA target | CKA both |");
     for (a, _) in &evals {
         let _ = write!(s, " `{}`: held-out before → after (change) |", a.stage);
     }
-    s.push_str(&format!("\n|---|---|---|---|{}\n", "---|".repeat(evals.len())));
+    s.push_str(&format!(
+        "\n|---|---|---|---|{}\n",
+        "---|".repeat(evals.len())
+    ));
     let scan = p.scan.as_ref().and_then(|sc| sc.cka.as_ref());
     for (layer, why) in cka_layers(p) {
         let get = |side: &str| {
-            scan.and_then(|rows| rows.iter().find(|r| r.pooling == EVAL_POOLING && r.layer == layer && r.side == side)).map_or(f64::NAN, |r| r.cka)
+            scan.and_then(|rows| {
+                rows.iter()
+                    .find(|r| r.pooling == EVAL_POOLING && r.layer == layer && r.side == side)
+            })
+            .map_or(f64::NAN, |r| r.cka)
         };
-        let _ = write!(s, "| {layer} ({why}) | {} | {} | {} |", f3(get("source")), f3(get("target")), f3(get("both")));
+        let _ = write!(
+            s,
+            "| {layer} ({why}) | {} | {} | {} |",
+            f3(get("source")),
+            f3(get("target")),
+            f3(get("both"))
+        );
         for (_, e) in &evals {
             match e.cka("held-out", "both", layer) {
                 Some(c) => {
-                    let _ = write!(s, " {} → {} ({}) |", f3(c.cka_before), f3(c.cka_after), s3(c.delta));
+                    let _ = write!(
+                        s,
+                        " {} → {} ({}) |",
+                        f3(c.cka_before),
+                        f3(c.cka_after),
+                        s3(c.delta)
+                    );
                 }
                 None => s.push_str(" — |"),
             }

@@ -9,9 +9,9 @@ use super::findings::{FindingResult, FindingVerdict};
 use super::load::{Adapter, ChangeRow, LangPair, PairStudy, EVAL_POOLING};
 use super::values::above;
 use super::verdict_values::{gain_tost, EQUIV_MARGIN};
-use wording::{cite, cites, gain_phrase};
 use super::Study;
 use crate::fmt::md_cell;
+use wording::{cite, cites, gain_phrase};
 
 mod e5;
 mod laser;
@@ -23,12 +23,16 @@ pub use scan::scan_table_md;
 use scan::{scan_md, sizes_md};
 
 /// Start and end of a model-based region of the report (compared within tolerances by `--check`).
-pub const MODEL_BEGIN: &str = "<!-- model-based: --check compares the numbers below within tolerances -->";
+pub const MODEL_BEGIN: &str =
+    "<!-- model-based: --check compares the numbers below within tolerances -->";
 pub const MODEL_END: &str = "<!-- end model-based -->";
 
 /// Figures of one language pair (paths relative to the output root).
 pub fn figure_paths(pair: LangPair) -> [String; 2] {
-    [format!("figures/study_{}_scan.svg", pair.key()), format!("figures/study_{}_p1_layers.svg", pair.key())]
+    [
+        format!("figures/study_{}_scan.svg", pair.key()),
+        format!("figures/study_{}_p1_layers.svg", pair.key()),
+    ]
 }
 
 /// Three decimals (cosines, P@k).
@@ -69,13 +73,29 @@ fn set_label(set: &str) -> &str {
 /// "did not change ..." when the CI contains 0.
 pub fn change_phrase(set: &str, c: &ChangeRow) -> String {
     let what = format!("centred CSLS P@1 on {} pairs", set_label(set));
-    let ci = format!("95 % CI of the change {}..{}", s3(c.delta_p1_ci_low), s3(c.delta_p1_ci_high));
+    let ci = format!(
+        "95 % CI of the change {}..{}",
+        s3(c.delta_p1_ci_low),
+        s3(c.delta_p1_ci_high)
+    );
     if c.delta_p1_ci_low > 0.0 {
-        format!("raised {what} from {} to {} ({ci})", f3(c.p1_before), f3(c.p1_after))
+        format!(
+            "raised {what} from {} to {} ({ci})",
+            f3(c.p1_before),
+            f3(c.p1_after)
+        )
     } else if c.delta_p1_ci_high < 0.0 {
-        format!("lowered {what} from {} to {} ({ci})", f3(c.p1_before), f3(c.p1_after))
+        format!(
+            "lowered {what} from {} to {} ({ci})",
+            f3(c.p1_before),
+            f3(c.p1_after)
+        )
     } else {
-        format!("did not change {what} ({} to {}; {ci} contains 0)", f3(c.p1_before), f3(c.p1_after))
+        format!(
+            "did not change {what} ({} to {}; {ci} contains 0)",
+            f3(c.p1_before),
+            f3(c.p1_after)
+        )
     }
 }
 
@@ -101,29 +121,56 @@ fn missing_md(s: &mut String, p: &PairStudy) {
 fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter, findings: &[FindingResult]) {
     let best = p.best_layer();
     let Some(t) = a.target_layer() else {
-        let _ = writeln!(s, "- `{}`: its training summary is not in this run, so its target layer is unknown.\n", a.stage);
+        let _ = writeln!(
+            s,
+            "- `{}`: its training summary is not in this run, so its target layer is unknown.\n",
+            a.stage
+        );
         return;
     };
-    let why = if a.key == "best" { "the scan's best layer" } else { "the paper's layer" };
+    let why = if a.key == "best" {
+        "the scan's best layer"
+    } else {
+        "the paper's layer"
+    };
     let mut head = format!("**TLI at hidden state {t}** ({why}, `{}`)", a.stage);
     if let Some(tr) = &a.train {
         let f = |k: &str| tr.summary.get(k).and_then(|x| x.as_f64());
-        if let (Some(n), Some(steps), Some(l0), Some(l1)) = (f("n_pairs"), f("steps_done"), f("first_loss"), f("final_epoch_mean_loss")) {
+        if let (Some(n), Some(steps), Some(l0), Some(l1)) = (
+            f("n_pairs"),
+            f("steps_done"),
+            f("first_loss"),
+            f("final_epoch_mean_loss"),
+        ) {
             let _ = write!(head, ": {n} training pairs, {steps} steps, loss {l0:.3} at the first step and {l1:.3} over the last epoch.");
         } else {
             head.push('.');
         }
     }
     let Some(e) = &a.eval else {
-        let _ = writeln!(s, "{head} Its evaluation (`{}/{}`) is not in this run.\n", p.pair.eval_stage(), a.stage);
+        let _ = writeln!(
+            s,
+            "{head} Its evaluation (`{}/{}`) is not in this run.\n",
+            p.pair.eval_stage(),
+            a.stage
+        );
         return;
     };
     let _ = writeln!(s, "{head}\n");
     let mut items = Vec::new();
     if let Some(c) = e.change("held-out", t) {
-        items.push(format!("At hidden state {t}, TLI {}.", change_phrase("held-out", c)));
+        items.push(format!(
+            "At hidden state {t}, TLI {}.",
+            change_phrase("held-out", c)
+        ));
     }
-    let others: Vec<String> = p.pair.sets().iter().filter(|x| **x != "held-out").filter_map(|x| e.change(x, t).map(|c| change_phrase(x, c))).collect();
+    let others: Vec<String> = p
+        .pair
+        .sets()
+        .iter()
+        .filter(|x| **x != "held-out")
+        .filter_map(|x| e.change(x, t).map(|c| change_phrase(x, c)))
+        .collect();
     if !others.is_empty() {
         items.push(format!("There it {}.", others.join("; it ")));
     }
@@ -139,19 +186,46 @@ fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter, findings: &[FindingRes
             pv(g.welch_p),
             tost.unwrap_or_default()
         );
-        for x in p.pair.sets().iter().filter(|x| !matches!(**x, "trained" | "held-out")) {
+        for x in p
+            .pair
+            .sets()
+            .iter()
+            .filter(|x| !matches!(**x, "trained" | "held-out"))
+        {
             if let Some(o) = e.gain(x, t) {
-                let _ = write!(it, "; {} pairs {} (Welch p = {} against trained)", set_label(x), gain_phrase(o.other_gain), pv(o.welch_p));
+                let _ = write!(
+                    it,
+                    "; {} pairs {} (Welch p = {} against trained)",
+                    set_label(x),
+                    gain_phrase(o.other_gain),
+                    pv(o.welch_p)
+                );
             }
         }
         it.push('.');
         items.push(it);
     }
     if let Some(c) = e.change("held-out", t) {
-        let (sg, hg) = (c.shuffled_after - c.shuffled_before, c.raw_after - c.raw_before);
-        let share = if hg != 0.0 { format!(", {:.2} times the held-out translations' change", sg / hg) } else { String::new() };
-        let cited = if a.key == "l2" { cite(findings, cites(p.pair).shift_l2) } else { String::new() };
-        items.push(format!("Shuffled held-out pairs' raw cosine moved from {} to {} ({}{share}){cited}.", f3(c.shuffled_before), f3(c.shuffled_after), s3(sg)));
+        let (sg, hg) = (
+            c.shuffled_after - c.shuffled_before,
+            c.raw_after - c.raw_before,
+        );
+        let share = if hg != 0.0 {
+            format!(", {:.2} times the held-out translations' change", sg / hg)
+        } else {
+            String::new()
+        };
+        let cited = if a.key == "l2" {
+            cite(findings, cites(p.pair).shift_l2)
+        } else {
+            String::new()
+        };
+        items.push(format!(
+            "Shuffled held-out pairs' raw cosine moved from {} to {} ({}{share}){cited}.",
+            f3(c.shuffled_before),
+            f3(c.shuffled_after),
+            s3(sg)
+        ));
     }
     if let Some(ab) = above(a, "held-out") {
         if ab.n_layers == 0 {
@@ -168,7 +242,10 @@ fn adapter_md(s: &mut String, p: &PairStudy, a: &Adapter, findings: &[FindingRes
     }
     if let Some(b) = best.filter(|b| *b != t) {
         if let Some(c) = e.change("held-out", b) {
-            items.push(format!("At the scan's best layer, hidden state {b}, TLI {}.", change_phrase("held-out", c)));
+            items.push(format!(
+                "At the scan's best layer, hidden state {b}, TLI {}.",
+                change_phrase("held-out", c)
+            ));
         }
     }
     for it in items {
@@ -186,7 +263,9 @@ pub fn change_table_md(p: &PairStudy) -> String {
     }
     s.push_str("| adapter (target) | hidden state | set | n | raw cosine before → after | centred cosine before → after | centred CSLS P@1 before → after | change of P@1 [95 % CI] |\n|---|---|---|---|---|---|---|---|\n");
     for a in &p.adapters {
-        let (Some(e), Some(t)) = (&a.eval, a.target_layer()) else { continue };
+        let (Some(e), Some(t)) = (&a.eval, a.target_layer()) else {
+            continue;
+        };
         let mut layers = vec![(t, "target")];
         if let Some(b) = p.best_layer().filter(|b| *b != t) {
             layers.push((b, "best"));
@@ -241,18 +320,38 @@ pub fn findings_md(findings: &[FindingResult], pair: LangPair) -> String {
             (_, Some(e)) => e.clone(),
             (_, None) => String::new(),
         };
-        let cav = f.caveat.as_ref().map(|c| format!(" *{c}*")).unwrap_or_default();
-        let _ = writeln!(s, "| {} | {} | **{}** (`{}`) | {}{} |", f.id, md_cell(&f.claim), f.verdict.label(), md_cell(&f.condition), md_cell(&ev), md_cell(&cav));
+        let cav = f
+            .caveat
+            .as_ref()
+            .map(|c| format!(" *{c}*"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {} | {} | **{}** (`{}`) | {}{} |",
+            f.id,
+            md_cell(&f.claim),
+            f.verdict.label(),
+            md_cell(&f.condition),
+            md_cell(&ev),
+            md_cell(&cav)
+        );
     }
     s
 }
 
 fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &str) {
-    let _ = writeln!(s, "\n## {}: what fine-tuning does to alignment\n", p.pair.name());
+    let _ = writeln!(
+        s,
+        "\n## {}: what fine-tuning does to alignment\n",
+        p.pair.name()
+    );
     let _ = writeln!(s, "{MODEL_BEGIN}\n");
     s.push_str(answer);
     if p.is_empty() {
-        let _ = writeln!(s, "None of this study's stages are in this run, so nothing is measured here yet.\n");
+        let _ = writeln!(
+            s,
+            "None of this study's stages are in this run, so nothing is measured here yet.\n"
+        );
         missing_md(s, p);
         s.push_str(&findings_md(findings, p.pair));
         let _ = writeln!(s, "\n{MODEL_END}");
@@ -267,7 +366,10 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &s
     );
     missing_md(s, p);
     scan_md(s, p, findings);
-    if p.adapters.iter().any(|a| a.train.is_some() || a.eval.is_some()) {
+    if p.adapters
+        .iter()
+        .any(|a| a.train.is_some() || a.eval.is_some())
+    {
         let _ = writeln!(s, "### After TLI\n");
         let _ = writeln!(s, "TLI is the paper's recipe (LoRA r 16 / alpha 32 on q_proj+v_proj, hardest-negative triplet loss, margin 0.4, 5 epochs) on the training pairs; each adapter is evaluated at every hidden state before and after.\n");
         for a in &p.adapters {
@@ -298,7 +400,10 @@ fn pair_md(s: &mut String, p: &PairStudy, findings: &[FindingResult], answer: &s
         s.push('\n');
     }
     if let Some(b) = &p.behaviour {
-        s.push_str(&super::behaviour::behaviour_md(b, &super::behaviour::lens_figure_path(p.pair)));
+        s.push_str(&super::behaviour::behaviour_md(
+            b,
+            &super::behaviour::lens_figure_path(p.pair),
+        ));
     }
     let f = findings_md(findings, p.pair);
     if !f.is_empty() {
@@ -315,11 +420,19 @@ pub fn sections_md(study: &Study, findings: &[FindingResult]) -> String {
 }
 
 /// Both sections, each opened by its answer paragraph (`[[answer]]` in paper/claims.toml).
-pub fn sections_with_answers_md(study: &Study, findings: &[FindingResult], answers: &[Answer]) -> String {
+pub fn sections_with_answers_md(
+    study: &Study,
+    findings: &[FindingResult],
+    answers: &[Answer],
+) -> String {
     let mut s = String::new();
     let v = study.values();
     for p in study.pairs() {
-        let answer = if p.is_empty() { String::new() } else { answer_md(answers, p.pair.flag(), findings, &v) };
+        let answer = if p.is_empty() {
+            String::new()
+        } else {
+            answer_md(answers, p.pair.flag(), findings, &v)
+        };
         pair_md(&mut s, p, findings, &answer);
         if let (LangPair::KoEn, Some(q)) = (p.pair, &study.koen_qwen) {
             let _ = writeln!(s, "\n{MODEL_BEGIN}\n");
@@ -335,11 +448,30 @@ pub fn provenance_md(study: &Study) -> String {
     let mut s = String::new();
     for p in study.pairs() {
         for (name, sm) in p.summaries() {
-            let get = |k: &str| sm.get(k).filter(|v| !v.is_null()).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+            let get = |k: &str| {
+                sm.get(k).filter(|v| !v.is_null()).map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+            };
             let mut parts = Vec::new();
-            for (k, label) in [("model", "model"), ("model_sha256", "model sha256"), ("quant", "quant"), ("dtype", "dtype"), ("device", "device"), ("pooling", "pooling"), ("seed", "seed"), ("threads", "threads")] {
+            for (k, label) in [
+                ("model", "model"),
+                ("model_sha256", "model sha256"),
+                ("quant", "quant"),
+                ("dtype", "dtype"),
+                ("device", "device"),
+                ("pooling", "pooling"),
+                ("seed", "seed"),
+                ("threads", "threads"),
+            ] {
                 if let Some(v) = get(k) {
-                    parts.push(if k == "model_sha256" { format!("{label} `{v}`") } else { format!("{label} {v}") });
+                    parts.push(if k == "model_sha256" {
+                        format!("{label} `{v}`")
+                    } else {
+                        format!("{label} {v}")
+                    });
                 }
             }
             let _ = writeln!(s, "- `{name}`: {}.", parts.join(", "));

@@ -5,17 +5,24 @@ use std::fmt::Write as _;
 
 use super::wording::{cite, cites, times_than};
 use super::{f3, figure_paths, s3};
-use crate::study::findings::FindingResult;
 use crate::fmt::md_cell;
+use crate::study::findings::FindingResult;
 use crate::study::load::{PairStudy, ScanRow, ScanStage, EVAL_POOLING, PILOT_POOLING};
 use crate::study::values::chance;
 
 pub(super) fn sizes_md(p: &PairStudy) -> String {
-    let Some(sc) = &p.scan else { return String::new() };
+    let Some(sc) = &p.scan else {
+        return String::new();
+    };
     let z = &sc.sizes;
     let g = |k: &str| z.get(k).and_then(|v| v.as_u64());
     let mut parts = Vec::new();
-    for (k, label) in [("train", "training"), ("test", "held-out (no string shared with training)"), ("independent", "CLDR"), ("control", "the paper's control")] {
+    for (k, label) in [
+        ("train", "training"),
+        ("test", "held-out (no string shared with training)"),
+        ("independent", "CLDR"),
+        ("control", "the paper's control"),
+    ] {
         if let Some(n) = g(k).filter(|n| *n > 0) {
             parts.push(format!("{n} {label}"));
         }
@@ -23,7 +30,9 @@ pub(super) fn sizes_md(p: &PairStudy) -> String {
     if parts.is_empty() {
         return String::new();
     }
-    let dropped = g("independent_dropped").map(|d| format!(" ({d} CLDR pairs sharing a training string left out)")).unwrap_or_default();
+    let dropped = g("independent_dropped")
+        .map(|d| format!(" ({d} CLDR pairs sharing a training string left out)"))
+        .unwrap_or_default();
     format!(" Pairs: {}{dropped}.", parts.join(", "))
 }
 
@@ -34,7 +43,10 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy, findings: &[FindingResult])
     let model = sc.main.model();
     let _ = writeln!(s, "### Before fine-tuning: the scan\n");
     let Some(b) = sc.main.best() else {
-        let _ = writeln!(s, "The scan has no `{EVAL_POOLING}` rows with centred CSLS P@1.\n");
+        let _ = writeln!(
+            s,
+            "The scan has no `{EVAL_POOLING}` rows with centred CSLS P@1.\n"
+        );
         return;
     };
     let n_layers = sc.main.pooling(EVAL_POOLING).len();
@@ -72,7 +84,14 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy, findings: &[FindingResult])
             f3(g(r, "centered_p1_csls")),
             f3(g(r, "centered_p1_csls_ci_low")),
             f3(g(r, "centered_p1_csls_ci_high")),
-            if r.layer != b.layer { format!(", {} at the best layer", times_than(g(r, "centered_p1_csls"), g(b, "centered_p1_csls"))) } else { String::new() }
+            if r.layer != b.layer {
+                format!(
+                    ", {} at the best layer",
+                    times_than(g(r, "centered_p1_csls"), g(b, "centered_p1_csls"))
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let _ = writeln!(s, "{para}\n");
@@ -90,18 +109,36 @@ pub(super) fn scan_md(s: &mut String, p: &PairStudy, findings: &[FindingResult])
 }
 
 /// The English-only negative control's paragraph, against the main model's best row `b`.
-fn control_md(s: &mut String, p: &PairStudy, sc: &ScanStage, b: &ScanRow, model: &str, cited: String) {
+fn control_md(
+    s: &mut String,
+    p: &PairStudy,
+    sc: &ScanStage,
+    b: &ScanRow,
+    model: &str,
+    cited: String,
+) {
     let lang = p.pair.source_language();
     let g = |r: &ScanRow, c: &str| r.get(c);
     match &sc.control {
         None => {
-            let _ = writeln!(s, "The English-only negative control is not in this run (`{}/negative-control/`).\n", p.pair.scan_stage());
+            let _ = writeln!(
+                s,
+                "The English-only negative control is not in this run (`{}/negative-control/`).\n",
+                p.pair.scan_stage()
+            );
         }
         Some(c) => {
             if let Some(cb) = c.best() {
                 let rows = c.pooling(EVAL_POOLING);
-                let above: Vec<usize> = rows.iter().filter(|r| g(r, "centered_p1_csls_ci_low") > chance(r)).map(|r| r.layer).collect();
-                let gap = rows.iter().map(|r| g(r, "centered_mean") - g(r, "centered_shuffled_mean")).fold(f64::NEG_INFINITY, f64::max);
+                let above: Vec<usize> = rows
+                    .iter()
+                    .filter(|r| g(r, "centered_p1_csls_ci_low") > chance(r))
+                    .map(|r| r.layer)
+                    .collect();
+                let gap = rows
+                    .iter()
+                    .map(|r| g(r, "centered_mean") - g(r, "centered_shuffled_mean"))
+                    .fold(f64::NEG_INFINITY, f64::max);
                 let mut para = format!(
                     "The English-only negative control, {}, reaches at most {} centred CSLS P@1 (hidden state {}, CI {}..{}; chance {}), and its centred pair cosine exceeds its shuffled baseline by at most {}.",
                     c.model(),
@@ -113,7 +150,11 @@ fn control_md(s: &mut String, p: &PairStudy, sc: &ScanStage, b: &ScanRow, model:
                     f3(gap)
                 );
                 if above.is_empty() {
-                    let _ = write!(para, " At none of its {} hidden states does P@1's CI lie above chance.", rows.len());
+                    let _ = write!(
+                        para,
+                        " At none of its {} hidden states does P@1's CI lie above chance.",
+                        rows.len()
+                    );
                 } else {
                     let _ = write!(
                         para,
@@ -162,7 +203,12 @@ pub fn scan_table_md(p: &PairStudy) -> String {
     }
     if let Some(c) = &sc.control {
         if let Some(b) = c.best() {
-            row(&mut s, &format!("{} (English-only control)", c.model()), "best", b);
+            row(
+                &mut s,
+                &format!("{} (English-only control)", c.model()),
+                "best",
+                b,
+            );
         }
     }
     match sc.laser.as_ref().map(|l| l.get("metrics").unwrap_or(l)) {
