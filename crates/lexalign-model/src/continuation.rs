@@ -160,7 +160,7 @@ impl Decoder {
         let total = past + n;
         let mut h = Tensor::embedding(&self.embed_tokens, ids, -1, false, false);
         if let Some(scale) = self.embed_scale {
-            h = h * scale;
+            h *= scale;
         }
         let mut h = h.to_kind(self.kind);
         let rope_at = |r: &rope::Rope| {

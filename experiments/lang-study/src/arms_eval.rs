@@ -181,7 +181,7 @@ pub fn run(args: &Args) -> Result<()> {
     println!(
         "arms-eval: {} arms, {} seed adapters at hidden states {all:?}; wrote {}",
         arms.len(),
-        seed_rows.len() / 4.max(1),
+        seed_rows.len() / 4,
         args.out.display()
     );
     Ok(())

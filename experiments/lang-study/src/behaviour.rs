@@ -151,6 +151,9 @@ fn task(dir: Direction, test: &[Pair], train: &[Pair], args: &Args, salt: u64) -
     })
 }
 
+/// One language's side of a trilingual corpus row.
+type SideOf = fn(&lexalign_data::corpora::Trilingual) -> &String;
+
 /// Reads the sentences and pairs and fixes the subsamples (no model needed).
 pub fn plan(args: &Args) -> Result<(Plan, Vec<PathBuf>)> {
     let corpora = Corpora::locate(args.corpora.as_deref())?;
@@ -167,12 +170,10 @@ pub fn plan(args: &Args) -> Result<(Plan, Vec<PathBuf>)> {
         );
     }
     let (lm, cont) = picked.split_at(args.sentences);
-    let side = |f: fn(&lexalign_data::corpora::Trilingual) -> &String,
-                v: &[lexalign_data::corpora::Trilingual]| {
+    let side = |f: SideOf, v: &[lexalign_data::corpora::Trilingual]| {
         v.iter().map(|r| f(r).clone()).collect::<Vec<_>>()
     };
-    let langs: [(&str, fn(&lexalign_data::corpora::Trilingual) -> &String); 3] =
-        [("ko", |r| &r.ko), ("en", |r| &r.en), ("sw", |r| &r.sw)];
+    let langs: [(&str, SideOf); 3] = [("ko", |r| &r.ko), ("en", |r| &r.en), ("sw", |r| &r.sw)];
     let half = |s: &String| {
         let w: Vec<&str> = s.split_whitespace().collect();
         w[..w.len().div_ceil(2)].join(" ")

@@ -13,7 +13,7 @@ use std::f64::consts::LN_2;
 /// The label of the model without an adapter.
 pub const BASE: &str = "base";
 
-fn of<'a, T>(rows: &'a [T], keep: impl Fn(&T) -> bool) -> Vec<&'a T> {
+fn of<T>(rows: &[T], keep: impl Fn(&T) -> bool) -> Vec<&T> {
     rows.iter().filter(|r| keep(r)).collect()
 }
 

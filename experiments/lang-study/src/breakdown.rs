@@ -17,11 +17,14 @@ use std::path::Path;
 pub type AdapterRanks = (String, usize, WordRanks, WordRanks);
 
 /// Per held-out source word: factor → level.
+/// Each source word's factor levels (factor, level), by word.
+type Attributes = BTreeMap<String, Vec<(&'static str, String)>>;
+
 fn attributes(
     args: &Args,
     run: &lexalign_stages::LoadedRun,
     s: &StudyPairs,
-) -> Result<(BTreeMap<String, Vec<(&'static str, String)>>, f64)> {
+) -> Result<(Attributes, f64)> {
     let tok = &run.model.tokenizer;
     let mut seen: HashSet<i64> = HashSet::new();
     for p in &s.train {

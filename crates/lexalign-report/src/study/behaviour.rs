@@ -431,7 +431,7 @@ mod tests {
         assert!((n("koen.bh.best.lm.ko.rel_high") - 0.05).abs() < 1e-12);
         assert_eq!(n("koen.bh.best.tr.ko_en.s0.p1"), 0.3);
         assert_eq!(n("koen.bh.base.lens.ko_en.first_below_10"), 2.0);
-        assert!(v.get("koen.bh.best.lens.ko_en.first_below_10").is_none());
+        assert!(!v.contains_key("koen.bh.best.lens.ko_en.first_below_10"));
     }
 
     #[test]
