@@ -199,6 +199,11 @@ const HOMES: &[(&str, &str)] = &[
         "crates/lexalign-data/src/lm_rows.rs",
     ),
     ("struct LmLossRow", "crates/lexalign-data/src/lm_rows.rs"),
+    // One reader/writer of typed CSV and JSON Lines run files.
+    (
+        "fn read_jsonl",
+        "crates/lexalign-data/src/typed_files.rs",
+    ),
     (
         "struct ScriptGenRow",
         "crates/lexalign-data/src/authors_rows.rs",

@@ -2,7 +2,7 @@
 //! seeds), one type each, shared by the writer (`lang-study arm` / `arms-eval`) and the reader
 //! (the report), plus a header-checked reader.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -95,14 +95,7 @@ pub struct ArmRow {
 
 /// Rows of one of these CSV files, read by header name; errors name the file and line.
 pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut r =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    r.deserialize()
-        .enumerate()
-        .map(|(i, row)| {
-            row.with_context(|| format!("{}: bad row at line {}", path.display(), i + 2))
-        })
-        .collect()
+    crate::typed_files::read_csv(path)
 }
 
 #[cfg(test)]

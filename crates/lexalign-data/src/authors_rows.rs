@@ -5,7 +5,7 @@
 //! point of each word in each panel) and `tsne_ranks.csv` (per pair and layer, the rank of its
 //! translation among the 25 targets in the original space, before and after the adapter).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::Path;
 
@@ -67,52 +67,22 @@ pub struct TsneRankRow {
 
 /// `probe_generations.jsonl`'s bytes: one compact JSON object per line.
 pub fn gen_jsonl(rows: &[ScriptGenRow]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for r in rows {
-        serde_json::to_writer(&mut out, r)?;
-        out.push(b'\n');
-    }
-    Ok(out)
+    crate::typed_files::jsonl_bytes(rows)
 }
 
 /// Reads `probe_generations.jsonl`, naming the line that does not parse.
 pub fn read_gen(path: &Path) -> Result<Vec<ScriptGenRow>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!(
-                    "{} line {}: not a probe generation row",
-                    path.display(),
-                    i + 1
-                )
-            })
-        })
-        .collect()
+    crate::typed_files::read_jsonl(path)
 }
 
 /// A CSV file's bytes from typed rows (`tsne.csv`, `tsne_ranks.csv`).
 pub fn rows_csv<T: Serialize>(rows: &[T], what: &str) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r).with_context(|| format!("writing {what}"))?;
-    }
-    w.into_inner().with_context(|| format!("writing {what}"))
+    crate::typed_files::csv_bytes(rows, what)
 }
 
 /// Reads typed CSV rows, naming the row that does not parse.
 pub fn read_rows<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut r =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    r.deserialize()
-        .enumerate()
-        .map(|(i, row)| {
-            row.with_context(|| format!("{} row {}: does not parse", path.display(), i + 1))
-        })
-        .collect()
+    crate::typed_files::read_csv(path)
 }
 
 #[cfg(test)]
@@ -149,9 +119,7 @@ mod tests {
         std::fs::write(&p, rows_csv(std::slice::from_ref(&r), "r").unwrap()).unwrap();
         assert_eq!(read_rows::<TsneRankRow>(&p).unwrap(), vec![r]);
         std::fs::write(&p, "layer,pair\nx,1\n").unwrap();
-        assert!(read_rows::<TsneRankRow>(&p)
-            .unwrap_err()
-            .to_string()
-            .contains("row 1"));
+        let e = format!("{:#}", read_rows::<TsneRankRow>(&p).unwrap_err());
+        assert!(e.contains("r.csv line 2"), "{e}");
     }
 }

@@ -3,7 +3,7 @@
 //! LM loss and its summary, per-prompt word translation and its summary, the logit lens per
 //! hidden state, and a few greedy generations. `model` is `base` or an adapter's label.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -113,54 +113,22 @@ pub struct SampleRow {
 
 /// The CSV bytes of `rows` (header from the row type).
 pub fn to_csv<T: Serialize>(rows: &[T]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    Ok(w.into_inner()?)
+    crate::typed_files::csv_bytes(rows, "a behaviour file")
 }
 
 /// Reads a CSV of `T`, naming the file and line that does not parse.
 pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let mut r =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    r.deserialize()
-        .enumerate()
-        .map(|(i, row)| {
-            row.with_context(|| {
-                format!(
-                    "{} line {}: not a {} row",
-                    path.display(),
-                    i + 2,
-                    std::any::type_name::<T>()
-                )
-            })
-        })
-        .collect()
+    crate::typed_files::read_csv(path)
 }
 
 /// `samples.jsonl`'s bytes.
 pub fn samples_jsonl(rows: &[SampleRow]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for r in rows {
-        serde_json::to_writer(&mut out, r)?;
-        out.push(b'\n');
-    }
-    Ok(out)
+    crate::typed_files::jsonl_bytes(rows)
 }
 
 /// Reads `samples.jsonl`, naming the line that does not parse.
 pub fn read_samples(path: &Path) -> Result<Vec<SampleRow>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{} line {}: not a sample row", path.display(), i + 1))
-        })
-        .collect()
+    crate::typed_files::read_jsonl(path)
 }
 
 #[cfg(test)]

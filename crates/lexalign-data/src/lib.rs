@@ -16,6 +16,7 @@ mod paper;
 pub mod probe;
 pub mod split;
 pub mod study_rows;
+pub mod typed_files;
 pub mod vocab;
 pub mod word2vec;
 

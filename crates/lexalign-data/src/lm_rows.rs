@@ -2,7 +2,7 @@
 //! generate`, `lexalign lm-loss`) and any reader: `generations.jsonl` (one JSON object per
 //! prompt, in input order) and `lm_loss.csv` (one row per text line).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -32,47 +32,22 @@ pub struct LmLossRow {
 
 /// `generations.jsonl`'s bytes: one compact JSON object per line.
 pub fn generations_jsonl(rows: &[GenerationRow]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    for r in rows {
-        serde_json::to_writer(&mut out, r)?;
-        out.push(b'\n');
-    }
-    Ok(out)
+    crate::typed_files::jsonl_bytes(rows)
 }
 
 /// Reads `generations.jsonl`, naming the line that does not parse.
 pub fn read_generations(path: &Path) -> Result<Vec<GenerationRow>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{} line {}: not a generation row", path.display(), i + 1))
-        })
-        .collect()
+    crate::typed_files::read_jsonl(path)
 }
 
 /// `lm_loss.csv`'s bytes.
 pub fn lm_loss_csv(rows: &[LmLossRow]) -> Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in rows {
-        w.serialize(r)?;
-    }
-    w.into_inner().context("writing lm_loss.csv")
+    crate::typed_files::csv_bytes(rows, "lm_loss.csv")
 }
 
 /// Reads `lm_loss.csv`, naming the row that does not parse.
 pub fn read_lm_loss(path: &Path) -> Result<Vec<LmLossRow>> {
-    let mut r =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    r.deserialize()
-        .enumerate()
-        .map(|(i, row)| {
-            row.with_context(|| format!("{} row {}: not an lm_loss row", path.display(), i + 1))
-        })
-        .collect()
+    crate::typed_files::read_csv(path)
 }
 
 #[cfg(test)]
