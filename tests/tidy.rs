@@ -200,10 +200,7 @@ const HOMES: &[(&str, &str)] = &[
     ),
     ("struct LmLossRow", "crates/lexalign-data/src/lm_rows.rs"),
     // One reader/writer of typed CSV and JSON Lines run files.
-    (
-        "fn read_jsonl",
-        "crates/lexalign-data/src/typed_files.rs",
-    ),
+    ("fn read_jsonl", "crates/lexalign-data/src/typed_files.rs"),
     (
         "struct ScriptGenRow",
         "crates/lexalign-data/src/authors_rows.rs",
