@@ -53,6 +53,8 @@ def emit(tool, case, a, load_s, seconds, **kw):
     line = {"tool": tool, "case": case, "model": os.path.basename(a.model_file), "quant": "none",
             "threads": a.threads, "load_s": load_s, "seconds": seconds, "words": 0, "layers": 0,
             "tokens": 0, "padded_tokens": 0, "resident_weight_bytes": 0,
+            # FLOPs are counted once, by lexalign, for the same work on both sides; 0 = not counted here.
+            "flops": 0,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     line.update(kw)
     print(json.dumps(line), flush=True)

@@ -370,6 +370,7 @@ mod tests {
         keys.sort_unstable();
         let want = [
             "case",
+            "flops",
             "layers",
             "load_s",
             "model",
