@@ -8,7 +8,7 @@
 //! `generate::KvCache` is batch 1 and keeps its slots private, so the shared, batch-broadcast
 //! prefix lives here; both use the same blocks, RoPE tables and masks as the padded forward.
 
-use crate::decoder::{eager_attention, mask_min, repeat_kv, sdpa, Attention, Decoder};
+use crate::decoder::{eager_attention, repeat_kv, sdpa, Attention, Decoder};
 use crate::family::LayerType;
 use crate::rope;
 use anyhow::{bail, Result};
@@ -170,7 +170,7 @@ impl Decoder {
         let (full, sliding) = (rope_at(&self.ropes.full), rope_at(&self.ropes.sliding));
         for (i, block) in self.layers.iter().enumerate() {
             let ty = block.layer_type;
-            let mask = self.prefixed_bias(past, n, ty);
+            let mask = self.cached_bias(past, n, ty);
             let (cos, sin) = match ty {
                 LayerType::Full => &full,
                 LayerType::Sliding(_) => &sliding,
@@ -197,21 +197,6 @@ impl Decoder {
             }
         }
         self.norm.forward(&h)
-    }
-
-    /// Additive mask `[1, 1, n, past + n]`: query `i` sees key `j <= past + i`, within the window
-    /// on sliding blocks.
-    fn prefixed_bias(&self, past: i64, n: i64, ty: LayerType) -> Tensor {
-        let dev = self.device;
-        let q = Tensor::arange_start(past, past + n, (Kind::Int64, dev)).view([n, 1]);
-        let k = Tensor::arange(past + n, (Kind::Int64, dev)).view([1, past + n]);
-        let mut allowed = k.le_tensor(&q);
-        if let LayerType::Sliding(w) = ty {
-            allowed = allowed.logical_and(&(&q - &k).lt(w as i64));
-        }
-        let blocked = allowed.logical_not().view([1, 1, n, past + n]);
-        Tensor::zeros([1, 1, n, past + n], (self.kind, dev))
-            .masked_fill(&blocked, mask_min(self.kind))
     }
 }
 

@@ -122,7 +122,7 @@ impl Decoder {
     /// Additive mask `[1, 1, n, past + n]`: query `i` (position `past + i`) sees key `j` when
     /// `j <= past + i`, and on a sliding layer when `past + i - j < window`; blocked keys get the
     /// dtype's minimum, as in the uncached forward.
-    fn cached_bias(&self, past: i64, n: i64, ty: LayerType) -> Tensor {
+    pub(crate) fn cached_bias(&self, past: i64, n: i64, ty: LayerType) -> Tensor {
         let dev = self.device;
         let q = Tensor::arange_start(past, past + n, (Kind::Int64, dev)).view([n, 1]);
         let k = Tensor::arange(past + n, (Kind::Int64, dev)).view([1, past + n]);
